@@ -1,0 +1,1 @@
+//! A faithful in-memory Notion API test double.
