@@ -1,1 +1,32 @@
-//! Review Desk core.
+//! Review Desk core: the domain (statuses, tasks, assets, decisions), the store, the pipeline
+//! worker and its steps, the review service, thumbnails, workspace rules, configuration and
+//! domain events. No window, no HTTP: the desktop app, the server and the CLI host these.
+
+pub mod asset;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod executor;
+pub mod ids;
+pub mod review;
+pub mod runtime;
+pub mod status;
+pub mod store;
+pub mod task;
+pub mod tasks;
+pub mod telemetry;
+pub mod thumbs;
+pub mod watcher;
+pub mod worker;
+pub mod workspace;
+
+pub use error::{CoreError, Result};
+pub use event::{DomainEvent, EventBus, Source, WorkerState};
+pub use ids::{AssetName, ChannelId, TaskId};
+pub use review::{ReviewInput, ReviewService};
+pub use runtime::{Core, CoreOptions};
+pub use status::{Status, StatusKind, Step};
+pub use store::{Reviewer, Store};
+pub use task::{NewTask, Priority, Task};
+pub use tasks::TaskService;
+pub use worker::Worker;

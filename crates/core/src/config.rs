@@ -1,0 +1,357 @@
+//! Channel files (one YAML per channel) and the runtime settings of a worker.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::asset::AssetCounts;
+use crate::error::{CoreError, Result};
+use crate::ids::ChannelId;
+use crate::status::Step;
+use crate::task::Priority;
+
+/// How a channel publishes files to Notion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageStrategy {
+    /// Notion's File Upload API.
+    Notion,
+    /// Cloudflare R2 through its S3 API, linked as external files.
+    R2,
+    /// No upload; desktop-only review.
+    #[default]
+    None,
+}
+
+/// Notion database ids of a channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotionIds {
+    /// Tasks database.
+    pub tasks_database_id: Option<String>,
+    /// Assets database.
+    pub assets_database_id: Option<String>,
+    /// Videos database.
+    pub videos_database_id: Option<String>,
+    /// Audio database.
+    pub audio_database_id: Option<String>,
+}
+
+/// R2 settings; credentials are referenced, never stored here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct R2Settings {
+    /// Cloudflare account id.
+    pub account_id: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Public base URL (r2.dev address or custom domain).
+    pub public_base_url: String,
+    /// S3 endpoint override (tests); default `https://<account>.r2.cloudflarestorage.com`.
+    pub endpoint: Option<String>,
+    /// Name of the keyring entry / environment variable prefix holding the credentials.
+    pub credentials_ref: Option<String>,
+}
+
+/// Which executor runs a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "executor", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExecutorConfig {
+    /// The built-in local implementation (assets and composites only).
+    Builtin,
+    /// A user's program, run once per item.
+    Command {
+        /// Program path or name on PATH.
+        program: String,
+        /// Argument template, split on whitespace before substitution; placeholders
+        /// `{prompt} {output} {width} {height} {task_id} {item} {kind} {index} {workspace}`.
+        #[serde(default = "default_args")]
+        args: String,
+        /// Seconds before the program is stopped and the attempt counts as a transient failure.
+        #[serde(default = "default_timeout")]
+        timeout_secs: u64,
+    },
+}
+
+fn default_args() -> String {
+    "{prompt} {output} {width} {height} {task_id}".into()
+}
+
+fn default_timeout() -> u64 {
+    600
+}
+
+/// One channel file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// `^[a-zA-Z0-9_]+$`.
+    pub channel_id: ChannelId,
+    /// Display name.
+    pub channel_name: String,
+    /// Notion database ids.
+    #[serde(default)]
+    pub notion: NotionIds,
+    /// How files reach Notion.
+    #[serde(default)]
+    pub storage_strategy: StorageStrategy,
+    /// R2 settings, required for `storage_strategy: r2`.
+    #[serde(default)]
+    pub r2: Option<R2Settings>,
+    /// Tasks of this channel processed at once (1–10).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: u32,
+    /// Default priority of new tasks.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Inactive channels get no new work.
+    #[serde(default = "default_true")]
+    pub is_active: bool,
+    /// Daily budget in USD (informational).
+    #[serde(default)]
+    pub budget_daily_usd: Option<f64>,
+    /// Counts of characters, environments and props.
+    #[serde(default)]
+    pub asset_counts: AssetCountsConfig,
+    /// Executor per step (`assets`, `composites`, `video`, …). Missing steps use the built-in
+    /// executor where one exists.
+    #[serde(default)]
+    pub steps: BTreeMap<String, ExecutorConfig>,
+}
+
+/// Optional overrides of the default 8/8/6 counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetCountsConfig {
+    /// Characters (6–8).
+    pub characters: Option<usize>,
+    /// Environments (8–10).
+    pub environments: Option<usize>,
+    /// Props (4–6).
+    pub props: Option<usize>,
+}
+
+fn default_max_concurrent() -> u32 {
+    2
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The id of the channel used when no channel file exists.
+pub const DEFAULT_CHANNEL: &str = "default";
+
+impl ChannelConfig {
+    /// The channel used when no channel file exists: built-in generators, no Notion.
+    pub fn default_channel() -> ChannelConfig {
+        ChannelConfig {
+            channel_id: ChannelId::parse(DEFAULT_CHANNEL).expect("valid"),
+            channel_name: "Default channel".into(),
+            notion: NotionIds::default(),
+            storage_strategy: StorageStrategy::None,
+            r2: None,
+            max_concurrent: 2,
+            priority: Priority::Normal,
+            is_active: true,
+            budget_daily_usd: None,
+            asset_counts: AssetCountsConfig::default(),
+            steps: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates YAML text; `file` names the source in errors.
+    pub fn parse(text: &str, file: &str) -> Result<ChannelConfig> {
+        let bad = |message: String| CoreError::Config { file: file.to_string(), message };
+        let cfg: ChannelConfig = serde_yaml_ng::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if !(1..=10).contains(&cfg.max_concurrent) {
+            return Err(bad(format!("max_concurrent: {} is outside 1–10", cfg.max_concurrent)));
+        }
+        if cfg.storage_strategy == StorageStrategy::R2 && cfg.r2.is_none() {
+            return Err(bad("r2: storage_strategy is r2 but the r2 section (account_id, bucket, public_base_url) is missing".into()));
+        }
+        if let Some(b) = cfg.budget_daily_usd
+            && !(b >= 0.0)
+        {
+            return Err(bad(format!("budget_daily_usd: {b} must be zero or more")));
+        }
+        cfg.counts().map_err(|e| bad(e.to_string()))?;
+        for (name, exec) in &cfg.steps {
+            let Some(step) = Step::parse(name) else {
+                return Err(bad(format!(
+                    "steps.{name}: unknown step; expected one of assets, composites, video, audio, sfx, assembly, upload"
+                )));
+            };
+            match exec {
+                ExecutorConfig::Builtin if !matches!(step, Step::Assets | Step::Composites) => {
+                    return Err(bad(format!("steps.{name}: there is no built-in executor for this step; use `executor: command`")));
+                }
+                ExecutorConfig::Command { program, timeout_secs, .. } => {
+                    if program.trim().is_empty() {
+                        return Err(bad(format!("steps.{name}.program is empty")));
+                    }
+                    if *timeout_secs == 0 {
+                        return Err(bad(format!("steps.{name}.timeout_secs must be at least 1")));
+                    }
+                }
+                ExecutorConfig::Builtin => {}
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The validated asset counts.
+    pub fn counts(&self) -> Result<AssetCounts> {
+        let d = AssetCounts::default();
+        let c = AssetCounts {
+            characters: self.asset_counts.characters.unwrap_or(d.characters),
+            environments: self.asset_counts.environments.unwrap_or(d.environments),
+            props: self.asset_counts.props.unwrap_or(d.props),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The executor configured for a step, falling back to the built-in one where it exists.
+    pub fn executor_for(&self, step: Step) -> Option<ExecutorConfig> {
+        self.steps.get(step.as_str()).cloned().or(match step {
+            Step::Assets | Step::Composites => Some(ExecutorConfig::Builtin),
+            _ => None,
+        })
+    }
+}
+
+/// Loads every `*.yaml`/`*.yml` in `dir`; with none, returns the default channel.
+/// A broken file is an error naming the file and field, so nothing runs on a half-read config.
+pub fn load_channels(dir: &Path) -> Result<Vec<ChannelConfig>> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io("cannot list channel folder", dir, e))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).map_err(|e| CoreError::io("cannot read channel file", &p, e))?;
+            let cfg = ChannelConfig::parse(&text, &p.display().to_string())?;
+            if out.iter().any(|c: &ChannelConfig| c.channel_id == cfg.channel_id) {
+                return Err(CoreError::Config {
+                    file: p.display().to_string(),
+                    message: format!("channel_id: {} is already defined in another file", cfg.channel_id),
+                });
+            }
+            out.push(cfg);
+        }
+    }
+    if !out.iter().any(|c| c.channel_id.as_str() == DEFAULT_CHANNEL) {
+        out.push(ChannelConfig::default_channel());
+    }
+    Ok(out)
+}
+
+/// Timings of a worker; tests shrink them.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often the lease is renewed while working.
+    pub heartbeat: Duration,
+    /// How often an idle worker looks for work (it also wakes at once on local events).
+    pub poll: Duration,
+    /// Delays before retry attempts 2, 3, 4, 5.
+    pub retry_schedule: Vec<Duration>,
+    /// Attempts before a transient failure becomes an error status.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(15),
+            poll: Duration::from_millis(500),
+            retry_schedule: [60, 300, 900, 3600].map(Duration::from_secs).to_vec(),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Reads overrides from the environment (`REVIEWDESK_LEASE_MS`, `REVIEWDESK_HEARTBEAT_MS`,
+    /// `REVIEWDESK_POLL_MS`, `REVIEWDESK_RETRY_SCHEDULE_MS` as a comma list).
+    pub fn from_env() -> Result<WorkerSettings> {
+        let mut s = WorkerSettings::default();
+        let ms = |name: &str| -> Result<Option<Duration>> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map(|n| Some(Duration::from_millis(n)))
+                    .map_err(|_| CoreError::invalid(name, format!("{v:?} is not a number of milliseconds"))),
+                Err(_) => Ok(None),
+            }
+        };
+        if let Some(d) = ms("REVIEWDESK_LEASE_MS")? {
+            s.lease = d;
+        }
+        if let Some(d) = ms("REVIEWDESK_HEARTBEAT_MS")? {
+            s.heartbeat = d;
+        }
+        if let Some(d) = ms("REVIEWDESK_POLL_MS")? {
+            s.poll = d;
+        }
+        if let Ok(v) = std::env::var("REVIEWDESK_RETRY_SCHEDULE_MS") {
+            s.retry_schedule = v
+                .split(',')
+                .map(|p| p.trim().parse::<u64>().map(Duration::from_millis))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| CoreError::invalid("REVIEWDESK_RETRY_SCHEDULE_MS", format!("{v:?} is not a comma list of milliseconds")))?;
+        }
+        if s.heartbeat >= s.lease {
+            return Err(CoreError::invalid("REVIEWDESK_HEARTBEAT_MS", "the heartbeat must be shorter than the lease"));
+        }
+        Ok(s)
+    }
+
+    /// Delay before the next attempt, after `attempts` failed ones.
+    pub fn retry_delay(&self, attempts: u32) -> Duration {
+        let i = (attempts.saturating_sub(1) as usize).min(self.retry_schedule.len().saturating_sub(1));
+        self.retry_schedule.get(i).copied().unwrap_or(Duration::from_secs(60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_file_errors_name_the_field() {
+        let base = "channel_id: main\nchannel_name: Main\n";
+        assert!(ChannelConfig::parse(base, "c.yaml").is_ok());
+        let cases = [
+            (format!("{base}max_concurrent: 11\n"), "max_concurrent"),
+            ("channel_id: bad-id\nchannel_name: X\n".to_string(), "channel_id"),
+            (format!("{base}storage_strategy: r2\n"), "r2"),
+            (format!("{base}colour: blue\n"), "colour"),
+            (format!("{base}steps:\n  video:\n    executor: builtin\n"), "steps.video"),
+            (format!("{base}steps:\n  dance:\n    executor: builtin\n"), "steps.dance"),
+            (format!("{base}asset_counts:\n  props: 9\n"), "asset_counts.props"),
+        ];
+        for (text, field) in cases {
+            let e = ChannelConfig::parse(&text, "c.yaml").unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains("c.yaml"), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn executors_default_to_builtin_only_where_one_exists() {
+        let c = ChannelConfig::default_channel();
+        assert_eq!(c.executor_for(Step::Assets), Some(ExecutorConfig::Builtin));
+        assert_eq!(c.executor_for(Step::Video), None);
+        let text = "channel_id: c\nchannel_name: C\nsteps:\n  video:\n    executor: command\n    program: /bin/true\n";
+        let c = ChannelConfig::parse(text, "c").unwrap();
+        assert!(matches!(c.executor_for(Step::Video), Some(ExecutorConfig::Command { timeout_secs: 600, .. })));
+    }
+}

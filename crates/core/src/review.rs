@@ -1,0 +1,282 @@
+//! The review service: the one place where decisions are validated, recorded and announced.
+//! The desktop, the browser, the CLI and the Notion poller all call it.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::error::{CoreError, Result};
+use crate::event::{DomainEvent, Source};
+use crate::ids::{AssetName, TaskId};
+use crate::runtime::Core;
+use crate::status::{Status, Step};
+use crate::store::{AuditRow, Change, Reviewer, Transition};
+use crate::task::{Task, error_log_line};
+
+/// Most tasks one bulk decision may touch.
+pub const MAX_BULK: usize = 100;
+
+/// Who decides, from where, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewInput {
+    /// The reviewer.
+    pub reviewer: Reviewer,
+    /// Where the decision was made.
+    pub source: Source,
+    /// Feedback (required to reject) or an optional note.
+    pub reason: Option<String>,
+}
+
+impl ReviewInput {
+    /// A decision by `source` with no reason.
+    pub fn from(source: Source, reviewer: Reviewer) -> Self {
+        ReviewInput { reviewer, source, reason: None }
+    }
+
+    /// Adds a reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// The reviewer behind local decisions: the OS user.
+pub fn local_reviewer() -> Reviewer {
+    let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).ok();
+    Reviewer { id: name.as_ref().map(|n| format!("local:{n}")), name, email: None }
+}
+
+/// Review operations.
+#[derive(Debug, Clone)]
+pub struct ReviewService {
+    core: Arc<Core>,
+}
+
+fn gate_step(gate: Status) -> Option<Step> {
+    match gate {
+        Status::AssetsReady => Some(Step::Assets),
+        Status::VideoReady => Some(Step::Video),
+        Status::AudioReady => Some(Step::Audio),
+        Status::FinalReview => Some(Step::Assembly),
+        _ => None,
+    }
+}
+
+impl ReviewService {
+    /// The service over a core.
+    pub fn new(core: Arc<Core>) -> Self {
+        ReviewService { core }
+    }
+
+    fn audit(task: &Task, decision: &str, to: Status, input: &ReviewInput, flagged: Vec<String>) -> AuditRow {
+        AuditRow {
+            id: 0,
+            task_id: task.id.to_string(),
+            gate: task.status.as_str().into(),
+            decision: decision.into(),
+            resulting_status: to.as_str().into(),
+            reviewer: input.reviewer.clone(),
+            source: input.source.as_str().into(),
+            reason: input.reason.clone().filter(|r| !r.trim().is_empty()),
+            flagged,
+            correlation_id: task.correlation_id.clone(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn at_gate(task: &Task) -> Result<Status> {
+        if task.status.is_gate() {
+            Ok(task.status)
+        } else {
+            Err(CoreError::NotAtGate { task: task.id.to_string(), status: task.status })
+        }
+    }
+
+    fn announce(&self, before: &Task, after: &Task, decision: &str, source: Source) {
+        self.core.events.emit(DomainEvent::StatusChanged { task_id: after.id, from: before.status, to: after.status, source });
+        self.core.events.emit(DomainEvent::DecisionMade {
+            task_id: after.id,
+            gate: before.status,
+            decision: decision.into(),
+            status: after.status,
+            source,
+        });
+        self.core.work_available.notify_waiters();
+    }
+
+    /// Approves the task at its gate: gate → *_approved; the worker resumes at the next step.
+    pub async fn approve(&self, id: TaskId, input: ReviewInput) -> Result<Task> {
+        self.bulk_approve(&[id], input).await.map(|mut v| v.remove(0))
+    }
+
+    /// Approves up to 100 tasks at once, all or nothing: every transition is checked before any
+    /// is made, and all commit in one transaction with one audit row per task.
+    pub async fn bulk_approve(&self, ids: &[TaskId], input: ReviewInput) -> Result<Vec<Task>> {
+        let tasks = self.load_batch(ids).await?;
+        let mut changes = Vec::new();
+        for t in &tasks {
+            let gate = Self::at_gate(t)?;
+            let to = gate.approved_status().expect("gate");
+            let mut tr = Transition::new(gate, to, input.source);
+            tr.clear_retry = true;
+            tr.payload = serde_json::json!({"decision": "approve", "reviewer": input.reviewer, "reason": input.reason});
+            changes.push(Change { id: t.id, transition: tr, audit: Some(Self::audit(t, "approve", to, &input, vec![])) });
+        }
+        let after = self.core.store.apply(&changes).await?;
+        for (before, after) in tasks.iter().zip(&after) {
+            if before.status == Status::AssetsReady {
+                self.core.store.settle_asset_states(after.id, true).await?;
+            }
+            tracing::info!(task_id = %after.id, correlation_id = %after.correlation_id, source = input.source.as_str(), "approved at {}", before.status);
+            self.announce(before, after, "approve", input.source);
+        }
+        Ok(after)
+    }
+
+    /// Rejects the task at its gate: gate → its error status, the feedback appended to error_log,
+    /// the flagged assets recorded so that a retry regenerates only those. `flags`, when given,
+    /// replaces the current flags.
+    pub async fn reject(&self, id: TaskId, flags: Option<Vec<AssetName>>, input: ReviewInput) -> Result<Task> {
+        self.bulk_reject(&[id], flags, input).await.map(|mut v| v.remove(0))
+    }
+
+    /// Rejects up to 100 tasks at once with the same feedback, all or nothing.
+    pub async fn bulk_reject(&self, ids: &[TaskId], flags: Option<Vec<AssetName>>, input: ReviewInput) -> Result<Vec<Task>> {
+        let feedback = input.reason.as_deref().map(str::trim).unwrap_or("");
+        if feedback.is_empty() {
+            return Err(CoreError::invalid("feedback", "a rejection needs feedback saying what to change"));
+        }
+        let tasks = self.load_batch(ids).await?;
+        let now = Utc::now();
+        let mut changes = Vec::new();
+        let mut flagged_per_task = Vec::new();
+        for t in &tasks {
+            let gate = Self::at_gate(t)?;
+            let to = gate.rejected_status().expect("gate");
+            let assets = self.core.store.assets(t.id).await?;
+            let flagged: Vec<String> = match (&flags, gate) {
+                (Some(names), Status::AssetsReady) => {
+                    for n in names {
+                        if !assets.iter().any(|a| &a.name == n) {
+                            return Err(CoreError::NotFound { what: "asset", id: format!("{}/{n}", t.id) });
+                        }
+                    }
+                    names.iter().map(|n| n.to_string()).collect()
+                }
+                (_, Status::AssetsReady) => assets.iter().filter(|a| a.flagged).map(|a| a.name.to_string()).collect(),
+                _ => vec![],
+            };
+            let mut tr = Transition::new(gate, to, input.source);
+            tr.log_line = Some(error_log_line(now, to, feedback));
+            tr.clear_retry = true;
+            tr.payload = serde_json::json!({"decision": "reject", "reviewer": input.reviewer, "reason": feedback, "flagged": flagged});
+            changes.push(Change { id: t.id, transition: tr, audit: Some(Self::audit(t, "reject", to, &input, flagged.clone())) });
+            flagged_per_task.push(flagged);
+        }
+        // Flags first: they are harmless until the rejection commits, and a retry reads them.
+        if let Some(names) = &flags {
+            for t in &tasks {
+                if t.status == Status::AssetsReady {
+                    for a in self.core.store.assets(t.id).await? {
+                        let on = names.contains(&a.name);
+                        if on != a.flagged {
+                            self.core.store.set_flag(t.id, &a.name, on, a.flag_note.as_deref(), input.source).await?;
+                        }
+                    }
+                }
+            }
+        }
+        let after = self.core.store.apply(&changes).await?;
+        for ((before, after), flagged) in tasks.iter().zip(&after).zip(flagged_per_task) {
+            if before.status == Status::AssetsReady {
+                self.core.store.settle_asset_states(after.id, false).await?;
+            }
+            // Make the flagged items (or, with none flagged, the whole step) incomplete, so the
+            // retry regenerates exactly those and keeps the rest.
+            if let Some(step) = gate_step(before.status) {
+                let items = (!flagged.is_empty()).then_some(flagged.as_slice());
+                self.core.store.reopen_step(after.id, step, items).await?;
+            }
+            tracing::info!(task_id = %after.id, correlation_id = %after.correlation_id, flagged = flagged.len(), "rejected at {}", before.status);
+            self.announce(before, after, "reject", input.source);
+        }
+        Ok(after)
+    }
+
+    /// Flags (or unflags) one asset for regeneration, with an optional note.
+    pub async fn flag(&self, id: TaskId, name: &AssetName, flagged: bool, note: Option<String>, source: Source) -> Result<()> {
+        let task = self.core.store.task(id).await?;
+        if !matches!(task.status, Status::AssetsReady | Status::AssetError) {
+            return Err(CoreError::invalid(
+                "flag",
+                format!("assets can be flagged at Assets Ready (the task is in {})", task.status),
+            ));
+        }
+        let note = note.filter(|n| !n.trim().is_empty());
+        self.core.store.set_flag(id, name, flagged, note.as_deref(), source).await?;
+        self.core.events.emit(DomainEvent::AssetChanged { task_id: id, name: name.to_string(), source });
+        Ok(())
+    }
+
+    /// Sends an errored, published or cancelled task back to the queue. After a rejection the
+    /// worker regenerates only what was flagged.
+    pub async fn retry(&self, id: TaskId, input: ReviewInput) -> Result<Task> {
+        let task = self.core.store.task(id).await?;
+        let mut tr = Transition::new(task.status, Status::Queued, input.source);
+        tr.clear_retry = true;
+        tr.payload = serde_json::json!({"decision": "retry", "reviewer": input.reviewer});
+        if !task.status.can_transition_to(Status::Queued) || matches!(task.status, Status::Draft) {
+            return Err(CoreError::RefusedTransition { from: task.status, to: Status::Queued });
+        }
+        if task.status == Status::Published {
+            // A re-run of a published video uploads again.
+            self.core.store.reopen_step(id, Step::Upload, None).await?;
+        }
+        let audit = Self::audit(&task, "retry", Status::Queued, &input, vec![]);
+        let after = self.core.store.apply(&[Change { id, transition: tr, audit: Some(audit) }]).await?.remove(0);
+        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source: input.source });
+        self.core.work_available.notify_waiters();
+        Ok(after)
+    }
+
+    /// Moves a draft to the queue.
+    pub async fn queue(&self, id: TaskId, source: Source) -> Result<Task> {
+        let task = self.core.store.task(id).await?;
+        let after = self.core.store.transition(id, &Transition::new(task.status, Status::Queued, source)).await?;
+        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source });
+        self.core.work_available.notify_waiters();
+        Ok(after)
+    }
+
+    /// Stops a task that is not finished.
+    pub async fn cancel(&self, id: TaskId, input: ReviewInput) -> Result<Task> {
+        let task = self.core.store.task(id).await?;
+        let mut tr = Transition::new(task.status, Status::Cancelled, input.source);
+        tr.release_lease = true;
+        if let Some(reason) = input.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+            tr.log_line = Some(error_log_line(Utc::now(), Status::Cancelled, reason));
+        }
+        let audit = Self::audit(&task, "cancel", Status::Cancelled, &input, vec![]);
+        let after = self.core.store.apply(&[Change { id, transition: tr, audit: Some(audit) }]).await?.remove(0);
+        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source: input.source });
+        Ok(after)
+    }
+
+    async fn load_batch(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
+        if ids.is_empty() {
+            return Err(CoreError::invalid("task_ids", "name at least one task"));
+        }
+        if ids.len() > MAX_BULK {
+            return Err(CoreError::invalid("task_ids", format!("{} tasks given; at most {MAX_BULK} per decision", ids.len())));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !seen.insert(*id) {
+                return Err(CoreError::invalid("task_ids", format!("task {id} is named twice")));
+            }
+            out.push(self.core.store.task(*id).await?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,87 @@
+//! Preparing images for review: content hash, dimensions and a cached thumbnail.
+
+use reviewdesk_imaging::{THUMB_MAX_EDGE, ThumbFormat, Thumbnail};
+use std::path::Path;
+
+use crate::error::{CoreError, Result};
+use crate::workspace::Workspace;
+
+/// An image ready for the gallery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedImage {
+    /// blake3 of the file bytes.
+    pub content_hash: String,
+    /// Thumbnail path relative to the workspace.
+    pub thumb_rel: String,
+    /// Pixel width.
+    pub width: u32,
+    /// Pixel height.
+    pub height: u32,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// Content hash used for caching and change detection.
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+fn ext(format: ThumbFormat) -> &'static str {
+    match format {
+        ThumbFormat::Jpeg => "jpg",
+        ThumbFormat::Png => "png",
+    }
+}
+
+/// The cached thumbnail of this content, if one was made before.
+fn cached(ws: &Workspace, hash: &str) -> Option<String> {
+    ["jpg", "png"].into_iter().find_map(|e| {
+        let rel = Workspace::thumb_rel(hash, e);
+        ws.root().join(&rel).is_file().then(|| rel.to_string_lossy().into_owned())
+    })
+}
+
+fn store(ws: &Workspace, hash: &str, thumb: &Thumbnail) -> Result<String> {
+    let rel = Workspace::thumb_rel(hash, ext(thumb.format));
+    ws.write_atomic(&rel, &thumb.bytes)?;
+    Ok(rel.to_string_lossy().into_owned())
+}
+
+/// Prepares an image the app just made in memory: the thumbnail comes straight from the pixels,
+/// so nothing is decoded twice. Blocking: call from a blocking thread.
+pub fn prepare_in_memory(ws: &Workspace, image: &image::RgbaImage, encoded: &[u8]) -> Result<PreparedImage> {
+    let hash = content_hash(encoded);
+    let thumb_rel = match cached(ws, &hash) {
+        Some(rel) => rel,
+        None => store(ws, &hash, &reviewdesk_imaging::thumbnail_from_image(image, THUMB_MAX_EDGE)?)?,
+    };
+    Ok(PreparedImage { content_hash: hash, thumb_rel, width: image.width(), height: image.height(), bytes: encoded.len() as u64 })
+}
+
+/// Prepares an image file made elsewhere (a command executor, an image editor). A corrupt file
+/// is an error naming the file. Blocking: call from a blocking thread.
+pub fn prepare_file(ws: &Workspace, path: &Path) -> Result<PreparedImage> {
+    let bytes = std::fs::read(path).map_err(|e| CoreError::io("cannot read image", path, e))?;
+    prepare_bytes(ws, &bytes).map_err(|e| match e {
+        CoreError::Imaging(err) => CoreError::invalid("image", format!("{}: {err}", path.display())),
+        other => other,
+    })
+}
+
+/// Prepares encoded image bytes.
+pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
+    let hash = content_hash(bytes);
+    if let Some(rel) = cached(ws, &hash) {
+        // Cache hit: only the header is read for the size.
+        let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| CoreError::invalid("image", e.to_string()))?
+            .into_dimensions()
+            .map_err(|e| CoreError::Imaging(reviewdesk_imaging::ImagingError::Decode(e.to_string())))?;
+        return Ok(PreparedImage { content_hash: hash, thumb_rel: rel, width, height, bytes: bytes.len() as u64 });
+    }
+    let image = reviewdesk_imaging::decode(bytes)?;
+    let thumb = reviewdesk_imaging::thumbnail_from_image(&image, THUMB_MAX_EDGE)?;
+    let thumb_rel = store(ws, &hash, &thumb)?;
+    Ok(PreparedImage { content_hash: hash, thumb_rel, width: image.width(), height: image.height(), bytes: bytes.len() as u64 })
+}

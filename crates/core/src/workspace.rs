@@ -1,0 +1,152 @@
+//! The workspace: where every file of every task lives, and the only place files are served from.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::asset::AssetKind;
+use crate::error::{CoreError, Result};
+use crate::ids::{AssetName, ChannelId, TaskId};
+
+/// Folder (inside the workspace) for app-private files such as thumbnails.
+pub const PRIVATE_DIR: &str = ".reviewdesk";
+
+/// The workspace root and the path rules of domain.md.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// Opens (creating if needed) a workspace, checking that it is writable so the creator
+    /// learns about a read-only disk now rather than in the middle of a step.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Workspace> {
+        let root = root.into();
+        std::fs::create_dir_all(&root).map_err(|e| CoreError::io("cannot create workspace folder", &root, e))?;
+        let root = root.canonicalize().map_err(|e| CoreError::io("cannot open workspace folder", &root, e))?;
+        let private = root.join(PRIVATE_DIR).join("thumbs");
+        std::fs::create_dir_all(&private)
+            .map_err(|e| CoreError::io("workspace is not writable: cannot create", &private, e))?;
+        let probe = root.join(PRIVATE_DIR).join(".write-probe");
+        std::fs::write(&probe, b"ok").map_err(|e| CoreError::io("workspace is not writable: cannot write", &probe, e))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(Workspace { root })
+    }
+
+    /// The absolute root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `channels/{channel}/projects/{task}` relative to the root.
+    pub fn project_rel(channel: &ChannelId, task: TaskId) -> PathBuf {
+        PathBuf::from("channels").join(channel.as_str()).join("projects").join(task.to_string())
+    }
+
+    /// Relative path of an asset's current file: `assets/{kind}/{name}.png`.
+    pub fn asset_rel(channel: &ChannelId, task: TaskId, kind: AssetKind, name: &AssetName) -> PathBuf {
+        Self::project_rel(channel, task).join("assets").join(kind.folder()).join(format!("{name}.png"))
+    }
+
+    /// Relative path of the kept copy of one version: `assets/{kind}/versions/{name}.v{n}.png`.
+    /// Every version is kept there, so an edit of the current file in place never loses one.
+    pub fn asset_version_rel(channel: &ChannelId, task: TaskId, kind: AssetKind, name: &AssetName, version: u32) -> PathBuf {
+        Self::project_rel(channel, task)
+            .join("assets")
+            .join(kind.folder())
+            .join("versions")
+            .join(format!("{name}.v{version}.png"))
+    }
+
+    /// Relative path of a thumbnail made from content with this hash.
+    pub fn thumb_rel(hash: &str, ext: &str) -> PathBuf {
+        PathBuf::from(PRIVATE_DIR).join("thumbs").join(format!("{hash}.{ext}"))
+    }
+
+    /// Resolves a relative path, refusing anything that would leave the workspace
+    /// (absolute paths, `..`, and symlinks pointing outside).
+    pub fn resolve(&self, rel: impl AsRef<Path>) -> Result<PathBuf> {
+        let rel = rel.as_ref();
+        let shown = rel.display().to_string();
+        if rel.as_os_str().is_empty() {
+            return Err(CoreError::PathEscape(shown));
+        }
+        for c in rel.components() {
+            if !matches!(c, Component::Normal(_)) {
+                return Err(CoreError::PathEscape(shown));
+            }
+        }
+        let full = self.root.join(rel);
+        // Symlinks: the deepest existing ancestor must still be inside the root.
+        let mut probe = full.as_path();
+        loop {
+            if let Ok(real) = probe.canonicalize() {
+                if !real.starts_with(&self.root) {
+                    return Err(CoreError::PathEscape(shown));
+                }
+                break;
+            }
+            match probe.parent() {
+                Some(p) => probe = p,
+                None => break,
+            }
+        }
+        Ok(full)
+    }
+
+    /// The path relative to the root, if `abs` is inside it.
+    pub fn relative(&self, abs: &Path) -> Option<PathBuf> {
+        abs.strip_prefix(&self.root).ok().map(Path::to_path_buf)
+    }
+
+    /// Writes a file atomically (temp file + rename), so a crash never leaves half an image and
+    /// a watcher sees one complete change.
+    pub fn write_atomic(&self, rel: impl AsRef<Path>, bytes: &[u8]) -> Result<PathBuf> {
+        let full = self.resolve(rel)?;
+        write_atomic_abs(&full, bytes)?;
+        Ok(full)
+    }
+}
+
+/// Atomic write to an absolute path (creating parent folders).
+pub fn write_atomic_abs(full: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = full.parent().ok_or_else(|| CoreError::PathEscape(full.display().to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| CoreError::io("cannot create folder", dir, e))?;
+    let file_name = full.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&tmp, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CoreError::io("cannot write", full, e)
+    })?;
+    std::fs::rename(&tmp, full).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CoreError::io("cannot write", full, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        assert!(ws.resolve("channels/a/b.png").is_ok());
+        for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
+            assert!(matches!(ws.resolve(bad), Err(CoreError::PathEscape(_))), "{bad}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path(), ws.root().join("link")).unwrap();
+            assert!(matches!(ws.resolve("link/secret"), Err(CoreError::PathEscape(_))));
+        }
+    }
+
+    #[test]
+    fn unwritable_workspace_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = Workspace::open(file.join("ws")).unwrap_err().to_string();
+        assert!(e.contains("cannot create workspace folder"), "{e}");
+    }
+}
