@@ -1,0 +1,3 @@
+//! Thumbnail benchmark (filled in below).
+
+fn main() {}

@@ -1,0 +1,254 @@
+//! Decoding and encoding. PNG goes through the `png` crate directly (fdeflate
+//! inside, no format conversions we do not need); other formats through `image`.
+
+use std::io::Cursor;
+
+use image::RgbaImage;
+
+use crate::ImagingError;
+
+/// Largest decoded image we accept: guards against decompression bombs
+/// (a tiny file claiming gigapixel dimensions), same bound as `image`'s default.
+pub(crate) const MAX_DECODED_BYTES: usize = 512 * 1024 * 1024;
+
+/// Pixel layout of a decoded image; kept as decoded so opaque images never pay
+/// for an alpha channel they do not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Gray,
+    Rgb,
+    Rgba,
+}
+
+impl Layout {
+    pub(crate) fn channels(self) -> usize {
+        match self {
+            Layout::Gray => 1,
+            Layout::Rgb => 3,
+            Layout::Rgba => 4,
+        }
+    }
+}
+
+/// A decoded 8-bit image in its natural layout.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+    pub pixels: Vec<u8>,
+}
+
+impl Decoded {
+    /// Converts to RGBA (only done when the caller asked for RGBA).
+    pub(crate) fn into_rgba(self) -> Result<RgbaImage, ImagingError> {
+        let n = self.width as usize * self.height as usize;
+        let rgba = match self.layout {
+            Layout::Rgba => self.pixels,
+            Layout::Rgb => {
+                let mut out = Vec::with_capacity(n * 4);
+                for p in self.pixels.chunks_exact(3) {
+                    out.extend_from_slice(&[p[0], p[1], p[2], 255]);
+                }
+                out
+            }
+            Layout::Gray => {
+                let mut out = Vec::with_capacity(n * 4);
+                for &g in &self.pixels {
+                    out.extend_from_slice(&[g, g, g, 255]);
+                }
+                out
+            }
+        };
+        RgbaImage::from_raw(self.width, self.height, rgba)
+            .ok_or_else(|| ImagingError::Decode("pixel buffer has the wrong size".into()))
+    }
+}
+
+/// True if every alpha byte of an RGBA buffer is 255.
+pub(crate) fn is_opaque(rgba: &[u8]) -> bool {
+    // Branch-free AND over blocks vectorises; checking per block still lets us
+    // stop early on the first transparent region.
+    rgba.chunks(4 * 256)
+        .all(|block| block.iter().skip(3).step_by(4).fold(255u8, |m, &a| m & a) == 255)
+}
+
+fn is_png(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+/// Decodes PNG or JPEG (or anything else `image` was built for) bytes.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, ImagingError> {
+    if is_png(bytes) {
+        decode_png(bytes)
+    } else {
+        decode_other(bytes)
+    }
+}
+
+fn png_err(e: png::DecodingError) -> ImagingError {
+    ImagingError::Decode(format!("PNG: {e}"))
+}
+
+fn decode_png(bytes: &[u8]) -> Result<Decoded, ImagingError> {
+    let mut decoder = png::Decoder::new_with_limits(
+        Cursor::new(bytes),
+        png::Limits {
+            bytes: MAX_DECODED_BYTES,
+        },
+    );
+    // Palette and low bit depths expand to 8-bit gray/RGB(A), tRNS becomes
+    // alpha, 16-bit is cut to 8: everything downstream is 8-bit.
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().map_err(png_err)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| ImagingError::Decode("PNG dimensions are too large".into()))?;
+    if size > MAX_DECODED_BYTES {
+        return Err(ImagingError::Decode("PNG dimensions are too large".into()));
+    }
+    let mut buf = vec![0u8; size];
+    let info = reader.next_frame(&mut buf).map_err(png_err)?;
+    buf.truncate(info.buffer_size());
+    let (width, height) = (info.width, info.height);
+    let (layout, pixels) = match info.color_type {
+        png::ColorType::Grayscale => (Layout::Gray, buf),
+        png::ColorType::Rgb => (Layout::Rgb, buf),
+        png::ColorType::Rgba => (Layout::Rgba, buf),
+        png::ColorType::GrayscaleAlpha => {
+            let mut out = Vec::with_capacity(buf.len() * 2);
+            for p in buf.chunks_exact(2) {
+                out.extend_from_slice(&[p[0], p[0], p[0], p[1]]);
+            }
+            (Layout::Rgba, out)
+        }
+        // EXPAND turns palettes into RGB(A); anything else is a broken file.
+        png::ColorType::Indexed => {
+            return Err(ImagingError::Decode("PNG palette was not expanded".into()));
+        }
+    };
+    check_size(width, height, layout, &pixels)?;
+    Ok(Decoded {
+        width,
+        height,
+        layout,
+        pixels,
+    })
+}
+
+fn decode_other(bytes: &[u8]) -> Result<Decoded, ImagingError> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    let (width, height) = (img.width(), img.height());
+    // JPEG decodes to RGB or gray; keep that layout so no alpha is invented.
+    let (layout, pixels) = match img {
+        image::DynamicImage::ImageLuma8(g) => (Layout::Gray, g.into_raw()),
+        image::DynamicImage::ImageRgb8(rgb) => (Layout::Rgb, rgb.into_raw()),
+        other if !other.color().has_alpha() => (Layout::Rgb, other.to_rgb8().into_raw()),
+        other => (Layout::Rgba, other.to_rgba8().into_raw()),
+    };
+    check_size(width, height, layout, &pixels)?;
+    Ok(Decoded {
+        width,
+        height,
+        layout,
+        pixels,
+    })
+}
+
+fn check_size(w: u32, h: u32, layout: Layout, pixels: &[u8]) -> Result<(), ImagingError> {
+    if w == 0 || h == 0 {
+        return Err(ImagingError::Empty {
+            width: w,
+            height: h,
+        });
+    }
+    if pixels.len() != w as usize * h as usize * layout.channels() {
+        return Err(ImagingError::Decode(
+            "decoded pixel data has the wrong size".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes 8-bit pixels as PNG with fdeflate's fast mode.
+pub(crate) fn encode_png_raw(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    layout: Layout,
+) -> Result<Vec<u8>, ImagingError> {
+    let enc_err = |e: png::EncodingError| ImagingError::Encode(format!("PNG: {e}"));
+    if width == 0 || height == 0 {
+        return Err(ImagingError::Empty { width, height });
+    }
+    let mut out = Vec::with_capacity(pixels.len() / 2 + 1024);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(match layout {
+        Layout::Gray => png::ColorType::Grayscale,
+        Layout::Rgb => png::ColorType::Rgb,
+        Layout::Rgba => png::ColorType::Rgba,
+    });
+    encoder.set_depth(png::BitDepth::Eight);
+    // fdeflate-based: several times faster than zlib level 6 for a size
+    // penalty of a few percent on these images.
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().map_err(enc_err)?;
+    writer.write_image_data(pixels).map_err(enc_err)?;
+    writer.finish().map_err(enc_err)?;
+    Ok(out)
+}
+
+/// Encodes an RGBA buffer as PNG, dropping the alpha channel if it is all 255.
+pub(crate) fn encode_png_rgba(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, ImagingError> {
+    if is_opaque(rgba) {
+        // A quarter less data to filter and deflate, and readers get RGB.
+        let mut rgb = Vec::with_capacity(rgba.len() / 4 * 3);
+        for p in rgba.chunks_exact(4) {
+            rgb.extend_from_slice(&p[..3]);
+        }
+        encode_png_raw(&rgb, width, height, Layout::Rgb)
+    } else {
+        encode_png_raw(rgba, width, height, Layout::Rgba)
+    }
+}
+
+/// Encodes 8-bit pixels as baseline JPEG. RGBA input is treated as opaque.
+pub(crate) fn encode_jpeg(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    layout: Layout,
+    quality: u8,
+) -> Result<Vec<u8>, ImagingError> {
+    let (w, h) = match (u16::try_from(width), u16::try_from(height)) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
+        _ => {
+            return Err(ImagingError::Encode(format!(
+                "JPEG cannot hold {width}x{height} pixels (1..=65535 per side)"
+            )));
+        }
+    };
+    let mut out = Vec::with_capacity(pixels.len() / 8 + 1024);
+    let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    let color = match layout {
+        Layout::Gray => jpeg_encoder::ColorType::Luma,
+        Layout::Rgb => jpeg_encoder::ColorType::Rgb,
+        Layout::Rgba => jpeg_encoder::ColorType::Rgba,
+    };
+    encoder
+        .encode(pixels, w, h, color)
+        .map_err(|e| ImagingError::Encode(format!("JPEG: {e}")))?;
+    Ok(out)
+}
