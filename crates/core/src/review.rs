@@ -52,16 +52,6 @@ pub struct ReviewService {
     core: Arc<Core>,
 }
 
-fn gate_step(gate: Status) -> Option<Step> {
-    match gate {
-        Status::AssetsReady => Some(Step::Assets),
-        Status::VideoReady => Some(Step::Video),
-        Status::AudioReady => Some(Step::Audio),
-        Status::FinalReview => Some(Step::Assembly),
-        _ => None,
-    }
-}
-
 impl ReviewService {
     /// The service over a core.
     pub fn new(core: Arc<Core>) -> Self {
@@ -193,7 +183,7 @@ impl ReviewService {
             }
             // Make the flagged items (or, with none flagged, the whole step) incomplete, so the
             // retry regenerates exactly those and keeps the rest.
-            if let Some(step) = gate_step(before.status) {
+            if let Some(step) = before.status.reviewed_step() {
                 let items = (!flagged.is_empty()).then_some(flagged.as_slice());
                 self.core.store.reopen_step(after.id, step, items).await?;
             }

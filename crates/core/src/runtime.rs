@@ -19,6 +19,8 @@ pub struct CoreOptions {
     pub workspace: Option<PathBuf>,
     /// Configuration folder holding `channels/` (env `REVIEWDESK_CONFIG_DIR`).
     pub config_dir: Option<PathBuf>,
+    /// Worker timings; from the environment when absent.
+    pub worker_settings: Option<WorkerSettings>,
 }
 
 /// The OS-specific default folders.
@@ -91,6 +93,10 @@ impl Core {
         }
         let workspace = Workspace::open(o.workspace.expect("resolved"))?;
         let config_dir = o.config_dir.expect("resolved");
+        let worker_settings = match o.worker_settings {
+            Some(s) => s,
+            None => WorkerSettings::from_env()?,
+        };
         let channels = load_channels(&config_dir.join("channels"))?;
         let store = Store::connect(&url).await?;
         store.sync_channels(&channels).await?;
@@ -101,7 +107,7 @@ impl Core {
             config_dir,
             channels: RwLock::new(channels),
             work_available: tokio::sync::Notify::new(),
-            worker_settings: WorkerSettings::from_env()?,
+            worker_settings,
         }))
     }
 

@@ -258,6 +258,18 @@ impl Status {
         }
     }
 
+    /// For a gate or its decision: the step whose output is reviewed there.
+    pub fn reviewed_step(self) -> Option<Step> {
+        use Status::*;
+        match self {
+            AssetsReady | AssetsApproved => Some(Step::Assets),
+            VideoReady | VideoApproved => Some(Step::Video),
+            AudioReady | AudioApproved => Some(Step::Audio),
+            FinalReview | Approved => Some(Step::Assembly),
+            _ => None,
+        }
+    }
+
     /// The step whose work this status belongs to (for error cards and resumption).
     pub fn step(self) -> Option<Step> {
         Step::ALL.into_iter().find(|s| {

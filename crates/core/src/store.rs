@@ -726,7 +726,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
-            "UPDATE assets SET current_version = $1, review_state = 'generated', updated_at = $2 \
+            "UPDATE assets SET current_version = $1, review_state = 'generated', flagged = 0, flag_note = NULL, updated_at = $2 \
              WHERE task_id = $3 AND name = $4 AND current_version = $5",
         )
         .bind(v.version as i64)

@@ -207,10 +207,7 @@ impl Worker {
         Ok(match task.status.kind() {
             StatusKind::Step if task.status != Status::Claimed => task.status.step(),
             StatusKind::PassThrough => task.status.step().and_then(Step::next),
-            StatusKind::Decision => task.status.step().and_then(Step::next).or(match task.status {
-                Status::Approved => Some(Step::Upload),
-                _ => None,
-            }),
+            StatusKind::Decision => task.status.reviewed_step().and_then(Step::next),
             _ => {
                 let done = self.core.store.completed_steps(task.id).await?;
                 Step::ALL.into_iter().find(|s| !done.contains(s))
@@ -478,18 +475,20 @@ impl Worker {
                         "composites need at least two characters and one environment; regenerate the assets",
                     ));
                 }
+                // Each round over the characters shifts the environments, so no pair repeats.
+                let env_of = |i: usize| ((i - 1) + (i - 1) / chars.len()) % envs.len();
                 let inputs = |i: usize| {
                     if i == SCENES {
                         vec![chars[0].1.clone(), chars[1].1.clone(), envs[envs.len() - 1].1.clone()]
                     } else {
-                        vec![chars[(i - 1) % chars.len()].1.clone(), envs[(i - 1) % envs.len()].1.clone()]
+                        vec![chars[(i - 1) % chars.len()].1.clone(), envs[env_of(i)].1.clone()]
                     }
                 };
                 let prompt = |i: usize| {
                     if i == SCENES {
                         format!("Split screen: {} and {} in {}", chars[0].0, chars[1].0, envs[envs.len() - 1].0)
                     } else {
-                        format!("{} in {}", chars[(i - 1) % chars.len()].0, envs[(i - 1) % envs.len()].0)
+                        format!("{} in {}", chars[(i - 1) % chars.len()].0, envs[env_of(i)].0)
                     }
                 };
                 scene_items("composites", "composite", "png", &inputs, &prompt)
