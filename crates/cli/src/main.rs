@@ -1,1 +1,324 @@
-fn main() {}
+//! `reviewdesk`: the command line over the Review Desk core services.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use reviewdesk_core::review::local_reviewer;
+use reviewdesk_core::store::TaskFilter;
+use reviewdesk_core::{
+    AssetName, Core, CoreOptions, NewTask, Priority, ReviewInput, ReviewService, Source, Status, Task, TaskId, TaskService,
+    Worker,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Review what an AI video pipeline generated, before the expensive steps run.
+#[derive(Parser, Debug)]
+#[command(name = "reviewdesk", version, about)]
+struct Cli {
+    /// Database URL: sqlite://<file> (default: a file in the user's data folder) or postgres://…
+    #[arg(long, global = true, env = "REVIEWDESK_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Workspace folder holding every task's files.
+    #[arg(long, global = true, env = "REVIEWDESK_WORKSPACE")]
+    workspace: Option<PathBuf>,
+    /// Configuration folder (holds channels/*.yaml).
+    #[arg(long, global = true, env = "REVIEWDESK_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a sample task and run it to Assets Ready.
+    Demo,
+    /// Add, list and show tasks.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Run the pipeline worker.
+    Worker {
+        /// Exit when no task needs a worker any more.
+        #[arg(long)]
+        until_idle: bool,
+        /// Tasks run at once by this worker.
+        #[arg(long, default_value_t = 2)]
+        slots: usize,
+        /// Also watch the workspace for files edited outside the app.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Decide at a review gate.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Send an errored (or finished) task back to the queue.
+    Retry {
+        /// Task id.
+        task: String,
+    },
+    /// Stop a task.
+    Cancel {
+        /// Task id.
+        task: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TaskCommand {
+    /// Add a task (queued unless --draft).
+    Add(AddArgs),
+    /// List tasks.
+    List {
+        /// Only these statuses (internal value or board name); repeatable.
+        #[arg(long)]
+        status: Vec<String>,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Show one task with its assets and audit trail.
+    Show {
+        /// Task id.
+        task: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// Video title.
+    #[arg(long)]
+    title: String,
+    /// Topic.
+    #[arg(long, default_value = "")]
+    topic: String,
+    /// Story direction.
+    #[arg(long, default_value = "")]
+    story: String,
+    /// Channel id (default: `default`).
+    #[arg(long)]
+    channel: Option<String>,
+    /// high, normal or low.
+    #[arg(long)]
+    priority: Option<String>,
+    /// Create as a draft instead of queuing.
+    #[arg(long)]
+    draft: bool,
+    /// An asset plan file (YAML/JSON: characters, environments, props).
+    #[arg(long)]
+    plan_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReviewCommand {
+    /// Approve tasks at their gate (up to 100, all or nothing).
+    Approve {
+        /// Task ids.
+        #[arg(required = true)]
+        tasks: Vec<String>,
+        /// Optional note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject tasks at their gate with feedback (up to 100, all or nothing).
+    Reject {
+        /// Task ids.
+        #[arg(required = true)]
+        tasks: Vec<String>,
+        /// What to change (required).
+        #[arg(long)]
+        feedback: String,
+        /// Asset to regenerate; repeatable. Without any, the assets already flagged count.
+        #[arg(long = "flag")]
+        flags: Vec<String>,
+    },
+    /// Flag an asset for regeneration (or clear the flag with --off).
+    Flag {
+        /// Task id.
+        task: String,
+        /// Asset name.
+        asset: String,
+        /// Optional note.
+        #[arg(long)]
+        note: Option<String>,
+        /// Clear the flag.
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+fn parse_ids(ids: &[String]) -> anyhow::Result<Vec<TaskId>> {
+    Ok(ids.iter().map(|s| s.parse::<TaskId>()).collect::<Result<_, _>>()?)
+}
+
+fn print_task_line(t: &Task) {
+    let since = chrono::Utc::now() - t.status_changed_at;
+    let mins = since.num_minutes();
+    let age = if mins < 60 { format!("{mins}m") } else { format!("{}h{:02}m", mins / 60, mins % 60) };
+    println!("{}  {:<20} {:>6}  {:<8} {}", t.id, t.status.board_name(), age, t.channel_id, t.title);
+}
+
+fn emit<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce()) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        human();
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let core: Arc<Core> = Core::open(CoreOptions {
+        database_url: cli.database_url.clone(),
+        workspace: cli.workspace.clone(),
+        config_dir: cli.config_dir.clone(),
+        worker_settings: None,
+    })
+    .await?;
+    let tasks = TaskService::new(core.clone());
+    let reviews = ReviewService::new(core.clone());
+    let input = || ReviewInput::from(Source::Cli, local_reviewer());
+    let json = cli.json;
+    match cli.command {
+        Command::Demo => {
+            let task = tasks
+                .create(
+                    NewTask {
+                        title: "Demo: Secrets of the deep sea".into(),
+                        topic: "deep sea creatures".into(),
+                        story_direction: "a calm, curious dive from the surface to the abyss".into(),
+                        ..Default::default()
+                    },
+                    Source::Cli,
+                )
+                .await?;
+            Worker::new(core.clone()).run_until_idle().await?;
+            let detail = tasks.detail(task.id).await?;
+            emit(json, &detail, || {
+                print_task_line(&detail.task);
+                println!("{} assets in {}", detail.assets.len(), core.workspace.root().join(reviewdesk_core::workspace::Workspace::project_rel(&detail.task.channel_id, task.id)).display());
+                println!("approve: reviewdesk review approve {}", task.id);
+            })?;
+        }
+        Command::Task(TaskCommand::Add(a)) => {
+            let priority = a.priority.as_deref().map(Priority::parse).transpose()?;
+            let task = tasks
+                .create(
+                    NewTask {
+                        channel_id: a.channel,
+                        title: a.title,
+                        topic: a.topic,
+                        story_direction: a.story,
+                        priority,
+                        draft: a.draft,
+                        plan_file: a.plan_file.map(|p| p.display().to_string()),
+                        notion_page_id: None,
+                    },
+                    Source::Cli,
+                )
+                .await?;
+            emit(json, &task, || print_task_line(&task))?;
+        }
+        Command::Task(TaskCommand::List { status, channel }) => {
+            let statuses = status.iter().map(|s| s.parse::<Status>()).collect::<Result<Vec<_>, _>>()?;
+            let list = tasks.list(&TaskFilter { statuses, channel_id: channel, limit: None }).await?;
+            emit(json, &list, || list.iter().for_each(print_task_line))?;
+        }
+        Command::Task(TaskCommand::Show { task }) => {
+            let detail = tasks.detail(task.parse()?).await?;
+            emit(json, &detail, || {
+                print_task_line(&detail.task);
+                for a in &detail.assets {
+                    let flag = if a.asset.flagged { " [flagged]" } else { "" };
+                    println!("  {:<12} {:<16} v{} {}{flag}", a.asset.kind.as_str(), a.asset.name, a.asset.current_version, a.asset.review_state.as_str());
+                }
+                if !detail.task.error_log.is_empty() {
+                    println!("error log:\n{}", detail.task.error_log);
+                }
+            })?;
+        }
+        Command::Worker { until_idle, slots, watch } => {
+            let worker = Worker::new(core.clone()).with_slots(slots);
+            let _watch = if watch { Some(reviewdesk_core::watcher::watch(core.clone())?) } else { None };
+            if until_idle {
+                worker.run_until_idle().await?;
+            } else {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    let _ = tx.send(true);
+                });
+                eprintln!("worker {} running; Ctrl-C stops it", worker.id());
+                worker.run(rx).await?;
+            }
+        }
+        Command::Review(ReviewCommand::Approve { tasks: ids, note }) => {
+            let mut i = input();
+            i.reason = note;
+            let done = reviews.bulk_approve(&parse_ids(&ids)?, i).await?;
+            emit(json, &done, || done.iter().for_each(print_task_line))?;
+        }
+        Command::Review(ReviewCommand::Reject { tasks: ids, feedback, flags }) => {
+            let flags = if flags.is_empty() {
+                None
+            } else {
+                Some(flags.iter().map(AssetName::parse).collect::<Result<Vec<_>, _>>()?)
+            };
+            let done = reviews.bulk_reject(&parse_ids(&ids)?, flags, input().with_reason(feedback)).await?;
+            emit(json, &done, || done.iter().for_each(print_task_line))?;
+        }
+        Command::Review(ReviewCommand::Flag { task, asset, note, off }) => {
+            let id: TaskId = task.parse()?;
+            let name = AssetName::parse(asset)?;
+            reviews.flag(id, &name, !off, note, Source::Cli).await?;
+            let a = core.store.asset(id, &name).await?;
+            emit(json, &a, || println!("{} {}", a.name, if a.flagged { "flagged" } else { "not flagged" }))?;
+        }
+        Command::Retry { task } => {
+            let t = reviews.retry(task.parse()?, input()).await?;
+            emit(json, &t, || print_task_line(&t))?;
+        }
+        Command::Cancel { task, reason } => {
+            let mut i = input();
+            i.reason = reason;
+            let t = reviews.cancel(task.parse()?, i).await?;
+            emit(json, &t, || print_task_line(&t))?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let logs = reviewdesk_core::runtime::default_data_dir().join("logs");
+    let _guard = reviewdesk_core::telemetry::init(Some(&logs), level);
+    let rt = match tokio::runtime::Runtime::new().context("cannot start the async runtime") {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line; the chain of causes joined.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -123,7 +123,7 @@ impl Core {
             .find(|c| &c.channel_id == id)
             .ok_or_else(|| CoreError::Config {
                 file: self.config_dir.join("channels").display().to_string(),
-                message: format!("no channel {id:?}; add channels/{id}.yaml with channel_id: {id}"),
+                message: format!("no channel \"{id}\"; add channels/{id}.yaml with channel_id: {id}"),
             })
     }
 
