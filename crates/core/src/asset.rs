@@ -7,7 +7,7 @@ use crate::error::{CoreError, Result};
 use crate::ids::AssetName;
 
 /// The kind of an asset, which decides its folder, size and transparency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetKind {
     /// A transparent character.
@@ -20,7 +20,11 @@ pub enum AssetKind {
 
 impl AssetKind {
     /// All kinds in gallery order.
-    pub const ALL: [AssetKind; 3] = [AssetKind::Character, AssetKind::Environment, AssetKind::Prop];
+    pub const ALL: [AssetKind; 3] = [
+        AssetKind::Character,
+        AssetKind::Environment,
+        AssetKind::Prop,
+    ];
 
     /// Stable name (`character`).
     pub fn as_str(self) -> &'static str {
@@ -36,7 +40,12 @@ impl AssetKind {
         AssetKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| CoreError::invalid("asset kind", format!("{s:?} is not character, environment or prop")))
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "asset kind",
+                    format!("{s:?} is not character, environment or prop"),
+                )
+            })
     }
 
     /// Folder under `assets/` (`characters`).
@@ -68,7 +77,7 @@ impl AssetKind {
 }
 
 /// Where an asset stands in review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewState {
     /// Planned, not drawn yet.
@@ -99,13 +108,16 @@ impl ReviewState {
             "generated" => Ok(ReviewState::Generated),
             "approved" => Ok(ReviewState::Approved),
             "rejected" => Ok(ReviewState::Rejected),
-            _ => Err(CoreError::invalid("review state", format!("unknown review state {s:?}"))),
+            _ => Err(CoreError::invalid(
+                "review state",
+                format!("unknown review state {s:?}"),
+            )),
         }
     }
 }
 
 /// One planned asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PlannedAsset {
     /// File-safe name.
     pub name: AssetName,
@@ -116,14 +128,22 @@ pub struct PlannedAsset {
 }
 
 /// The asset plan of a task: what step 1 must produce.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AssetPlan {
     /// Every planned asset, characters first, then environments, then props.
     pub assets: Vec<PlannedAsset>,
 }
 
-const CHARACTERS: [&str; 8] =
-    ["protagonist", "mentor", "rival", "sidekick", "narrator", "villain", "child", "elder"];
+const CHARACTERS: [&str; 8] = [
+    "protagonist",
+    "mentor",
+    "rival",
+    "sidekick",
+    "narrator",
+    "villain",
+    "child",
+    "elder",
+];
 const ENVIRONMENTS: [&str; 10] = [
     "city_street",
     "forest_path",
@@ -136,10 +156,17 @@ const ENVIRONMENTS: [&str; 10] = [
     "old_library",
     "rooftop",
 ];
-const PROPS: [&str; 6] = ["ancient_map", "glowing_orb", "pocket_watch", "old_book", "lantern", "compass"];
+const PROPS: [&str; 6] = [
+    "ancient_map",
+    "glowing_orb",
+    "pocket_watch",
+    "old_book",
+    "lantern",
+    "compass",
+];
 
 /// Counts of each kind in a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AssetCounts {
     /// Characters (6–8).
     pub characters: usize,
@@ -151,7 +178,11 @@ pub struct AssetCounts {
 
 impl Default for AssetCounts {
     fn default() -> Self {
-        AssetCounts { characters: 8, environments: 8, props: 6 }
+        AssetCounts {
+            characters: 8,
+            environments: 8,
+            props: 6,
+        }
     }
 }
 
@@ -213,7 +244,11 @@ impl AssetPlan {
                         "Isolated {what} prop for a video about {topic}, transparent background.{direction}"
                     ),
                 };
-                assets.push(PlannedAsset { name: AssetName::parse(*name)?, kind, prompt });
+                assets.push(PlannedAsset {
+                    name: AssetName::parse(*name)?,
+                    kind,
+                    prompt,
+                });
             }
         }
         Ok(AssetPlan { assets })
@@ -222,7 +257,8 @@ impl AssetPlan {
     /// Reads a plan file the user supplies (YAML or JSON with `characters`, `environments`,
     /// `props`: lists of `{name, prompt}`), validating names, uniqueness and counts.
     pub fn from_file(path: &Path) -> Result<AssetPlan> {
-        let text = std::fs::read_to_string(path).map_err(|e| CoreError::io("cannot read plan file", path, e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CoreError::io("cannot read plan file", path, e))?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -241,7 +277,10 @@ impl AssetPlan {
             environments: Vec<Entry>,
             props: Vec<Entry>,
         }
-        let bad = |message: String| CoreError::Config { file: origin.to_string(), message };
+        let bad = |message: String| CoreError::Config {
+            file: origin.to_string(),
+            message,
+        };
         let file: File = serde_yaml_ng::from_str(text)
             .map_err(|e| bad(format!("{e}; expected `characters`, `environments` and `props`, each a list of {{name, prompt}}")))?;
         let counts = AssetCounts {
@@ -261,12 +300,19 @@ impl AssetPlan {
                 let name = AssetName::parse(&e.name)
                     .map_err(|err| bad(format!("{}[{i}].name: {err}", kind.folder())))?;
                 if !seen.insert(name.clone()) {
-                    return Err(bad(format!("{}[{i}].name: {name} is used twice", kind.folder())));
+                    return Err(bad(format!(
+                        "{}[{i}].name: {name} is used twice",
+                        kind.folder()
+                    )));
                 }
                 if e.prompt.trim().is_empty() {
                     return Err(bad(format!("{}[{i}].prompt is empty", kind.folder())));
                 }
-                assets.push(PlannedAsset { name, kind, prompt: e.prompt });
+                assets.push(PlannedAsset {
+                    name,
+                    kind,
+                    prompt: e.prompt,
+                });
             }
         }
         Ok(AssetPlan { assets })
@@ -279,32 +325,73 @@ mod tests {
 
     #[test]
     fn default_plan_has_22_unique_assets() {
-        let plan = AssetPlan::derive("volcanoes", "a hopeful journey", AssetCounts::default()).unwrap();
+        let plan =
+            AssetPlan::derive("volcanoes", "a hopeful journey", AssetCounts::default()).unwrap();
         assert_eq!(plan.assets.len(), 22);
         let kinds = |k| plan.assets.iter().filter(|a| a.kind == k).count();
-        assert_eq!((kinds(AssetKind::Character), kinds(AssetKind::Environment), kinds(AssetKind::Prop)), (8, 8, 6));
-        assert!(plan.assets.iter().all(|a| a.prompt.contains("volcanoes") && a.prompt.contains("hopeful")));
+        assert_eq!(
+            (
+                kinds(AssetKind::Character),
+                kinds(AssetKind::Environment),
+                kinds(AssetKind::Prop)
+            ),
+            (8, 8, 6)
+        );
+        assert!(
+            plan.assets
+                .iter()
+                .all(|a| a.prompt.contains("volcanoes") && a.prompt.contains("hopeful"))
+        );
         let names: std::collections::HashSet<_> = plan.assets.iter().map(|a| &a.name).collect();
         assert_eq!(names.len(), 22);
     }
 
     #[test]
     fn counts_outside_ranges_are_refused() {
-        let e = AssetPlan::derive("t", "", AssetCounts { characters: 9, environments: 8, props: 6 }).unwrap_err();
+        let e = AssetPlan::derive(
+            "t",
+            "",
+            AssetCounts {
+                characters: 9,
+                environments: 8,
+                props: 6,
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("asset_counts.characters"), "{e}");
     }
 
     #[test]
     fn plan_files_are_validated() {
-        assert!(AssetPlan::parse("characters: [", "p.yaml").unwrap_err().to_string().contains("p.yaml"));
+        assert!(
+            AssetPlan::parse("characters: [", "p.yaml")
+                .unwrap_err()
+                .to_string()
+                .contains("p.yaml")
+        );
         let entry = |n: &str| format!("{{name: {n}, prompt: draw {n}}}");
-        let list = |prefix: &str, n: usize| (0..n).map(|i| entry(&format!("{prefix}{i}"))).collect::<Vec<_>>().join(", ");
-        let good = format!("characters: [{}]\nenvironments: [{}]\nprops: [{}]\n", list("c", 6), list("e", 8), list("p", 4));
+        let list = |prefix: &str, n: usize| {
+            (0..n)
+                .map(|i| entry(&format!("{prefix}{i}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let good = format!(
+            "characters: [{}]\nenvironments: [{}]\nprops: [{}]\n",
+            list("c", 6),
+            list("e", 8),
+            list("p", 4)
+        );
         assert_eq!(AssetPlan::parse(&good, "p").unwrap().assets.len(), 18);
         let escaping = good.replace("c0", "../c0");
         let e = AssetPlan::parse(&escaping, "p").unwrap_err().to_string();
         assert!(e.contains("characters[0].name"), "{e}");
         let dup = good.replace("c1", "c0");
-        assert!(AssetPlan::parse(&dup, "p").unwrap_err().to_string().contains("used twice"));
+        assert!(
+            AssetPlan::parse(&dup, "p")
+                .unwrap_err()
+                .to_string()
+                .contains("used twice")
+        );
     }
 }

@@ -163,16 +163,22 @@ impl ChannelConfig {
 
     /// Parses and validates YAML text; `file` names the source in errors.
     pub fn parse(text: &str, file: &str) -> Result<ChannelConfig> {
-        let bad = |message: String| CoreError::Config { file: file.to_string(), message };
+        let bad = |message: String| CoreError::Config {
+            file: file.to_string(),
+            message,
+        };
         let cfg: ChannelConfig = serde_yaml_ng::from_str(text).map_err(|e| bad(e.to_string()))?;
         if !(1..=10).contains(&cfg.max_concurrent) {
-            return Err(bad(format!("max_concurrent: {} is outside 1–10", cfg.max_concurrent)));
+            return Err(bad(format!(
+                "max_concurrent: {} is outside 1–10",
+                cfg.max_concurrent
+            )));
         }
         if cfg.storage_strategy == StorageStrategy::R2 && cfg.r2.is_none() {
             return Err(bad("r2: storage_strategy is r2 but the r2 section (account_id, bucket, public_base_url) is missing".into()));
         }
         if let Some(b) = cfg.budget_daily_usd
-            && !(b >= 0.0)
+            && (b.is_nan() || b < 0.0)
         {
             return Err(bad(format!("budget_daily_usd: {b} must be zero or more")));
         }
@@ -185,9 +191,15 @@ impl ChannelConfig {
             };
             match exec {
                 ExecutorConfig::Builtin if !matches!(step, Step::Assets | Step::Composites) => {
-                    return Err(bad(format!("steps.{name}: there is no built-in executor for this step; use `executor: command`")));
+                    return Err(bad(format!(
+                        "steps.{name}: there is no built-in executor for this step; use `executor: command`"
+                    )));
                 }
-                ExecutorConfig::Command { program, timeout_secs, .. } => {
+                ExecutorConfig::Command {
+                    program,
+                    timeout_secs,
+                    ..
+                } => {
                     if program.trim().is_empty() {
                         return Err(bad(format!("steps.{name}.program is empty")));
                     }
@@ -227,19 +239,27 @@ impl ChannelConfig {
 pub fn load_channels(dir: &Path) -> Result<Vec<ChannelConfig>> {
     let mut out = Vec::new();
     if dir.is_dir() {
-        let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io("cannot list channel folder", dir, e))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| CoreError::io("cannot list channel folder", dir, e))?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
             .collect();
         paths.sort();
         for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| CoreError::io("cannot read channel file", &p, e))?;
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| CoreError::io("cannot read channel file", &p, e))?;
             let cfg = ChannelConfig::parse(&text, &p.display().to_string())?;
-            if out.iter().any(|c: &ChannelConfig| c.channel_id == cfg.channel_id) {
+            if out
+                .iter()
+                .any(|c: &ChannelConfig| c.channel_id == cfg.channel_id)
+            {
                 return Err(CoreError::Config {
                     file: p.display().to_string(),
-                    message: format!("channel_id: {} is already defined in another file", cfg.channel_id),
+                    message: format!(
+                        "channel_id: {} is already defined in another file",
+                        cfg.channel_id
+                    ),
                 });
             }
             out.push(cfg);
@@ -289,7 +309,9 @@ impl WorkerSettings {
                     .trim()
                     .parse::<u64>()
                     .map(|n| Some(Duration::from_millis(n)))
-                    .map_err(|_| CoreError::invalid(name, format!("{v:?} is not a number of milliseconds"))),
+                    .map_err(|_| {
+                        CoreError::invalid(name, format!("{v:?} is not a number of milliseconds"))
+                    }),
                 Err(_) => Ok(None),
             }
         };
@@ -307,18 +329,30 @@ impl WorkerSettings {
                 .split(',')
                 .map(|p| p.trim().parse::<u64>().map(Duration::from_millis))
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|_| CoreError::invalid("REVIEWDESK_RETRY_SCHEDULE_MS", format!("{v:?} is not a comma list of milliseconds")))?;
+                .map_err(|_| {
+                    CoreError::invalid(
+                        "REVIEWDESK_RETRY_SCHEDULE_MS",
+                        format!("{v:?} is not a comma list of milliseconds"),
+                    )
+                })?;
         }
         if s.heartbeat >= s.lease {
-            return Err(CoreError::invalid("REVIEWDESK_HEARTBEAT_MS", "the heartbeat must be shorter than the lease"));
+            return Err(CoreError::invalid(
+                "REVIEWDESK_HEARTBEAT_MS",
+                "the heartbeat must be shorter than the lease",
+            ));
         }
         Ok(s)
     }
 
     /// Delay before the next attempt, after `attempts` failed ones.
     pub fn retry_delay(&self, attempts: u32) -> Duration {
-        let i = (attempts.saturating_sub(1) as usize).min(self.retry_schedule.len().saturating_sub(1));
-        self.retry_schedule.get(i).copied().unwrap_or(Duration::from_secs(60))
+        let i =
+            (attempts.saturating_sub(1) as usize).min(self.retry_schedule.len().saturating_sub(1));
+        self.retry_schedule
+            .get(i)
+            .copied()
+            .unwrap_or(Duration::from_secs(60))
     }
 }
 
@@ -332,15 +366,29 @@ mod tests {
         assert!(ChannelConfig::parse(base, "c.yaml").is_ok());
         let cases = [
             (format!("{base}max_concurrent: 11\n"), "max_concurrent"),
-            ("channel_id: bad-id\nchannel_name: X\n".to_string(), "channel_id"),
+            (
+                "channel_id: bad-id\nchannel_name: X\n".to_string(),
+                "channel_id",
+            ),
             (format!("{base}storage_strategy: r2\n"), "r2"),
             (format!("{base}colour: blue\n"), "colour"),
-            (format!("{base}steps:\n  video:\n    executor: builtin\n"), "steps.video"),
-            (format!("{base}steps:\n  dance:\n    executor: builtin\n"), "steps.dance"),
-            (format!("{base}asset_counts:\n  props: 9\n"), "asset_counts.props"),
+            (
+                format!("{base}steps:\n  video:\n    executor: builtin\n"),
+                "steps.video",
+            ),
+            (
+                format!("{base}steps:\n  dance:\n    executor: builtin\n"),
+                "steps.dance",
+            ),
+            (
+                format!("{base}asset_counts:\n  props: 9\n"),
+                "asset_counts.props",
+            ),
         ];
         for (text, field) in cases {
-            let e = ChannelConfig::parse(&text, "c.yaml").unwrap_err().to_string();
+            let e = ChannelConfig::parse(&text, "c.yaml")
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(field) && e.contains("c.yaml"), "{field}: {e}");
         }
     }
@@ -352,6 +400,12 @@ mod tests {
         assert_eq!(c.executor_for(Step::Video), None);
         let text = "channel_id: c\nchannel_name: C\nsteps:\n  video:\n    executor: command\n    program: /bin/true\n";
         let c = ChannelConfig::parse(text, "c").unwrap();
-        assert!(matches!(c.executor_for(Step::Video), Some(ExecutorConfig::Command { timeout_secs: 600, .. })));
+        assert!(matches!(
+            c.executor_for(Step::Video),
+            Some(ExecutorConfig::Command {
+                timeout_secs: 600,
+                ..
+            })
+        ));
     }
 }

@@ -94,12 +94,19 @@ impl CoreError {
 
     /// Shorthand for an [`CoreError::Invalid`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        CoreError::Invalid { field: field.into(), message: message.into() }
+        CoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for an [`CoreError::Io`].
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CoreError::Io { action, path: path.into(), source }
+        CoreError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ids::TaskId;
 use crate::status::Status;
 
 /// Where a change came from, so a window can drop its own echo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The pipeline worker.
@@ -38,14 +38,21 @@ impl Source {
 
     /// Parses [`Source::as_str`].
     pub fn parse(s: &str) -> Option<Source> {
-        [Self::Worker, Self::Desktop, Self::Browser, Self::Cli, Self::Notion, Self::Watcher]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Self::Worker,
+            Self::Desktop,
+            Self::Browser,
+            Self::Cli,
+            Self::Notion,
+            Self::Watcher,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
 /// What the worker is doing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum WorkerState {
     /// Waiting for work.
@@ -64,7 +71,7 @@ pub enum WorkerState {
 }
 
 /// A domain event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DomainEvent {
     /// A task was created.
@@ -166,7 +173,9 @@ impl Default for EventBus {
 impl EventBus {
     /// A bus keeping the last 1024 events for slow subscribers.
     pub fn new() -> Self {
-        EventBus { tx: tokio::sync::broadcast::channel(1024).0 }
+        EventBus {
+            tx: tokio::sync::broadcast::channel(1024).0,
+        }
     }
 
     /// Sends an event (no-op without subscribers).

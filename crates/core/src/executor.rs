@@ -73,14 +73,19 @@ pub struct StepFailure {
 impl StepFailure {
     /// A failure of a category.
     pub fn new(category: ErrorCategory, message: impl Into<String>) -> Self {
-        StepFailure { category, message: message.into() }
+        StepFailure {
+            category,
+            message: message.into(),
+        }
     }
 }
 
 impl From<CoreError> for StepFailure {
     fn from(e: CoreError) -> Self {
         let category = match &e {
-            CoreError::Io { .. } | CoreError::Database(_) | CoreError::Conflict(_) => ErrorCategory::Transient,
+            CoreError::Io { .. } | CoreError::Database(_) | CoreError::Conflict(_) => {
+                ErrorCategory::Transient
+            }
             CoreError::Config { .. } => ErrorCategory::Configuration,
             _ => ErrorCategory::Permanent,
         };
@@ -103,7 +108,11 @@ pub trait StepExecutor: Send + Sync {
 pub fn executor_for(config: &ExecutorConfig) -> Arc<dyn StepExecutor> {
     match config {
         ExecutorConfig::Builtin => Arc::new(BuiltinExecutor),
-        ExecutorConfig::Command { program, args, timeout_secs } => Arc::new(CommandExecutor {
+        ExecutorConfig::Command {
+            program,
+            args,
+            timeout_secs,
+        } => Arc::new(CommandExecutor {
             program: program.clone(),
             args: args.clone(),
             timeout: Duration::from_secs(*timeout_secs),
@@ -121,12 +130,19 @@ impl StepExecutor for BuiltinExecutor {
             let job = job.clone();
             tokio::task::spawn_blocking(move || builtin_item(&job))
                 .await
-                .map_err(|e| StepFailure::new(ErrorCategory::Transient, format!("the generator thread failed: {e}")))?
+                .map_err(|e| {
+                    StepFailure::new(
+                        ErrorCategory::Transient,
+                        format!("the generator thread failed: {e}"),
+                    )
+                })?
         })
     }
 
     fn concurrency(&self) -> usize {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
     }
 
     fn describe(&self) -> String {
@@ -138,7 +154,9 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
     let item = &job.item;
     let image = match job.step {
         Step::Assets => {
-            let kind = item.kind.ok_or_else(|| StepFailure::new(ErrorCategory::Permanent, "asset item without a kind"))?;
+            let kind = item.kind.ok_or_else(|| {
+                StepFailure::new(ErrorCategory::Permanent, "asset item without a kind")
+            })?;
             reviewdesk_imaging::generate_asset(&reviewdesk_imaging::AssetSpec {
                 name: &item.key,
                 kind: kind.image_kind(),
@@ -149,31 +167,54 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
         Step::Composites => {
             let load = |p: &PathBuf| -> Result<image::RgbaImage, StepFailure> {
                 let bytes = std::fs::read(p).map_err(|e| {
-                    StepFailure::new(ErrorCategory::Permanent, format!("cannot read {}: {e}; regenerate the asset", p.display()))
+                    StepFailure::new(
+                        ErrorCategory::Permanent,
+                        format!("cannot read {}: {e}; regenerate the asset", p.display()),
+                    )
                 })?;
                 reviewdesk_imaging::decode(&bytes).map_err(|e| {
-                    StepFailure::new(ErrorCategory::Permanent, format!("{}: {e}; regenerate or replace the asset", p.display()))
+                    StepFailure::new(
+                        ErrorCategory::Permanent,
+                        format!("{}: {e}; regenerate or replace the asset", p.display()),
+                    )
                 })
             };
-            let imgs = item.inputs.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+            let imgs = item
+                .inputs
+                .iter()
+                .map(load)
+                .collect::<Result<Vec<_>, _>>()?;
             match imgs.as_slice() {
                 [character, environment] => reviewdesk_imaging::composite(character, environment),
-                [left, right, environment] => reviewdesk_imaging::split_screen(left, right, environment),
-                _ => return Err(StepFailure::new(ErrorCategory::Permanent, "a composite needs a character and an environment")),
+                [left, right, environment] => {
+                    reviewdesk_imaging::split_screen(left, right, environment)
+                }
+                _ => {
+                    return Err(StepFailure::new(
+                        ErrorCategory::Permanent,
+                        "a composite needs a character and an environment",
+                    ));
+                }
             }
         }
         other => {
             return Err(StepFailure::new(
                 ErrorCategory::Configuration,
-                format!("there is no built-in executor for step {other}; configure `executor: command` for it"),
+                format!(
+                    "there is no built-in executor for step {other}; configure `executor: command` for it"
+                ),
             ));
         }
     };
-    let encoded = reviewdesk_imaging::encode_png(&image).map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))?;
+    let encoded = reviewdesk_imaging::encode_png(&image)
+        .map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))?;
     let prepared = thumbs::prepare_in_memory(&job.workspace, &image, &encoded)?;
     let out = job.workspace.resolve(&item.output_rel)?;
     write_atomic_abs(&out, &encoded)?;
-    Ok(ItemOutput { prepared: Some(prepared), bytes: Some(Arc::new(encoded)) })
+    Ok(ItemOutput {
+        prepared: Some(prepared),
+        bytes: Some(Arc::new(encoded)),
+    })
 }
 
 /// Runs a user's program once per item, with an argument template and a timeout.
@@ -194,7 +235,7 @@ pub fn classify_exit(code: Option<i32>) -> ErrorCategory {
         None => ErrorCategory::Transient,
         Some(69 | 75 | 124) => ErrorCategory::Transient, // unavailable, tempfail, timeout(1)
         Some(77 | 78 | 126 | 127) => ErrorCategory::Configuration, // noperm, config, not executable, not found
-        Some(64..=68) => ErrorCategory::Permanent,                   // usage, dataerr, noinput, nouser, nohost
+        Some(64..=68) => ErrorCategory::Permanent, // usage, dataerr, noinput, nouser, nohost
         Some(_) => ErrorCategory::Unknown,
     }
 }
@@ -205,7 +246,9 @@ pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
     for (name, value) in std::env::vars() {
         let upper = name.to_ascii_uppercase();
-        let secret = ["TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL"].iter().any(|w| upper.contains(w));
+        let secret = ["TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL"]
+            .iter()
+            .any(|w| upper.contains(w));
         if secret && value.len() >= 6 && out.contains(&value) {
             out = out.replace(&value, "[redacted]");
         }
@@ -216,7 +259,11 @@ pub fn redact(text: &str) -> String {
 impl CommandExecutor {
     fn argv(&self, job: &ItemJob, output: &std::path::Path) -> Vec<String> {
         let item = &job.item;
-        let input = item.inputs.first().map(|p| p.display().to_string()).unwrap_or_default();
+        let input = item
+            .inputs
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         // Split first, substitute after: a prompt with spaces stays one argument and cannot
         // inject further arguments.
         self.args
@@ -242,7 +289,9 @@ impl StepExecutor for CommandExecutor {
         Box::pin(async move {
             let output = job.workspace.resolve(&job.item.output_rel)?;
             if let Some(dir) = output.parent() {
-                tokio::fs::create_dir_all(dir).await.map_err(|e| CoreError::io("cannot create folder", dir, e))?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| CoreError::io("cannot create folder", dir, e))?;
             }
             // Write to a temporary name and rename after success, so an interrupted program never
             // leaves a half-written output that looks finished.
@@ -261,12 +310,20 @@ impl StepExecutor for CommandExecutor {
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| {
-                    let category = if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::PermissionDenied {
+                    let category = if e.kind() == std::io::ErrorKind::NotFound
+                        || e.kind() == std::io::ErrorKind::PermissionDenied
+                    {
                         ErrorCategory::Configuration
                     } else {
                         ErrorCategory::Transient
                     };
-                    StepFailure::new(category, format!("cannot start {:?}: {e}; check `program` in the channel file", self.program))
+                    StepFailure::new(
+                        category,
+                        format!(
+                            "cannot start {:?}: {e}; check `program` in the channel file",
+                            self.program
+                        ),
+                    )
                 })?;
             let mut stderr = child.stderr.take().expect("piped");
             let read_err = async move {
@@ -281,11 +338,21 @@ impl StepExecutor for CommandExecutor {
                     let _ = tokio::fs::remove_file(&tmp).await;
                     return Err(StepFailure::new(
                         ErrorCategory::Transient,
-                        format!("{} timed out after {} s on {}", self.program, self.timeout.as_secs(), job.item.key),
+                        format!(
+                            "{} timed out after {} s on {}",
+                            self.program,
+                            self.timeout.as_secs(),
+                            job.item.key
+                        ),
                     ));
                 }
             };
-            let status = status.map_err(|e| StepFailure::new(ErrorCategory::Transient, format!("waiting for {}: {e}", self.program)))?;
+            let status = status.map_err(|e| {
+                StepFailure::new(
+                    ErrorCategory::Transient,
+                    format!("waiting for {}: {e}", self.program),
+                )
+            })?;
             let stderr_tail: String = {
                 let text = String::from_utf8_lossy(&err_bytes);
                 let lines: Vec<&str> = text.lines().rev().take(5).collect();
@@ -294,10 +361,18 @@ impl StepExecutor for CommandExecutor {
             if !status.success() {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 let category = classify_exit(status.code());
-                let code = status.code().map(|c| c.to_string()).unwrap_or_else(|| "a signal".into());
+                let code = status
+                    .code()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "a signal".into());
                 return Err(StepFailure::new(
                     category,
-                    redact(&format!("{} exited with {code} on {}: {}", self.program, job.item.key, stderr_tail.trim())),
+                    redact(&format!(
+                        "{} exited with {code} on {}: {}",
+                        self.program,
+                        job.item.key,
+                        stderr_tail.trim()
+                    )),
                 ));
             }
             match tokio::fs::metadata(&tmp).await {
@@ -305,11 +380,16 @@ impl StepExecutor for CommandExecutor {
                 _ => {
                     return Err(StepFailure::new(
                         ErrorCategory::Permanent,
-                        format!("{} exited 0 but wrote nothing to {{output}} for {}", self.program, job.item.key),
+                        format!(
+                            "{} exited 0 but wrote nothing to {{output}} for {}",
+                            self.program, job.item.key
+                        ),
                     ));
                 }
             }
-            tokio::fs::rename(&tmp, &output).await.map_err(|e| CoreError::io("cannot write", &output, e))?;
+            tokio::fs::rename(&tmp, &output)
+                .await
+                .map_err(|e| CoreError::io("cannot write", &output, e))?;
             Ok(ItemOutput::default())
         })
     }

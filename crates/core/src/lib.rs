@@ -2,6 +2,7 @@
 //! worker and its steps, the review service, thumbnails, workspace rules, configuration and
 //! domain events. No window, no HTTP: the desktop app, the server and the CLI host these.
 
+pub mod api;
 pub mod asset;
 pub mod config;
 pub mod error;

@@ -17,7 +17,7 @@ use crate::task::{Task, error_log_line};
 pub const MAX_BULK: usize = 100;
 
 /// Who decides, from where, and why.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct ReviewInput {
     /// The reviewer.
     pub reviewer: Reviewer,
@@ -30,7 +30,11 @@ pub struct ReviewInput {
 impl ReviewInput {
     /// A decision by `source` with no reason.
     pub fn from(source: Source, reviewer: Reviewer) -> Self {
-        ReviewInput { reviewer, source, reason: None }
+        ReviewInput {
+            reviewer,
+            source,
+            reason: None,
+        }
     }
 
     /// Adds a reason.
@@ -42,8 +46,14 @@ impl ReviewInput {
 
 /// The reviewer behind local decisions: the OS user.
 pub fn local_reviewer() -> Reviewer {
-    let name = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).ok();
-    Reviewer { id: name.as_ref().map(|n| format!("local:{n}")), name, email: None }
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok();
+    Reviewer {
+        id: name.as_ref().map(|n| format!("local:{n}")),
+        name,
+        email: None,
+    }
 }
 
 /// Review operations.
@@ -58,7 +68,13 @@ impl ReviewService {
         ReviewService { core }
     }
 
-    fn audit(task: &Task, decision: &str, to: Status, input: &ReviewInput, flagged: Vec<String>) -> AuditRow {
+    fn audit(
+        task: &Task,
+        decision: &str,
+        to: Status,
+        input: &ReviewInput,
+        flagged: Vec<String>,
+    ) -> AuditRow {
         AuditRow {
             id: 0,
             task_id: task.id.to_string(),
@@ -78,12 +94,20 @@ impl ReviewService {
         if task.status.is_gate() {
             Ok(task.status)
         } else {
-            Err(CoreError::NotAtGate { task: task.id.to_string(), status: task.status })
+            Err(CoreError::NotAtGate {
+                task: task.id.to_string(),
+                status: task.status,
+            })
         }
     }
 
     fn announce(&self, before: &Task, after: &Task, decision: &str, source: Source) {
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: after.id, from: before.status, to: after.status, source });
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: after.id,
+            from: before.status,
+            to: after.status,
+            source,
+        });
         self.core.events.emit(DomainEvent::DecisionMade {
             task_id: after.id,
             gate: before.status,
@@ -96,7 +120,9 @@ impl ReviewService {
 
     /// Approves the task at its gate: gate → *_approved; the worker resumes at the next step.
     pub async fn approve(&self, id: TaskId, input: ReviewInput) -> Result<Task> {
-        self.bulk_approve(&[id], input).await.map(|mut v| v.remove(0))
+        self.bulk_approve(&[id], input)
+            .await
+            .map(|mut v| v.remove(0))
     }
 
     /// Approves up to 100 tasks at once, all or nothing: every transition is checked before any
@@ -110,7 +136,11 @@ impl ReviewService {
             let mut tr = Transition::new(gate, to, input.source);
             tr.clear_retry = true;
             tr.payload = serde_json::json!({"decision": "approve", "reviewer": input.reviewer, "reason": input.reason});
-            changes.push(Change { id: t.id, transition: tr, audit: Some(Self::audit(t, "approve", to, &input, vec![])) });
+            changes.push(Change {
+                id: t.id,
+                transition: tr,
+                audit: Some(Self::audit(t, "approve", to, &input, vec![])),
+            });
         }
         let after = self.core.store.apply(&changes).await?;
         for (before, after) in tasks.iter().zip(&after) {
@@ -126,15 +156,30 @@ impl ReviewService {
     /// Rejects the task at its gate: gate → its error status, the feedback appended to error_log,
     /// the flagged assets recorded so that a retry regenerates only those. `flags`, when given,
     /// replaces the current flags.
-    pub async fn reject(&self, id: TaskId, flags: Option<Vec<AssetName>>, input: ReviewInput) -> Result<Task> {
-        self.bulk_reject(&[id], flags, input).await.map(|mut v| v.remove(0))
+    pub async fn reject(
+        &self,
+        id: TaskId,
+        flags: Option<Vec<AssetName>>,
+        input: ReviewInput,
+    ) -> Result<Task> {
+        self.bulk_reject(&[id], flags, input)
+            .await
+            .map(|mut v| v.remove(0))
     }
 
     /// Rejects up to 100 tasks at once with the same feedback, all or nothing.
-    pub async fn bulk_reject(&self, ids: &[TaskId], flags: Option<Vec<AssetName>>, input: ReviewInput) -> Result<Vec<Task>> {
+    pub async fn bulk_reject(
+        &self,
+        ids: &[TaskId],
+        flags: Option<Vec<AssetName>>,
+        input: ReviewInput,
+    ) -> Result<Vec<Task>> {
         let feedback = input.reason.as_deref().map(str::trim).unwrap_or("");
         if feedback.is_empty() {
-            return Err(CoreError::invalid("feedback", "a rejection needs feedback saying what to change"));
+            return Err(CoreError::invalid(
+                "feedback",
+                "a rejection needs feedback saying what to change",
+            ));
         }
         let tasks = self.load_batch(ids).await?;
         let now = Utc::now();
@@ -148,19 +193,30 @@ impl ReviewService {
                 (Some(names), Status::AssetsReady) => {
                     for n in names {
                         if !assets.iter().any(|a| &a.name == n) {
-                            return Err(CoreError::NotFound { what: "asset", id: format!("{}/{n}", t.id) });
+                            return Err(CoreError::NotFound {
+                                what: "asset",
+                                id: format!("{}/{n}", t.id),
+                            });
                         }
                     }
                     names.iter().map(|n| n.to_string()).collect()
                 }
-                (_, Status::AssetsReady) => assets.iter().filter(|a| a.flagged).map(|a| a.name.to_string()).collect(),
+                (_, Status::AssetsReady) => assets
+                    .iter()
+                    .filter(|a| a.flagged)
+                    .map(|a| a.name.to_string())
+                    .collect(),
                 _ => vec![],
             };
             let mut tr = Transition::new(gate, to, input.source);
             tr.log_line = Some(error_log_line(now, to, feedback));
             tr.clear_retry = true;
             tr.payload = serde_json::json!({"decision": "reject", "reviewer": input.reviewer, "reason": feedback, "flagged": flagged});
-            changes.push(Change { id: t.id, transition: tr, audit: Some(Self::audit(t, "reject", to, &input, flagged.clone())) });
+            changes.push(Change {
+                id: t.id,
+                transition: tr,
+                audit: Some(Self::audit(t, "reject", to, &input, flagged.clone())),
+            });
             flagged_per_task.push(flagged);
         }
         // Flags first: they are harmless until the rejection commits, and a retry reads them.
@@ -170,7 +226,10 @@ impl ReviewService {
                     for a in self.core.store.assets(t.id).await? {
                         let on = names.contains(&a.name);
                         if on != a.flagged {
-                            self.core.store.set_flag(t.id, &a.name, on, a.flag_note.as_deref(), input.source).await?;
+                            self.core
+                                .store
+                                .set_flag(t.id, &a.name, on, a.flag_note.as_deref(), input.source)
+                                .await?;
                         }
                     }
                 }
@@ -194,17 +253,34 @@ impl ReviewService {
     }
 
     /// Flags (or unflags) one asset for regeneration, with an optional note.
-    pub async fn flag(&self, id: TaskId, name: &AssetName, flagged: bool, note: Option<String>, source: Source) -> Result<()> {
+    pub async fn flag(
+        &self,
+        id: TaskId,
+        name: &AssetName,
+        flagged: bool,
+        note: Option<String>,
+        source: Source,
+    ) -> Result<()> {
         let task = self.core.store.task(id).await?;
         if !matches!(task.status, Status::AssetsReady | Status::AssetError) {
             return Err(CoreError::invalid(
                 "flag",
-                format!("assets can be flagged at Assets Ready (the task is in {})", task.status),
+                format!(
+                    "assets can be flagged at Assets Ready (the task is in {})",
+                    task.status
+                ),
             ));
         }
         let note = note.filter(|n| !n.trim().is_empty());
-        self.core.store.set_flag(id, name, flagged, note.as_deref(), source).await?;
-        self.core.events.emit(DomainEvent::AssetChanged { task_id: id, name: name.to_string(), source });
+        self.core
+            .store
+            .set_flag(id, name, flagged, note.as_deref(), source)
+            .await?;
+        self.core.events.emit(DomainEvent::AssetChanged {
+            task_id: id,
+            name: name.to_string(),
+            source,
+        });
         Ok(())
     }
 
@@ -216,15 +292,32 @@ impl ReviewService {
         tr.clear_retry = true;
         tr.payload = serde_json::json!({"decision": "retry", "reviewer": input.reviewer});
         if !task.status.can_transition_to(Status::Queued) || matches!(task.status, Status::Draft) {
-            return Err(CoreError::RefusedTransition { from: task.status, to: Status::Queued });
+            return Err(CoreError::RefusedTransition {
+                from: task.status,
+                to: Status::Queued,
+            });
         }
         if task.status == Status::Published {
             // A re-run of a published video uploads again.
             self.core.store.reopen_step(id, Step::Upload, None).await?;
         }
         let audit = Self::audit(&task, "retry", Status::Queued, &input, vec![]);
-        let after = self.core.store.apply(&[Change { id, transition: tr, audit: Some(audit) }]).await?.remove(0);
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source: input.source });
+        let after = self
+            .core
+            .store
+            .apply(&[Change {
+                id,
+                transition: tr,
+                audit: Some(audit),
+            }])
+            .await?
+            .remove(0);
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: id,
+            from: task.status,
+            to: after.status,
+            source: input.source,
+        });
         self.core.work_available.notify_waiters();
         Ok(after)
     }
@@ -232,8 +325,17 @@ impl ReviewService {
     /// Moves a draft to the queue.
     pub async fn queue(&self, id: TaskId, source: Source) -> Result<Task> {
         let task = self.core.store.task(id).await?;
-        let after = self.core.store.transition(id, &Transition::new(task.status, Status::Queued, source)).await?;
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source });
+        let after = self
+            .core
+            .store
+            .transition(id, &Transition::new(task.status, Status::Queued, source))
+            .await?;
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: id,
+            from: task.status,
+            to: after.status,
+            source,
+        });
         self.core.work_available.notify_waiters();
         Ok(after)
     }
@@ -247,8 +349,22 @@ impl ReviewService {
             tr.log_line = Some(error_log_line(Utc::now(), Status::Cancelled, reason));
         }
         let audit = Self::audit(&task, "cancel", Status::Cancelled, &input, vec![]);
-        let after = self.core.store.apply(&[Change { id, transition: tr, audit: Some(audit) }]).await?.remove(0);
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: id, from: task.status, to: after.status, source: input.source });
+        let after = self
+            .core
+            .store
+            .apply(&[Change {
+                id,
+                transition: tr,
+                audit: Some(audit),
+            }])
+            .await?
+            .remove(0);
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: id,
+            from: task.status,
+            to: after.status,
+            source: input.source,
+        });
         Ok(after)
     }
 
@@ -257,13 +373,19 @@ impl ReviewService {
             return Err(CoreError::invalid("task_ids", "name at least one task"));
         }
         if ids.len() > MAX_BULK {
-            return Err(CoreError::invalid("task_ids", format!("{} tasks given; at most {MAX_BULK} per decision", ids.len())));
+            return Err(CoreError::invalid(
+                "task_ids",
+                format!("{} tasks given; at most {MAX_BULK} per decision", ids.len()),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if !seen.insert(*id) {
-                return Err(CoreError::invalid("task_ids", format!("task {id} is named twice")));
+                return Err(CoreError::invalid(
+                    "task_ids",
+                    format!("task {id} is named twice"),
+                ));
             }
             out.push(self.core.store.task(*id).await?);
         }

@@ -41,12 +41,16 @@ impl CoreOptions {
     pub fn resolved(mut self) -> CoreOptions {
         let data = default_data_dir();
         if self.database_url.is_none() {
-            self.database_url = Some(std::env::var("REVIEWDESK_DATABASE_URL").unwrap_or_else(|_| {
-                format!("sqlite://{}?mode=rwc", data.join("reviewdesk.db").display())
-            }));
+            self.database_url = Some(std::env::var("REVIEWDESK_DATABASE_URL").unwrap_or_else(
+                |_| format!("sqlite://{}?mode=rwc", data.join("reviewdesk.db").display()),
+            ));
         }
         if self.workspace.is_none() {
-            self.workspace = Some(std::env::var_os("REVIEWDESK_WORKSPACE").map(PathBuf::from).unwrap_or_else(|| data.join("workspace")));
+            self.workspace = Some(
+                std::env::var_os("REVIEWDESK_WORKSPACE")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data.join("workspace")),
+            );
         }
         if self.config_dir.is_none() {
             self.config_dir = Some(
@@ -88,7 +92,8 @@ impl Core {
             if let Some(dir) = std::path::Path::new(file).parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir).map_err(|e| CoreError::io("cannot create database folder", dir, e))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| CoreError::io("cannot create database folder", dir, e))?;
             }
         }
         let workspace = Workspace::open(o.workspace.expect("resolved"))?;
@@ -113,7 +118,10 @@ impl Core {
 
     /// All channels.
     pub fn channels(&self) -> Vec<ChannelConfig> {
-        self.channels.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// One channel, or an error telling how to add it.
@@ -123,7 +131,9 @@ impl Core {
             .find(|c| &c.channel_id == id)
             .ok_or_else(|| CoreError::Config {
                 file: self.config_dir.join("channels").display().to_string(),
-                message: format!("no channel \"{id}\"; add channels/{id}.yaml with channel_id: {id}"),
+                message: format!(
+                    "no channel \"{id}\"; add channels/{id}.yaml with channel_id: {id}"
+                ),
             })
     }
 

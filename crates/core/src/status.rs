@@ -7,7 +7,7 @@ use std::str::FromStr;
 use crate::error::CoreError;
 
 /// Every status a task can be in, in pipeline order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)] // each variant is documented by its board name in `board_name`.
 pub enum Status {
@@ -41,7 +41,7 @@ pub enum Status {
 }
 
 /// What role a status plays in the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     /// Planning or waiting (draft, queued).
@@ -300,7 +300,7 @@ impl FromStr for Status {
 }
 
 /// The pipeline's steps, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Step 1: the 22 images.
@@ -460,7 +460,10 @@ mod tests {
                 assert_eq!(checked.is_ok(), expected);
                 if let Err(e) = checked {
                     let msg = e.to_string();
-                    assert!(msg.contains(from.board_name()) && msg.contains(to.board_name()), "{msg}");
+                    assert!(
+                        msg.contains(from.board_name()) && msg.contains(to.board_name()),
+                        "{msg}"
+                    );
                 }
             }
         }
@@ -484,7 +487,10 @@ mod tests {
     #[test]
     fn gates_and_their_decisions() {
         let gates: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_gate()).collect();
-        assert_eq!(gates, vec![AssetsReady, VideoReady, AudioReady, FinalReview]);
+        assert_eq!(
+            gates,
+            vec![AssetsReady, VideoReady, AudioReady, FinalReview]
+        );
         for g in gates {
             assert!(g.can_transition_to(g.approved_status().unwrap()));
             assert!(g.can_transition_to(g.rejected_status().unwrap()));

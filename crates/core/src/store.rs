@@ -49,13 +49,14 @@ const TASK_COLS: &str = "id, channel_id, title, topic, story_direction, priority
     next_retry_at, error_category, correlation_id, plan_file";
 
 /// The worker-actionable statuses that a claim may pick up without a running lease.
-const CLAIMABLE_WAITING: &str = "'queued','assets_approved','video_approved','audio_approved','approved'";
+const CLAIMABLE_WAITING: &str =
+    "'queued','assets_approved','video_approved','audio_approved','approved'";
 /// Statuses in which a worker was running a step (resumable after its lease expires).
 const IN_PROGRESS: &str = "'claimed','generating_assets','generating_composites','composites_ready','generating_video',\
     'generating_audio','generating_sfx','sfx_ready','assembling','assembly_ready','uploading'";
 
 /// Filters for listing tasks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct TaskFilter {
     /// Only these statuses.
     pub statuses: Vec<Status>,
@@ -66,7 +67,7 @@ pub struct TaskFilter {
 }
 
 /// An asset with its current state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AssetRecord {
     /// Task.
     pub task_id: TaskId,
@@ -89,7 +90,7 @@ pub struct AssetRecord {
 }
 
 /// One stored version of an asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AssetVersion {
     /// Version number, from 1.
     pub version: u32,
@@ -110,7 +111,7 @@ pub struct AssetVersion {
 }
 
 /// A row of the append-only event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct TaskEventRow {
     /// Monotonic id (the mirror's cursor).
     pub id: i64,
@@ -131,7 +132,7 @@ pub struct TaskEventRow {
 }
 
 /// Who made a decision.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Reviewer {
     /// Stable id (OS user, Notion user id).
     pub id: Option<String>,
@@ -142,7 +143,7 @@ pub struct Reviewer {
 }
 
 /// A row of the review audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AuditRow {
     /// Monotonic id.
     pub id: i64,
@@ -263,7 +264,8 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
         error_log: get(row, "error_log")?,
         attempts: get::<i64>(row, "attempts")? as u32,
         next_retry_at: opt_ms(row, "next_retry_at")?,
-        error_category: get::<Option<String>>(row, "error_category")?.and_then(|c| ErrorCategory::parse(&c)),
+        error_category: get::<Option<String>>(row, "error_category")?
+            .and_then(|c| ErrorCategory::parse(&c)),
         correlation_id: get(row, "correlation_id")?,
         plan_file: get(row, "plan_file")?,
     })
@@ -373,30 +375,50 @@ impl Store {
         if let Err(sqlx::Error::Database(e)) = &res
             && e.is_unique_violation()
         {
-            return Err(CoreError::invalid("notion_page_id", "another task already mirrors this Notion page"));
+            return Err(CoreError::invalid(
+                "notion_page_id",
+                "another task already mirrors this Notion page",
+            ));
         }
         res?;
-        insert_event(&mut tx, task.id, "created", None, Some(task.status), source, serde_json::json!({"title": task.title}), &task.correlation_id).await?;
+        insert_event(
+            &mut tx,
+            task.id,
+            "created",
+            None,
+            Some(task.status),
+            source,
+            serde_json::json!({"title": task.title}),
+            &task.correlation_id,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// One task.
     pub async fn task(&self, id: TaskId) -> Result<Task> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {TASK_COLS} FROM tasks WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| CoreError::NotFound { what: "task", id: id.to_string() })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| CoreError::NotFound {
+            what: "task",
+            id: id.to_string(),
+        })?;
         task_from_row(&row)
     }
 
     /// The task mirroring a Notion page.
     pub async fn task_by_notion_page(&self, page_id: &str) -> Result<Option<Task>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {TASK_COLS} FROM tasks WHERE notion_page_id = $1")))
-            .bind(page_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE notion_page_id = $1"
+        )))
+        .bind(page_id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(task_from_row).transpose()
     }
 
@@ -415,7 +437,11 @@ impl Store {
         let mut sql = format!("SELECT {TASK_COLS} FROM tasks WHERE 1=1");
         let mut n = 0;
         if !filter.statuses.is_empty() {
-            let list: Vec<String> = filter.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            let list: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
             // Status names come from the enum, never from input text.
             sql.push_str(&format!(" AND status IN ({})", list.join(",")));
         }
@@ -423,18 +449,31 @@ impl Store {
             n += 1;
             sql.push_str(&format!(" AND channel_id = ${n}"));
         }
-        sql.push_str(&format!(" ORDER BY priority_rank, created_at LIMIT {}", filter.limit.unwrap_or(500).clamp(1, 10_000)));
+        sql.push_str(&format!(
+            " ORDER BY priority_rank, created_at LIMIT {}",
+            filter.limit.unwrap_or(500).clamp(1, 10_000)
+        ));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         if let Some(c) = &filter.channel_id {
             q = q.bind(c.clone());
         }
-        q.fetch_all(&self.pool).await?.iter().map(task_from_row).collect()
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
     }
 
     /// Changes a task's status with its event row in one short transaction.
     /// Fails with [`CoreError::Conflict`] when the status moved meanwhile or the lease was lost.
     pub async fn transition(&self, id: TaskId, t: &Transition<'_>) -> Result<Task> {
-        let mut tasks = self.apply(&[Change { id, transition: t.clone(), audit: None }]).await?;
+        let mut tasks = self
+            .apply(&[Change {
+                id,
+                transition: t.clone(),
+                audit: None,
+            }])
+            .await?;
         Ok(tasks.remove(0))
     }
 
@@ -458,8 +497,13 @@ impl Store {
                     tx.rollback().await?;
                     // Distinguish "no such task", "no longer allowed" and "someone else was first".
                     let current = self.task(c.id).await?;
-                    if current.status != c.transition.from && !current.status.can_transition_to(c.transition.to) {
-                        return Err(CoreError::RefusedTransition { from: current.status, to: c.transition.to });
+                    if current.status != c.transition.from
+                        && !current.status.can_transition_to(c.transition.to)
+                    {
+                        return Err(CoreError::RefusedTransition {
+                            from: current.status,
+                            to: c.transition.to,
+                        });
                     }
                     return Err(CoreError::Conflict(c.id.to_string()));
                 }
@@ -469,7 +513,12 @@ impl Store {
         Ok(out)
     }
 
-    async fn transition_in(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: TaskId, t: &Transition<'_>) -> Result<Option<Task>> {
+    async fn transition_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: TaskId,
+        t: &Transition<'_>,
+    ) -> Result<Option<Task>> {
         let now = now_ms();
         let entering_gate = t.to.is_gate();
         let leaving_gate = t.from.is_gate();
@@ -484,7 +533,11 @@ impl Store {
              next_retry_at = CASE WHEN $7 = 1 THEN NULL ELSE next_retry_at END, \
              error_category = CASE WHEN $7 = 1 THEN NULL ELSE error_category END \
              WHERE id = $8 AND status = $9 {} RETURNING {TASK_COLS}",
-            if t.lease_owner.is_some() { "AND lease_owner = $10" } else { "" },
+            if t.lease_owner.is_some() {
+                "AND lease_owner = $10"
+            } else {
+                ""
+            },
             nl = self.newline()
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
@@ -510,7 +563,17 @@ impl Store {
         {
             obj.insert("log_line".into(), serde_json::Value::String(line.clone()));
         }
-        insert_event(tx, id, "status_changed", Some(t.from), Some(t.to), t.source, payload, &task.correlation_id).await?;
+        insert_event(
+            tx,
+            id,
+            "status_changed",
+            Some(t.from),
+            Some(t.to),
+            t.source,
+            payload,
+            &task.correlation_id,
+        )
+        .await?;
         Ok(Some(task))
     }
 
@@ -536,9 +599,22 @@ impl Store {
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| CoreError::NotFound { what: "task", id: id.to_string() })?;
+            .ok_or_else(|| CoreError::NotFound {
+                what: "task",
+                id: id.to_string(),
+            })?;
         let corr: String = get(&row, "correlation_id")?;
-        insert_event(&mut tx, id, "log", None, None, source, serde_json::json!({"log_line": line}), &corr).await?;
+        insert_event(
+            &mut tx,
+            id,
+            "log",
+            None,
+            None,
+            source,
+            serde_json::json!({"log_line": line}),
+            &corr,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -548,7 +624,11 @@ impl Store {
     pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Option<Task>> {
         let now = now_ms();
         let expires = now + req.lease.as_millis() as i64;
-        let lock = if self.backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = if self.backend == Backend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let sql = format!(
             "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE id = (\
                SELECT t.id FROM tasks t LEFT JOIN channels c ON c.channel_id = t.channel_id \
@@ -573,12 +653,14 @@ impl Store {
     /// Renews a lease; `false` means another worker took the task over.
     pub async fn heartbeat(&self, id: TaskId, worker_id: &str, lease: Duration) -> Result<bool> {
         let now = now_ms();
-        let res = sqlx::query("UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3")
-            .bind(now + lease.as_millis() as i64)
-            .bind(id.to_string())
-            .bind(worker_id)
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(id.to_string())
+        .bind(worker_id)
+        .execute(&self.pool)
+        .await?;
         Ok(res.rows_affected() == 1)
     }
 
@@ -793,7 +875,9 @@ impl Store {
             .bind(step.as_str())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((get(r, "item")?, get(r, "output")?))).collect()
+        rows.iter()
+            .map(|r| Ok((get(r, "item")?, get(r, "output")?)))
+            .collect()
     }
 
     /// Marks a step finished.
@@ -813,12 +897,24 @@ impl Store {
             .bind(id.to_string())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().filter_map(|r| r.try_get::<String, _>("step").ok().and_then(|s| Step::parse(&s))).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                r.try_get::<String, _>("step")
+                    .ok()
+                    .and_then(|s| Step::parse(&s))
+            })
+            .collect())
     }
 
     /// Prepares a step to run again: forgets its completion (and of every later step) and the
     /// checkpoints of `items` (all items when `None`), so only those are redone.
-    pub async fn reopen_step(&self, id: TaskId, step: Step, items: Option<&[String]>) -> Result<()> {
+    pub async fn reopen_step(
+        &self,
+        id: TaskId,
+        step: Step,
+        items: Option<&[String]>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let later: Vec<Step> = Step::ALL.into_iter().filter(|s| *s >= step).collect();
         for s in &later {
@@ -860,7 +956,14 @@ impl Store {
     }
 
     /// Sets or clears an asset's flag (with an event row).
-    pub async fn set_flag(&self, id: TaskId, name: &AssetName, flagged: bool, note: Option<&str>, source: Source) -> Result<()> {
+    pub async fn set_flag(
+        &self,
+        id: TaskId,
+        name: &AssetName,
+        flagged: bool,
+        note: Option<&str>,
+        source: Source,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query("UPDATE assets SET flagged = $1, flag_note = $2, updated_at = $3 WHERE task_id = $4 AND name = $5")
             .bind(flagged as i64)
@@ -871,9 +974,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if res.rows_affected() != 1 {
-            return Err(CoreError::NotFound { what: "asset", id: format!("{id}/{name}") });
+            return Err(CoreError::NotFound {
+                what: "asset",
+                id: format!("{id}/{name}"),
+            });
         }
-        insert_event(&mut tx, id, "flag", None, None, source, serde_json::json!({"name": name.as_str(), "flagged": flagged, "note": note}), "").await?;
+        insert_event(
+            &mut tx,
+            id,
+            "flag",
+            None,
+            None,
+            source,
+            serde_json::json!({"name": name.as_str(), "flagged": flagged, "note": note}),
+            "",
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -886,7 +1002,10 @@ impl Store {
         } else {
             "UPDATE assets SET review_state = CASE WHEN flagged = 1 THEN 'rejected' ELSE review_state END WHERE task_id = $1"
         };
-        sqlx::query(sql).bind(id.to_string()).execute(&self.pool).await?;
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -924,10 +1043,15 @@ impl Store {
                     gate: get(r, "gate")?,
                     decision: get(r, "decision")?,
                     resulting_status: get(r, "resulting_status")?,
-                    reviewer: Reviewer { id: get(r, "reviewer_id")?, name: get(r, "reviewer_name")?, email: get(r, "reviewer_email")? },
+                    reviewer: Reviewer {
+                        id: get(r, "reviewer_id")?,
+                        name: get(r, "reviewer_name")?,
+                        email: get(r, "reviewer_email")?,
+                    },
                     source: get(r, "source")?,
                     reason: get(r, "reason")?,
-                    flagged: serde_json::from_str(&get::<String>(r, "flagged")?).unwrap_or_default(),
+                    flagged: serde_json::from_str(&get::<String>(r, "flagged")?)
+                        .unwrap_or_default(),
                     correlation_id: get(r, "correlation_id")?,
                     created_at: ms_to_dt(get(r, "created_at")?),
                 })
@@ -936,7 +1060,12 @@ impl Store {
     }
 
     /// Events after a cursor (all tasks when `task` is `None`), oldest first.
-    pub async fn events_after(&self, after_id: i64, task: Option<TaskId>, limit: i64) -> Result<Vec<TaskEventRow>> {
+    pub async fn events_after(
+        &self,
+        after_id: i64,
+        task: Option<TaskId>,
+        limit: i64,
+    ) -> Result<Vec<TaskEventRow>> {
         let mut sql = "SELECT id, task_id, kind, from_status, to_status, source, payload, created_at FROM task_events WHERE id > $1".to_string();
         if task.is_some() {
             sql.push_str(" AND task_id = $3");
@@ -956,7 +1085,8 @@ impl Store {
                     from_status: get(r, "from_status")?,
                     to_status: get(r, "to_status")?,
                     source: get(r, "source")?,
-                    payload: serde_json::from_str(&get::<String>(r, "payload")?).unwrap_or(serde_json::Value::Null),
+                    payload: serde_json::from_str(&get::<String>(r, "payload")?)
+                        .unwrap_or(serde_json::Value::Null),
                     created_at: ms_to_dt(get(r, "created_at")?),
                 })
             })

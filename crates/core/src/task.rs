@@ -8,7 +8,7 @@ use crate::ids::{ChannelId, TaskId};
 use crate::status::{Status, Step};
 
 /// Scheduling priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Claimed before everything else.
@@ -45,13 +45,16 @@ impl Priority {
             "high" => Ok(Priority::High),
             "normal" => Ok(Priority::Normal),
             "low" => Ok(Priority::Low),
-            _ => Err(CoreError::invalid("priority", format!("{s:?} is not high, normal or low"))),
+            _ => Err(CoreError::invalid(
+                "priority",
+                format!("{s:?} is not high, normal or low"),
+            )),
         }
     }
 }
 
 /// How a failure is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCategory {
     /// Retried on the schedule (timeouts, 429, 5xx, connection errors).
@@ -80,19 +83,28 @@ impl ErrorCategory {
 
     /// Parses [`ErrorCategory::as_str`].
     pub fn parse(s: &str) -> Option<ErrorCategory> {
-        [Self::Transient, Self::Permanent, Self::Configuration, Self::Quota, Self::Unknown]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            Self::Transient,
+            Self::Permanent,
+            Self::Configuration,
+            Self::Quota,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 
     /// Whether the worker tries again on the retry schedule.
     pub fn retries(self) -> bool {
-        matches!(self, ErrorCategory::Transient | ErrorCategory::Quota | ErrorCategory::Unknown)
+        matches!(
+            self,
+            ErrorCategory::Transient | ErrorCategory::Quota | ErrorCategory::Unknown
+        )
     }
 }
 
 /// A task as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Task {
     /// Id (UUID v7).
     pub id: TaskId,
@@ -152,7 +164,7 @@ impl Task {
 }
 
 /// What is needed to create a task.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct NewTask {
     /// Channel id; the default channel when absent.
     pub channel_id: Option<String>,
@@ -176,5 +188,10 @@ pub struct NewTask {
 pub fn error_log_line(at: DateTime<Utc>, status: Status, message: &str) -> String {
     // One entry per line: newlines inside a message would forge entries.
     let flat = message.replace(['\r', '\n'], " ");
-    format!("[{}] {}: {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), status.board_name(), flat.trim())
+    format!(
+        "[{}] {}: {}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status.board_name(),
+        flat.trim()
+    )
 }

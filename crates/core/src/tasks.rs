@@ -16,7 +16,7 @@ use crate::task::{NewTask, Task};
 use crate::workspace::Workspace;
 
 /// A task with everything a review needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct TaskDetail {
     /// The task.
     pub task: Task,
@@ -27,7 +27,7 @@ pub struct TaskDetail {
 }
 
 /// An asset with its versions and file paths (relative to the workspace).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct AssetDetail {
     /// The asset.
     #[serde(flatten)]
@@ -39,7 +39,7 @@ pub struct AssetDetail {
 }
 
 /// A version with its file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct VersionDetail {
     /// The version.
     #[serde(flatten)]
@@ -74,7 +74,8 @@ impl TaskService {
         if !channel.is_active {
             return Err(CoreError::Config {
                 file: format!("channels/{channel_id}.yaml"),
-                message: "is_active: the channel is inactive; set is_active: true to add tasks".into(),
+                message: "is_active: the channel is inactive; set is_active: true to add tasks"
+                    .into(),
             });
         }
         if let Some(plan) = &new.plan_file {
@@ -90,7 +91,11 @@ impl TaskService {
             topic: new.topic.trim().to_string(),
             story_direction: new.story_direction.trim().to_string(),
             priority: new.priority.unwrap_or(channel.priority),
-            status: if new.draft { Status::Draft } else { Status::Queued },
+            status: if new.draft {
+                Status::Draft
+            } else {
+                Status::Queued
+            },
             status_changed_at: now,
             created_at: now,
             updated_at: now,
@@ -103,12 +108,17 @@ impl TaskService {
             error_category: None,
             correlation_id: uuid::Uuid::new_v4().simple().to_string(),
             plan_file: new.plan_file.map(|p| {
-                std::fs::canonicalize(&p).map(|c| c.display().to_string()).unwrap_or(p)
+                std::fs::canonicalize(&p)
+                    .map(|c| c.display().to_string())
+                    .unwrap_or(p)
             }),
         };
         self.core.store.insert_task(&task, source).await?;
         tracing::info!(task_id = %task.id, correlation_id = %task.correlation_id, "task created");
-        self.core.events.emit(DomainEvent::TaskCreated { task_id: id, source });
+        self.core.events.emit(DomainEvent::TaskCreated {
+            task_id: id,
+            source,
+        });
         self.core.work_available.notify_waiters();
         Ok(task)
     }
@@ -133,15 +143,29 @@ impl TaskService {
             let versions = versions
                 .into_iter()
                 .map(|v| VersionDetail {
-                    file: Workspace::asset_version_rel(&task.channel_id, id, a.kind, &a.name, v.version)
-                        .to_string_lossy()
-                        .into_owned(),
+                    file: Workspace::asset_version_rel(
+                        &task.channel_id,
+                        id,
+                        a.kind,
+                        &a.name,
+                        v.version,
+                    )
+                    .to_string_lossy()
+                    .into_owned(),
                     version: v,
                 })
                 .collect();
-            assets.push(AssetDetail { file: file.to_string_lossy().into_owned(), asset: a, versions });
+            assets.push(AssetDetail {
+                file: file.to_string_lossy().into_owned(),
+                asset: a,
+                versions,
+            });
         }
         let audit = self.core.store.audit(id).await?;
-        Ok(TaskDetail { task, assets, audit })
+        Ok(TaskDetail {
+            task,
+            assets,
+            audit,
+        })
     }
 }

@@ -37,7 +37,10 @@ fn ext(format: ThumbFormat) -> &'static str {
 fn cached(ws: &Workspace, hash: &str) -> Option<String> {
     ["jpg", "png"].into_iter().find_map(|e| {
         let rel = Workspace::thumb_rel(hash, e);
-        ws.root().join(&rel).is_file().then(|| rel.to_string_lossy().into_owned())
+        ws.root()
+            .join(&rel)
+            .is_file()
+            .then(|| rel.to_string_lossy().into_owned())
     })
 }
 
@@ -49,13 +52,27 @@ fn store(ws: &Workspace, hash: &str, thumb: &Thumbnail) -> Result<String> {
 
 /// Prepares an image the app just made in memory: the thumbnail comes straight from the pixels,
 /// so nothing is decoded twice. Blocking: call from a blocking thread.
-pub fn prepare_in_memory(ws: &Workspace, image: &image::RgbaImage, encoded: &[u8]) -> Result<PreparedImage> {
+pub fn prepare_in_memory(
+    ws: &Workspace,
+    image: &image::RgbaImage,
+    encoded: &[u8],
+) -> Result<PreparedImage> {
     let hash = content_hash(encoded);
     let thumb_rel = match cached(ws, &hash) {
         Some(rel) => rel,
-        None => store(ws, &hash, &reviewdesk_imaging::thumbnail_from_image(image, THUMB_MAX_EDGE)?)?,
+        None => store(
+            ws,
+            &hash,
+            &reviewdesk_imaging::thumbnail_from_image(image, THUMB_MAX_EDGE)?,
+        )?,
     };
-    Ok(PreparedImage { content_hash: hash, thumb_rel, width: image.width(), height: image.height(), bytes: encoded.len() as u64 })
+    Ok(PreparedImage {
+        content_hash: hash,
+        thumb_rel,
+        width: image.width(),
+        height: image.height(),
+        bytes: encoded.len() as u64,
+    })
 }
 
 /// Prepares an image file made elsewhere (a command executor, an image editor). A corrupt file
@@ -63,7 +80,9 @@ pub fn prepare_in_memory(ws: &Workspace, image: &image::RgbaImage, encoded: &[u8
 pub fn prepare_file(ws: &Workspace, path: &Path) -> Result<PreparedImage> {
     let bytes = std::fs::read(path).map_err(|e| CoreError::io("cannot read image", path, e))?;
     prepare_bytes(ws, &bytes).map_err(|e| match e {
-        CoreError::Imaging(err) => CoreError::invalid("image", format!("{}: {err}", path.display())),
+        CoreError::Imaging(err) => {
+            CoreError::invalid("image", format!("{}: {err}", path.display()))
+        }
         other => other,
     })
 }
@@ -77,11 +96,25 @@ pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
             .with_guessed_format()
             .map_err(|e| CoreError::invalid("image", e.to_string()))?
             .into_dimensions()
-            .map_err(|e| CoreError::Imaging(reviewdesk_imaging::ImagingError::Decode(e.to_string())))?;
-        return Ok(PreparedImage { content_hash: hash, thumb_rel: rel, width, height, bytes: bytes.len() as u64 });
+            .map_err(|e| {
+                CoreError::Imaging(reviewdesk_imaging::ImagingError::Decode(e.to_string()))
+            })?;
+        return Ok(PreparedImage {
+            content_hash: hash,
+            thumb_rel: rel,
+            width,
+            height,
+            bytes: bytes.len() as u64,
+        });
     }
     let image = reviewdesk_imaging::decode(bytes)?;
     let thumb = reviewdesk_imaging::thumbnail_from_image(&image, THUMB_MAX_EDGE)?;
     let thumb_rel = store(ws, &hash, &thumb)?;
-    Ok(PreparedImage { content_hash: hash, thumb_rel, width: image.width(), height: image.height(), bytes: bytes.len() as u64 })
+    Ok(PreparedImage {
+        content_hash: hash,
+        thumb_rel,
+        width: image.width(),
+        height: image.height(),
+        bytes: bytes.len() as u64,
+    })
 }

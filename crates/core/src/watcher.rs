@@ -39,7 +39,16 @@ pub fn parse_asset_path(rel: &Path) -> Option<(TaskId, AssetKind, AssetName)> {
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let ["channels", _channel, "projects", task, "assets", folder, file] = parts.as_slice() else {
+    let [
+        "channels",
+        _channel,
+        "projects",
+        task,
+        "assets",
+        folder,
+        file,
+    ] = parts.as_slice()
+    else {
         return None;
     };
     let kind = AssetKind::ALL.into_iter().find(|k| k.folder() == *folder)?;
@@ -53,22 +62,31 @@ pub fn parse_asset_path(rel: &Path) -> Option<(TaskId, AssetKind, AssetName)> {
 /// Starts watching the workspace and the channel folder.
 pub fn watch(core: Arc<Core>) -> Result<WatchHandle> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut debouncer = new_debouncer(Duration::from_millis(300), None, move |res: DebounceEventResult| {
-        if let Ok(events) = res {
-            let paths: Vec<PathBuf> = events
-                .into_iter()
-                .filter(|e| e.kind.is_create() || e.kind.is_modify())
-                .flat_map(|e| e.event.paths)
-                .collect();
-            if !paths.is_empty() {
-                let _ = tx.send(paths);
+    let mut debouncer = new_debouncer(
+        Duration::from_millis(300),
+        None,
+        move |res: DebounceEventResult| {
+            if let Ok(events) = res {
+                let paths: Vec<PathBuf> = events
+                    .into_iter()
+                    .filter(|e| e.kind.is_create() || e.kind.is_modify())
+                    .flat_map(|e| e.event.paths)
+                    .collect();
+                if !paths.is_empty() {
+                    let _ = tx.send(paths);
+                }
             }
-        }
-    })
+        },
+    )
     .map_err(|e| CoreError::invalid("watcher", format!("cannot start the file watcher: {e}")))?;
     debouncer
         .watch(core.workspace.root(), RecursiveMode::Recursive)
-        .map_err(|e| CoreError::invalid("watcher", format!("cannot watch {}: {e}", core.workspace.root().display())))?;
+        .map_err(|e| {
+            CoreError::invalid(
+                "watcher",
+                format!("cannot watch {}: {e}", core.workspace.root().display()),
+            )
+        })?;
     let channels_dir = core.config_dir.join("channels");
     if std::fs::create_dir_all(&channels_dir).is_ok() {
         let _ = debouncer.watch(&channels_dir, RecursiveMode::NonRecursive);
@@ -98,11 +116,20 @@ pub fn watch(core: Arc<Core>) -> Result<WatchHandle> {
             }
         }
     });
-    Ok(WatchHandle { _debouncer: Box::new(debouncer), task })
+    Ok(WatchHandle {
+        _debouncer: Box::new(debouncer),
+        task,
+    })
 }
 
 /// Takes in an asset file changed on disk: a new version when its content is new.
-pub async fn on_asset_changed(core: &Arc<Core>, task_id: TaskId, kind: AssetKind, name: &AssetName, rel: &Path) -> Result<Option<u32>> {
+pub async fn on_asset_changed(
+    core: &Arc<Core>,
+    task_id: TaskId,
+    kind: AssetKind,
+    name: &AssetName,
+    rel: &Path,
+) -> Result<Option<u32>> {
     let task = match core.store.task(task_id).await {
         Ok(t) => t,
         Err(CoreError::NotFound { .. }) => return Ok(None),
@@ -148,8 +175,22 @@ pub async fn on_asset_changed(core: &Arc<Core>, task_id: TaskId, kind: AssetKind
         source: Source::Watcher.as_str().into(),
         created_at: Utc::now(),
     };
-    core.store.add_asset_version(task_id, name, asset.current_version, &v, None, Source::Watcher).await?;
+    core.store
+        .add_asset_version(
+            task_id,
+            name,
+            asset.current_version,
+            &v,
+            None,
+            Source::Watcher,
+        )
+        .await?;
     tracing::info!(task_id = %task_id, asset = %name, version, "asset changed on disk: new version");
-    core.events.emit(DomainEvent::AssetVersionAdded { task_id, name: name.to_string(), version, source: Source::Watcher });
+    core.events.emit(DomainEvent::AssetVersionAdded {
+        task_id,
+        name: name.to_string(),
+        version,
+        source: Source::Watcher,
+    });
     Ok(Some(version))
 }

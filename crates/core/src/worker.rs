@@ -47,7 +47,11 @@ impl Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         Worker {
             core,
-            id: format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            id: format!(
+                "{host}:{}:{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
             slots: 2,
             paused: watch::channel(false).0,
         }
@@ -67,13 +71,17 @@ impl Worker {
     /// Stops claiming new work (running steps finish their current task).
     pub fn pause(&self) {
         self.paused.send_replace(true);
-        self.core.events.emit(DomainEvent::Worker { state: WorkerState::Paused });
+        self.core.events.emit(DomainEvent::Worker {
+            state: WorkerState::Paused,
+        });
     }
 
     /// Claims work again.
     pub fn resume(&self) {
         self.paused.send_replace(false);
-        self.core.events.emit(DomainEvent::Worker { state: WorkerState::Idle });
+        self.core.events.emit(DomainEvent::Worker {
+            state: WorkerState::Idle,
+        });
         self.core.work_available.notify_waiters();
     }
 
@@ -98,21 +106,34 @@ impl Worker {
         for _ in 0..self.slots {
             let me = self.clone();
             let mut sd = shutdown.clone();
-            loops.push(tokio::spawn(async move { me.slot_loop(&mut sd, until_idle).await }));
+            loops.push(tokio::spawn(async move {
+                me.slot_loop(&mut sd, until_idle).await
+            }));
         }
         let mut first_err = None;
         for l in loops {
             match l.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => first_err = first_err.or(Some(e)),
-                Err(e) => first_err = first_err.or(Some(CoreError::invalid("worker", format!("a worker loop crashed: {e}")))),
+                Err(e) => {
+                    first_err = first_err.or(Some(CoreError::invalid(
+                        "worker",
+                        format!("a worker loop crashed: {e}"),
+                    )))
+                }
             }
         }
-        self.core.events.emit(DomainEvent::Worker { state: WorkerState::Stopped });
+        self.core.events.emit(DomainEvent::Worker {
+            state: WorkerState::Stopped,
+        });
         first_err.map_or(Ok(()), Err)
     }
 
-    async fn slot_loop(&self, shutdown: &mut watch::Receiver<bool>, until_idle: bool) -> Result<()> {
+    async fn slot_loop(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        until_idle: bool,
+    ) -> Result<()> {
         let mut paused = self.paused.subscribe();
         loop {
             if *shutdown.borrow() {
@@ -150,14 +171,29 @@ impl Worker {
     /// Returns `false` when nothing was claimable.
     pub async fn process_one(&self) -> Result<bool> {
         let settings = &self.core.worker_settings;
-        let Some(task) = self.core.store.claim(ClaimRequest { worker_id: &self.id, lease: settings.lease }).await? else {
+        let Some(task) = self
+            .core
+            .store
+            .claim(ClaimRequest {
+                worker_id: &self.id,
+                lease: settings.lease,
+            })
+            .await?
+        else {
             return Ok(false);
         };
-        let span = tracing::info_span!("task", task_id = %task.id, correlation_id = %task.correlation_id);
+        let span =
+            tracing::info_span!("task", task_id = %task.id, correlation_id = %task.correlation_id);
         let lost = Arc::new(AtomicBool::new(false));
         let beat = {
             let store = self.core.store.clone();
-            let (id, worker, lease, every, lost) = (task.id, self.id.clone(), settings.lease, settings.heartbeat, lost.clone());
+            let (id, worker, lease, every, lost) = (
+                task.id,
+                self.id.clone(),
+                settings.lease,
+                settings.heartbeat,
+                lost.clone(),
+            );
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.tick().await;
@@ -176,10 +212,14 @@ impl Worker {
         };
         let result = self.drive(task.clone(), &lost).instrument(span).await;
         beat.abort();
-        self.core.events.emit(DomainEvent::Worker { state: WorkerState::Idle });
+        self.core.events.emit(DomainEvent::Worker {
+            state: WorkerState::Idle,
+        });
         match result {
             Ok(Outcome::Stopped) => {}
-            Ok(Outcome::LeaseLost) => tracing::warn!(task_id = %task.id, "lease lost; another worker took the task over"),
+            Ok(Outcome::LeaseLost) => {
+                tracing::warn!(task_id = %task.id, "lease lost; another worker took the task over")
+            }
             Err(e) => {
                 tracing::error!(task_id = %task.id, error = %e, "task run failed");
                 let _ = self.core.store.release(task.id, &self.id).await;
@@ -189,7 +229,13 @@ impl Worker {
         Ok(true)
     }
 
-    async fn move_to(&self, task: &Task, to: Status, log: Option<String>, release: bool) -> Result<Task> {
+    async fn move_to(
+        &self,
+        task: &Task,
+        to: Status,
+        log: Option<String>,
+        release: bool,
+    ) -> Result<Task> {
         let mut t = Transition::new(task.status, to, Source::Worker);
         t.lease_owner = Some(&self.id);
         t.log_line = log;
@@ -198,7 +244,12 @@ impl Worker {
             t.clear_retry = true;
         }
         let after = self.core.store.transition(task.id, &t).await?;
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: task.id, from: task.status, to, source: Source::Worker });
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: task.id,
+            from: task.status,
+            to,
+            source: Source::Worker,
+        });
         Ok(after)
     }
 
@@ -229,7 +280,9 @@ impl Worker {
                 return Ok(Outcome::Stopped);
             };
             if task.status != step.running_status() {
-                task = self.move_to(&task, step.running_status(), None, false).await?;
+                task = self
+                    .move_to(&task, step.running_status(), None, false)
+                    .await?;
             }
             tracing::info!(step = %step, "running step");
             match self.run_step(&task, step, lost).await {
@@ -272,7 +325,8 @@ impl Worker {
         let now = Utc::now();
         tracing::warn!(step = %step, category = failure.category.as_str(), attempts, "step failed: {}", failure.message);
         if failure.category.retries() && attempts < settings.max_attempts {
-            let next = now + chrono::Duration::from_std(settings.retry_delay(attempts)).unwrap_or_default();
+            let next = now
+                + chrono::Duration::from_std(settings.retry_delay(attempts)).unwrap_or_default();
             let line = error_log_line(
                 now,
                 task.status,
@@ -284,27 +338,47 @@ impl Worker {
                     next.format("%H:%M:%S")
                 ),
             );
-            self.core.store.schedule_retry(task.id, &self.id, attempts, next, failure.category, &line).await?;
+            self.core
+                .store
+                .schedule_retry(task.id, &self.id, attempts, next, failure.category, &line)
+                .await?;
             return Ok(());
         }
         let hint = match failure.category {
             ErrorCategory::Configuration => " (fix the configuration, then retry)",
-            ErrorCategory::Permanent => " (this will not pass by itself; change the input, then retry)",
+            ErrorCategory::Permanent => {
+                " (this will not pass by itself; change the input, then retry)"
+            }
             _ => " (gave up after the last attempt; retry when the cause is fixed)",
         };
         let to = step.error_status();
-        let line = error_log_line(now, to, &format!("{} step failed: {}{hint}", step, failure.message));
+        let line = error_log_line(
+            now,
+            to,
+            &format!("{} step failed: {}{hint}", step, failure.message),
+        );
         let mut t = Transition::new(task.status, to, Source::Worker);
         t.lease_owner = Some(&self.id);
         t.log_line = Some(line);
         t.release_lease = true;
-        t.payload = serde_json::json!({"category": failure.category.as_str(), "attempts": attempts});
+        t.payload =
+            serde_json::json!({"category": failure.category.as_str(), "attempts": attempts});
         self.core.store.transition(task.id, &t).await?;
-        self.core.events.emit(DomainEvent::StatusChanged { task_id: task.id, from: task.status, to, source: Source::Worker });
+        self.core.events.emit(DomainEvent::StatusChanged {
+            task_id: task.id,
+            from: task.status,
+            to,
+            source: Source::Worker,
+        });
         Ok(())
     }
 
-    async fn run_step(&self, task: &Task, step: Step, lost: &AtomicBool) -> std::result::Result<(), StepFailure> {
+    async fn run_step(
+        &self,
+        task: &Task,
+        step: Step,
+        lost: &AtomicBool,
+    ) -> std::result::Result<(), StepFailure> {
         let channel = self.core.channel(&task.channel_id)?;
         let Some(exec_cfg) = channel.executor_for(step) else {
             return Err(StepFailure::new(
@@ -317,14 +391,29 @@ impl Worker {
         };
         let executor = executor_for(&exec_cfg);
         let items = self.items(task, step, &channel).await?;
-        let done: HashSet<String> = self.core.store.checkpoints(task.id, step).await?.into_iter().map(|(i, _)| i).collect();
-        let todo: Vec<StepItem> = items.into_iter().filter(|i| !done.contains(&i.key)).collect();
+        let done: HashSet<String> = self
+            .core
+            .store
+            .checkpoints(task.id, step)
+            .await?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        let todo: Vec<StepItem> = items
+            .into_iter()
+            .filter(|i| !done.contains(&i.key))
+            .collect();
         let total = done.len() + todo.len();
         tracing::info!(step = %step, executor = %executor.describe(), remaining = todo.len(), total, "step items");
         let ws = self.core.workspace.clone();
         let mut finished = done.len();
         let jobs = todo.into_iter().map(|item| {
-            let job = ItemJob { task_id: task.id, step, item, workspace: ws.clone() };
+            let job = ItemJob {
+                task_id: task.id,
+                step,
+                item,
+                workspace: ws.clone(),
+            };
             let executor = executor.clone();
             async move {
                 let out = executor.run_item(&job).await;
@@ -340,24 +429,38 @@ impl Worker {
             self.record_item(task, &job, out).await?;
             finished += 1;
             self.core.events.emit(DomainEvent::Worker {
-                state: WorkerState::Working { task_id: task.id, doing: format!("{}: {finished}/{total}", task.status.board_name()) },
+                state: WorkerState::Working {
+                    task_id: task.id,
+                    doing: format!("{}: {finished}/{total}", task.status.board_name()),
+                },
             });
         }
         Ok(())
     }
 
     /// Checkpoints one finished item; for assets, also the kept version copy and thumbnail.
-    async fn record_item(&self, task: &Task, job: &ItemJob, out: ItemOutput) -> std::result::Result<(), StepFailure> {
+    async fn record_item(
+        &self,
+        task: &Task,
+        job: &ItemJob,
+        out: ItemOutput,
+    ) -> std::result::Result<(), StepFailure> {
         let item = &job.item;
         let output = item.output_rel.to_string_lossy().into_owned();
         if job.step != Step::Assets {
-            self.core.store.checkpoint(task.id, job.step, &item.key, &output).await?;
+            self.core
+                .store
+                .checkpoint(task.id, job.step, &item.key, &output)
+                .await?;
             return Ok(());
         }
-        let kind = item.kind.ok_or_else(|| StepFailure::new(ErrorCategory::Permanent, "asset without kind"))?;
+        let kind = item
+            .kind
+            .ok_or_else(|| StepFailure::new(ErrorCategory::Permanent, "asset without kind"))?;
         let name = crate::ids::AssetName::parse(&item.key)?;
         let ws = self.core.workspace.clone();
-        let version_rel = Workspace::asset_version_rel(&task.channel_id, task.id, kind, &name, item.version);
+        let version_rel =
+            Workspace::asset_version_rel(&task.channel_id, task.id, kind, &name, item.version);
         let out_rel = item.output_rel.clone();
         let prepared = tokio::task::spawn_blocking(move || -> Result<thumbs::PreparedImage> {
             let bytes = match out.bytes {
@@ -370,7 +473,9 @@ impl Worker {
             let prepared = match out.prepared {
                 Some(p) => p,
                 None => thumbs::prepare_bytes(&ws, &bytes).map_err(|e| match e {
-                    CoreError::Imaging(err) => CoreError::invalid("image", format!("{}: {err}", out_rel.display())),
+                    CoreError::Imaging(err) => {
+                        CoreError::invalid("image", format!("{}: {err}", out_rel.display()))
+                    }
                     other => other,
                 })?,
             };
@@ -378,7 +483,12 @@ impl Worker {
             Ok(prepared)
         })
         .await
-        .map_err(|e| StepFailure::new(ErrorCategory::Transient, format!("thumbnail thread failed: {e}")))??;
+        .map_err(|e| {
+            StepFailure::new(
+                ErrorCategory::Transient,
+                format!("thumbnail thread failed: {e}"),
+            )
+        })??;
         let v = AssetVersion {
             version: item.version,
             content_hash: prepared.content_hash,
@@ -391,7 +501,14 @@ impl Worker {
         };
         self.core
             .store
-            .add_asset_version(task.id, &name, item.version - 1, &v, Some((Step::Assets, &output)), Source::Worker)
+            .add_asset_version(
+                task.id,
+                &name,
+                item.version - 1,
+                &v,
+                Some((Step::Assets, &output)),
+                Source::Worker,
+            )
             .await?;
         if item.version > 1 {
             self.core.events.emit(DomainEvent::AssetVersionAdded {
@@ -405,10 +522,19 @@ impl Worker {
     }
 
     /// The items a step must produce.
-    async fn items(&self, task: &Task, step: Step, channel: &ChannelConfig) -> std::result::Result<Vec<StepItem>, StepFailure> {
+    async fn items(
+        &self,
+        task: &Task,
+        step: Step,
+        channel: &ChannelConfig,
+    ) -> std::result::Result<Vec<StepItem>, StepFailure> {
         let project = Workspace::project_rel(&task.channel_id, task.id);
         let ws = &self.core.workspace;
-        let scene_items = |folder: &str, prefix: &str, ext: &str, inputs: &dyn Fn(usize) -> Vec<PathBuf>, prompt: &dyn Fn(usize) -> String| {
+        let scene_items = |folder: &str,
+                           prefix: &str,
+                           ext: &str,
+                           inputs: &dyn Fn(usize) -> Vec<PathBuf>,
+                           prompt: &dyn Fn(usize) -> String| {
             (1..=SCENES)
                 .map(|i| StepItem {
                     key: format!("{prefix}_{i:02}"),
@@ -428,12 +554,20 @@ impl Worker {
             Step::Assets => {
                 let plan = match &task.plan_file {
                     Some(p) => AssetPlan::from_file(std::path::Path::new(p))?,
-                    None => AssetPlan::derive(&task.topic, &task.story_direction, channel.counts()?)?,
+                    None => {
+                        AssetPlan::derive(&task.topic, &task.story_direction, channel.counts()?)?
+                    }
                 };
                 self.core.store.ensure_assets(task.id, &plan.assets).await?;
                 let assets = self.core.store.assets(task.id).await?;
-                let done: HashSet<String> =
-                    self.core.store.checkpoints(task.id, step).await?.into_iter().map(|(i, _)| i).collect();
+                let done: HashSet<String> = self
+                    .core
+                    .store
+                    .checkpoints(task.id, step)
+                    .await?
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
                 assets
                     .into_iter()
                     .enumerate()
@@ -444,9 +578,18 @@ impl Worker {
                             AssetKind::Prop => (512, 512),
                         };
                         // A done item keeps its version; a redo adds one.
-                        let version = if done.contains(a.name.as_str()) { a.current_version } else { a.current_version + 1 };
+                        let version = if done.contains(a.name.as_str()) {
+                            a.current_version
+                        } else {
+                            a.current_version + 1
+                        };
                         StepItem {
-                            output_rel: Workspace::asset_rel(&task.channel_id, task.id, a.kind, &a.name),
+                            output_rel: Workspace::asset_rel(
+                                &task.channel_id,
+                                task.id,
+                                a.kind,
+                                &a.name,
+                            ),
                             key: a.name.to_string(),
                             index: i + 1,
                             kind: Some(a.kind),
@@ -465,7 +608,17 @@ impl Worker {
                     assets
                         .iter()
                         .filter(|a| a.kind == k && a.current_version > 0)
-                        .map(|a| (a.name.to_string(), abs(Workspace::asset_rel(&task.channel_id, task.id, a.kind, &a.name))))
+                        .map(|a| {
+                            (
+                                a.name.to_string(),
+                                abs(Workspace::asset_rel(
+                                    &task.channel_id,
+                                    task.id,
+                                    a.kind,
+                                    &a.name,
+                                )),
+                            )
+                        })
                         .collect()
                 };
                 let (chars, envs) = (files(AssetKind::Character), files(AssetKind::Environment));
@@ -479,34 +632,74 @@ impl Worker {
                 let env_of = |i: usize| ((i - 1) + (i - 1) / chars.len()) % envs.len();
                 let inputs = |i: usize| {
                     if i == SCENES {
-                        vec![chars[0].1.clone(), chars[1].1.clone(), envs[envs.len() - 1].1.clone()]
+                        vec![
+                            chars[0].1.clone(),
+                            chars[1].1.clone(),
+                            envs[envs.len() - 1].1.clone(),
+                        ]
                     } else {
-                        vec![chars[(i - 1) % chars.len()].1.clone(), envs[env_of(i)].1.clone()]
+                        vec![
+                            chars[(i - 1) % chars.len()].1.clone(),
+                            envs[env_of(i)].1.clone(),
+                        ]
                     }
                 };
                 let prompt = |i: usize| {
                     if i == SCENES {
-                        format!("Split screen: {} and {} in {}", chars[0].0, chars[1].0, envs[envs.len() - 1].0)
+                        format!(
+                            "Split screen: {} and {} in {}",
+                            chars[0].0,
+                            chars[1].0,
+                            envs[envs.len() - 1].0
+                        )
                     } else {
-                        format!("{} in {}", chars[(i - 1) % chars.len()].0, envs[env_of(i)].0)
+                        format!(
+                            "{} in {}",
+                            chars[(i - 1) % chars.len()].0,
+                            envs[env_of(i)].0
+                        )
                     }
                 };
                 scene_items("composites", "composite", "png", &inputs, &prompt)
             }
             Step::Video => {
-                let comps = self.core.store.checkpoints(task.id, Step::Composites).await?;
-                let input = |i: usize| comps.get(i - 1).map(|(_, o)| vec![abs(PathBuf::from(o))]).unwrap_or_default();
-                scene_items("video", "clip", "mp4", &input, &|i| format!("Animate scene {i} of \"{}\" (about 10 s)", task.title))
+                let comps = self
+                    .core
+                    .store
+                    .checkpoints(task.id, Step::Composites)
+                    .await?;
+                let input = |i: usize| {
+                    comps
+                        .get(i - 1)
+                        .map(|(_, o)| vec![abs(PathBuf::from(o))])
+                        .unwrap_or_default()
+                };
+                scene_items("video", "clip", "mp4", &input, &|i| {
+                    format!("Animate scene {i} of \"{}\" (about 10 s)", task.title)
+                })
             }
             Step::Audio => scene_items("audio", "narration", "mp3", &|_| vec![], &|i| {
-                format!("Narration for scene {i} of \"{}\": {}", task.title, task.topic)
+                format!(
+                    "Narration for scene {i} of \"{}\": {}",
+                    task.title, task.topic
+                )
             }),
-            Step::Sfx => scene_items("sfx", "sfx", "mp3", &|_| vec![], &|i| format!("Sound effect for scene {i} of \"{}\"", task.title)),
+            Step::Sfx => scene_items("sfx", "sfx", "mp3", &|_| vec![], &|i| {
+                format!("Sound effect for scene {i} of \"{}\"", task.title)
+            }),
             Step::Assembly | Step::Upload => {
                 let (key, file, prompt) = if step == Step::Assembly {
-                    ("final", "final/video.mp4", format!("Assemble \"{}\"", task.title))
+                    (
+                        "final",
+                        "final/video.mp4",
+                        format!("Assemble \"{}\"", task.title),
+                    )
                 } else {
-                    ("upload", "upload/result.txt", format!("Upload \"{}\"", task.title))
+                    (
+                        "upload",
+                        "upload/result.txt",
+                        format!("Upload \"{}\"", task.title),
+                    )
                 };
                 vec![StepItem {
                     key: key.into(),

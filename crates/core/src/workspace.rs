@@ -20,13 +20,17 @@ impl Workspace {
     /// learns about a read-only disk now rather than in the middle of a step.
     pub fn open(root: impl Into<PathBuf>) -> Result<Workspace> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| CoreError::io("cannot create workspace folder", &root, e))?;
-        let root = root.canonicalize().map_err(|e| CoreError::io("cannot open workspace folder", &root, e))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| CoreError::io("cannot create workspace folder", &root, e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| CoreError::io("cannot open workspace folder", &root, e))?;
         let private = root.join(PRIVATE_DIR).join("thumbs");
         std::fs::create_dir_all(&private)
             .map_err(|e| CoreError::io("workspace is not writable: cannot create", &private, e))?;
         let probe = root.join(PRIVATE_DIR).join(".write-probe");
-        std::fs::write(&probe, b"ok").map_err(|e| CoreError::io("workspace is not writable: cannot write", &probe, e))?;
+        std::fs::write(&probe, b"ok")
+            .map_err(|e| CoreError::io("workspace is not writable: cannot write", &probe, e))?;
         let _ = std::fs::remove_file(&probe);
         Ok(Workspace { root })
     }
@@ -38,17 +42,34 @@ impl Workspace {
 
     /// `channels/{channel}/projects/{task}` relative to the root.
     pub fn project_rel(channel: &ChannelId, task: TaskId) -> PathBuf {
-        PathBuf::from("channels").join(channel.as_str()).join("projects").join(task.to_string())
+        PathBuf::from("channels")
+            .join(channel.as_str())
+            .join("projects")
+            .join(task.to_string())
     }
 
     /// Relative path of an asset's current file: `assets/{kind}/{name}.png`.
-    pub fn asset_rel(channel: &ChannelId, task: TaskId, kind: AssetKind, name: &AssetName) -> PathBuf {
-        Self::project_rel(channel, task).join("assets").join(kind.folder()).join(format!("{name}.png"))
+    pub fn asset_rel(
+        channel: &ChannelId,
+        task: TaskId,
+        kind: AssetKind,
+        name: &AssetName,
+    ) -> PathBuf {
+        Self::project_rel(channel, task)
+            .join("assets")
+            .join(kind.folder())
+            .join(format!("{name}.png"))
     }
 
     /// Relative path of the kept copy of one version: `assets/{kind}/versions/{name}.v{n}.png`.
     /// Every version is kept there, so an edit of the current file in place never loses one.
-    pub fn asset_version_rel(channel: &ChannelId, task: TaskId, kind: AssetKind, name: &AssetName, version: u32) -> PathBuf {
+    pub fn asset_version_rel(
+        channel: &ChannelId,
+        task: TaskId,
+        kind: AssetKind,
+        name: &AssetName,
+        version: u32,
+    ) -> PathBuf {
         Self::project_rel(channel, task)
             .join("assets")
             .join(kind.folder())
@@ -58,7 +79,9 @@ impl Workspace {
 
     /// Relative path of a thumbnail made from content with this hash.
     pub fn thumb_rel(hash: &str, ext: &str) -> PathBuf {
-        PathBuf::from(PRIVATE_DIR).join("thumbs").join(format!("{hash}.{ext}"))
+        PathBuf::from(PRIVATE_DIR)
+            .join("thumbs")
+            .join(format!("{hash}.{ext}"))
     }
 
     /// Resolves a relative path, refusing anything that would leave the workspace
@@ -108,10 +131,15 @@ impl Workspace {
 
 /// Atomic write to an absolute path (creating parent folders).
 pub fn write_atomic_abs(full: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = full.parent().ok_or_else(|| CoreError::PathEscape(full.display().to_string()))?;
+    let dir = full
+        .parent()
+        .ok_or_else(|| CoreError::PathEscape(full.display().to_string()))?;
     std::fs::create_dir_all(dir).map_err(|e| CoreError::io("cannot create folder", dir, e))?;
     let file_name = full.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp = dir.join(format!(
+        ".{file_name}.{}.tmp",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::write(&tmp, bytes).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         CoreError::io("cannot write", full, e)
@@ -132,12 +160,18 @@ mod tests {
         let ws = Workspace::open(dir.path().join("ws")).unwrap();
         assert!(ws.resolve("channels/a/b.png").is_ok());
         for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
-            assert!(matches!(ws.resolve(bad), Err(CoreError::PathEscape(_))), "{bad}");
+            assert!(
+                matches!(ws.resolve(bad), Err(CoreError::PathEscape(_))),
+                "{bad}"
+            );
         }
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(dir.path(), ws.root().join("link")).unwrap();
-            assert!(matches!(ws.resolve("link/secret"), Err(CoreError::PathEscape(_))));
+            assert!(matches!(
+                ws.resolve("link/secret"),
+                Err(CoreError::PathEscape(_))
+            ));
         }
     }
 

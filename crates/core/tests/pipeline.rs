@@ -5,7 +5,8 @@ use reviewdesk_core::config::WorkerSettings;
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::{
-    AssetName, Core, CoreOptions, NewTask, ReviewInput, ReviewService, Source, Status, Step, TaskService, Worker,
+    AssetName, Core, CoreOptions, NewTask, ReviewInput, ReviewService, Source, Status, Step,
+    TaskService, Worker,
 };
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,10 @@ fn fast_settings() -> WorkerSettings {
 }
 
 async fn spawn_app(channel_yaml: Option<&str>) -> TestApp {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     std::fs::create_dir_all(config.join("channels")).unwrap();
@@ -37,7 +41,10 @@ async fn spawn_app(channel_yaml: Option<&str>) -> TestApp {
         std::fs::write(config.join("channels/default.yaml"), y).unwrap();
     }
     let core = Core::open(CoreOptions {
-        database_url: Some(format!("sqlite://{}?mode=rwc", dir.path().join("db.sqlite").display())),
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        )),
         workspace: Some(dir.path().join("ws")),
         config_dir: Some(config),
         worker_settings: Some(fast_settings()),
@@ -45,13 +52,22 @@ async fn spawn_app(channel_yaml: Option<&str>) -> TestApp {
     .await
     .unwrap();
     let root = core.workspace.root().to_path_buf();
-    TestApp { _dir: dir, core, root }
+    TestApp {
+        _dir: dir,
+        core,
+        root,
+    }
 }
 
 async fn add_task(app: &TestApp, title: &str) -> reviewdesk_core::Task {
     TaskService::new(app.core.clone())
         .create(
-            NewTask { title: title.into(), topic: "deep sea creatures".into(), story_direction: "curious and calm".into(), ..Default::default() },
+            NewTask {
+                title: title.into(),
+                topic: "deep sea creatures".into(),
+                story_direction: "curious and calm".into(),
+                ..Default::default()
+            },
             Source::Cli,
         )
         .await
@@ -63,10 +79,13 @@ fn review(source: Source) -> ReviewInput {
 }
 
 async fn run_worker(app: &TestApp) {
-    tokio::time::timeout(Duration::from_secs(120), Worker::new(app.core.clone()).run_until_idle())
-        .await
-        .expect("worker finished in time")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        Worker::new(app.core.clone()).run_until_idle(),
+    )
+    .await
+    .expect("worker finished in time")
+    .unwrap();
 }
 
 fn mtime(p: &Path) -> std::time::SystemTime {
@@ -91,7 +110,11 @@ async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_exec
         let path = app.root.join(&a.file);
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", a.file);
-        assert!(hashes.insert(blake3::hash(&bytes)), "{} is distinct", a.file);
+        assert!(
+            hashes.insert(blake3::hash(&bytes)),
+            "{} is distinct",
+            a.file
+        );
         let img = image::load_from_memory(&bytes).unwrap();
         let rgba = img.to_rgba8();
         let transparent = rgba.pixels().any(|p| p.0[3] == 0);
@@ -100,17 +123,29 @@ async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_exec
                 assert_eq!(img.dimensions(), (1920, 1080));
                 assert!(!transparent, "environment {} is opaque", a.file);
             }
-            _ => assert!(transparent && rgba.pixels().any(|p| p.0[3] == 255), "{} has real transparency", a.file),
+            _ => assert!(
+                transparent && rgba.pixels().any(|p| p.0[3] == 255),
+                "{} has real transparency",
+                a.file
+            ),
         }
         assert_eq!(a.asset.current_version, 1);
         let v = &a.versions[0];
         let thumb = v.version.thumb_path.clone().expect("thumbnail");
         assert!(app.root.join(&thumb).is_file(), "thumbnail {thumb} exists");
         thumbs.insert(thumb);
-        assert_eq!(std::fs::read(app.root.join(&v.file)).unwrap(), bytes, "kept version copy");
+        assert_eq!(
+            std::fs::read(app.root.join(&v.file)).unwrap(),
+            bytes,
+            "kept version copy"
+        );
     }
     assert_eq!(thumbs.len(), 22);
-    let kinds: Vec<_> = detail.assets.iter().map(|a| a.asset.kind.as_str()).collect();
+    let kinds: Vec<_> = detail
+        .assets
+        .iter()
+        .map(|a| a.asset.kind.as_str())
+        .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "character").count(), 8);
     assert_eq!(kinds.iter().filter(|k| **k == "environment").count(), 8);
     assert_eq!(kinds.iter().filter(|k| **k == "prop").count(), 6);
@@ -118,22 +153,41 @@ async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_exec
     // The gate was announced, with the thumbnails already on disk.
     let mut saw_ready = false;
     while let Ok(ev) = events.try_recv() {
-        if let reviewdesk_core::DomainEvent::ReviewReady { gate, items, title, .. } = ev {
-            assert_eq!((gate, items, title.as_str()), (Status::AssetsReady, 22, "Ocean"));
+        if let reviewdesk_core::DomainEvent::ReviewReady {
+            gate, items, title, ..
+        } = ev
+        {
+            assert_eq!(
+                (gate, items, title.as_str()),
+                (Status::AssetsReady, 22, "Ocean")
+            );
             saw_ready = true;
         }
     }
     assert!(saw_ready);
 
-    let after = ReviewService::new(app.core.clone()).approve(task.id, review(Source::Desktop)).await.unwrap();
+    let after = ReviewService::new(app.core.clone())
+        .approve(task.id, review(Source::Desktop))
+        .await
+        .unwrap();
     assert_eq!(after.status, Status::AssetsApproved);
     assert!(after.review_completed_at.is_some());
     run_worker(&app).await;
 
     let t = tasks.get(task.id).await.unwrap();
     assert_eq!(t.status, Status::VideoError, "{}", t.error_log);
-    assert!(t.error_log.contains("no executor configured for the video step"), "{}", t.error_log);
-    let comps = app.core.store.checkpoints(task.id, Step::Composites).await.unwrap();
+    assert!(
+        t.error_log
+            .contains("no executor configured for the video step"),
+        "{}",
+        t.error_log
+    );
+    let comps = app
+        .core
+        .store
+        .checkpoints(task.id, Step::Composites)
+        .await
+        .unwrap();
     assert_eq!(comps.len(), 18);
     let mut comp_hashes = HashSet::new();
     for (_, out) in comps {
@@ -145,7 +199,10 @@ async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_exec
     assert_eq!(comp_hashes.len(), 18, "composites differ");
     let audit = app.core.store.audit(task.id).await.unwrap();
     assert_eq!(audit.len(), 1);
-    assert_eq!((audit[0].decision.as_str(), audit[0].source.as_str()), ("approve", "desktop"));
+    assert_eq!(
+        (audit[0].decision.as_str(), audit[0].source.as_str()),
+        ("approve", "desktop")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,35 +212,75 @@ async fn rejection_regenerates_only_the_flagged_assets() {
     run_worker(&app).await;
     let tasks = TaskService::new(app.core.clone());
     let before = tasks.detail(task.id).await.unwrap();
-    let flagged: Vec<AssetName> = ["mentor", "forest_path", "lantern"].iter().map(|n| AssetName::parse(*n).unwrap()).collect();
+    let flagged: Vec<AssetName> = ["mentor", "forest_path", "lantern"]
+        .iter()
+        .map(|n| AssetName::parse(*n).unwrap())
+        .collect();
     let files: Vec<(String, Vec<u8>, std::time::SystemTime)> = before
         .assets
         .iter()
         .map(|a| {
             let p = app.root.join(&a.file);
-            (a.asset.name.to_string(), std::fs::read(&p).unwrap(), mtime(&p))
+            (
+                a.asset.name.to_string(),
+                std::fs::read(&p).unwrap(),
+                mtime(&p),
+            )
         })
         .collect();
 
     let reviews = ReviewService::new(app.core.clone());
     for n in &flagged[..2] {
-        reviews.flag(task.id, n, true, Some("too dark".into()), Source::Browser).await.unwrap();
+        reviews
+            .flag(task.id, n, true, Some("too dark".into()), Source::Browser)
+            .await
+            .unwrap();
     }
     // Feedback is required.
-    let err = reviews.reject(task.id, None, review(Source::Browser)).await.unwrap_err();
+    let err = reviews
+        .reject(task.id, None, review(Source::Browser))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "invalid");
-    assert_eq!(tasks.get(task.id).await.unwrap().status, Status::AssetsReady);
+    assert_eq!(
+        tasks.get(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
 
     let t = reviews
-        .reject(task.id, Some(flagged.clone()), review(Source::Browser).with_reason("Make the mentor older; forest too dark; lantern is wrong"))
+        .reject(
+            task.id,
+            Some(flagged.clone()),
+            review(Source::Browser)
+                .with_reason("Make the mentor older; forest too dark; lantern is wrong"),
+        )
         .await
         .unwrap();
     assert_eq!(t.status, Status::AssetError);
-    assert!(t.error_log.lines().last().unwrap().contains("Asset Error: Make the mentor older"), "{}", t.error_log);
+    assert!(
+        t.error_log
+            .lines()
+            .last()
+            .unwrap()
+            .contains("Asset Error: Make the mentor older"),
+        "{}",
+        t.error_log
+    );
     let audit = app.core.store.audit(task.id).await.unwrap();
     assert_eq!(audit.last().unwrap().decision, "reject");
-    assert_eq!(audit.last().unwrap().flagged, vec!["mentor", "forest_path", "lantern"]);
-    let rejected: Vec<_> = app.core.store.assets(task.id).await.unwrap().into_iter().filter(|a| a.review_state.as_str() == "rejected").collect();
+    assert_eq!(
+        audit.last().unwrap().flagged,
+        vec!["mentor", "forest_path", "lantern"]
+    );
+    let rejected: Vec<_> = app
+        .core
+        .store
+        .assets(task.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.review_state.as_str() == "rejected")
+        .collect();
     assert_eq!(rejected.len(), 3);
 
     reviews.retry(task.id, review(Source::Cli)).await.unwrap();
@@ -191,13 +288,20 @@ async fn rejection_regenerates_only_the_flagged_assets() {
     let after = tasks.detail(task.id).await.unwrap();
     assert_eq!(after.task.status, Status::AssetsReady);
     for a in &after.assets {
-        let (_, old_bytes, old_mtime) = files.iter().find(|(n, _, _)| n == a.asset.name.as_str()).unwrap();
+        let (_, old_bytes, old_mtime) = files
+            .iter()
+            .find(|(n, _, _)| n == a.asset.name.as_str())
+            .unwrap();
         let p = app.root.join(&a.file);
         if flagged.contains(&a.asset.name) {
             assert_eq!(a.asset.current_version, 2, "{} regenerated", a.asset.name);
             assert_eq!(a.versions.len(), 2);
             assert_ne!(&std::fs::read(&p).unwrap(), old_bytes);
-            assert_eq!(&std::fs::read(app.root.join(&a.versions[0].file)).unwrap(), old_bytes, "v1 kept");
+            assert_eq!(
+                &std::fs::read(app.root.join(&a.versions[0].file)).unwrap(),
+                old_bytes,
+                "v1 kept"
+            );
             assert!(!a.asset.flagged);
         } else {
             assert_eq!(a.asset.current_version, 1, "{} untouched", a.asset.name);
@@ -233,17 +337,34 @@ async fn command_executor_carries_the_task_on_and_transient_failures_retry() {
     let app = spawn_app(Some(&yaml)).await;
     let task = add_task(&app, "Clips").await;
     run_worker(&app).await;
-    ReviewService::new(app.core.clone()).approve(task.id, review(Source::Cli)).await.unwrap();
+    ReviewService::new(app.core.clone())
+        .approve(task.id, review(Source::Cli))
+        .await
+        .unwrap();
     run_worker(&app).await;
     let t = app.core.store.task(task.id).await.unwrap();
     assert_eq!(t.status, Status::VideoReady, "{}", t.error_log);
-    assert!(t.error_log.contains("attempt 1/5 failed (transient)") && t.error_log.contains("service busy"), "{}", t.error_log);
+    assert!(
+        t.error_log.contains("attempt 1/5 failed (transient)")
+            && t.error_log.contains("service busy"),
+        "{}",
+        t.error_log
+    );
     assert_eq!(t.attempts, 0, "a gate clears the retry state");
-    let clips = app.core.store.checkpoints(task.id, Step::Video).await.unwrap();
+    let clips = app
+        .core
+        .store
+        .checkpoints(task.id, Step::Video)
+        .await
+        .unwrap();
     assert_eq!(clips.len(), 18);
     let text = std::fs::read_to_string(app.root.join(&clips[0].1)).unwrap();
     assert!(text.starts_with("clip Animate scene 1"), "{text}");
-    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "19", "18 clips + 1 failed call, none run twice");
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().trim(),
+        "19",
+        "18 clips + 1 failed call, none run twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,26 +372,57 @@ async fn refused_transitions_and_unknown_ids_change_nothing() {
     let app = spawn_app(None).await;
     let task = add_task(&app, "Refusals").await;
     let reviews = ReviewService::new(app.core.clone());
-    let e = reviews.approve(task.id, review(Source::Cli)).await.unwrap_err();
+    let e = reviews
+        .approve(task.id, review(Source::Cli))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "not_at_gate");
     assert!(e.to_string().contains("Queued"), "{e}");
-    let e = reviews.retry(task.id, review(Source::Cli)).await.unwrap_err();
-    assert!(e.to_string().contains("Queued") , "{e}");
+    let e = reviews
+        .retry(task.id, review(Source::Cli))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Queued"), "{e}");
     let unknown = reviewdesk_core::TaskId::new();
-    assert_eq!(reviews.approve(unknown, review(Source::Cli)).await.unwrap_err().code(), "not_found");
+    assert_eq!(
+        reviews
+            .approve(unknown, review(Source::Cli))
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
     // Bulk: one task not at a gate → nothing changes for the other.
     run_worker(&app).await;
     let other = add_task(&app, "Not yet").await;
-    let e = reviews.bulk_approve(&[task.id, other.id], review(Source::Cli)).await.unwrap_err();
+    let e = reviews
+        .bulk_approve(&[task.id, other.id], review(Source::Cli))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "not_at_gate");
-    assert_eq!(app.core.store.task(task.id).await.unwrap().status, Status::AssetsReady);
+    assert_eq!(
+        app.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
     assert!(app.core.store.audit(task.id).await.unwrap().is_empty());
     let many: Vec<_> = (0..101).map(|_| reviewdesk_core::TaskId::new()).collect();
-    assert!(reviews.bulk_approve(&many, review(Source::Cli)).await.unwrap_err().to_string().contains("at most 100"));
+    assert!(
+        reviews
+            .bulk_approve(&many, review(Source::Cli))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("at most 100")
+    );
     // The log tables are append-only at the database level.
-    let e = sqlx::query("DELETE FROM task_events").execute(app.core.store.pool()).await.unwrap_err();
+    let e = sqlx::query("DELETE FROM task_events")
+        .execute(app.core.store.pool())
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    let e = sqlx::query("UPDATE review_audit SET reason = 'x'").execute(app.core.store.pool()).await;
+    let e = sqlx::query("UPDATE review_audit SET reason = 'x'")
+        .execute(app.core.store.pool())
+        .await;
     assert!(e.is_ok() || e.unwrap_err().to_string().contains("append-only"));
     let listed = app.core.store.tasks(&TaskFilter::default()).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -283,13 +435,26 @@ async fn an_asset_edited_on_disk_becomes_a_new_version() {
     run_worker(&app).await;
     let _watch = reviewdesk_core::watcher::watch(app.core.clone()).unwrap();
     let mut events = app.core.events.subscribe();
-    let detail = TaskService::new(app.core.clone()).detail(task.id).await.unwrap();
-    let hero = detail.assets.iter().find(|a| a.asset.name.as_str() == "protagonist").unwrap();
+    let detail = TaskService::new(app.core.clone())
+        .detail(task.id)
+        .await
+        .unwrap();
+    let hero = detail
+        .assets
+        .iter()
+        .find(|a| a.asset.name.as_str() == "protagonist")
+        .unwrap();
     let img = image::RgbaImage::from_pixel(768, 1024, image::Rgba([10, 200, 30, 255]));
     img.save(app.root.join(&hero.file)).unwrap();
     let ev = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            if let Ok(reviewdesk_core::DomainEvent::AssetVersionAdded { name, version, source, .. }) = events.recv().await {
+            if let Ok(reviewdesk_core::DomainEvent::AssetVersionAdded {
+                name,
+                version,
+                source,
+                ..
+            }) = events.recv().await
+            {
                 return (name, version, source);
             }
         }
@@ -297,7 +462,16 @@ async fn an_asset_edited_on_disk_becomes_a_new_version() {
     .await
     .expect("a version event");
     assert_eq!(ev, ("protagonist".to_string(), 2, Source::Watcher));
-    let versions = app.core.store.asset_versions(task.id, &hero.asset.name).await.unwrap();
+    let versions = app
+        .core
+        .store
+        .asset_versions(task.id, &hero.asset.name)
+        .await
+        .unwrap();
     assert_eq!(versions.len(), 2);
-    assert!(app.root.join(versions[1].thumb_path.as_ref().unwrap()).is_file());
+    assert!(
+        app.root
+            .join(versions[1].thumb_path.as_ref().unwrap())
+            .is_file()
+    );
 }

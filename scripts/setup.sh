@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing Review Desk needs on Debian 12. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential pkg-config file
+  # image benchmarks compare against libvips
+  libvips-tools
+  # PostgreSQL for the multi-worker backend tests
+  postgresql
+  # the desktop shell (Tauri 2 on WebKitGTK), its tests under Xvfb with D-Bus notifications
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver dbus dunst
+  # browser tests of the web UI and screenshots
+  chromium imagemagick
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest" >&2
+  cargo install cargo-nextest --locked
+fi
+
+if [ -f ui/package.json ]; then
+  (cd ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
