@@ -34,8 +34,24 @@ pub struct AssetDetail {
     pub asset: AssetRecord,
     /// Current file, relative to the workspace.
     pub file: String,
+    /// Whether the current file is on disk as recorded (checked with one `stat`, no decoding).
+    pub file_state: FileState,
     /// Every version, oldest first, with its file.
     pub versions: Vec<VersionDetail>,
+}
+
+/// What a cheap check found of an asset's current file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    /// Present with the recorded size.
+    Ok,
+    /// Not generated yet.
+    Pending,
+    /// Deleted or unreadable.
+    Missing,
+    /// Present but not the recorded size: truncated, corrupt, or being edited.
+    Changed,
 }
 
 /// A version with its file.
