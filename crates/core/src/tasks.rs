@@ -170,9 +170,18 @@ impl TaskService {
                     .into_owned(),
                     version: v,
                 })
-                .collect();
+                .collect::<Vec<VersionDetail>>();
+            let file_state = match (a.current_version, versions.last()) {
+                (0, _) | (_, None) => FileState::Pending,
+                (_, Some(v)) => match std::fs::metadata(self.core.workspace.root().join(&file)) {
+                    Ok(m) if m.len() == v.version.bytes => FileState::Ok,
+                    Ok(_) => FileState::Changed,
+                    Err(_) => FileState::Missing,
+                },
+            };
             assets.push(AssetDetail {
                 file: file.to_string_lossy().into_owned(),
+                file_state,
                 asset: a,
                 versions,
             });
