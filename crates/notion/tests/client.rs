@@ -956,6 +956,48 @@ async fn thirty_percent_faults_every_call_succeeds_and_no_write_is_sent_twice() 
                 .all(|r| r.status == Some(200) || r.status == Some(429))
         );
     }
+
+    // Non-idempotent writes under 503s and dropped connections: a failed create is reported,
+    // never resent (it may have landed); only 429s, which Notion did not process, are resent.
+    d.clear_faults();
+    let kinds = vec![
+        FaultKind::Status(429),
+        FaultKind::Status(503),
+        FaultKind::DropConnection,
+    ];
+    d.inject_random_faults(spec(14, kinds, &["POST"], Some("/v1/pages")));
+    d.clear_requests();
+    let mut failed = 0;
+    for i in 0..12 {
+        if c.create_page(&new_task(&ds, &format!("extra {i}")))
+            .await
+            .is_err()
+        {
+            failed += 1;
+        }
+    }
+    let log = d.requests();
+    let mut unrecoverable = 0;
+    for i in 0..12 {
+        let title = format!("\"extra {i}\"");
+        let sends: Vec<_> = log.iter().filter(|r| r.body.contains(&title)).collect();
+        let processed_or_lost = sends.iter().filter(|r| r.status != Some(429)).count();
+        assert_eq!(
+            processed_or_lost, 1,
+            "{title}: sent once past the rate limit, never resent after a 503 or a lost answer"
+        );
+        if sends
+            .iter()
+            .any(|r| r.status == Some(503) || r.status.is_none())
+        {
+            unrecoverable += 1;
+        }
+    }
+    assert!(
+        unrecoverable > 0,
+        "the run injected 503s or drops on creates"
+    );
+    assert_eq!(failed, unrecoverable, "exactly those creates failed");
 }
 
 /// Collects everything tracing writes.
