@@ -73,7 +73,7 @@ pub(crate) fn is_opaque(rgba: &[u8]) -> bool {
         .all(|block| block.iter().skip(3).step_by(4).fold(255u8, |m, &a| m & a) == 255)
 }
 
-fn is_png(bytes: &[u8]) -> bool {
+pub(crate) fn is_png(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x89PNG\r\n\x1a\n")
 }
 
@@ -91,6 +91,27 @@ fn png_err(e: png::DecodingError) -> ImagingError {
 }
 
 fn decode_png(bytes: &[u8]) -> Result<Decoded, ImagingError> {
+    let mut pixels = Vec::new();
+    let (width, height, layout) = decode_png_into(bytes, &mut pixels, false)?;
+    Ok(Decoded {
+        width,
+        height,
+        layout,
+        pixels,
+    })
+}
+
+/// Decodes PNG bytes into `buf` (reusing its allocation), returning the size
+/// and layout of the pixels now in `buf`.
+///
+/// With `fast` the CRC and Adler-32 checks are skipped: thumbnails only need
+/// pixels, and a damaged file still fails on its broken deflate stream or
+/// missing data. `decode` keeps the checks on.
+pub(crate) fn decode_png_into(
+    bytes: &[u8],
+    buf: &mut Vec<u8>,
+    fast: bool,
+) -> Result<(u32, u32, Layout), ImagingError> {
     let mut decoder = png::Decoder::new_with_limits(
         Cursor::new(bytes),
         png::Limits {
@@ -100,6 +121,7 @@ fn decode_png(bytes: &[u8]) -> Result<Decoded, ImagingError> {
     // Palette and low bit depths expand to 8-bit gray/RGB(A), tRNS becomes
     // alpha, 16-bit is cut to 8: everything downstream is 8-bit.
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    decoder.ignore_checksums(fast);
     let mut reader = decoder.read_info().map_err(png_err)?;
     let size = reader
         .output_buffer_size()
@@ -107,36 +129,34 @@ fn decode_png(bytes: &[u8]) -> Result<Decoded, ImagingError> {
     if size > MAX_DECODED_BYTES {
         return Err(ImagingError::Decode("PNG dimensions are too large".into()));
     }
-    let mut buf = vec![0u8; size];
-    let info = reader.next_frame(&mut buf).map_err(png_err)?;
+    // Reused buffers are already the right size for same-sized files, so no
+    // zeroing and no fresh pages to fault in.
+    buf.resize(size, 0);
+    let info = reader.next_frame(buf).map_err(png_err)?;
     buf.truncate(info.buffer_size());
     let (width, height) = (info.width, info.height);
-    let (layout, pixels) = match info.color_type {
-        png::ColorType::Grayscale => (Layout::Gray, buf),
-        png::ColorType::Rgb => (Layout::Rgb, buf),
-        png::ColorType::Rgba => (Layout::Rgba, buf),
+    let layout = match info.color_type {
+        png::ColorType::Grayscale => Layout::Gray,
+        png::ColorType::Rgb => Layout::Rgb,
+        png::ColorType::Rgba => Layout::Rgba,
         png::ColorType::GrayscaleAlpha => {
             let mut out = Vec::with_capacity(buf.len() * 2);
             for p in buf.chunks_exact(2) {
                 out.extend_from_slice(&[p[0], p[0], p[0], p[1]]);
             }
-            (Layout::Rgba, out)
+            *buf = out;
+            Layout::Rgba
         }
         // EXPAND turns palettes into RGB(A); anything else is a broken file.
         png::ColorType::Indexed => {
             return Err(ImagingError::Decode("PNG palette was not expanded".into()));
         }
     };
-    check_size(width, height, layout, &pixels)?;
-    Ok(Decoded {
-        width,
-        height,
-        layout,
-        pixels,
-    })
+    check_size(width, height, layout, buf)?;
+    Ok((width, height, layout))
 }
 
-fn decode_other(bytes: &[u8]) -> Result<Decoded, ImagingError> {
+pub(crate) fn decode_other(bytes: &[u8]) -> Result<Decoded, ImagingError> {
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ImagingError::Decode(e.to_string()))?;

@@ -451,6 +451,12 @@ fn environment(rng: &mut Rng) -> RgbaImage {
         colours.push(lerp3(near, sky_low, 0.65 * (1.0 - depth)));
     }
 
+    // Per-column shading slope, so the pixel loop multiplies instead of divides.
+    let shade_k: Vec<Vec<f32>> = ridges
+        .iter()
+        .map(|r| r.iter().map(|&top| 0.35 / (hf - top + 1.0)).collect())
+        .collect();
+
     let mut img = RgbaImage::new(w, h);
     let stride = w as usize * 4;
     {
@@ -461,8 +467,13 @@ fn environment(rng: &mut Rng) -> RgbaImage {
             let near_sun = (py - sun.1).abs() < glow_r;
             for (x, px_out) in row.chunks_exact_mut(4).enumerate() {
                 let px = x as f32 + 0.5;
+                // The front-most layer that fully covers this pixel hides
+                // everything behind it, sky included: start there (most ground
+                // pixels then cost one layer instead of sky, sun and four).
+                let covering = (0..layers).rev().find(|&l| py - ridges[l][x] >= 1.0);
+                let first = covering.unwrap_or(0);
                 let mut c = sky;
-                if near_sun {
+                if near_sun && covering.is_none() {
                     let d = len(px - sun.0, py - sun.1);
                     if d < glow_r {
                         let g = 1.0 - d / glow_r;
@@ -470,13 +481,13 @@ fn environment(rng: &mut Rng) -> RgbaImage {
                         c = lerp3(c, sun_col, (sun.2 + 0.5 - d).clamp(0.0, 1.0));
                     }
                 }
-                for (ridge, col) in ridges.iter().zip(&colours) {
-                    let top = ridge[x];
+                for l in first..layers {
+                    let top = ridges[l][x];
                     let cov = (py - top).clamp(0.0, 1.0);
                     if cov > 0.0 {
                         // Slightly darker further below the ridge line.
-                        let shade = 1.0 - 0.35 * ((py - top) / (hf - top + 1.0));
-                        c = lerp3(c, scale3(*col, shade), cov);
+                        let shade = 1.0 - (py - top) * shade_k[l][x];
+                        c = lerp3(c, scale3(colours[l], shade), cov);
                     }
                 }
                 px_out[0] = c[0] as u8;

@@ -200,11 +200,7 @@ pub fn thumbnail_from_bytes(bytes: &[u8], max_edge: u32) -> Result<Thumbnail, Im
 ///
 /// Unreadable files give [`ImagingError::Io`]; decode errors name the file.
 pub fn thumbnail_from_file(path: &Path, max_edge: u32) -> Result<Thumbnail, ImagingError> {
-    let bytes = std::fs::read(path).map_err(|source| ImagingError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    thumb::from_bytes(&bytes, max_edge).map_err(|e| match e {
+    thumb::from_file(path, max_edge).map_err(|e| match e {
         // The caller batches many files: say which one is broken.
         ImagingError::Decode(msg) => ImagingError::Decode(format!("{}: {msg}", path.display())),
         other => other,
