@@ -1,0 +1,52 @@
+// The one api module of the UI: typed calls over whichever transport hosts the core.
+import type { ApproveRequest } from './bindings/ApproveRequest';
+import type { AppStatus } from './bindings/AppStatus';
+import type { DomainEvent } from './bindings/DomainEvent';
+import type { NewTask } from './bindings/NewTask';
+import type { Status } from './bindings/Status';
+import type { Task } from './bindings/Task';
+import type { TaskDetail } from './bindings/TaskDetail';
+import { BackendError, createTransport, type StreamState, type Subscription, type Transport } from './backend';
+
+export { BackendError };
+export type { StreamState };
+
+let transport: Transport = createTransport();
+
+/** For tests: run the UI over another transport. */
+export function setTransport(t: Transport): void {
+  transport = t;
+}
+
+export const api = {
+  listTasks: (statuses: Status[] = [], channel_id: string | null = null): Promise<Task[]> =>
+    transport.call('list_tasks', { statuses, channel_id }),
+  getTask: (id: string): Promise<TaskDetail> => transport.call('get_task', { id }),
+  createTask: (body: NewTask): Promise<Task> => transport.call('create_task', { body }),
+  approve: (id: string, note: string | null = null): Promise<Task> =>
+    transport.call('approve', { id, body: { note } satisfies ApproveRequest }),
+  reject: (id: string, feedback: string, flags: string[] | null): Promise<Task> =>
+    transport.call('reject', { id, body: { feedback, flags } }),
+  flag: (id: string, name: string, flagged: boolean, note: string | null = null): Promise<null> =>
+    transport.call('flag_asset', { id, name, body: { flagged, note } }),
+  bulkApprove: (task_ids: string[], reason: string | null = null): Promise<Task[]> =>
+    transport.call('bulk_approve', { body: { task_ids, reason } }),
+  bulkReject: (task_ids: string[], reason: string): Promise<Task[]> =>
+    transport.call('bulk_reject', { body: { task_ids, reason } }),
+  retry: (id: string): Promise<Task> => transport.call('retry', { id }),
+  cancel: (id: string, reason: string | null = null): Promise<Task> =>
+    transport.call('cancel', { id, body: { reason } }),
+  status: (): Promise<AppStatus> => transport.call('get_status', {}),
+  pauseWorker: (): Promise<AppStatus> => transport.call('pause_worker', {}),
+  resumeWorker: (): Promise<AppStatus> => transport.call('resume_worker', {}),
+  subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription =>
+    transport.subscribe(onEvent, onState),
+  fileUrl: (relPath: string): string => transport.fileUrl(relPath),
+};
+
+/** The message to show the creator for any failure. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof BackendError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { Status } from './bindings/Status';
+import { ALL_STATUSES, COLUMNS, columnOf, isGate, isError, statusName, statusTone, STATUS_INFO } from './status';
+
+// domain.md's table, verbatim: internal value → board name.
+const TABLE: [Status, string][] = [
+  ['draft', 'Draft'],
+  ['queued', 'Queued'],
+  ['claimed', 'Processing'],
+  ['generating_assets', 'Assets Generating'],
+  ['assets_ready', 'Assets Ready'],
+  ['assets_approved', 'Assets Approved'],
+  ['generating_composites', 'Composites Creating'],
+  ['composites_ready', 'Composites Ready'],
+  ['generating_video', 'Videos Generating'],
+  ['video_ready', 'Videos Ready'],
+  ['video_approved', 'Videos Approved'],
+  ['generating_audio', 'Audio Generating'],
+  ['audio_ready', 'Audio Ready'],
+  ['audio_approved', 'Audio Approved'],
+  ['generating_sfx', 'SFX Generating'],
+  ['sfx_ready', 'SFX Ready'],
+  ['assembling', 'Assembling Video'],
+  ['assembly_ready', 'Assembly Ready'],
+  ['final_review', 'Ready for Review'],
+  ['approved', 'Review Approved'],
+  ['uploading', 'Uploading'],
+  ['published', 'Upload Complete'],
+  ['cancelled', 'Cancelled'],
+  ['asset_error', 'Asset Error'],
+  ['video_error', 'Video Error'],
+  ['audio_error', 'Audio Error'],
+  ['upload_error', 'Upload Error'],
+];
+
+describe('status names', () => {
+  it('has all 27 statuses in pipeline order', () => {
+    expect(ALL_STATUSES).toHaveLength(27);
+    expect(ALL_STATUSES).toEqual(TABLE.map(([s]) => s));
+  });
+  it.each(TABLE)('%s is shown as %s', (s, name) => {
+    expect(statusName(s)).toBe(name);
+  });
+  it('board names are unique', () => {
+    expect(new Set(ALL_STATUSES.map(statusName)).size).toBe(27);
+  });
+});
+
+describe('kinds and tones', () => {
+  it('has exactly the four gates', () => {
+    expect(ALL_STATUSES.filter(isGate)).toEqual(['assets_ready', 'video_ready', 'audio_ready', 'final_review']);
+  });
+  it('has exactly the four errors, all red', () => {
+    const errs = ALL_STATUSES.filter(isError);
+    expect(errs).toEqual(['asset_error', 'video_error', 'audio_error', 'upload_error']);
+    for (const s of errs) expect(statusTone(s)).toBe('error');
+  });
+  it('gates are prominent and normal work is calm', () => {
+    expect(statusTone('assets_ready')).toBe('gate');
+    expect(statusTone('generating_video')).toBe('calm');
+    expect(statusTone('published')).toBe('done');
+    expect(STATUS_INFO.composites_ready.kind).toBe('pass_through');
+  });
+});
+
+describe('columns', () => {
+  it('place every status in exactly one column', () => {
+    for (const s of ALL_STATUSES) {
+      expect(COLUMNS.filter((c) => c.statuses.includes(s)), s).toHaveLength(1);
+    }
+  });
+  it('are in pipeline order', () => {
+    const order = (s: Status) => ALL_STATUSES.indexOf(s);
+    const firsts = COLUMNS.filter((c) => c.id !== 'errors' && c.id !== 'cancelled').map((c) => order(c.statuses[0]));
+    expect([...firsts].sort((a, b) => a - b)).toEqual(firsts);
+  });
+  it('give every gate its own column and fold pass-through states into a step', () => {
+    for (const g of ['assets_ready', 'video_ready', 'audio_ready', 'final_review'] as Status[]) {
+      expect(columnOf(g).statuses).toEqual([g]);
+      expect(columnOf(g).tone).toBe('gate');
+    }
+    expect(columnOf('composites_ready').id).toBe(columnOf('generating_composites').id);
+    expect(columnOf('sfx_ready').id).toBe(columnOf('generating_sfx').id);
+    expect(columnOf('asset_error').tone).toBe('error');
+  });
+});

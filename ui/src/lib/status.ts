@@ -1,0 +1,146 @@
+// The one place that knows how a status is named and where it sits on the board.
+// Names are the board names of shared/design/domain.md, exactly.
+import type { Status } from './bindings/Status';
+import type { StatusKind } from './bindings/StatusKind';
+
+export interface StatusInfo {
+  /** Name shown on the board (and on Notion). */
+  name: string;
+  kind: StatusKind;
+}
+
+/** Every status in pipeline order (the order of domain.md's table). */
+export const STATUS_INFO: Readonly<Record<Status, StatusInfo>> = {
+  draft: { name: 'Draft', kind: 'planning' },
+  queued: { name: 'Queued', kind: 'planning' },
+  claimed: { name: 'Processing', kind: 'step' },
+  generating_assets: { name: 'Assets Generating', kind: 'step' },
+  assets_ready: { name: 'Assets Ready', kind: 'gate' },
+  assets_approved: { name: 'Assets Approved', kind: 'decision' },
+  generating_composites: { name: 'Composites Creating', kind: 'step' },
+  composites_ready: { name: 'Composites Ready', kind: 'pass_through' },
+  generating_video: { name: 'Videos Generating', kind: 'step' },
+  video_ready: { name: 'Videos Ready', kind: 'gate' },
+  video_approved: { name: 'Videos Approved', kind: 'decision' },
+  generating_audio: { name: 'Audio Generating', kind: 'step' },
+  audio_ready: { name: 'Audio Ready', kind: 'gate' },
+  audio_approved: { name: 'Audio Approved', kind: 'decision' },
+  generating_sfx: { name: 'SFX Generating', kind: 'step' },
+  sfx_ready: { name: 'SFX Ready', kind: 'pass_through' },
+  assembling: { name: 'Assembling Video', kind: 'step' },
+  assembly_ready: { name: 'Assembly Ready', kind: 'pass_through' },
+  final_review: { name: 'Ready for Review', kind: 'gate' },
+  approved: { name: 'Review Approved', kind: 'decision' },
+  uploading: { name: 'Uploading', kind: 'step' },
+  published: { name: 'Upload Complete', kind: 'terminal' },
+  cancelled: { name: 'Cancelled', kind: 'terminal' },
+  asset_error: { name: 'Asset Error', kind: 'error' },
+  video_error: { name: 'Video Error', kind: 'error' },
+  audio_error: { name: 'Audio Error', kind: 'error' },
+  upload_error: { name: 'Upload Error', kind: 'error' },
+};
+
+export const ALL_STATUSES = Object.keys(STATUS_INFO) as Status[];
+
+export function statusName(s: Status): string {
+  return STATUS_INFO[s]?.name ?? s;
+}
+
+export function statusKind(s: Status): StatusKind {
+  return STATUS_INFO[s].kind;
+}
+
+export const GATES: readonly Status[] = ['assets_ready', 'video_ready', 'audio_ready', 'final_review'];
+export const ERRORS: readonly Status[] = ['asset_error', 'video_error', 'audio_error', 'upload_error'];
+
+export function isGate(s: Status): boolean {
+  return STATUS_INFO[s].kind === 'gate';
+}
+
+export function isError(s: Status): boolean {
+  return STATUS_INFO[s].kind === 'error';
+}
+
+/** Colour family of a status on the board. */
+export type Tone = 'calm' | 'gate' | 'error' | 'done' | 'muted';
+
+export function statusTone(s: Status): Tone {
+  switch (STATUS_INFO[s].kind) {
+    case 'gate':
+      return 'gate';
+    case 'error':
+      return 'error';
+    case 'terminal':
+      return s === 'published' ? 'done' : 'muted';
+    case 'planning':
+      return 'muted';
+    default:
+      return 'calm';
+  }
+}
+
+export interface Column {
+  id: string;
+  title: string;
+  statuses: Status[];
+  tone: Tone;
+}
+
+/**
+ * Board columns in pipeline order. Pass-through and decision states fold into the step that
+ * follows them (a decision is a moment, not a place a task waits); gates get their own column.
+ */
+export const COLUMNS: readonly Column[] = [
+  { id: 'draft', title: 'Draft', statuses: ['draft'], tone: 'muted' },
+  { id: 'queued', title: 'Queued', statuses: ['queued', 'claimed'], tone: 'calm' },
+  { id: 'assets', title: 'Assets Generating', statuses: ['generating_assets'], tone: 'calm' },
+  { id: 'assets_ready', title: 'Assets Ready', statuses: ['assets_ready'], tone: 'gate' },
+  {
+    id: 'composites',
+    title: 'Composites',
+    statuses: ['assets_approved', 'generating_composites', 'composites_ready'],
+    tone: 'calm',
+  },
+  { id: 'video', title: 'Videos Generating', statuses: ['generating_video'], tone: 'calm' },
+  { id: 'video_ready', title: 'Videos Ready', statuses: ['video_ready'], tone: 'gate' },
+  { id: 'audio', title: 'Audio Generating', statuses: ['video_approved', 'generating_audio'], tone: 'calm' },
+  { id: 'audio_ready', title: 'Audio Ready', statuses: ['audio_ready'], tone: 'gate' },
+  {
+    id: 'sfx_assembly',
+    title: 'SFX & Assembly',
+    statuses: ['audio_approved', 'generating_sfx', 'sfx_ready', 'assembling', 'assembly_ready'],
+    tone: 'calm',
+  },
+  { id: 'final_review', title: 'Ready for Review', statuses: ['final_review'], tone: 'gate' },
+  { id: 'uploading', title: 'Uploading', statuses: ['approved', 'uploading'], tone: 'calm' },
+  { id: 'published', title: 'Upload Complete', statuses: ['published'], tone: 'done' },
+  {
+    id: 'errors',
+    title: 'Errors',
+    statuses: ['asset_error', 'video_error', 'audio_error', 'upload_error'],
+    tone: 'error',
+  },
+  { id: 'cancelled', title: 'Cancelled', statuses: ['cancelled'], tone: 'muted' },
+];
+
+export function columnOf(s: Status): Column {
+  const c = COLUMNS.find((col) => col.statuses.includes(s));
+  if (!c) throw new Error(`status ${s} has no column`);
+  return c;
+}
+
+/** Which step an error status stands for, when the error log does not say. */
+export const ERROR_STEP: Readonly<Partial<Record<Status, string>>> = {
+  asset_error: 'Assets or composites',
+  video_error: 'Video or assembly',
+  audio_error: 'Narration or SFX',
+  upload_error: 'Upload',
+};
+
+/** The error status a gate's rejection leads to. */
+export const GATE_REJECT_TO: Readonly<Partial<Record<Status, Status>>> = {
+  assets_ready: 'asset_error',
+  video_ready: 'video_error',
+  audio_ready: 'audio_error',
+  final_review: 'video_error',
+};

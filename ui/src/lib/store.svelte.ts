@@ -1,0 +1,173 @@
+// Application state. Filled by one initial fetch and kept current by the event stream: an event
+// names a task, and that task (only) is refetched. Nothing here polls the backend.
+import type { AppStatus } from './bindings/AppStatus';
+import type { DomainEvent } from './bindings/DomainEvent';
+import type { Task } from './bindings/Task';
+import type { TaskDetail } from './bindings/TaskDetail';
+import { api, errorMessage, type StreamState } from './api';
+import { reviewQueue } from './views';
+
+export type Route = { page: 'board' } | { page: 'task'; id: string };
+
+export function parseHash(hash: string): Route {
+  const m = /^#\/task\/([A-Za-z0-9_-]+)/.exec(hash);
+  return m ? { page: 'task', id: m[1] } : { page: 'board' };
+}
+
+export interface Toast {
+  id: number;
+  text: string;
+  tone: 'ok' | 'error';
+}
+
+class AppState {
+  tasks = $state<Record<string, Task>>({});
+  loaded = $state(false);
+  status = $state<AppStatus | null>(null);
+  stream = $state<StreamState>('connecting');
+  route = $state<Route>(parseHash(typeof location === 'undefined' ? '' : location.hash));
+  /** Detail of the task open in the gallery (and prefetched ones). */
+  details = $state<Record<string, TaskDetail>>({});
+  now = $state(Date.now());
+  help = $state(false);
+  toasts = $state<Toast[]>([]);
+  loadError = $state<string | null>(null);
+
+  taskList = $derived(Object.values(this.tasks));
+  queue = $derived(reviewQueue(Object.values(this.tasks)));
+
+  #pending = new Map<string, Promise<TaskDetail | null>>();
+  #again = new Set<string>();
+  #statusTimer: ReturnType<typeof setTimeout> | null = null;
+  #toastSeq = 0;
+
+  start(): void {
+    window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
+    // Time in status on the cards: refreshed every minute from the local clock.
+    setInterval(() => (this.now = Date.now()), 60_000);
+    api.subscribe(
+      (e) => this.onEvent(e),
+      (s) => {
+        const wasLive = this.stream === 'live';
+        this.stream = s;
+        // Events may have been missed while the stream was down: fetch what is shown again.
+        if (s === 'live' && !wasLive) void this.reload();
+      },
+    );
+    void this.reload();
+  }
+
+  async reload(): Promise<void> {
+    try {
+      const [list, status] = await Promise.all([api.listTasks(), api.status()]);
+      const next: Record<string, Task> = {};
+      for (const t of list) next[t.id] = t;
+      this.tasks = next;
+      this.status = status;
+      this.loaded = true;
+      this.loadError = null;
+      if (this.route.page === 'task') void this.fetchDetail(this.route.id, true);
+    } catch (e) {
+      this.loadError = errorMessage(e);
+    }
+  }
+
+  onEvent(e: DomainEvent): void {
+    switch (e.type) {
+      case 'worker':
+        if (this.status) this.status.worker = e.state;
+        this.refreshStatusSoon();
+        return;
+      case 'status_changed': {
+        const t = this.tasks[e.task_id];
+        if (t) this.tasks[e.task_id] = { ...t, status: e.to, status_changed_at: new Date().toISOString() };
+        this.refetchTask(e.task_id);
+        this.refreshStatusSoon();
+        return;
+      }
+      case 'decision_made':
+      case 'task_created':
+      case 'review_ready':
+        this.refetchTask(e.task_id);
+        this.refreshStatusSoon();
+        return;
+      case 'asset_changed':
+      case 'asset_version_added':
+        this.refetchTask(e.task_id);
+        return;
+    }
+  }
+
+  /** Refetch one task (coalesced: several events in a row cause one request). */
+  refetchTask(id: string): void {
+    void this.fetchDetail(id, true);
+  }
+
+  async fetchDetail(id: string, force = false): Promise<TaskDetail | null> {
+    if (!force && this.details[id]) return this.details[id];
+    const inflight = this.#pending.get(id);
+    if (inflight) {
+      // A request already left: it may predate this event, so ask again once it is back.
+      if (force) this.#again.add(id);
+      return inflight;
+    }
+    const p = (async () => {
+      // Let a burst of events for the same task settle into one request.
+      if (force) await new Promise((r) => setTimeout(r, 30));
+      try {
+        const d = await api.getTask(id);
+        this.tasks[id] = d.task;
+        this.details[id] = d;
+        return d;
+      } catch (e) {
+        if ((e as { status?: number }).status === 404) {
+          delete this.tasks[id];
+          delete this.details[id];
+        }
+        return null;
+      } finally {
+        this.#pending.delete(id);
+        if (this.#again.delete(id)) void this.fetchDetail(id, true);
+      }
+    })();
+    this.#pending.set(id, p);
+    return p;
+  }
+
+  refreshStatusSoon(): void {
+    if (this.#statusTimer) return;
+    this.#statusTimer = setTimeout(async () => {
+      this.#statusTimer = null;
+      try {
+        this.status = await api.status();
+      } catch {
+        /* keep the last known state */
+      }
+    }, 150);
+  }
+
+  /** Apply a task returned by a command at once (the event that follows only confirms it). */
+  applyTask(t: Task): void {
+    this.tasks[t.id] = t;
+    const d = this.details[t.id];
+    if (d) this.details[t.id] = { ...d, task: t };
+  }
+
+  toast(text: string, tone: 'ok' | 'error' = 'ok', ms = 5000): void {
+    const id = ++this.#toastSeq;
+    this.toasts = [...this.toasts, { id, text, tone }];
+    setTimeout(() => (this.toasts = this.toasts.filter((t) => t.id !== id)), ms);
+  }
+
+  openTask(id: string): void {
+    location.hash = `#/task/${id}`;
+    this.route = { page: 'task', id };
+  }
+
+  openBoard(): void {
+    location.hash = '#/';
+    this.route = { page: 'board' };
+  }
+}
+
+export const app = new AppState();
