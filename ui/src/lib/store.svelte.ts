@@ -1,6 +1,7 @@
 // Application state. Filled by one initial fetch and kept current by the event stream: an event
 // names a task, and that task (only) is refetched. Nothing here polls the backend.
 import type { AppStatus } from './bindings/AppStatus';
+import type { AssetDetail } from './bindings/AssetDetail';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
@@ -27,11 +28,14 @@ class AppState {
   stream = $state<StreamState>('connecting');
   route = $state<Route>(parseHash(typeof location === 'undefined' ? '' : location.hash));
   /** Detail of the task open in the gallery (and prefetched ones). */
-  details = $state<Record<string, TaskDetail>>({});
+  // Raw (not deeply proxied): a detail is replaced whole, which keeps opening a gallery cheap.
+  details = $state.raw<Record<string, TaskDetail>>({});
   now = $state(Date.now());
   help = $state(false);
   toasts = $state<Toast[]>([]);
   loadError = $state<string | null>(null);
+  /** Warm the next task (hover on a card, next in the queue). `?prefetch=0` turns it off (benchmark). */
+  prefetch = typeof location === 'undefined' || new URLSearchParams(location.search).get('prefetch') !== '0';
 
   taskList = $derived(Object.values(this.tasks));
   queue = $derived(reviewQueue(Object.values(this.tasks)));
@@ -117,12 +121,13 @@ class AppState {
       try {
         const d = await api.getTask(id);
         this.tasks[id] = d.task;
-        this.details[id] = d;
+        this.details = { ...this.details, [id]: d };
         return d;
       } catch (e) {
         if ((e as { status?: number }).status === 404) {
           delete this.tasks[id];
-          delete this.details[id];
+          const { [id]: _gone, ...rest } = this.details;
+          this.details = rest;
         }
         return null;
       } finally {
@@ -150,7 +155,15 @@ class AppState {
   applyTask(t: Task): void {
     this.tasks[t.id] = t;
     const d = this.details[t.id];
-    if (d) this.details[t.id] = { ...d, task: t };
+    if (d) this.details = { ...this.details, [t.id]: { ...d, task: t } };
+  }
+
+  /** Change one asset of a loaded detail (flags), replacing the detail. */
+  patchAsset(taskId: string, name: string, patch: Partial<AssetDetail>): void {
+    const d = this.details[taskId];
+    if (!d) return;
+    const assets = d.assets.map((a) => (a.name === name ? { ...a, ...patch } : a));
+    this.details = { ...this.details, [taskId]: { ...d, assets } };
   }
 
   toast(text: string, tone: 'ok' | 'error' = 'ok', ms = 5000): void {
