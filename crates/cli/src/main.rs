@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand};
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::{
-    AssetName, Core, CoreOptions, NewTask, Priority, ReviewInput, ReviewService, Source, Status, Task, TaskId, TaskService,
-    Worker,
+    AssetName, Core, CoreOptions, NewTask, Priority, ReviewInput, ReviewService, Source, Status,
+    Task, TaskId, TaskService, Worker,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +53,21 @@ enum Command {
         /// Also watch the workspace for files edited outside the app.
         #[arg(long)]
         watch: bool,
+    },
+    /// Serve the web UI and the API on 127.0.0.1 (runs the worker too).
+    Serve {
+        /// Address to listen on; anything but loopback requires --token.
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        addr: std::net::SocketAddr,
+        /// Do not run a worker in this process.
+        #[arg(long)]
+        no_worker: bool,
+        /// Bearer token required by every request (needed to bind beyond loopback).
+        #[arg(long, env = "REVIEWDESK_SERVER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Folder of the built UI (default: ui/dist of this source tree).
+        #[arg(long, env = "REVIEWDESK_UI_DIR")]
+        ui_dir: Option<PathBuf>,
     },
     /// Decide at a review gate.
     #[command(subcommand)]
@@ -156,14 +171,28 @@ enum ReviewCommand {
 }
 
 fn parse_ids(ids: &[String]) -> anyhow::Result<Vec<TaskId>> {
-    Ok(ids.iter().map(|s| s.parse::<TaskId>()).collect::<Result<_, _>>()?)
+    Ok(ids
+        .iter()
+        .map(|s| s.parse::<TaskId>())
+        .collect::<Result<_, _>>()?)
 }
 
 fn print_task_line(t: &Task) {
     let since = chrono::Utc::now() - t.status_changed_at;
     let mins = since.num_minutes();
-    let age = if mins < 60 { format!("{mins}m") } else { format!("{}h{:02}m", mins / 60, mins % 60) };
-    println!("{}  {:<20} {:>6}  {:<8} {}", t.id, t.status.board_name(), age, t.channel_id, t.title);
+    let age = if mins < 60 {
+        format!("{mins}m")
+    } else {
+        format!("{}h{:02}m", mins / 60, mins % 60)
+    };
+    println!(
+        "{}  {:<20} {:>6}  {:<8} {}",
+        t.id,
+        t.status.board_name(),
+        age,
+        t.channel_id,
+        t.title
+    );
 }
 
 fn emit<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce()) -> anyhow::Result<()> {
@@ -194,7 +223,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     NewTask {
                         title: "Demo: Secrets of the deep sea".into(),
                         topic: "deep sea creatures".into(),
-                        story_direction: "a calm, curious dive from the surface to the abyss".into(),
+                        story_direction: "a calm, curious dive from the surface to the abyss"
+                            .into(),
                         ..Default::default()
                     },
                     Source::Cli,
@@ -204,7 +234,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let detail = tasks.detail(task.id).await?;
             emit(json, &detail, || {
                 print_task_line(&detail.task);
-                println!("{} assets in {}", detail.assets.len(), core.workspace.root().join(reviewdesk_core::workspace::Workspace::project_rel(&detail.task.channel_id, task.id)).display());
+                println!(
+                    "{} assets in {}",
+                    detail.assets.len(),
+                    core.workspace
+                        .root()
+                        .join(reviewdesk_core::workspace::Workspace::project_rel(
+                            &detail.task.channel_id,
+                            task.id
+                        ))
+                        .display()
+                );
                 println!("approve: reviewdesk review approve {}", task.id);
             })?;
         }
@@ -228,8 +268,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             emit(json, &task, || print_task_line(&task))?;
         }
         Command::Task(TaskCommand::List { status, channel }) => {
-            let statuses = status.iter().map(|s| s.parse::<Status>()).collect::<Result<Vec<_>, _>>()?;
-            let list = tasks.list(&TaskFilter { statuses, channel_id: channel, limit: None }).await?;
+            let statuses = status
+                .iter()
+                .map(|s| s.parse::<Status>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let list = tasks
+                .list(&TaskFilter {
+                    statuses,
+                    channel_id: channel,
+                    limit: None,
+                })
+                .await?;
             emit(json, &list, || list.iter().for_each(print_task_line))?;
         }
         Command::Task(TaskCommand::Show { task }) => {
@@ -238,16 +287,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_task_line(&detail.task);
                 for a in &detail.assets {
                     let flag = if a.asset.flagged { " [flagged]" } else { "" };
-                    println!("  {:<12} {:<16} v{} {}{flag}", a.asset.kind.as_str(), a.asset.name, a.asset.current_version, a.asset.review_state.as_str());
+                    println!(
+                        "  {:<12} {:<16} v{} {}{flag}",
+                        a.asset.kind.as_str(),
+                        a.asset.name,
+                        a.asset.current_version,
+                        a.asset.review_state.as_str()
+                    );
                 }
                 if !detail.task.error_log.is_empty() {
                     println!("error log:\n{}", detail.task.error_log);
                 }
             })?;
         }
-        Command::Worker { until_idle, slots, watch } => {
+        Command::Worker {
+            until_idle,
+            slots,
+            watch,
+        } => {
             let worker = Worker::new(core.clone()).with_slots(slots);
-            let _watch = if watch { Some(reviewdesk_core::watcher::watch(core.clone())?) } else { None };
+            let _watch = if watch {
+                Some(reviewdesk_core::watcher::watch(core.clone())?)
+            } else {
+                None
+            };
             if until_idle {
                 worker.run_until_idle().await?;
             } else {
@@ -260,27 +323,98 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker.run(rx).await?;
             }
         }
+        Command::Serve {
+            addr,
+            no_worker,
+            token,
+            ui_dir,
+        } => {
+            let worker = (!no_worker).then(|| Worker::new(core.clone()));
+            let ui_dir = ui_dir.or_else(|| {
+                Some(PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../ui/dist"
+                )))
+            });
+            let server = reviewdesk_server::bind(
+                core.clone(),
+                worker.clone(),
+                reviewdesk_server::ServerConfig {
+                    addr,
+                    token,
+                    ui_dir,
+                },
+            )
+            .await?;
+            let _watch = reviewdesk_core::watcher::watch(core.clone())?;
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let worker_task = worker.map(|w| {
+                let rx = rx.clone();
+                tokio::spawn(async move { w.run(rx).await })
+            });
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                writeln!(out, "listening on http://{}", server.local_addr)?;
+                out.flush()?;
+            }
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = tx.send(true);
+            });
+            server
+                .run(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await?;
+            if let Some(t) = worker_task {
+                t.await??;
+            }
+        }
         Command::Review(ReviewCommand::Approve { tasks: ids, note }) => {
             let mut i = input();
             i.reason = note;
             let done = reviews.bulk_approve(&parse_ids(&ids)?, i).await?;
             emit(json, &done, || done.iter().for_each(print_task_line))?;
         }
-        Command::Review(ReviewCommand::Reject { tasks: ids, feedback, flags }) => {
+        Command::Review(ReviewCommand::Reject {
+            tasks: ids,
+            feedback,
+            flags,
+        }) => {
             let flags = if flags.is_empty() {
                 None
             } else {
-                Some(flags.iter().map(AssetName::parse).collect::<Result<Vec<_>, _>>()?)
+                Some(
+                    flags
+                        .iter()
+                        .map(AssetName::parse)
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
             };
-            let done = reviews.bulk_reject(&parse_ids(&ids)?, flags, input().with_reason(feedback)).await?;
+            let done = reviews
+                .bulk_reject(&parse_ids(&ids)?, flags, input().with_reason(feedback))
+                .await?;
             emit(json, &done, || done.iter().for_each(print_task_line))?;
         }
-        Command::Review(ReviewCommand::Flag { task, asset, note, off }) => {
+        Command::Review(ReviewCommand::Flag {
+            task,
+            asset,
+            note,
+            off,
+        }) => {
             let id: TaskId = task.parse()?;
             let name = AssetName::parse(asset)?;
             reviews.flag(id, &name, !off, note, Source::Cli).await?;
             let a = core.store.asset(id, &name).await?;
-            emit(json, &a, || println!("{} {}", a.name, if a.flagged { "flagged" } else { "not flagged" }))?;
+            emit(json, &a, || {
+                println!(
+                    "{} {}",
+                    a.name,
+                    if a.flagged { "flagged" } else { "not flagged" }
+                )
+            })?;
         }
         Command::Retry { task } => {
             let t = reviews.retry(task.parse()?, input()).await?;

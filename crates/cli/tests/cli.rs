@@ -22,7 +22,10 @@ impl Env {
         self.path().join("ws")
     }
     fn db(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.path().join("db.sqlite").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.path().join("db.sqlite").display()
+        )
     }
     fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("reviewdesk").unwrap();
@@ -45,7 +48,11 @@ impl Env {
     }
     fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd().args(args).arg("--json").output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
     /// Runs a command that must fail, returning its stderr.
@@ -53,14 +60,20 @@ impl Env {
         let out = self.cmd().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
         let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(err.lines().filter(|l| l.starts_with("error")).count() == 1, "one clear error line: {err}");
+        assert!(
+            err.lines().filter(|l| l.starts_with("error")).count() == 1,
+            "one clear error line: {err}"
+        );
         err
     }
     fn channel(&self, yaml: &str) {
         std::fs::write(self.path().join("cfg/channels/default.yaml"), yaml).unwrap();
     }
     fn add(&self, title: &str) -> String {
-        self.json(&["task", "add", "--title", title, "--topic", "volcanoes"])["id"].as_str().unwrap().to_string()
+        self.json(&["task", "add", "--title", title, "--topic", "volcanoes"])["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
     fn db_snapshot(&self) -> Value {
         self.json(&["task", "list"])
@@ -96,13 +109,30 @@ fn demo_then_approve_then_composites_then_clear_stop_at_video() {
     let id = detail["task"]["id"].as_str().unwrap().to_string();
     let approved = env.json(&["review", "approve", &id, "--note", "looks great"]);
     assert_eq!(approved[0]["status"], "assets_approved");
-    env.cmd().args(["worker", "--until-idle"]).assert().success();
+    env.cmd()
+        .args(["worker", "--until-idle"])
+        .assert()
+        .success();
     let shown = env.json(&["task", "show", &id]);
     assert_eq!(shown["task"]["status"], "video_error");
     let log = shown["task"]["error_log"].as_str().unwrap();
-    assert!(log.contains("Video Error: video step failed: no executor configured"), "{log}");
-    let composites = env.ws().join(format!("channels/default/projects/{id}/composites"));
-    let n = std::fs::read_dir(&composites).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png")).count();
+    assert!(
+        log.contains("Video Error: video step failed: no executor configured"),
+        "{log}"
+    );
+    let composites = env
+        .ws()
+        .join(format!("channels/default/projects/{id}/composites"));
+    let n = std::fs::read_dir(&composites)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
     assert_eq!(n, 18);
     assert_eq!(shown["audit"][0]["reason"], "looks great");
     assert_eq!(shown["audit"][0]["source"], "cli");
@@ -115,24 +145,69 @@ fn bad_input_is_refused_with_one_clear_line_and_changes_nothing() {
     let before = env.db_snapshot();
 
     let err = env.fails(&["review", "approve", &id]);
-    assert!(err.contains("Queued") && err.contains("not at a review gate"), "{err}");
+    assert!(
+        err.contains("Queued") && err.contains("not at a review gate"),
+        "{err}"
+    );
     let err = env.fails(&["retry", &id]);
-    assert!(err.contains("cannot move a task from Queued to Queued"), "{err}");
+    assert!(
+        err.contains("cannot move a task from Queued to Queued"),
+        "{err}"
+    );
     let unknown = "01900000-0000-7000-8000-000000000000";
-    assert!(env.fails(&["task", "show", unknown]).contains("does not exist"));
-    assert!(env.fails(&["review", "approve", "not-an-id"]).contains("not a task id"));
-    assert!(env.fails(&["review", "flag", &id, "../../etc/passwd"]).contains("asset name"));
-    assert!(env.fails(&["review", "reject", &id, "--feedback", "  "]).contains("feedback"));
-    assert!(env.fails(&["task", "add", "--title", "x", "--priority", "urgent"]).contains("priority"));
-    assert!(env.fails(&["task", "add", "--title", "x", "--channel", "nope"]).contains("no channel \"nope\""));
+    assert!(
+        env.fails(&["task", "show", unknown])
+            .contains("does not exist")
+    );
+    assert!(
+        env.fails(&["review", "approve", "not-an-id"])
+            .contains("not a task id")
+    );
+    assert!(
+        env.fails(&["review", "flag", &id, "../../etc/passwd"])
+            .contains("asset name")
+    );
+    assert!(
+        env.fails(&["review", "reject", &id, "--feedback", "  "])
+            .contains("feedback")
+    );
+    assert!(
+        env.fails(&["task", "add", "--title", "x", "--priority", "urgent"])
+            .contains("priority")
+    );
+    assert!(
+        env.fails(&["task", "add", "--title", "x", "--channel", "nope"])
+            .contains("no channel \"nope\"")
+    );
 
     // A corrupt plan file is refused before anything is stored.
     let plan = env.path().join("plan.yaml");
     std::fs::write(&plan, "characters: [ {name: a, prompt: }\n").unwrap();
-    let err = env.fails(&["task", "add", "--title", "Planned", "--plan-file", plan.to_str().unwrap()]);
+    let err = env.fails(&[
+        "task",
+        "add",
+        "--title",
+        "Planned",
+        "--plan-file",
+        plan.to_str().unwrap(),
+    ]);
     assert!(err.contains("plan.yaml"), "{err}");
-    std::fs::write(&plan, "characters: [{name: ../a, prompt: p}]\nenvironments: []\nprops: []\n").unwrap();
-    assert!(env.fails(&["task", "add", "--title", "Planned", "--plan-file", plan.to_str().unwrap()]).contains("plan.yaml"));
+    std::fs::write(
+        &plan,
+        "characters: [{name: ../a, prompt: p}]\nenvironments: []\nprops: []\n",
+    )
+    .unwrap();
+    assert!(
+        env.fails(&[
+            "task",
+            "add",
+            "--title",
+            "Planned",
+            "--plan-file",
+            plan.to_str().unwrap()
+        ])
+        .contains("plan.yaml")
+    );
 
     // A channel file with a bad field names the file and the field.
     env.channel("channel_id: default\nchannel_name: D\nmax_concurrent: 0\n");
@@ -142,38 +217,93 @@ fn bad_input_is_refused_with_one_clear_line_and_changes_nothing() {
     // An unwritable workspace is named.
     let file = env.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let err = env.fails(&["--workspace", file.join("ws").to_str().unwrap(), "task", "list"]);
+    let err = env.fails(&[
+        "--workspace",
+        file.join("ws").to_str().unwrap(),
+        "task",
+        "list",
+    ]);
     assert!(err.contains("workspace"), "{err}");
 
     assert_eq!(env.db_snapshot(), before, "nothing changed in the store");
-    assert!(env.json(&["task", "show", &id])["audit"].as_array().unwrap().is_empty());
+    assert!(
+        env.json(&["task", "show", &id])["audit"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn reject_with_flags_then_retry_regenerates_exactly_those() {
     let env = Env::new();
-    let id = env.json(&["demo"])["task"]["id"].as_str().unwrap().to_string();
-    let dir = env.ws().join(format!("channels/default/projects/{id}/assets"));
-    let snapshot = |p: &Path| (std::fs::read(p).unwrap(), std::fs::metadata(p).unwrap().modified().unwrap());
+    let id = env.json(&["demo"])["task"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = env
+        .ws()
+        .join(format!("channels/default/projects/{id}/assets"));
+    let snapshot = |p: &Path| {
+        (
+            std::fs::read(p).unwrap(),
+            std::fs::metadata(p).unwrap().modified().unwrap(),
+        )
+    };
     let all: Vec<PathBuf> = ["characters", "environments", "props"]
         .iter()
-        .flat_map(|k| std::fs::read_dir(dir.join(k)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()))
+        .flat_map(|k| {
+            std::fs::read_dir(dir.join(k))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+        })
         .collect();
     assert_eq!(all.len(), 22);
     let before: Vec<_> = all.iter().map(|p| snapshot(p)).collect();
 
-    env.cmd().args(["review", "flag", &id, "rival", "--note", "too cartoonish"]).assert().success();
-    let rejected = env.json(&["review", "reject", &id, "--feedback", "Rival, desert and map need another go", "--flag", "rival", "--flag", "desert_camp", "--flag", "ancient_map"]);
+    env.cmd()
+        .args(["review", "flag", &id, "rival", "--note", "too cartoonish"])
+        .assert()
+        .success();
+    let rejected = env.json(&[
+        "review",
+        "reject",
+        &id,
+        "--feedback",
+        "Rival, desert and map need another go",
+        "--flag",
+        "rival",
+        "--flag",
+        "desert_camp",
+        "--flag",
+        "ancient_map",
+    ]);
     assert_eq!(rejected[0]["status"], "asset_error");
     let shown = env.json(&["task", "show", &id]);
-    assert!(shown["task"]["error_log"].as_str().unwrap().contains("Asset Error: Rival, desert and map need another go"));
+    assert!(
+        shown["task"]["error_log"]
+            .as_str()
+            .unwrap()
+            .contains("Asset Error: Rival, desert and map need another go")
+    );
     let audit = &shown["audit"][0];
     assert_eq!(audit["decision"], "reject");
-    assert_eq!(audit["flagged"], serde_json::json!(["rival", "desert_camp", "ancient_map"]));
-    assert!(audit["correlation_id"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(
+        audit["flagged"],
+        serde_json::json!(["rival", "desert_camp", "ancient_map"])
+    );
+    assert!(
+        audit["correlation_id"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
 
     env.cmd().args(["retry", &id]).assert().success();
-    env.cmd().args(["worker", "--until-idle"]).assert().success();
+    env.cmd()
+        .args(["worker", "--until-idle"])
+        .assert()
+        .success();
     let shown = env.json(&["task", "show", &id]);
     assert_eq!(shown["task"]["status"], "assets_ready");
     let flagged = ["rival", "desert_camp", "ancient_map"];
@@ -230,17 +360,30 @@ fn a_worker_killed_mid_step_is_finished_by_another_after_its_lease_expires() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("item 6 to start", Duration::from_secs(60), || reached.exists());
+    wait_for("item 6 to start", Duration::from_secs(60), || {
+        reached.exists()
+    });
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let orphan = std::fs::read_to_string(&reached).unwrap();
-    let _ = std::process::Command::new("kill").arg("-9").arg(orphan.trim()).status();
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(orphan.trim())
+        .status();
     std::fs::remove_file(&block).unwrap();
 
     let mid = env.json(&["task", "show", &id]);
     assert_eq!(mid["task"]["status"], "generating_assets");
-    let done_before = mid["assets"].as_array().unwrap().iter().filter(|a| a["current_version"] == 1).count();
-    assert_eq!(done_before, 5, "five items were checkpointed before the kill");
+    let done_before = mid["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["current_version"] == 1)
+        .count();
+    assert_eq!(
+        done_before, 5,
+        "five items were checkpointed before the kill"
+    );
 
     env.cmd()
         .args(["worker", "--until-idle"])
@@ -254,14 +397,23 @@ fn a_worker_killed_mid_step_is_finished_by_another_after_its_lease_expires() {
     assert_eq!(assets.len(), 22);
     for a in assets {
         assert_eq!(a["current_version"], 1, "{}", a["name"]);
-        assert_eq!(a["versions"].as_array().unwrap().len(), 1, "no duplicate version rows for {}", a["name"]);
+        assert_eq!(
+            a["versions"].as_array().unwrap().len(),
+            1,
+            "no duplicate version rows for {}",
+            a["name"]
+        );
     }
 }
 
 #[test]
 fn secrets_in_a_failing_command_are_redacted() {
     let env = Env::new();
-    let bad = script(env.path(), "bad.sh", "echo \"auth failed with $MY_API_TOKEN\" >&2; exit 78");
+    let bad = script(
+        env.path(),
+        "bad.sh",
+        "echo \"auth failed with $MY_API_TOKEN\" >&2; exit 78",
+    );
     env.channel(&format!(
         "channel_id: default\nchannel_name: D\nsteps:\n  assets:\n    executor: command\n    program: {}\n",
         bad.display()
@@ -277,8 +429,14 @@ fn secrets_in_a_failing_command_are_redacted() {
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(!logs.contains("sk-very-secret-123"), "secret in logs");
     let shown = env.json(&["task", "show", &id]);
-    assert_eq!(shown["task"]["status"], "asset_error", "configuration errors stop at once");
+    assert_eq!(
+        shown["task"]["status"], "asset_error",
+        "configuration errors stop at once"
+    );
     let log = shown["task"]["error_log"].as_str().unwrap();
-    assert!(log.contains("auth failed with [redacted]") && !log.contains("sk-very"), "{log}");
+    assert!(
+        log.contains("auth failed with [redacted]") && !log.contains("sk-very"),
+        "{log}"
+    );
     assert!(log.contains("fix the configuration"), "{log}");
 }

@@ -1,0 +1,57 @@
+//! Mapping core errors to HTTP answers: `{code, message}` with a fitting status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use reviewdesk_core::CoreError;
+use reviewdesk_core::api::ApiError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct HttpError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Body.
+    pub body: ApiError,
+}
+
+impl HttpError {
+    /// An error with a code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        HttpError {
+            status,
+            body: ApiError {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+impl From<CoreError> for HttpError {
+    fn from(e: CoreError) -> Self {
+        let status = match &e {
+            CoreError::NotFound { .. } | CoreError::PathEscape(_) => StatusCode::NOT_FOUND,
+            CoreError::RefusedTransition { .. }
+            | CoreError::NotAtGate { .. }
+            | CoreError::Conflict(_) => StatusCode::CONFLICT,
+            CoreError::Invalid { .. } | CoreError::Config { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "request failed");
+        }
+        HttpError {
+            status,
+            body: ApiError::from(&e),
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}

@@ -1,0 +1,344 @@
+//! The HTTP API against a real server on port 0 with a fresh database and workspace per test.
+
+use reqwest::StatusCode;
+use reviewdesk_core::config::WorkerSettings;
+use reviewdesk_core::{Core, CoreOptions, NewTask, Source, TaskService, Worker};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct App {
+    _dir: tempfile::TempDir,
+    core: Arc<Core>,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn spawn_app(token: Option<&str>, addr: &str) -> Result<App, reviewdesk_server::ServeError> {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(CoreOptions {
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        )),
+        workspace: Some(dir.path().join("ws")),
+        config_dir: Some(dir.path().join("cfg")),
+        worker_settings: Some(WorkerSettings {
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    let server = reviewdesk_server::bind(
+        core.clone(),
+        None,
+        reviewdesk_server::ServerConfig {
+            addr: addr.parse().unwrap(),
+            token: token.map(str::to_string),
+            ui_dir: None,
+        },
+    )
+    .await?;
+    let base = format!("http://127.0.0.1:{}", server.local_addr.port());
+    tokio::spawn(server.run(std::future::pending()));
+    Ok(App {
+        _dir: dir,
+        core,
+        base,
+        http: reqwest::Client::new(),
+    })
+}
+
+impl App {
+    async fn task_at_gate(&self) -> String {
+        let t = TaskService::new(self.core.clone())
+            .create(
+                NewTask {
+                    title: "Http".into(),
+                    topic: "owls".into(),
+                    ..Default::default()
+                },
+                Source::Cli,
+            )
+            .await
+            .unwrap();
+        Worker::new(self.core.clone())
+            .run_until_idle()
+            .await
+            .unwrap();
+        t.id.to_string()
+    }
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Sends a request line exactly as written (no client-side path normalisation).
+async fn raw_get(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_flow_over_http_with_events_and_files() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let id = app.task_at_gate().await;
+
+    let list: Value = app
+        .get("/api/tasks?status=assets_ready")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let none: Value = app
+        .get("/api/tasks?status=Asset%20Error")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    let detail: Value = app
+        .get(&format!("/api/tasks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assets = detail["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 22);
+    assert!(assets.iter().all(|a| a["file_state"] == "ok"));
+
+    // Thumbnails: immutable, ETag, 304 on revalidation.
+    let thumb = assets[0]["versions"][0]["thumb_path"].as_str().unwrap();
+    let r = app.get(&format!("/files/{thumb}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let etag = r.headers()["etag"].clone();
+    assert!(r.bytes().await.unwrap().len() > 1000);
+    let r = app
+        .http
+        .get(format!("{}/files/{thumb}", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let full = assets[0]["file"].as_str().unwrap();
+    let r = app.get(&format!("/files/{full}")).await;
+    assert_eq!(
+        (r.status(), r.headers()["content-type"].to_str().unwrap()),
+        (StatusCode::OK, "image/png")
+    );
+    // Escaping the workspace is a 404, however it is spelled.
+    // (A client may normalise `%2e%2e` away, in which case the request never reaches /files and
+    // gets the UI page; either way no file outside the workspace is served.)
+    for bad in [
+        "/files/%2e%2e/%2e%2e/etc/passwd",
+        "/files/..%2F..%2Fdb.sqlite",
+        "/files/%2Fetc%2Fpasswd",
+        "/files/ws/../db.sqlite",
+    ] {
+        let r = app.get(bad).await;
+        let status = r.status();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = r.bytes().await.unwrap();
+        assert!(
+            status == StatusCode::NOT_FOUND || ct.starts_with("text/html"),
+            "{bad}: {status} {ct}"
+        );
+        assert!(
+            !body.windows(5).any(|w| w == b"root:") && !body.starts_with(b"SQLite"),
+            "{bad} leaked a file"
+        );
+    }
+    let raw = raw_get(&app.base, "/files/../../../../etc/passwd").await;
+    assert!(raw.starts_with("HTTP/1.1 404"), "{raw}");
+
+    let mut events = app.get("/api/events").await;
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+
+    let r = app
+        .http
+        .put(format!("{}/api/tasks/{id}/assets/rival/flag", app.base))
+        .json(&json!({"flagged": true, "note": "odd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .post(
+            &format!("/api/tasks/{id}/reject"),
+            json!({"flags": ["rival"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message"].as_str().unwrap().contains("feedback"), "{e}");
+    let r = app
+        .post(
+            &format!("/api/tasks/{id}/reject"),
+            json!({"feedback": "  "}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .post(&format!("/api/tasks/{id}/approve"), json!({"note": "fine"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["status"],
+        "assets_approved"
+    );
+    let r = app
+        .post(&format!("/api/tasks/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_at_gate");
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    assert_eq!(
+        app.post(&format!("/api/tasks/{unknown}/approve"), json!({}))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/tasks/not-a-uuid").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The open event stream saw the flag and the decision.
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("decision_made") {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        seen.contains("event: domain") && seen.contains("asset_changed"),
+        "{seen}"
+    );
+
+    let status: Value = app.get("/api/status").await.json().await.unwrap();
+    assert_eq!(status["mirror"]["state"], "off");
+    assert_eq!(status["waiting_for_review"], 0);
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/api/tasks/{id}/approve"]["post"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_requests_and_foreign_hosts_are_refused() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let id = app.task_at_gate().await;
+    let url = format!("{}/api/tasks/{id}/approve", app.base);
+    // A form post (not JSON) cannot change state.
+    let r = app
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("note=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Another site's page.
+    let r = app
+        .http
+        .post(&url)
+        .header("origin", "http://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // DNS rebinding: the right IP, a foreign Host.
+    let r = app
+        .http
+        .get(format!("{}/api/tasks", app.base))
+        .header("host", "evil.example:80")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Nothing changed; the same-origin request works.
+    assert_eq!(
+        app.core
+            .store
+            .task(id.parse().unwrap())
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "assets_ready"
+    );
+    let r = app
+        .http
+        .post(&url)
+        .header("origin", app.base.clone())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
+    let err = spawn_app(None, "0.0.0.0:0").await.err().expect("refused");
+    assert!(err.to_string().contains("--token"), "{err}");
+    let app = spawn_app(Some("s3cret-token"), "0.0.0.0:0").await.unwrap();
+    assert_eq!(
+        app.get("/api/tasks").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app
+        .http
+        .get(format!("{}/api/tasks", app.base))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .http
+        .get(format!("{}/api/tasks", app.base))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
