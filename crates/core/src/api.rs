@@ -104,6 +104,9 @@ pub struct ApiError {
 
 impl From<&crate::error::CoreError> for ApiError {
     fn from(e: &crate::error::CoreError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
     }
 }

@@ -7,7 +7,9 @@ use crate::error::{CoreError, Result};
 use crate::ids::AssetName;
 
 /// The kind of an asset, which decides its folder, size and transparency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetKind {
     /// A transparent character.

@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::error::CoreError;
 
 /// A task's id (UUID v7, so ids sort by creation time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(transparent)]
 pub struct TaskId(pub Uuid);
 

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use crate::error::CoreError;
 
 /// Every status a task can be in, in pipeline order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)] // each variant is documented by its board name in `board_name`.
 pub enum Status {
@@ -300,7 +302,9 @@ impl FromStr for Status {
 }
 
 /// The pipeline's steps, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Step 1: the 22 images.

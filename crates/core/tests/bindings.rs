@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
 fn generate(dir: &Path) {
-    let cfg = ts_rs::Config::new().with_out_dir(dir).with_large_int("number");
+    let cfg = ts_rs::Config::new()
+        .with_out_dir(dir)
+        .with_large_int("number");
     reviewdesk_core::tasks::TaskDetail::export_all(&cfg).unwrap();
     reviewdesk_core::DomainEvent::export_all(&cfg).unwrap();
     reviewdesk_core::NewTask::export_all(&cfg).unwrap();
@@ -30,7 +32,10 @@ fn read_dir(dir: &Path) -> BTreeMap<String, String> {
         for e in entries.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "ts") {
-                out.insert(p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap());
+                out.insert(
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&p).unwrap(),
+                );
             }
         }
     }
@@ -60,6 +65,9 @@ fn ui_bindings_are_up_to_date() {
         "binding files differ; run UPDATE_BINDINGS=1 cargo test -p reviewdesk-core --test bindings"
     );
     for (name, text) in &fresh {
-        assert_eq!(&committed[name], text, "{name} is stale; run UPDATE_BINDINGS=1 cargo test -p reviewdesk-core --test bindings");
+        assert_eq!(
+            &committed[name], text,
+            "{name} is stale; run UPDATE_BINDINGS=1 cargo test -p reviewdesk-core --test bindings"
+        );
     }
 }
