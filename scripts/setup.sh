@@ -32,6 +32,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-if [ -f ui/package.json ]; then
-  (cd ui && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
-fi
+# npm packages (the lock files pin them); skipped when node_modules is newer than the lock.
+for dir in ui tests/e2e; do
+  if [ -f "$dir/package-lock.json" ]; then
+    (cd "$dir" && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
+  fi
+done
