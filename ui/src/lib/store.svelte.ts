@@ -42,6 +42,7 @@ class AppState {
 
   #pending = new Map<string, Promise<TaskDetail | null>>();
   #again = new Set<string>();
+  #warmed = new Set<string>();
   #statusTimer: ReturnType<typeof setTimeout> | null = null;
   #toastSeq = 0;
 
@@ -54,7 +55,8 @@ class AppState {
       (s) => {
         const wasLive = this.stream === 'live';
         this.stream = s;
-        // Events may have been missed while the stream was down: fetch what is shown again.
+        // Events may have been missed before the stream opened (or while it was down): fetch
+        // what is shown again. At start-up this repeats the first load once, on purpose.
         if (s === 'live' && !wasLive) void this.reload();
       },
     );
@@ -137,6 +139,31 @@ class AppState {
     })();
     this.#pending.set(id, p);
     return p;
+  }
+
+  /**
+   * Warm the first tasks of the review queue while the creator is on the board: their detail and
+   * thumbnails are fetched once, when idle, so that opening one only has to decode and paint.
+   */
+  warmQueue(limit = 5): void {
+    if (!this.prefetch) return;
+    const idle = (cb: () => void) =>
+      'requestIdleCallback' in window ? requestIdleCallback(cb, { timeout: 500 }) : setTimeout(cb, 50);
+    for (const t of this.queue.slice(0, limit)) {
+      if (this.details[t.id] || this.#warmed.has(t.id)) continue;
+      this.#warmed.add(t.id);
+      idle(() => {
+        void this.fetchDetail(t.id).then((d) => {
+          for (const a of d?.assets ?? []) {
+            const v = a.versions[a.versions.length - 1];
+            if (!v?.thumb_path || a.file_state !== 'ok') continue;
+            const img = new Image();
+            img.decoding = 'async';
+            img.src = api.fileUrl(v.thumb_path);
+          }
+        });
+      });
+    }
   }
 
   refreshStatusSoon(): void {
