@@ -475,3 +475,72 @@ async fn an_asset_edited_on_disk_becomes_a_new_version() {
             .is_file()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_stop_after_five_attempts_with_a_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("busy.sh");
+    std::fs::write(&script, "#!/bin/sh\necho 'quota: try later' >&2\nexit 75\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let yaml = format!(
+        "channel_id: default\nchannel_name: Default\nsteps:\n  assets:\n    executor: command\n    program: {}\n",
+        script.display()
+    );
+    let app = spawn_app(Some(&yaml)).await;
+    let task = add_task(&app, "Busy").await;
+    run_worker(&app).await;
+    let t = app.core.store.task(task.id).await.unwrap();
+    assert_eq!(t.status, Status::AssetError, "{}", t.error_log);
+    let lines: Vec<_> = t.error_log.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", t.error_log);
+    for (i, l) in lines[..4].iter().enumerate() {
+        assert!(
+            l.contains(&format!("attempt {}/5 failed (transient)", i + 1))
+                && l.contains("retrying at"),
+            "{l}"
+        );
+    }
+    assert!(
+        lines[4].contains("Asset Error: assets step failed") && lines[4].contains("gave up"),
+        "{}",
+        lines[4]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_channel_file_is_reloaded() {
+    let app = spawn_app(Some(
+        "channel_id: default\nchannel_name: Default\nmax_concurrent: 2\n",
+    ))
+    .await;
+    let _watch = reviewdesk_core::watcher::watch(app.core.clone()).unwrap();
+    let file = app.core.config_dir.join("channels/default.yaml");
+    std::fs::write(
+        &file,
+        "channel_id: default\nchannel_name: Renamed\nmax_concurrent: 5\n",
+    )
+    .unwrap();
+    let id = reviewdesk_core::ChannelId::parse("default").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.core.channel(&id).unwrap().max_concurrent != 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "channel file not reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.core.channel(&id).unwrap().channel_name, "Renamed");
+    // A broken edit keeps the previous settings in force.
+    std::fs::write(&file, "channel_id: default\nmax_concurrent: 99\n").unwrap();
+    std::fs::write(
+        app.core.config_dir.join("channels/zz.yaml"),
+        "channel_id: zz\nchannel_name: Z\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.core.channel(&id).unwrap().max_concurrent, 5);
+}
