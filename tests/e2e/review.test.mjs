@@ -177,7 +177,9 @@ test('a missing thumbnail and a corrupt asset file show a plain message; the pag
   const before = await getJson(`${server.url}/api/tasks/${id}`);
   const noThumb = before.assets[2];
   const corrupt = before.assets[12];
-  rmSync(join(env.workspace, noThumb.versions.at(-1).thumb_path));
+  const v = noThumb.versions.at(-1);
+  rmSync(join(env.workspace, v.thumb_path));
+  if (v.tile_path) rmSync(join(env.workspace, v.tile_path));
   truncateSync(join(env.workspace, corrupt.file), 100);
 
   await page.goto(server.url);

@@ -62,6 +62,8 @@ pub struct VersionDetail {
     pub version: AssetVersion,
     /// File relative to the workspace.
     pub file: String,
+    /// The small thumbnail for gallery tiles, when it exists.
+    pub tile_path: Option<String>,
 }
 
 /// Task operations.
@@ -159,6 +161,11 @@ impl TaskService {
             let versions = versions
                 .into_iter()
                 .map(|v| VersionDetail {
+                    tile_path: v
+                        .thumb_path
+                        .as_deref()
+                        .map(crate::thumbs::tile_rel)
+                        .filter(|t| self.core.workspace.root().join(t).is_file()),
                     file: Workspace::asset_version_rel(
                         &task.channel_id,
                         id,

@@ -6,6 +6,18 @@ use std::path::Path;
 use crate::error::{CoreError, Result};
 use crate::workspace::Workspace;
 
+/// Longest edge of the small thumbnail a gallery tile shows (tiles are about 160 px wide, so this
+/// stays sharp at 2× pixel density while decoding four times fewer pixels than the 640 px one).
+pub const TILE_MAX_EDGE: u32 = 320;
+
+/// The tile thumbnail's path for a thumbnail path (`<hash>.jpg` → `<hash>.tile.jpg`).
+pub fn tile_rel(thumb_rel: &str) -> String {
+    match thumb_rel.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.tile.{ext}"),
+        None => format!("{thumb_rel}.tile"),
+    }
+}
+
 /// An image ready for the gallery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedImage {
@@ -50,6 +62,18 @@ fn store(ws: &Workspace, hash: &str, thumb: &Thumbnail) -> Result<String> {
     Ok(rel.to_string_lossy().into_owned())
 }
 
+/// Makes both thumbnails (640 px and the tile one) from decoded pixels.
+fn store_both(ws: &Workspace, hash: &str, image: &image::RgbaImage) -> Result<String> {
+    let rel = store(
+        ws,
+        hash,
+        &reviewdesk_imaging::thumbnail_from_image(image, THUMB_MAX_EDGE)?,
+    )?;
+    let tile = reviewdesk_imaging::thumbnail_from_image(image, TILE_MAX_EDGE)?;
+    ws.write_atomic(tile_rel(&rel), &tile.bytes)?;
+    Ok(rel)
+}
+
 /// Prepares an image the app just made in memory: the thumbnail comes straight from the pixels,
 /// so nothing is decoded twice. Blocking: call from a blocking thread.
 pub fn prepare_in_memory(
@@ -90,7 +114,7 @@ pub fn prepare_file(ws: &Workspace, path: &Path) -> Result<PreparedImage> {
 /// Prepares encoded image bytes.
 pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
     let hash = content_hash(bytes);
-    if let Some(rel) = cached(ws, &hash) {
+    if let Some(rel) = cached(ws, &hash).filter(|rel| ws.root().join(tile_rel(rel)).is_file()) {
         // Cache hit: only the header is read for the size.
         let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
@@ -108,8 +132,7 @@ pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
         });
     }
     let image = reviewdesk_imaging::decode(bytes)?;
-    let thumb = reviewdesk_imaging::thumbnail_from_image(&image, THUMB_MAX_EDGE)?;
-    let thumb_rel = store(ws, &hash, &thumb)?;
+    let thumb_rel = store_both(ws, &hash, &image)?;
     Ok(PreparedImage {
         content_hash: hash,
         thumb_rel,

@@ -156,10 +156,11 @@ class AppState {
         void this.fetchDetail(t.id).then((d) => {
           for (const a of d?.assets ?? []) {
             const v = a.versions[a.versions.length - 1];
-            if (!v?.thumb_path || a.file_state !== 'ok') continue;
+            const p = v?.tile_path ?? v?.thumb_path;
+            if (!p || a.file_state !== 'ok') continue;
             const img = new Image();
             img.decoding = 'async';
-            img.src = api.fileUrl(v.thumb_path);
+            img.src = api.fileUrl(p);
           }
         });
       });

@@ -9,6 +9,10 @@ export type VersionDetail = {
  */
 file: string, 
 /**
+ * The small thumbnail for gallery tiles, when it exists.
+ */
+tile_path: string | null, 
+/**
  * Version number, from 1.
  */
 version: number, 
