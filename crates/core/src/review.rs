@@ -302,21 +302,32 @@ impl ReviewService {
             self.core.store.reopen_step(id, Step::Upload, None).await?;
         }
         let audit = Self::audit(&task, "retry", Status::Queued, &input, vec![]);
+        self.commit_one(&task, tr, Some(audit)).await
+    }
+
+    /// Applies one status change (with its audit row), announces it and wakes the workers.
+    async fn commit_one(
+        &self,
+        task: &Task,
+        tr: Transition<'_>,
+        audit: Option<AuditRow>,
+    ) -> Result<Task> {
+        let source = tr.source;
         let after = self
             .core
             .store
             .apply(&[Change {
-                id,
+                id: task.id,
                 transition: tr,
-                audit: Some(audit),
+                audit,
             }])
             .await?
             .remove(0);
         self.core.events.emit(DomainEvent::StatusChanged {
-            task_id: id,
+            task_id: task.id,
             from: task.status,
             to: after.status,
-            source: input.source,
+            source,
         });
         self.core.work_available.notify_waiters();
         Ok(after)
@@ -325,19 +336,12 @@ impl ReviewService {
     /// Moves a draft to the queue.
     pub async fn queue(&self, id: TaskId, source: Source) -> Result<Task> {
         let task = self.core.store.task(id).await?;
-        let after = self
-            .core
-            .store
-            .transition(id, &Transition::new(task.status, Status::Queued, source))
-            .await?;
-        self.core.events.emit(DomainEvent::StatusChanged {
-            task_id: id,
-            from: task.status,
-            to: after.status,
-            source,
-        });
-        self.core.work_available.notify_waiters();
-        Ok(after)
+        self.commit_one(
+            &task,
+            Transition::new(task.status, Status::Queued, source),
+            None,
+        )
+        .await
     }
 
     /// Stops a task that is not finished.
@@ -349,23 +353,7 @@ impl ReviewService {
             tr.log_line = Some(error_log_line(Utc::now(), Status::Cancelled, reason));
         }
         let audit = Self::audit(&task, "cancel", Status::Cancelled, &input, vec![]);
-        let after = self
-            .core
-            .store
-            .apply(&[Change {
-                id,
-                transition: tr,
-                audit: Some(audit),
-            }])
-            .await?
-            .remove(0);
-        self.core.events.emit(DomainEvent::StatusChanged {
-            task_id: id,
-            from: task.status,
-            to: after.status,
-            source: input.source,
-        });
-        Ok(after)
+        self.commit_one(&task, tr, Some(audit)).await
     }
 
     async fn load_batch(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
