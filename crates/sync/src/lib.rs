@@ -1,0 +1,28 @@
+//! The Notion mirror (`reviewdesk-sync`): keeps a channel's Notion board true and lets the
+//! creator act on it, without ever depending on it.
+//!
+//! - **Out** ([`Mirror::push_once`]): reads the core's append-only `task_events` log from a stored
+//!   cursor and turns events into Notion writes: a Tasks page per task (find-or-create), Status /
+//!   Updated / Error Log / Retry Status on every status change, and at "Assets Ready" the assets
+//!   published first (upload per the channel's storage strategy, then an Assets row found or
+//!   created by its Asset Key). The cursor moves only after an event is fully handled, so nothing
+//!   is lost in a crash and find-or-create keeps a replay from duplicating pages.
+//! - **In** ([`Mirror::pull_once`], [`Mirror::pull_page`]): polls the Tasks data source by
+//!   `last_edited_time` and turns a creator's status change into a call to the same
+//!   [`reviewdesk_core::ReviewService`] the desktop uses; a refused change is reverted in Notion
+//!   with the reason in the Error Log.
+//! - [`setup`]: `reviewdesk notion init` / `check`.
+//! - [`webhook`]: signature check of Notion webhook deliveries.
+//!
+//! The mirror keeps its own tables (`sync_*`) in the core's database; [`SyncStore::migrate`]
+//! creates them.
+
+mod db;
+mod error;
+mod mirror;
+pub mod setup;
+pub mod webhook;
+
+pub use db::SyncStore;
+pub use error::{Result, SyncError};
+pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};

@@ -1,0 +1,1020 @@
+//! The mirror: out (event log → Notion) and in (Notion → review service).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use reviewdesk_core::api::MirrorState;
+use reviewdesk_core::asset::AssetKind;
+use reviewdesk_core::config::{ChannelConfig, StorageStrategy};
+use reviewdesk_core::store::{AssetRecord, Reviewer, TaskEventRow, now_ms};
+use reviewdesk_core::task::error_log_line;
+use reviewdesk_core::workspace::Workspace;
+use reviewdesk_core::{
+    AssetName, ChannelId, Core, CoreError, NewTask, Priority, ReviewInput, ReviewService, Source,
+    Status, StatusKind, Task, TaskId, TaskService,
+};
+use reviewdesk_notion::{
+    DataSourceId, DatabaseId, DateValue, Direction, FileSource, FileValue, Filter, Idempotency,
+    NewFileUpload, NewPage, NotionClient, Page, PageId, PageParent, PageUpdate, PropertyValue,
+    Query, RichText, SINGLE_PART_MAX, Sort, Timestamp, UploadMode, UserId,
+};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::db::SyncStore;
+use crate::error::{Result, SyncError};
+
+const OUT_CURSOR: &str = "out:task_events";
+/// Notion rounds `last_edited_time` down to the minute: re-read that much before the cursor.
+const POLL_MARGIN_MS: i64 = 60_000;
+/// Rich text arrays hold at most 100 objects of at most 2000 UTF-16 units.
+const ERROR_LOG_UNITS: usize = 100 * 2000;
+
+/// Timings of the mirror.
+#[derive(Debug, Clone)]
+pub struct MirrorConfig {
+    /// How often the Tasks data source is polled (design: 10 s, 5–600 s; tests use less).
+    pub poll_interval: Duration,
+    /// How long the out loop sleeps when idle before looking at the log again.
+    pub out_interval: Duration,
+    /// First wait after a failed round (doubles up to `max_backoff`).
+    pub backoff: Duration,
+    /// Longest wait after failures.
+    pub max_backoff: Duration,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        MirrorConfig {
+            poll_interval: Duration::from_secs(10),
+            out_interval: Duration::from_secs(2),
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+impl MirrorConfig {
+    /// From `REVIEWDESK_NOTION_POLL_SECS` (clamped to 5–600), other values default.
+    pub fn from_env() -> Self {
+        let mut c = MirrorConfig::default();
+        if let Some(s) = std::env::var("REVIEWDESK_NOTION_POLL_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            c.poll_interval = Duration::from_secs(s.clamp(5, 600));
+        }
+        c
+    }
+}
+
+/// What the mirror resolved of one channel's databases.
+#[derive(Debug, Clone)]
+struct ChannelCtx {
+    channel: ChannelConfig,
+    tasks_ds: DataSourceId,
+    assets_ds: DataSourceId,
+    /// `select` or `status`: the shape the Tasks Status property has.
+    status_kind: String,
+}
+
+/// The Asset Key of an asset version: `<task id>/<asset name>/v<version>`.
+pub fn asset_key(task: TaskId, name: &AssetName, version: u32) -> String {
+    format!("{task}/{name}/v{version}")
+}
+
+/// The Error Log as a rich text value: split into ≤ 2000-unit objects, the oldest entries dropped
+/// when the whole exceeds 100 objects.
+pub fn error_log_value(log: &str) -> PropertyValue {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut units = 0usize;
+    for line in lines.iter().rev() {
+        let n = line.encode_utf16().count() + 1;
+        if units + n > ERROR_LOG_UNITS - 2000 {
+            break;
+        }
+        units += n;
+        kept.push(line);
+    }
+    kept.reverse();
+    PropertyValue::RichText(RichText::split(&kept.join("\n")))
+}
+
+fn retry_status(task: &Task) -> String {
+    match task.next_retry_at {
+        Some(at) if !task.status.is_terminal() => {
+            let mins = (at - Utc::now()).num_minutes().max(0);
+            format!("Attempt {}/5 - next {mins} min", task.attempts)
+        }
+        _ => String::new(),
+    }
+}
+
+/// The Notion mirror of one token (one shared [`NotionClient`], so one rate limiter).
+#[derive(Debug)]
+pub struct Mirror {
+    core: Arc<Core>,
+    client: NotionClient,
+    store: SyncStore,
+    config: MirrorConfig,
+    bot: AsyncMutex<Option<UserId>>,
+    channels: AsyncMutex<HashMap<String, ChannelCtx>>,
+    last_error: Mutex<Option<String>>,
+    out_lock: AsyncMutex<()>,
+}
+
+impl Mirror {
+    /// A mirror over a core; creates the mirror's tables.
+    pub async fn new(
+        core: Arc<Core>,
+        client: NotionClient,
+        config: MirrorConfig,
+    ) -> Result<Arc<Mirror>> {
+        let store = SyncStore::migrate(core.store.pool()).await?;
+        Ok(Arc::new(Mirror {
+            core,
+            client,
+            store,
+            config,
+            bot: AsyncMutex::new(None),
+            channels: AsyncMutex::new(HashMap::new()),
+            last_error: Mutex::new(None),
+            out_lock: AsyncMutex::new(()),
+        }))
+    }
+
+    /// The mirror's tables.
+    pub fn store(&self) -> &SyncStore {
+        &self.store
+    }
+
+    /// The shared client.
+    pub fn client(&self) -> &NotionClient {
+        &self.client
+    }
+
+    /// True when some channel has Notion database ids.
+    pub fn configured(core: &Core) -> bool {
+        core.channels()
+            .iter()
+            .any(|c| c.notion.tasks_database_id.is_some() && c.notion.assets_database_id.is_some())
+    }
+
+    /// The state the status bar shows: connected with N events waiting, or the error and fix.
+    pub async fn state(&self) -> MirrorState {
+        let cursor = self.store.cursor(OUT_CURSOR).await.unwrap_or(0);
+        let (waiting, oldest) = self.store.waiting(cursor).await.unwrap_or((0, None));
+        let waiting = waiting.max(0) as u32;
+        let err = self
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match err {
+            Some(message) => MirrorState::Error { message, waiting },
+            None => MirrorState::Connected {
+                waiting,
+                oldest_age_secs: oldest.map(|ms| ((now_ms() - ms).max(0) / 1000) as u64),
+            },
+        }
+    }
+
+    fn set_error(&self, e: Option<&SyncError>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e.map(|e| e.to_string());
+    }
+
+    async fn bot_id(&self) -> Result<UserId> {
+        let mut bot = self.bot.lock().await;
+        if let Some(b) = bot.as_ref() {
+            return Ok(b.clone());
+        }
+        let me = self.client.me().await?;
+        *bot = Some(me.id.clone());
+        Ok(me.id)
+    }
+
+    async fn ctx(&self, channel: &ChannelId) -> Result<Option<ChannelCtx>> {
+        let mut map = self.channels.lock().await;
+        if let Some(c) = map.get(channel.as_str()) {
+            return Ok(Some(c.clone()));
+        }
+        let Ok(cfg) = self.core.channel(channel) else {
+            return Ok(None);
+        };
+        let (Some(tasks), Some(assets)) = (
+            cfg.notion.tasks_database_id.clone(),
+            cfg.notion.assets_database_id.clone(),
+        ) else {
+            return Ok(None);
+        };
+        let first = |list: Vec<reviewdesk_notion::DataSourceRef>, label: &str| {
+            list.into_iter().next().map(|d| d.id).ok_or_else(|| {
+                SyncError::Setup(format!(
+                    "the {label} database has no data source: run `reviewdesk notion check`"
+                ))
+            })
+        };
+        let tasks_ds = first(
+            self.client
+                .data_source_ids(&DatabaseId::new(&tasks))
+                .await?,
+            "Tasks",
+        )?;
+        let assets_ds = first(
+            self.client
+                .data_source_ids(&DatabaseId::new(&assets))
+                .await?,
+            "Assets",
+        )?;
+        let schema = self.client.retrieve_data_source(&tasks_ds).await?;
+        let status_kind = match schema.properties.get("Status") {
+            Some(p) if p.kind == "status" => "status".to_string(),
+            Some(p) if p.kind == "select" => "select".to_string(),
+            _ => {
+                return Err(SyncError::Setup(
+                    "the Tasks database has no Status property of type select or status: run `reviewdesk notion check`".into(),
+                ));
+            }
+        };
+        let ctx = ChannelCtx {
+            channel: cfg,
+            tasks_ds,
+            assets_ds,
+            status_kind,
+        };
+        map.insert(channel.as_str().to_string(), ctx.clone());
+        Ok(Some(ctx))
+    }
+
+    async fn all_ctx(&self) -> Result<Vec<ChannelCtx>> {
+        let mut out = Vec::new();
+        for c in self.core.channels() {
+            if let Some(ctx) = self.ctx(&c.channel_id).await? {
+                out.push(ctx);
+            }
+        }
+        Ok(out)
+    }
+
+    fn status_value(ctx: &ChannelCtx, name: &str) -> PropertyValue {
+        if ctx.status_kind == "status" {
+            PropertyValue::status(name)
+        } else {
+            PropertyValue::select(name)
+        }
+    }
+
+    // ------------------------------------------------------------------ out
+
+    /// Mirrors every event after the stored cursor; returns how many were handled. Stops at the
+    /// first failure (the cursor stays before that event, so it is retried next round).
+    pub async fn push_once(&self) -> Result<usize> {
+        let _guard = self.out_lock.lock().await;
+        let mut handled = 0;
+        loop {
+            let cursor = self.store.cursor(OUT_CURSOR).await?;
+            let events = self.core.store.events_after(cursor, None, 100).await?;
+            if events.is_empty() {
+                return Ok(handled);
+            }
+            // A status push carries Status, Error Log and Retry Status: an event followed in this
+            // batch by a later status change of the same task needs only its side effects.
+            let mut last_status: HashMap<&str, i64> = HashMap::new();
+            for ev in &events {
+                if ev.kind == "status_changed" {
+                    last_status.insert(ev.task_id.as_str(), ev.id);
+                }
+            }
+            let superseded: Vec<bool> = events
+                .iter()
+                .map(|ev| {
+                    last_status
+                        .get(ev.task_id.as_str())
+                        .is_some_and(|&id| id > ev.id)
+                })
+                .collect();
+            for (ev, superseded) in events.iter().zip(superseded) {
+                self.handle_event(ev, superseded).await?;
+                self.store.set_cursor(OUT_CURSOR, ev.id).await?;
+                handled += 1;
+            }
+        }
+    }
+
+    async fn handle_event(&self, ev: &TaskEventRow, superseded: bool) -> Result<()> {
+        let Ok(task_id) = TaskId::from_str(&ev.task_id) else {
+            return Ok(());
+        };
+        let task = match self.core.store.task(task_id).await {
+            Ok(t) => t,
+            Err(CoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(ctx) = self.ctx(&task.channel_id).await? else {
+            return Ok(());
+        };
+        match ev.kind.as_str() {
+            "created" => {
+                self.ensure_task_page(&ctx, &task).await?;
+            }
+            "status_changed" => {
+                let (Some(from), Some(to)) = (
+                    ev.from_status
+                        .as_deref()
+                        .and_then(|s| Status::from_str(s).ok()),
+                    ev.to_status
+                        .as_deref()
+                        .and_then(|s| Status::from_str(s).ok()),
+                ) else {
+                    return Ok(());
+                };
+                let page = self.ensure_task_page(&ctx, &task).await?;
+                if to == Status::AssetsReady {
+                    // Publish BEFORE the status, so no reviewer sees the status without images.
+                    self.publish_assets(&ctx, &task, &page).await?;
+                }
+                if from == Status::AssetsReady && to == Status::AssetsApproved {
+                    self.mark_rows(&task, None, "approved").await?;
+                }
+                if from == Status::AssetsReady && to == Status::AssetError {
+                    let flagged = self.rejected_flags(&task).await?;
+                    self.mark_rows(&task, Some(&flagged), "rejected").await?;
+                }
+                if !superseded {
+                    self.push_status(&ctx, &task, &page, to, ev.created_at)
+                        .await?;
+                }
+            }
+            "log" | "retry_scheduled" if !superseded => {
+                if let Some(page) = task.notion_page_id.as_deref() {
+                    let update = PageUpdate {
+                        properties: vec![
+                            ("Error Log".into(), error_log_value(&task.error_log)),
+                            (
+                                "Retry Status".into(),
+                                PropertyValue::text(&retry_status(&task)),
+                            ),
+                        ],
+                        in_trash: None,
+                    };
+                    self.client
+                        .update_page(&PageId::new(page), &update, Idempotency::Idempotent)
+                        .await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn rejected_flags(&self, task: &Task) -> Result<Vec<String>> {
+        let audit = self.core.store.audit(task.id).await?;
+        Ok(audit
+            .iter()
+            .rev()
+            .find(|a| a.decision == "reject")
+            .map(|a| a.flagged.clone())
+            .unwrap_or_default())
+    }
+
+    /// Sets the Status of the task's current asset rows (only `only` when given).
+    async fn mark_rows(&self, task: &Task, only: Option<&[String]>, status: &str) -> Result<()> {
+        let assets = self.core.store.assets(task.id).await?;
+        for a in assets {
+            if let Some(only) = only
+                && !only.iter().any(|n| n == a.name.as_str())
+            {
+                continue;
+            }
+            let key = asset_key(task.id, &a.name, a.current_version);
+            if let Some(Some(page)) = self.store.page(&key).await? {
+                let update = PageUpdate {
+                    properties: vec![("Status".into(), PropertyValue::select(status))],
+                    in_trash: None,
+                };
+                self.client
+                    .update_page(&PageId::new(page), &update, Idempotency::Idempotent)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_status(
+        &self,
+        ctx: &ChannelCtx,
+        task: &Task,
+        page: &PageId,
+        status: Status,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let name = status.board_name();
+        let update = PageUpdate {
+            properties: vec![
+                ("Status".into(), Self::status_value(ctx, name)),
+                (
+                    "Updated".into(),
+                    PropertyValue::Date(Some(DateValue::datetime(at))),
+                ),
+                ("Error Log".into(), error_log_value(&task.error_log)),
+                (
+                    "Retry Status".into(),
+                    PropertyValue::text(&retry_status(task)),
+                ),
+            ],
+            in_trash: None,
+        };
+        self.client
+            .update_page(page, &update, Idempotency::Idempotent)
+            .await?;
+        self.store.set_pushed(task.id, name).await?;
+        Ok(())
+    }
+
+    /// The task's page: the recorded one, one found after a cut-off create, or a new one.
+    async fn ensure_task_page(&self, ctx: &ChannelCtx, task: &Task) -> Result<PageId> {
+        if let Some(p) = &task.notion_page_id {
+            return Ok(PageId::new(p));
+        }
+        let key = format!("task:{}", task.id);
+        match self.store.page(&key).await? {
+            Some(Some(p)) => {
+                self.core.store.set_notion_page(task.id, &p).await?;
+                return Ok(PageId::new(p));
+            }
+            Some(None) => {
+                // A create was sent but its answer never recorded: find it before creating again.
+                let bot = self.bot_id().await?;
+                let found = self
+                    .client
+                    .query_data_source(
+                        &ctx.tasks_ds,
+                        &Query {
+                            filter: Some(Filter::title_equals("Title", &task.title)),
+                            ..Query::default()
+                        },
+                    )
+                    .await?;
+                for p in found {
+                    if p.created_by.id == bot
+                        && self
+                            .core
+                            .store
+                            .task_by_notion_page(p.id.as_str())
+                            .await?
+                            .is_none()
+                    {
+                        self.store
+                            .set_page(&key, task.id, Some(p.id.as_str()))
+                            .await?;
+                        self.core
+                            .store
+                            .set_notion_page(task.id, p.id.as_str())
+                            .await?;
+                        return Ok(p.id);
+                    }
+                }
+            }
+            None => {}
+        }
+        self.store.set_page(&key, task.id, None).await?;
+        let page = self
+            .client
+            .create_page(&NewPage {
+                parent: PageParent::DataSource(ctx.tasks_ds.clone()),
+                properties: vec![
+                    ("Title".into(), PropertyValue::title(&task.title)),
+                    ("Topic".into(), PropertyValue::text(&task.topic)),
+                    (
+                        "Story Direction".into(),
+                        PropertyValue::text(&task.story_direction),
+                    ),
+                    (
+                        "Channel".into(),
+                        PropertyValue::select(task.channel_id.as_str()),
+                    ),
+                    (
+                        "Priority".into(),
+                        PropertyValue::select(priority_name(task.priority)),
+                    ),
+                    (
+                        "Status".into(),
+                        Self::status_value(ctx, task.status.board_name()),
+                    ),
+                    (
+                        "Updated".into(),
+                        PropertyValue::Date(Some(DateValue::datetime(task.status_changed_at))),
+                    ),
+                ],
+                children: vec![],
+            })
+            .await?;
+        self.store
+            .set_page(&key, task.id, Some(page.id.as_str()))
+            .await?;
+        self.core
+            .store
+            .set_notion_page(task.id, page.id.as_str())
+            .await?;
+        self.store
+            .set_pushed(task.id, task.status.board_name())
+            .await?;
+        Ok(page.id)
+    }
+
+    /// Publishes the current version of every asset: ≤ 1 lookup + 3 requests per asset (`notion`
+    /// storage), 1 per asset (`none`).
+    async fn publish_assets(&self, ctx: &ChannelCtx, task: &Task, page: &PageId) -> Result<()> {
+        let assets = self.core.store.assets(task.id).await?;
+        let known: HashMap<String, Option<String>> =
+            self.store.pages(task.id).await?.into_iter().collect();
+        let mut todo: Vec<(AssetRecord, String)> = assets
+            .into_iter()
+            .filter(|a| a.current_version > 0)
+            .map(|a| {
+                let k = asset_key(task.id, &a.name, a.current_version);
+                (a, k)
+            })
+            .filter(|(_, k)| !matches!(known.get(k), Some(Some(_))))
+            .collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        // Find: one query for every row of this task (a replay after a crash creates nothing twice).
+        let existing = self
+            .client
+            .query_data_source(
+                &ctx.assets_ds,
+                &Query {
+                    filter: Some(Filter::property(
+                        "Asset Key",
+                        "rich_text",
+                        "starts_with",
+                        format!("{}/", task.id),
+                    )),
+                    page_size: Some(100),
+                    ..Query::default()
+                },
+            )
+            .await?;
+        for p in &existing {
+            if let Some(k) = p.get("Asset Key").and_then(PropertyValue::plain_text) {
+                self.store
+                    .set_page(&k, task.id, Some(p.id.as_str()))
+                    .await?;
+            }
+        }
+        let found: std::collections::HashSet<String> = existing
+            .iter()
+            .filter_map(|p| p.get("Asset Key").and_then(PropertyValue::plain_text))
+            .collect();
+        todo.retain(|(_, k)| !found.contains(k));
+        for (asset, key) in todo {
+            self.create_asset_row(ctx, task, page, &asset, &key).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_asset_row(
+        &self,
+        ctx: &ChannelCtx,
+        task: &Task,
+        task_page: &PageId,
+        asset: &AssetRecord,
+        key: &str,
+    ) -> Result<()> {
+        let version = asset.current_version;
+        let versions = self.core.store.asset_versions(task.id, &asset.name).await?;
+        let generated = versions
+            .iter()
+            .find(|v| v.version == version)
+            .map(|v| v.created_at)
+            .unwrap_or_else(Utc::now);
+        let filename = format!("{}.v{version}.png", asset.name);
+        let file = match ctx.channel.storage_strategy {
+            StorageStrategy::None => None,
+            StorageStrategy::Notion => {
+                let rel = Workspace::asset_version_rel(
+                    &task.channel_id,
+                    task.id,
+                    asset.kind,
+                    &asset.name,
+                    version,
+                );
+                let path = self.core.workspace.resolve(&rel)?;
+                let bytes = tokio::fs::read(&path)
+                    .await
+                    .map_err(|source| SyncError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                let bytes = Bytes::from(bytes);
+                let up = if bytes.len() <= SINGLE_PART_MAX {
+                    let created = self
+                        .client
+                        .create_file_upload(
+                            &NewFileUpload {
+                                mode: UploadMode::SinglePart,
+                                filename: Some(filename.clone()),
+                                content_type: Some("image/png".into()),
+                            },
+                            Idempotency::Idempotent,
+                        )
+                        .await?;
+                    self.client
+                        .send_file_upload(
+                            &created.id,
+                            bytes,
+                            &filename,
+                            "image/png",
+                            None,
+                            Idempotency::NotIdempotent,
+                        )
+                        .await?
+                } else {
+                    self.client
+                        .upload_file(&filename, "image/png", bytes)
+                        .await?
+                };
+                Some(FileValue {
+                    name: filename.clone(),
+                    source: FileSource::Upload { id: up.id },
+                })
+            }
+            StorageStrategy::R2 => {
+                return Err(SyncError::Setup(
+                    "storage_strategy r2 is not supported by this build of the mirror yet: use `notion` or `none` in the channel file".into(),
+                ));
+            }
+        };
+        let mut properties = vec![
+            (
+                "Name".into(),
+                PropertyValue::title(&format!("{} v{version}", asset.name)),
+            ),
+            ("Asset Key".into(), PropertyValue::text(key)),
+            (
+                "Asset Type".into(),
+                PropertyValue::select(kind_name(asset.kind)),
+            ),
+            ("Status".into(), PropertyValue::select("generated")),
+            (
+                "Generated Date".into(),
+                PropertyValue::Date(Some(DateValue::datetime(generated))),
+            ),
+            ("Task".into(), PropertyValue::relation([task_page.clone()])),
+            (
+                "Version".into(),
+                PropertyValue::Number(Some(version as f64)),
+            ),
+        ];
+        if let Some(f) = file {
+            properties.push(("File".into(), PropertyValue::Files(vec![f])));
+        }
+        self.store.set_page(key, task.id, None).await?;
+        let created = self
+            .client
+            .create_page(&NewPage {
+                parent: PageParent::DataSource(ctx.assets_ds.clone()),
+                properties,
+                children: vec![],
+            })
+            .await?;
+        self.store
+            .set_page(key, task.id, Some(created.id.as_str()))
+            .await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------- in
+
+    /// Polls every channel's Tasks data source from its cursor (minus a margin), to the end of
+    /// the pagination, and acts on the creators' changes; returns how many pages were read.
+    pub async fn pull_once(&self) -> Result<usize> {
+        let mut n = 0;
+        for ctx in self.all_ctx().await? {
+            let name = format!("poll:{}", ctx.tasks_ds);
+            let cursor = self.store.cursor(&name).await?;
+            let filter = (cursor > 0).then(|| {
+                Filter::last_edited_on_or_after(reviewdesk_core::store::ms_to_dt(
+                    cursor - POLL_MARGIN_MS,
+                ))
+            });
+            let pages = self
+                .client
+                .query_data_source(
+                    &ctx.tasks_ds,
+                    &Query {
+                        filter,
+                        sorts: vec![Sort::Timestamp(
+                            Timestamp::LastEditedTime,
+                            Direction::Ascending,
+                        )],
+                        page_size: Some(100),
+                    },
+                )
+                .await?;
+            let mut max = cursor;
+            for page in &pages {
+                self.pull_page_in(&ctx, page).await?;
+                max = max.max(page.last_edited_time.timestamp_millis());
+                n += 1;
+            }
+            if max > cursor {
+                self.store.set_cursor(&name, max).await?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads one page (a webhook doorbell) and runs it through the same path as polling.
+    pub async fn pull_page(&self, page_id: &str) -> Result<()> {
+        let page = self.client.retrieve_page(&PageId::new(page_id)).await?;
+        let ds = match &page.parent {
+            reviewdesk_notion::Parent::DataSource { data_source_id, .. } => data_source_id.clone(),
+            _ => return Ok(()),
+        };
+        for ctx in self.all_ctx().await? {
+            if ctx.tasks_ds == ds {
+                return self.pull_page_in(&ctx, &page).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn pull_page_in(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
+        let Some(notion_status) = page.get("Status").and_then(PropertyValue::plain_text) else {
+            return Ok(());
+        };
+        let bot = self.bot_id().await?;
+        if page.last_edited_by.id == bot {
+            return Ok(());
+        }
+        let edit = page.last_edited_time.to_rfc3339();
+        let target = Status::from_board_name(&notion_status);
+        let Some(task) = self
+            .core
+            .store
+            .task_by_notion_page(page.id.as_str())
+            .await?
+        else {
+            if target == Some(Status::Queued) {
+                self.create_from_page(ctx, page).await?;
+            }
+            return Ok(());
+        };
+        if notion_status == task.status.board_name() {
+            return Ok(());
+        }
+        let seen = self.store.outbox(task.id).await?;
+        if seen.pushed_status.as_deref() == Some(notion_status.as_str())
+            || (seen.handled_status.as_deref() == Some(notion_status.as_str())
+                && seen.handled_edit.as_deref() == Some(edit.as_str()))
+        {
+            return Ok(());
+        }
+        let reviewer = Reviewer {
+            id: Some(page.last_edited_by.id.to_string()),
+            name: page.last_edited_by.name.clone(),
+            email: None,
+        };
+        let input = ReviewInput::from(Source::Notion, reviewer);
+        let review = ReviewService::new(self.core.clone());
+        let refused = |why: String| Err(CoreError::invalid("status", why));
+        let result = match target {
+            Some(s) if s.kind() == StatusKind::Decision && task.status.can_transition_to(s) => {
+                review.approve(task.id, input).await
+            }
+            Some(s)
+                if s.kind() == StatusKind::Error
+                    && task.status.is_gate()
+                    && task.status.can_transition_to(s) =>
+            {
+                let log = page
+                    .get("Error Log")
+                    .and_then(PropertyValue::plain_text)
+                    .unwrap_or_default();
+                let feedback = newest_entry(&log);
+                let flags = self.rejected_rows(ctx, &task, &page.id).await?;
+                review
+                    .reject(task.id, Some(flags), input.with_reason(feedback))
+                    .await
+            }
+            Some(Status::Queued) if task.status == Status::Draft => {
+                review.queue(task.id, Source::Notion).await
+            }
+            Some(Status::Queued) => review.retry(task.id, input).await,
+            Some(Status::Cancelled) => review.cancel(task.id, input).await,
+            Some(s) => refused(format!(
+                "{} → {} is not a move the pipeline allows",
+                task.status.board_name(),
+                s.board_name()
+            )),
+            None => refused(format!("\"{notion_status}\" is not a Review Desk status")),
+        };
+        match result {
+            Ok(_) => {
+                self.store
+                    .set_handled(task.id, &notion_status, &edit)
+                    .await?;
+            }
+            Err(e) => {
+                self.revert(ctx, &task, &page.id, &notion_status, &e.to_string())
+                    .await?;
+                self.store
+                    .set_handled(task.id, &notion_status, &edit)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the true status back in Notion, with the reason in the Error Log.
+    async fn revert(
+        &self,
+        ctx: &ChannelCtx,
+        task: &Task,
+        page: &PageId,
+        attempted: &str,
+        why: &str,
+    ) -> Result<()> {
+        let line = error_log_line(
+            Utc::now(),
+            task.status,
+            &format!(
+                "Notion change to \"{attempted}\" refused: {why}; Status set back to \"{}\"",
+                task.status.board_name()
+            ),
+        );
+        self.core
+            .store
+            .append_log(task.id, &line, Source::Notion)
+            .await?;
+        let task = self.core.store.task(task.id).await?;
+        tracing::info!(task_id = %task.id, "reverted a Notion status change: {why}");
+        self.push_status(ctx, &task, page, task.status, task.status_changed_at)
+            .await
+    }
+
+    /// Asset names whose current-version row is marked "rejected" in Notion.
+    async fn rejected_rows(
+        &self,
+        ctx: &ChannelCtx,
+        task: &Task,
+        page: &PageId,
+    ) -> Result<Vec<AssetName>> {
+        let rows = self
+            .client
+            .query_data_source(
+                &ctx.assets_ds,
+                &Query {
+                    filter: Some(Filter::And(vec![
+                        Filter::relation_contains("Task", page),
+                        Filter::select_equals("Status", "rejected"),
+                    ])),
+                    page_size: Some(100),
+                    ..Query::default()
+                },
+            )
+            .await?;
+        let assets = self.core.store.assets(task.id).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let Some(key) = r.get("Asset Key").and_then(PropertyValue::plain_text) else {
+                continue;
+            };
+            if let Some(a) = assets
+                .iter()
+                .find(|a| asset_key(task.id, &a.name, a.current_version) == key)
+                && !out.contains(&a.name)
+            {
+                out.push(a.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_from_page(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
+        let text = |n: &str| {
+            page.get(n)
+                .and_then(PropertyValue::plain_text)
+                .unwrap_or_default()
+        };
+        let channel = text("Channel");
+        let channel_id = self
+            .core
+            .channels()
+            .into_iter()
+            .find(|c| c.channel_id.as_str() == channel || c.channel_name == channel)
+            .map(|c| c.channel_id)
+            .unwrap_or_else(|| ctx.channel.channel_id.clone());
+        let priority = Priority::parse(&text("Priority").to_lowercase()).ok();
+        let title = page.title();
+        let task = TaskService::new(self.core.clone())
+            .create(
+                NewTask {
+                    channel_id: Some(channel_id.as_str().to_string()),
+                    title: if title.trim().is_empty() {
+                        "Untitled".into()
+                    } else {
+                        title
+                    },
+                    topic: text("Topic"),
+                    story_direction: text("Story Direction"),
+                    priority,
+                    draft: false,
+                    plan_file: None,
+                    notion_page_id: Some(page.id.to_string()),
+                },
+                Source::Notion,
+            )
+            .await?;
+        self.store
+            .set_pushed(task.id, Status::Queued.board_name())
+            .await?;
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- loops
+
+    /// Runs the out and in loops until the task is dropped; failures are kept for
+    /// [`Mirror::state`] and retried with backoff (nothing is dropped).
+    pub async fn run(self: Arc<Self>) {
+        let out = {
+            let me = self.clone();
+            tokio::spawn(async move { me.out_loop().await })
+        };
+        let pull = {
+            let me = self.clone();
+            tokio::spawn(async move { me.pull_loop().await })
+        };
+        let _ = tokio::join!(out, pull);
+    }
+
+    async fn out_loop(&self) {
+        let mut events = self.core.events.subscribe();
+        let mut backoff = self.config.backoff;
+        loop {
+            match self.push_once().await {
+                Ok(_) => {
+                    self.set_error(None);
+                    backoff = self.config.backoff;
+                    tokio::select! {
+                        _ = events.recv() => {}
+                        _ = tokio::time::sleep(self.config.out_interval) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("Notion mirror (out): {e}");
+                    self.set_error(Some(&e));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+
+    async fn pull_loop(&self) {
+        let mut backoff = self.config.backoff;
+        loop {
+            match self.pull_once().await {
+                Ok(_) => {
+                    backoff = self.config.backoff;
+                    tokio::time::sleep(self.config.poll_interval).await;
+                }
+                Err(e) => {
+                    tracing::warn!("Notion mirror (in): {e}");
+                    self.set_error(Some(&e));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+/// The newest entry of an Error Log: its last non-empty line.
+fn newest_entry(log: &str) -> String {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn priority_name(p: Priority) -> &'static str {
+    match p {
+        Priority::High => "High",
+        Priority::Low => "Low",
+        _ => "Normal",
+    }
+}
+
+fn kind_name(k: AssetKind) -> &'static str {
+    k.as_str()
+}

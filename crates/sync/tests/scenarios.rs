@@ -1,0 +1,594 @@
+//! Scenario tests of the Notion mirror against the Notion double.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble, RandomFaults};
+use reviewdesk_core::config::{NotionIds, WorkerSettings};
+use reviewdesk_core::{Core, CoreOptions, NewTask, Source, Status, Task, TaskService, Worker};
+use reviewdesk_notion::{
+    ClientConfig, DataSourceId, DatabaseId, Filter, NotionClient, NotionToken, Page, PageId,
+    PropertyValue, Query,
+};
+use reviewdesk_sync::{Mirror, MirrorConfig, setup};
+use serde_json::json;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    double: NotionDouble,
+    ids: NotionIds,
+    core: Arc<Core>,
+    mirror: Arc<Mirror>,
+}
+
+fn client(double: &NotionDouble, fast: bool) -> NotionClient {
+    let mut cfg = ClientConfig::default()
+        .base_url(double.url())
+        .backoff_base(Duration::from_millis(20))
+        .timeout(Duration::from_secs(10));
+    if fast {
+        cfg = cfg.rate(500.0, 50);
+    }
+    NotionClient::with_config(NotionToken::new(double.token()), cfg).unwrap()
+}
+
+fn mirror_config() -> MirrorConfig {
+    MirrorConfig {
+        poll_interval: Duration::from_millis(200),
+        out_interval: Duration::from_millis(100),
+        backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+    }
+}
+
+async fn open_core(dir: &std::path::Path) -> Arc<Core> {
+    Core::open(CoreOptions {
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("db.sqlite").display()
+        )),
+        workspace: Some(dir.join("ws")),
+        config_dir: Some(dir.join("config")),
+        worker_settings: Some(WorkerSettings {
+            lease: Duration::from_secs(5),
+            heartbeat: Duration::from_millis(500),
+            poll: Duration::from_millis(50),
+            retry_schedule: vec![Duration::from_millis(50); 4],
+            max_attempts: 5,
+        }),
+    })
+    .await
+    .unwrap()
+}
+
+async fn env(double_cfg: DoubleConfig, fast: bool, storage: &str) -> Env {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let double = NotionDouble::start(double_cfg).await.unwrap();
+    let parent = double.seed_page("Review Desk");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::create_dir_all(dir.join("config/channels")).unwrap();
+    let yaml = dir.join("config/channels/default.yaml");
+    std::fs::write(
+        &yaml,
+        format!("channel_id: default\nchannel_name: Deep Sea\nstorage_strategy: {storage}\n"),
+    )
+    .unwrap();
+    let c = client(&double, true);
+    let ids = setup::init(&c, &PageId::new(&parent), "Deep Sea")
+        .await
+        .unwrap();
+    setup::write_channel_ids(&yaml, &ids).unwrap();
+    let core = open_core(&dir).await;
+    let mirror = Mirror::new(core.clone(), client(&double, fast), mirror_config())
+        .await
+        .unwrap();
+    Env {
+        _dir: tmp,
+        dir,
+        double,
+        ids,
+        core,
+        mirror,
+    }
+}
+
+async fn add_task(core: &Arc<Core>, title: &str) -> Task {
+    TaskService::new(core.clone())
+        .create(
+            NewTask {
+                title: title.into(),
+                topic: "deep sea creatures".into(),
+                story_direction: "curious and calm".into(),
+                ..Default::default()
+            },
+            Source::Cli,
+        )
+        .await
+        .unwrap()
+}
+
+async fn run_worker(core: &Arc<Core>) {
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        Worker::new(core.clone()).run_until_idle(),
+    )
+    .await
+    .expect("worker finished in time")
+    .unwrap();
+}
+
+async fn ds(c: &NotionClient, db: &Option<String>) -> DataSourceId {
+    c.data_source_ids(&DatabaseId::new(db.as_ref().unwrap()))
+        .await
+        .unwrap()
+        .remove(0)
+        .id
+}
+
+async fn asset_rows(e: &Env, task_page: &str) -> Vec<Page> {
+    let c = client(&e.double, true);
+    let assets = ds(&c, &e.ids.assets_database_id).await;
+    c.query_data_source(
+        &assets,
+        &Query {
+            filter: Some(Filter::relation_contains("Task", &PageId::new(task_page))),
+            ..Query::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn notion_status(e: &Env, page: &str) -> String {
+    let c = client(&e.double, true);
+    c.retrieve_page(&PageId::new(page))
+        .await
+        .unwrap()
+        .get("Status")
+        .and_then(PropertyValue::plain_text)
+        .unwrap_or_default()
+}
+
+async fn push_until_done(m: &Mirror, deadline: Duration) {
+    let start = Instant::now();
+    loop {
+        match m.push_once().await {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(start.elapsed() < deadline, "push did not finish: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Creates a task, mirrors its creation, runs it to Assets Ready and publishes.
+async fn task_at_assets_ready(e: &Env) -> (Task, String) {
+    let task = add_task(&e.core, "Ocean").await;
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    run_worker(&e.core).await;
+    push_until_done(&e.mirror, Duration::from_secs(120)).await;
+    let task = e.core.store.task(task.id).await.unwrap();
+    assert_eq!(task.status, Status::AssetsReady);
+    let page = task.notion_page_id.clone().expect("task page recorded");
+    (task, page)
+}
+
+fn has_file(p: &Page) -> bool {
+    matches!(p.get("File"), Some(PropertyValue::Files(f)) if !f.is_empty())
+}
+
+// Check 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_with_notion_storage_assets_before_status_within_request_budget() {
+    let e = env(DoubleConfig::default(), false, "notion").await;
+    let task = add_task(&e.core, "Ocean").await;
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    let page = e
+        .core
+        .store
+        .task(task.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .unwrap();
+    run_worker(&e.core).await;
+    e.double.clear_requests();
+    let start = Instant::now();
+    e.mirror.push_once().await.unwrap();
+    let took = start.elapsed();
+    let log = e.double.requests();
+    let bound = 22 * 3 + 5;
+    println!(
+        "publish: {} requests (bound {bound}) in {:.1}s; the 3 req/s limit allows it in {:.1}s",
+        log.len(),
+        took.as_secs_f64(),
+        log.len() as f64 / 3.0
+    );
+    assert!(log.len() <= bound, "{} requests", log.len());
+    assert!(
+        log.iter().all(|r| r.status != Some(429)),
+        "a 429 was answered"
+    );
+    let creates: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path == "/v1/pages")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(creates.len(), 22);
+    let status_at = log
+        .iter()
+        .position(|r| {
+            r.method == "PATCH"
+                && r.path.ends_with(&page.replace('-', "")) | r.path.ends_with(&page)
+                && r.body.contains("Assets Ready")
+        })
+        .expect("status pushed");
+    assert!(
+        creates.iter().all(|&i| i < status_at),
+        "assets published before the status"
+    );
+    let rows = asset_rows(&e, &page).await;
+    assert_eq!(rows.len(), 22);
+    assert!(rows.iter().all(has_file), "every row has its file");
+    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+}
+
+// Check 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_in_notion_resumes_task_with_person_in_audit() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    let ana = e.double.add_person("Ana Reviewer", Some("ana@example.com"));
+    let runner = tokio::spawn(e.mirror.clone().run());
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Assets Approved"}}}}),
+        )
+        .unwrap();
+    let edited = Instant::now();
+    let core = e.core.clone();
+    wait_for("the approval", Duration::from_secs(5), || {
+        let core = core.clone();
+        async move { core.store.task(task.id).await.unwrap().status != Status::AssetsReady }
+    })
+    .await;
+    println!(
+        "approved locally {:?} after the Notion edit (poll interval 200 ms)",
+        edited.elapsed()
+    );
+    assert!(edited.elapsed() < Duration::from_millis(200) + Duration::from_secs(1));
+    let audit = e.core.store.audit(task.id).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|a| a.decision == "approve")
+        .expect("audit row");
+    assert_eq!(row.source, "notion");
+    assert_eq!(row.reviewer.id.as_deref(), Some(ana.as_str()));
+    runner.abort();
+}
+
+// Check 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_in_notion_with_two_rows_regenerates_only_those() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "notion").await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    let ana = e.double.add_person("Ana", None);
+    let rows = asset_rows(&e, &page).await;
+    let mut rejected = Vec::new();
+    for r in rows.iter().take(2) {
+        e.double
+            .edit_page_as(
+                r.id.as_str(),
+                &ana,
+                &json!({"properties":{"Status":{"select":{"name":"rejected"}}}}),
+            )
+            .unwrap();
+        rejected.push(
+            r.get("Asset Key")
+                .and_then(PropertyValue::plain_text)
+                .unwrap(),
+        );
+    }
+    let log = format!(
+        "{}\nmake the fish bluer",
+        e.core.store.task(task.id).await.unwrap().error_log
+    );
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{
+                "Status":{"select":{"name":"Asset Error"}},
+                "Error Log":{"rich_text":[{"type":"text","text":{"content":log}}]}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    let t = e.core.store.task(task.id).await.unwrap();
+    assert_eq!(t.status, Status::AssetError);
+    let audit = e.core.store.audit(task.id).await.unwrap();
+    let rej = audit.iter().rev().find(|a| a.decision == "reject").unwrap();
+    assert_eq!(rej.reason.as_deref(), Some("make the fish bluer"));
+    assert_eq!(rej.flagged.len(), 2);
+    // Retry (from Notion too), regenerate, publish.
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Queued"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::Queued
+    );
+    run_worker(&e.core).await;
+    push_until_done(&e.mirror, Duration::from_secs(60)).await;
+    let assets = e.core.store.assets(task.id).await.unwrap();
+    let v2: Vec<_> = assets.iter().filter(|a| a.current_version == 2).collect();
+    assert_eq!(v2.len(), 2, "only the 2 flagged assets were regenerated");
+    let rows = asset_rows(&e, &page).await;
+    assert_eq!(rows.len(), 24);
+    for a in v2 {
+        let key = reviewdesk_sync::asset_key(task.id, &a.name, 2);
+        assert!(
+            rows.iter()
+                .any(|r| r.get("Asset Key").and_then(PropertyValue::plain_text)
+                    == Some(key.clone())
+                    && has_file(r))
+        );
+        assert!(rejected.contains(&reviewdesk_sync::asset_key(task.id, &a.name, 1)));
+    }
+    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+}
+
+// Check 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn illegal_drag_is_reverted_with_reason() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    let ana = e.double.add_person("Ana", None);
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Upload Complete"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
+    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+    let c = client(&e.double, true);
+    let log = c
+        .retrieve_page(&PageId::new(&page))
+        .await
+        .unwrap()
+        .get("Error Log")
+        .and_then(PropertyValue::plain_text)
+        .unwrap();
+    assert!(
+        log.contains("Upload Complete") && log.contains("not a move the pipeline allows"),
+        "{log}"
+    );
+    // A second poll changes nothing more.
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
+}
+
+// Check 8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_approval_while_notion_down_arrives_later() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    e.double
+        .inject_fault(FaultRule::next(1000, FaultKind::Status(503)));
+    reviewdesk_core::ReviewService::new(e.core.clone())
+        .approve(
+            task.id,
+            reviewdesk_core::ReviewInput::from(
+                Source::Desktop,
+                reviewdesk_core::review::local_reviewer(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(e.mirror.push_once().await.is_err());
+    match e.mirror.state().await {
+        reviewdesk_core::api::MirrorState::Connected { waiting, .. }
+        | reviewdesk_core::api::MirrorState::Error { waiting, .. } => assert!(waiting >= 1),
+        other => panic!("{other:?}"),
+    }
+    e.double.clear_faults();
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    assert_eq!(notion_status(&e, &page).await, "Assets Approved");
+}
+
+// Check 6: a publish cut off half way (process killed: the mirror dropped mid-flight) resumes
+// without duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_cut_off_midway_resumes_without_duplicates() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "notion").await;
+    let task = add_task(&e.core, "Ocean").await;
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    let page = e
+        .core
+        .store
+        .task(task.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .unwrap();
+    run_worker(&e.core).await;
+    let m = e.mirror.clone();
+    let job = tokio::spawn(async move { m.push_once().await });
+    let d = &e.double;
+    wait_for("10 asset pages", Duration::from_secs(30), || async {
+        d.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/pages")
+            .count()
+            >= 11
+    })
+    .await;
+    job.abort();
+    let _ = job.await;
+    // A fresh mirror over the same database (as after a restart).
+    let core = open_core(&e.dir).await;
+    let again = Mirror::new(core, client(&e.double, true), mirror_config())
+        .await
+        .unwrap();
+    push_until_done(&again, Duration::from_secs(60)).await;
+    let rows = asset_rows(&e, &page).await;
+    let mut keys: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("Asset Key").and_then(PropertyValue::plain_text))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(rows.len(), 22, "no duplicate pages");
+    assert_eq!(keys.len(), 22);
+    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+}
+
+// Check 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_faults_reach_the_same_end_state() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "notion").await;
+    let task = add_task(&e.core, "Ocean").await;
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    let page = e
+        .core
+        .store
+        .task(task.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .unwrap();
+    run_worker(&e.core).await;
+    e.double.inject_random_faults(RandomFaults {
+        ratio: 0.2,
+        seed: 7,
+        kinds: vec![
+            FaultKind::Status(503),
+            FaultKind::Status(429),
+            FaultKind::DropConnection,
+        ],
+        methods: vec![],
+        path_prefix: None,
+        retry_after: Some(1),
+    });
+    push_until_done(&e.mirror, Duration::from_secs(120)).await;
+    e.double.clear_faults();
+    let rows = asset_rows(&e, &page).await;
+    assert_eq!(rows.len(), 22);
+    assert!(rows.iter().all(has_file));
+    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+}
+
+// Queued on an unknown page creates a local task; Cancelled cancels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_page_in_notion_becomes_a_local_task_and_cancel_cancels() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let c = client(&e.double, true);
+    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
+    let ana = e.double.add_person("Ana", None);
+    let p = c
+        .create_page(&reviewdesk_notion::NewPage {
+            parent: reviewdesk_notion::PageParent::DataSource(tasks_ds),
+            properties: vec![("Title".into(), PropertyValue::title("Whales"))],
+            children: vec![],
+        })
+        .await
+        .unwrap();
+    e.double
+        .edit_page_as(
+            p.id.as_str(),
+            &ana,
+            &json!({"properties":{
+            "Status":{"select":{"name":"Queued"}},
+            "Topic":{"rich_text":[{"type":"text","text":{"content":"whale songs"}}]},
+            "Channel":{"select":{"name":"default"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    let t = e
+        .core
+        .store
+        .task_by_notion_page(p.id.as_str())
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(t.topic, "whale songs");
+    e.mirror.pull_once().await.unwrap();
+    e.double
+        .edit_page_as(
+            p.id.as_str(),
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(t.id).await.unwrap().status,
+        Status::Cancelled
+    );
+}
+
+// `check` finds nothing wrong after `init`, and names a missing property.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_after_init_is_clean_and_names_fixes() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let c = client(&e.double, true);
+    let found = setup::check(&c, &e.ids).await.unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
+    c.update_data_source(
+        &tasks_ds,
+        &reviewdesk_notion::DataSourceUpdate {
+            title: None,
+            properties: vec![(
+                "Retry Status".into(),
+                reviewdesk_notion::SchemaChange::Remove,
+            )],
+        },
+        reviewdesk_notion::Idempotency::Idempotent,
+    )
+    .await
+    .unwrap();
+    let found = setup::check(&c, &e.ids).await.unwrap();
+    assert!(
+        found
+            .iter()
+            .any(|f| f.message.contains("\"Retry Status\" is missing")),
+        "{found:?}"
+    );
+}
