@@ -8,6 +8,8 @@ use reviewdesk_core::{
     AssetName, Core, CoreOptions, NewTask, Priority, ReviewInput, ReviewService, Source, Status,
     Task, TaskId, TaskService, Worker,
 };
+mod notion_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,6 +74,9 @@ enum Command {
     /// Decide at a review gate.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// The Notion mirror: sync, init, check.
+    #[command(subcommand)]
+    Notion(notion_cmd::NotionCommand),
     /// Send an errored (or finished) task back to the queue.
     Retry {
         /// Task id.
@@ -336,9 +341,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "/../../ui/dist"
                 )))
             });
-            let server = reviewdesk_server::bind(
+            let mirror = notion_cmd::start_mirror(&core).await;
+            let server = reviewdesk_server::bind_with_mirror(
                 core.clone(),
                 worker.clone(),
+                mirror,
                 reviewdesk_server::ServerConfig {
                     addr,
                     token,
@@ -416,6 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })?;
         }
+        Command::Notion(c) => notion_cmd::run(core.clone(), c, json).await?,
         Command::Retry { task } => {
             let t = reviews.retry(task.parse()?, input()).await?;
             emit(json, &t, || print_task_line(&t))?;

@@ -7,6 +7,7 @@ mod files;
 mod guard;
 mod openapi;
 mod routes;
+mod webhook;
 
 use axum::Router;
 use reviewdesk_core::Core;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub worker: Option<Worker>,
     /// The latest worker state seen on the event bus.
     pub worker_state: Arc<std::sync::Mutex<reviewdesk_core::WorkerState>>,
+    /// The Notion mirror, when this server runs one.
+    pub mirror: Option<Arc<reviewdesk_sync::Mirror>>,
     pub(crate) token: Option<Arc<str>>,
     pub(crate) allowed_hosts: Arc<Vec<String>>,
     /// Bound to every interface (token required): the Host can be any of the machine's names.
@@ -76,6 +79,16 @@ pub async fn bind(
     worker: Option<Worker>,
     config: ServerConfig,
 ) -> Result<BoundServer, ServeError> {
+    bind_with_mirror(core, worker, None, config).await
+}
+
+/// [`bind`], with a running Notion mirror to report and to feed webhook deliveries to.
+pub async fn bind_with_mirror(
+    core: Arc<Core>,
+    worker: Option<Worker>,
+    mirror: Option<Arc<reviewdesk_sync::Mirror>>,
+    config: ServerConfig,
+) -> Result<BoundServer, ServeError> {
     if !config.addr.ip().is_loopback() && config.token.as_deref().is_none_or(str::is_empty) {
         return Err(ServeError::TokenRequired(config.addr));
     }
@@ -106,6 +119,7 @@ pub async fn bind(
         })),
         core,
         worker,
+        mirror,
         token: config.token.filter(|t| !t.is_empty()).map(Arc::from),
         allowed_hosts: Arc::new(hosts),
         any_host: config.addr.ip().is_unspecified(),

@@ -61,6 +61,8 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
             state.clone(),
             crate::guard::check,
         ))
+        // After the guard layer: authenticated by its signature, not by Host/Origin/token.
+        .route("/api/notion/webhook", post(crate::webhook::handle))
         .with_state(state)
 }
 
@@ -261,9 +263,12 @@ pub async fn app_status(s: &AppState) -> ApiResult<AppStatus> {
     }
     Ok(AppStatus {
         worker,
-        mirror: MirrorState::Off {
-            hint: "Notion is not connected: add a token and database ids in Settings → Notion"
-                .into(),
+        mirror: match &s.mirror {
+            Some(m) => m.state().await,
+            None => MirrorState::Off {
+                hint: "Notion is not connected: add a token and database ids in Settings → Notion"
+                    .into(),
+            },
         },
         waiting_for_review: waiting as u32,
     })

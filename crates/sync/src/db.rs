@@ -6,7 +6,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::Result;
 
-const MIGRATION: &[&'static str] = &[
+const MIGRATION: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sync_cursor (name TEXT PRIMARY KEY, value BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_pages (asset_key TEXT PRIMARY KEY, task_id TEXT NOT NULL, page_id TEXT, created_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sync_pages_task ON sync_pages (task_id)",

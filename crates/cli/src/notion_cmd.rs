@@ -1,0 +1,189 @@
+//! `reviewdesk notion …`: sync, init and check, and the mirror started by `reviewdesk serve`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use reviewdesk_core::{ChannelId, Core};
+use reviewdesk_notion::{NotionClient, NotionToken, PageId};
+use reviewdesk_sync::{Mirror, MirrorConfig, setup};
+
+/// Environment variable holding the integration token (the keyring comes with the desktop app).
+pub const TOKEN_ENV: &str = "NOTION_TOKEN";
+
+/// The Notion mirror commands.
+#[derive(Subcommand, Debug)]
+pub enum NotionCommand {
+    /// Mirror tasks to Notion and creators' decisions back (Ctrl-C stops).
+    Sync {
+        /// One round out and one poll in, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Create the Tasks, Assets, Videos and Audio databases under a page and record their ids.
+    Init {
+        /// A page shared with the integration (… → Connections).
+        #[arg(long)]
+        parent_page: String,
+        /// The channel whose YAML file receives the ids.
+        #[arg(long)]
+        channel: String,
+    },
+    /// Validate the token, access to every database and every property; name each fix.
+    Check {
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+}
+
+fn client() -> anyhow::Result<NotionClient> {
+    let token = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .with_context(|| {
+            format!("no Notion token: set {TOKEN_ENV} to the integration's secret (ntn_…)")
+        })?;
+    Ok(NotionClient::new(NotionToken::new(token.trim()))?)
+}
+
+/// Starts the mirror in the background when a channel has Notion ids and `NOTION_TOKEN` is set.
+pub async fn start_mirror(core: &Arc<Core>) -> Option<Arc<Mirror>> {
+    if !Mirror::configured(core) || std::env::var(TOKEN_ENV).is_err() {
+        return None;
+    }
+    let client = match client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("Notion mirror not started: {e}");
+            return None;
+        }
+    };
+    match Mirror::new(core.clone(), client, MirrorConfig::from_env()).await {
+        Ok(m) => {
+            tokio::spawn(m.clone().run());
+            Some(m)
+        }
+        Err(e) => {
+            tracing::warn!("Notion mirror not started: {e}");
+            None
+        }
+    }
+}
+
+fn channel_file(core: &Core, channel: &str) -> PathBuf {
+    core.config_dir
+        .join("channels")
+        .join(format!("{channel}.yaml"))
+}
+
+/// Runs a `notion` subcommand.
+pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        NotionCommand::Sync { once } => {
+            anyhow::ensure!(
+                Mirror::configured(&core),
+                "no channel has Notion database ids: run `reviewdesk notion init --parent-page <id> --channel <channel>`"
+            );
+            let mirror = Mirror::new(core.clone(), client()?, MirrorConfig::from_env()).await?;
+            if once {
+                let out = mirror.push_once().await?;
+                let pulled = mirror.pull_once().await?;
+                let out2 = mirror.push_once().await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"pushed_events": out + out2, "pulled_pages": pulled})
+                    );
+                } else {
+                    println!("pushed {} events, read {pulled} pages", out + out2);
+                }
+            } else {
+                eprintln!("Notion mirror running; Ctrl-C stops it");
+                tokio::select! {
+                    _ = mirror.run() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+        }
+        NotionCommand::Init {
+            parent_page,
+            channel,
+        } => {
+            let id = ChannelId::parse(channel.clone())?;
+            let path = channel_file(&core, id.as_str());
+            let name = match core.channel(&id) {
+                Ok(c) => c.channel_name,
+                Err(_) => channel.clone(),
+            };
+            if !path.exists() {
+                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+                std::fs::write(
+                    &path,
+                    format!(
+                        "channel_id: {channel}\nchannel_name: {name}\nstorage_strategy: notion\n"
+                    ),
+                )
+                .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let ids = setup::init(&client()?, &PageId::new(&parent_page), &name).await?;
+            setup::write_channel_ids(&path, &ids)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ids)?);
+            } else {
+                println!(
+                    "created the Tasks, Assets, Videos and Audio databases; ids written to {}",
+                    path.display()
+                );
+            }
+        }
+        NotionCommand::Check { channel } => {
+            let client = client()?;
+            let mut problems = 0;
+            let mut any = false;
+            for c in core.channels() {
+                if channel
+                    .as_deref()
+                    .is_some_and(|w| w != c.channel_id.as_str())
+                {
+                    continue;
+                }
+                if channel.is_none() && c.notion.tasks_database_id.is_none() {
+                    continue;
+                }
+                any = true;
+                let found = setup::check(&client, &c.notion).await?;
+                problems += found.len();
+                for f in &found {
+                    println!("{}: {}: {}", c.channel_id, f.database, f.message);
+                }
+                if found.is_empty() {
+                    println!(
+                        "{}: token, access and every property are as Review Desk needs",
+                        c.channel_id
+                    );
+                }
+            }
+            anyhow::ensure!(
+                any,
+                "no channel has Notion database ids: run `reviewdesk notion init --parent-page <id> --channel <channel>`"
+            );
+            if let Ok(m) = Mirror::new(core.clone(), client, MirrorConfig::default()).await
+                && let Ok(Some(t)) = m
+                    .store()
+                    .setting(reviewdesk_sync::webhook::VERIFICATION_TOKEN_SETTING)
+                    .await
+            {
+                println!(
+                    "webhook verification token (paste it into the integration's Webhooks tab): {t}"
+                );
+            }
+            anyhow::ensure!(
+                problems == 0,
+                "{problems} problem(s) found; fix them as named above"
+            );
+        }
+    }
+    Ok(())
+}
