@@ -55,6 +55,61 @@ const CLAIMABLE_WAITING: &str =
 const IN_PROGRESS: &str = "'claimed','generating_assets','generating_composites','composites_ready','generating_video',\
     'generating_audio','generating_sfx','sfx_ready','assembling','assembly_ready','uploading'";
 
+/// The claim statement: leases the most urgent claimable task. `$1` worker, `$2` lease end,
+/// `$3` now, then one parameter per channel in `exclude`. `lock` is appended to the subquery.
+fn claim_sql(exclude: &[String], lock: &str) -> String {
+    let excluded = if exclude.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 4)).collect();
+        format!(" AND t.channel_id NOT IN ({})", list.join(","))
+    };
+    format!(
+        "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE id = (\
+           SELECT t.id FROM tasks t LEFT JOIN channels c ON c.channel_id = t.channel_id \
+           WHERE (t.lease_expires_at IS NULL OR t.lease_expires_at < $3) \
+             AND (t.next_retry_at IS NULL OR t.next_retry_at <= $3) \
+             AND (t.status IN ({CLAIMABLE_WAITING}) OR t.status IN ({IN_PROGRESS})){excluded} \
+             AND COALESCE(c.is_active, 1) = 1 \
+             AND (SELECT COUNT(*) FROM tasks o WHERE o.channel_id = t.channel_id AND o.id <> t.id \
+                  AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at >= $3) < COALESCE(c.max_concurrent, 2) \
+           ORDER BY t.priority_rank, t.created_at LIMIT 1 {lock}) \
+         AND (lease_expires_at IS NULL OR lease_expires_at < $3) RETURNING {TASK_COLS}"
+    )
+}
+
+fn check_db_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 63
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(CoreError::invalid(
+            "database name",
+            "use 1–63 characters of a-z, 0-9 and _",
+        ));
+    }
+    Ok(())
+}
+
+/// The same server URL with another database name (query string kept).
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
 /// Filters for listing tasks.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct TaskFilter {
@@ -231,7 +286,26 @@ pub struct ClaimRequest<'a> {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL, kept for the LISTEN connection (PostgreSQL); never printed.
+    url: Secret,
 }
+
+/// A string that `Debug` never shows (database URLs may carry passwords).
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The PostgreSQL notification channel on which the database announces claimable work
+/// (see migrations/postgres: a trigger on `tasks` calls `pg_notify`).
+pub const WORK_CHANNEL: &str = "reviewdesk_work";
+
+/// Namespace of the advisory locks that serialise the per-channel concurrency check of claims.
+const CLAIM_LOCK_NS: i32 = 0x5244; // "RD"
 
 fn get<T>(row: &AnyRow, col: &str) -> Result<T>
 where
@@ -321,7 +395,96 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: Secret(url.to_string()),
+        })
+    }
+
+    /// Creates a PostgreSQL database named `name` through an admin URL (any database of the same
+    /// server) and returns the URL of the new database. For tests and setup scripts: `name` must
+    /// match `^[a-z0-9_]{1,63}$`.
+    pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String> {
+        use sqlx::Connection;
+        check_db_name(name)?;
+        let mut conn = sqlx::postgres::PgConnection::connect(admin_url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(replace_db_name(admin_url, name))
+    }
+
+    /// Drops a PostgreSQL database created by [`Store::create_postgres_database`], closing any
+    /// connection still open to it.
+    pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<()> {
+        use sqlx::Connection;
+        check_db_name(name)?;
+        let mut conn = sqlx::postgres::PgConnection::connect(admin_url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Closes the pool (waits for connections in use to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Listens for "work became claimable" notifications from the database (PostgreSQL
+    /// LISTEN/NOTIFY, so workers on other machines hear about it) and calls `on_work` for each,
+    /// and once after every reconnection (notifications may have been missed meanwhile).
+    /// Returns `None` on SQLite, where workers share one machine and rely on in-process wakeups
+    /// and polling. Abort the returned task to stop listening; `ready` turns true once the
+    /// listener is subscribed.
+    pub fn spawn_work_listener(
+        &self,
+        on_work: impl Fn() + Send + Sync + 'static,
+        ready: Option<tokio::sync::watch::Sender<bool>>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let url = self.url.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect(&url.0).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot open the work listener; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if let Err(e) = listener.listen(WORK_CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot LISTEN for work; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                if let Some(r) = &ready {
+                    r.send_replace(true);
+                }
+                // Anything that arrived before we listened is found by the caller's next look.
+                on_work();
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(_)) => on_work(),
+                        // The connection dropped and was re-established: look again.
+                        Ok(None) => on_work(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "work listener failed; reconnecting");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        }))
     }
 
     /// The backend in use.
@@ -621,33 +784,64 @@ impl Store {
 
     /// Claims the most urgent claimable task for this worker, honouring each channel's
     /// max_concurrent. Returns `None` when nothing is claimable now.
+    ///
+    /// SQLite runs the claim as one UPDATE (SQLite has one writer at a time, so the channel count
+    /// inside it is exact). PostgreSQL picks the row with `FOR UPDATE OF t SKIP LOCKED` (workers
+    /// never wait for, nor both take, the same task), then re-counts the channel's leases under
+    /// a per-channel advisory lock held to commit: two workers claiming different tasks of one
+    /// channel at the same instant cannot both squeeze past max_concurrent. A claim that would
+    /// exceed it is rolled back and the next channel is tried.
     pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Option<Task>> {
-        let now = now_ms();
-        let expires = now + req.lease.as_millis() as i64;
-        let lock = if self.backend == Backend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE id = (\
-               SELECT t.id FROM tasks t LEFT JOIN channels c ON c.channel_id = t.channel_id \
-               WHERE (t.lease_expires_at IS NULL OR t.lease_expires_at < $3) \
-                 AND (t.next_retry_at IS NULL OR t.next_retry_at <= $3) \
-                 AND (t.status IN ({CLAIMABLE_WAITING}) OR t.status IN ({IN_PROGRESS})) \
-                 AND COALESCE(c.is_active, 1) = 1 \
-                 AND (SELECT COUNT(*) FROM tasks o WHERE o.channel_id = t.channel_id AND o.id <> t.id \
-                      AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at >= $3) < COALESCE(c.max_concurrent, 2) \
-               ORDER BY t.priority_rank, t.created_at LIMIT 1 {lock}) \
-             AND (lease_expires_at IS NULL OR lease_expires_at < $3) RETURNING {TASK_COLS}"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(req.worker_id)
-            .bind(expires)
+        if self.backend == Backend::Sqlite {
+            let now = now_ms();
+            let sql = claim_sql(&[], "");
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(req.worker_id)
+                .bind(now + req.lease.as_millis() as i64)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            return row.as_ref().map(task_from_row).transpose();
+        }
+        let mut full: Vec<String> = Vec::new();
+        loop {
+            let now = now_ms();
+            let sql = claim_sql(&full, "FOR UPDATE OF t SKIP LOCKED");
+            let mut tx = self.pool.begin().await?;
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(req.worker_id)
+                .bind(now + req.lease.as_millis() as i64)
+                .bind(now);
+            for c in &full {
+                q = q.bind(c.clone());
+            }
+            let Some(row) = q.fetch_optional(&mut *tx).await? else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let task = task_from_row(&row)?;
+            // A new statement after the lock: its snapshot sees every claim committed before.
+            sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(CLAIM_LOCK_NS)
+                .bind(task.channel_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM tasks WHERE channel_id = $1 AND lease_expires_at >= $2) AS held, \
+                 COALESCE((SELECT max_concurrent FROM channels WHERE channel_id = $1), 2) AS max",
+            )
+            .bind(task.channel_id.as_str())
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
-        row.as_ref().map(task_from_row).transpose()
+            let (held, max): (i64, i64) = (get(&row, "held")?, get(&row, "max")?);
+            if held <= max {
+                tx.commit().await?;
+                return Ok(Some(task));
+            }
+            tx.rollback().await?;
+            full.push(task.channel_id.as_str().to_string());
+        }
     }
 
     /// Renews a lease; `false` means another worker took the task over.

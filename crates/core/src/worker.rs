@@ -102,6 +102,14 @@ impl Worker {
     }
 
     async fn run_inner(&self, shutdown: watch::Receiver<bool>, until_idle: bool) -> Result<()> {
+        // On PostgreSQL, work made claimable by any machine (a new task, a decision, a released
+        // lease) is announced with NOTIFY; wake this process's idle slots at once.
+        let listener = {
+            let core = self.core.clone();
+            self.core
+                .store
+                .spawn_work_listener(move || core.work_available.notify_waiters(), None)
+        };
         let mut loops = Vec::new();
         for _ in 0..self.slots {
             let me = self.clone();
@@ -122,6 +130,9 @@ impl Worker {
                     )))
                 }
             }
+        }
+        if let Some(l) = listener {
+            l.abort();
         }
         self.core.events.emit(DomainEvent::Worker {
             state: WorkerState::Stopped,
