@@ -592,3 +592,109 @@ async fn check_after_init_is_clean_and_names_fixes() {
         "{found:?}"
     );
 }
+
+// Check 9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhook_pulls_the_page_at_once_and_forgery_is_refused() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    let server = reviewdesk_server::bind_with_mirror(
+        e.core.clone(),
+        None,
+        Some(e.mirror.clone()),
+        reviewdesk_server::ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            token: None,
+            ui_dir: None,
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/api/notion/webhook", server.local_addr);
+    tokio::spawn(server.run(std::future::pending()));
+    let http = reqwest::Client::new();
+    // The handshake (unsigned), through a public tunnel's Host name.
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("host", "desk.example.ngrok.app")
+        .body(r#"{"verification_token":"secret_hook"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ana = e.double.add_person("Ana", None);
+    let event = |id: &str| {
+        json!({"id": id, "timestamp": "2026-01-01T00:00:00.000Z", "type": "page.properties_updated",
+            "authors": [{"id": ana, "type": "person"}], "attempt_number": 1, "api_version": "2025-09-03",
+            "entity": {"id": page, "type": "page"}, "data": {"updated_properties": ["Status"]}})
+        .to_string()
+    };
+    // A forged delivery changes nothing.
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
+        )
+        .unwrap();
+    let body = event("evt-forged");
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(
+            "x-notion-signature",
+            notion_double::sign_webhook(body.as_bytes(), "secret_wrong"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
+    // A signed one pulls the page at once (no poller runs here).
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Assets Approved"}}}}),
+        )
+        .unwrap();
+    let body = event("evt-1");
+    let sig = notion_double::sign_webhook(body.as_bytes(), "secret_hook");
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-notion-signature", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
+    );
+    // A redelivery of the same event is acknowledged and ignored.
+    let r = http
+        .post(&url)
+        .header("x-notion-signature", &sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let approvals = e
+        .core
+        .store
+        .audit(task.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.decision == "approve")
+        .count();
+    assert_eq!(approvals, 1);
+}
