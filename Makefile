@@ -27,8 +27,9 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# The PostgreSQL backend tests run against a throwaway local cluster.
 test-rust:
-	cargo nextest run --workspace --no-fail-fast
+	export REVIEWDESK_TEST_PG_URL="$$(./scripts/start-postgres.sh)" && cargo nextest run --workspace --no-fail-fast
 
 test-ui:
 	npm --prefix ui run check
