@@ -432,10 +432,31 @@ async fn desktop_approval_while_notion_down_arrives_later() {
     assert_eq!(notion_status(&e, &page).await, "Assets Approved");
 }
 
-// Check 6: a publish cut off half way (process killed: the mirror dropped mid-flight) resumes
-// without duplicates.
+// Check 6, child side: run by `publish_killed_midway_resumes_without_duplicates` in a separate
+// process (this test binary re-executed), which it SIGKILLs half way through the publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_cut_off_midway_resumes_without_duplicates() {
+#[ignore = "run as a child process by publish_killed_midway_resumes_without_duplicates"]
+async fn child_mirror_process() {
+    let (Ok(dir), Ok(url), Ok(token)) = (
+        std::env::var("SYNC_CHILD_DIR"),
+        std::env::var("SYNC_CHILD_NOTION_URL"),
+        std::env::var("SYNC_CHILD_NOTION_TOKEN"),
+    ) else {
+        return;
+    };
+    let core = open_core(std::path::Path::new(&dir)).await;
+    let cfg = ClientConfig::default()
+        .base_url(url)
+        .rate(20.0, 1)
+        .backoff_base(Duration::from_millis(20));
+    let c = NotionClient::with_config(NotionToken::new(token), cfg).unwrap();
+    let m = Mirror::new(core, c, mirror_config()).await.unwrap();
+    push_until_done(&m, Duration::from_secs(120)).await;
+}
+
+// Check 6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_killed_midway_resumes_without_duplicates() {
     let e = env(DoubleConfig::default().without_rate_limit(), true, "notion").await;
     let task = add_task(&e.core, "Ocean").await;
     push_until_done(&e.mirror, Duration::from_secs(30)).await;
@@ -448,20 +469,39 @@ async fn publish_cut_off_midway_resumes_without_duplicates() {
         .notion_page_id
         .unwrap();
     run_worker(&e.core).await;
-    let m = e.mirror.clone();
-    let job = tokio::spawn(async move { m.push_once().await });
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_mirror_process",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SYNC_CHILD_DIR", &e.dir)
+        .env("SYNC_CHILD_NOTION_URL", e.double.url())
+        .env("SYNC_CHILD_NOTION_TOKEN", e.double.token())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let d = &e.double;
-    wait_for("10 asset pages", Duration::from_secs(30), || async {
+    let creates = || {
         d.requests()
             .iter()
             .filter(|r| r.method == "POST" && r.path == "/v1/pages")
             .count()
-            >= 11
+    };
+    wait_for("half the asset pages", Duration::from_secs(60), || async {
+        creates() >= 12
     })
     .await;
-    job.abort();
-    let _ = job.await;
-    // A fresh mirror over the same database (as after a restart).
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = creates();
+    assert!(
+        before < 23,
+        "killed before the publish finished ({before} creates)"
+    );
+    // Restart: a fresh mirror over the same database.
     let core = open_core(&e.dir).await;
     let again = Mirror::new(core, client(&e.double, true), mirror_config())
         .await
@@ -476,6 +516,7 @@ async fn publish_cut_off_midway_resumes_without_duplicates() {
     keys.dedup();
     assert_eq!(rows.len(), 22, "no duplicate pages");
     assert_eq!(keys.len(), 22);
+    assert!(rows.iter().all(has_file));
     assert_eq!(notion_status(&e, &page).await, "Assets Ready");
 }
 
