@@ -20,9 +20,11 @@
 mod db;
 mod error;
 mod mirror;
+mod r2;
 pub mod setup;
 pub mod webhook;
 
 pub use db::SyncStore;
 pub use error::{Result, SyncError};
 pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};
+pub use r2::create_bucket;

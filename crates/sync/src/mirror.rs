@@ -79,6 +79,8 @@ struct ChannelCtx {
     assets_ds: DataSourceId,
     /// `select` or `status`: the shape the Tasks Status property has.
     status_kind: String,
+    /// The uploader of the `r2` strategy.
+    r2: Option<Arc<crate::r2::R2Uploader>>,
 }
 
 /// The Asset Key of an asset version: `<task id>/<asset name>/v<version>`.
@@ -240,7 +242,17 @@ impl Mirror {
                 ));
             }
         };
+        let r2 = match (&cfg.storage_strategy, &cfg.r2) {
+            (StorageStrategy::R2, Some(s)) => Some(Arc::new(crate::r2::R2Uploader::new(s)?)),
+            (StorageStrategy::R2, None) => {
+                return Err(SyncError::Setup(
+                    "storage_strategy is r2 but the channel file has no r2 section".into(),
+                ));
+            }
+            _ => None,
+        };
         let ctx = ChannelCtx {
+            r2,
             channel: cfg,
             tasks_ds,
             assets_ds,
@@ -646,9 +658,39 @@ impl Mirror {
                 })
             }
             StorageStrategy::R2 => {
-                return Err(SyncError::Setup(
-                    "storage_strategy r2 is not supported by this build of the mirror yet: use `notion` or `none` in the channel file".into(),
-                ));
+                let rel = Workspace::asset_version_rel(
+                    &task.channel_id,
+                    task.id,
+                    asset.kind,
+                    &asset.name,
+                    version,
+                );
+                let path = self.core.workspace.resolve(&rel)?;
+                let bytes = tokio::fs::read(&path)
+                    .await
+                    .map_err(|source| SyncError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                let project = Workspace::project_rel(&task.channel_id, task.id);
+                let inner = rel.strip_prefix(&project).unwrap_or(&rel);
+                let object = format!(
+                    "{}/{}/{}",
+                    task.channel_id,
+                    task.id,
+                    inner.to_string_lossy().replace('\\', "/")
+                );
+                let uploader = ctx
+                    .r2
+                    .as_ref()
+                    .ok_or_else(|| SyncError::Setup("the r2 uploader is not configured".into()))?;
+                let url = uploader
+                    .put(&object, Bytes::from(bytes), "image/png")
+                    .await?;
+                Some(FileValue {
+                    name: filename.clone(),
+                    source: FileSource::External { url },
+                })
             }
         };
         let mut properties = vec![

@@ -739,3 +739,135 @@ async fn signed_webhook_pulls_the_page_at_once_and_forgery_is_refused() {
         .count();
     assert_eq!(approvals, 1);
 }
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// Check 2, child side: runs with the R2 credentials in its environment (set by the parent, as
+// this crate forbids the unsafe `set_var`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child process by r2_storage_puts_objects_and_links_public_urls"]
+async fn child_r2_scenario() {
+    let Ok(s3) = std::env::var("SYNC_CHILD_S3_URL") else {
+        return;
+    };
+    let double = NotionDouble::start(DoubleConfig::default().without_rate_limit())
+        .await
+        .unwrap();
+    let parent = double.seed_page("Review Desk");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("config/channels")).unwrap();
+    let yaml = dir.join("config/channels/default.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "channel_id: default\nchannel_name: Deep Sea\nstorage_strategy: r2\nr2:\n  account_id: test\n  bucket: reviewdesk\n  public_base_url: {s3}/reviewdesk\n  endpoint: {s3}\n"
+        ),
+    )
+    .unwrap();
+    let c = client(&double, true);
+    let ids = setup::init(&c, &PageId::new(&parent), "Deep Sea")
+        .await
+        .unwrap();
+    setup::write_channel_ids(&yaml, &ids).unwrap();
+    let core = open_core(dir).await;
+    let channel = core.channels().remove(0);
+    reviewdesk_sync::create_bucket(channel.r2.as_ref().unwrap())
+        .await
+        .unwrap();
+    let mirror = Mirror::new(core.clone(), client(&double, true), mirror_config())
+        .await
+        .unwrap();
+    let task = add_task(&core, "Ocean").await;
+    push_until_done(&mirror, Duration::from_secs(30)).await;
+    run_worker(&core).await;
+    double.clear_requests();
+    push_until_done(&mirror, Duration::from_secs(60)).await;
+    let notion_requests = double.requests().len();
+    assert!(
+        notion_requests <= 22 + 5,
+        "{notion_requests} Notion requests"
+    );
+    let task = core.store.task(task.id).await.unwrap();
+    let page = task.notion_page_id.clone().unwrap();
+    let assets_ds = ds(&c, &ids.assets_database_id).await;
+    let rows = c
+        .query_data_source(
+            &assets_ds,
+            &Query {
+                filter: Some(Filter::relation_contains("Task", &PageId::new(&page))),
+                ..Query::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 22);
+    let http = reqwest::Client::new();
+    for a in core.store.assets(task.id).await.unwrap() {
+        let key = format!(
+            "default/{}/assets/{}/versions/{}.v1.png",
+            task.id,
+            a.kind.folder(),
+            a.name
+        );
+        let url = format!("{s3}/reviewdesk/{key}");
+        let row = rows
+            .iter()
+            .find(|r| {
+                r.get("Asset Key").and_then(PropertyValue::plain_text)
+                    == Some(reviewdesk_sync::asset_key(task.id, &a.name, 1))
+            })
+            .expect("row");
+        match row.get("File") {
+            Some(PropertyValue::Files(f)) => assert_eq!(
+                f[0].source,
+                reviewdesk_notion::FileSource::External { url: url.clone() }
+            ),
+            other => panic!("{other:?}"),
+        }
+        let body = http.get(&url).send().await.unwrap();
+        assert_eq!(body.status(), 200, "{url}");
+        assert!(body.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    }
+    println!("r2 publish: {notion_requests} Notion requests for 22 assets");
+}
+
+// Check 2: `r2` storage against a real S3-compatible server (moto_server; `pip install
+// 'moto[server]'`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_storage_puts_objects_and_links_public_urls() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moto = std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server runs (pip install 'moto[server]')");
+    let _moto = KillOnDrop(moto);
+    wait_for("moto_server", Duration::from_secs(30), || async {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_r2_scenario", "--ignored", "--nocapture"])
+        .env("SYNC_CHILD_S3_URL", format!("http://127.0.0.1:{port}"))
+        .env("R2_ACCESS_KEY_ID", "test-key")
+        .env("R2_SECRET_ACCESS_KEY", "test-secret")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(text.contains("1 passed"), "the child scenario ran");
+}
