@@ -1060,3 +1060,41 @@ fn priority_name(p: Priority) -> &'static str {
 fn kind_name(k: AssetKind) -> &'static str {
     k.as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_log_splits_long_text_and_keeps_the_newest_entries() {
+        let mut log = String::new();
+        for i in 0..400 {
+            log.push_str(&format!(
+                "[2026-01-01T00:00:00Z] Asset Error: entry {i} {}\n",
+                "x".repeat(990)
+            ));
+        }
+        log.push_str(&"y".repeat(4500));
+        let PropertyValue::RichText(parts) = error_log_value(&log) else {
+            panic!("rich text");
+        };
+        assert!(parts.len() <= 100, "{} objects", parts.len());
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.content.encode_utf16().count() <= 2000)
+        );
+        let all: String = parts.iter().map(|p| p.content.as_str()).collect();
+        assert!(
+            all.ends_with(&"y".repeat(4500)),
+            "the newest entry is kept whole"
+        );
+        assert!(all.contains("entry 399"));
+        assert!(!all.contains("entry 0 "), "the oldest entries are dropped");
+    }
+
+    #[test]
+    fn newest_entry_is_the_last_non_empty_line() {
+        assert_eq!(newest_entry("[t] a\nmake it bluer\n\n"), "make it bluer");
+    }
+}

@@ -651,7 +651,8 @@ async fn signed_webhook_pulls_the_page_at_once_and_forgery_is_refused() {
     )
     .await
     .unwrap();
-    let url = format!("http://{}/api/notion/webhook", server.local_addr);
+    let base = format!("http://{}", server.local_addr);
+    let url = format!("{base}/api/notion/webhook");
     tokio::spawn(server.run(std::future::pending()));
     let http = reqwest::Client::new();
     // The handshake (unsigned), through a public tunnel's Host name.
@@ -728,6 +729,16 @@ async fn signed_webhook_pulls_the_page_at_once_and_forgery_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // The status bar reports the mirror.
+    let status: serde_json::Value = http
+        .get(format!("{base}/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["mirror"]["state"], "connected", "{status}");
     let approvals = e
         .core
         .store
