@@ -10,7 +10,7 @@ pub type Result<T> = std::result::Result<T, SyncError>;
 pub enum SyncError {
     /// A Notion call failed (the message says what to do).
     #[error("{}", notion_hint(.0))]
-    Notion(#[from] NotionError),
+    Notion(NotionError),
     /// The local store or review service refused or failed.
     #[error("{0}")]
     Core(#[from] reviewdesk_core::CoreError),
@@ -30,6 +30,12 @@ pub enum SyncError {
     },
 }
 
+impl From<NotionError> for SyncError {
+    fn from(e: NotionError) -> Self {
+        SyncError::Notion(e)
+    }
+}
+
 impl SyncError {
     /// Worth retrying later without the creator doing anything.
     pub fn is_transient(&self) -> bool {
@@ -44,7 +50,10 @@ impl SyncError {
 fn notion_hint(e: &NotionError) -> String {
     match e.kind() {
         ErrorKind::Unauthorized => format!(
-            "Notion answered 401 unauthorized: the token was revoked or is wrong — paste a new one in Settings (NOTION_TOKEN) ({e})"
+            "Notion answered 401 unauthorized: the token was revoked or is wrong — paste a new one in Settings (or set NOTION_TOKEN){}",
+            e.request_id()
+                .map(|r| format!(" [request id {r}]"))
+                .unwrap_or_default()
         ),
         ErrorKind::NotFound => format!(
             "{e} — share the Review Desk databases with the integration (… menu → Connections), or run `reviewdesk notion check`"
