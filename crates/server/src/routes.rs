@@ -265,6 +265,10 @@ pub async fn app_status(s: &AppState) -> ApiResult<AppStatus> {
         worker,
         mirror: match &s.mirror {
             Some(m) => m.state().await,
+            None if reviewdesk_sync::Mirror::configured(&s.core) => MirrorState::Error {
+                message: "a channel has Notion databases but the mirror is not running: set NOTION_TOKEN to the integration's token and restart `reviewdesk serve`".into(),
+                waiting: 0,
+            },
             None => MirrorState::Off {
                 hint: "Notion is not connected: add a token and database ids in Settings → Notion"
                     .into(),
@@ -309,7 +313,7 @@ async fn resume(
 }
 
 async fn events(State(s): State<AppState>) -> Response {
-    let stream = BroadcastStream::new(s.core.events.subscribe()).filter_map(|ev| {
+    let stream = BroadcastStream::new(s.feed.subscribe()).filter_map(|ev| {
         // A lagging client skips what it missed; the next event makes it refetch.
         let ev = ev.ok()?;
         Event::default()
