@@ -136,6 +136,13 @@ pub enum DomainEvent {
         /// Origin.
         source: Source,
     },
+    /// Something else about a task changed (error log line, retry scheduled).
+    TaskUpdated {
+        /// Task.
+        task_id: TaskId,
+        /// Origin.
+        source: Source,
+    },
     /// The worker's state changed.
     Worker {
         /// New state.
@@ -152,7 +159,8 @@ impl DomainEvent {
             | DomainEvent::ReviewReady { task_id, .. }
             | DomainEvent::DecisionMade { task_id, .. }
             | DomainEvent::AssetChanged { task_id, .. }
-            | DomainEvent::AssetVersionAdded { task_id, .. } => Some(*task_id),
+            | DomainEvent::AssetVersionAdded { task_id, .. }
+            | DomainEvent::TaskUpdated { task_id, .. } => Some(*task_id),
             DomainEvent::Worker { .. } => None,
         }
     }

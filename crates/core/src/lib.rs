@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod executor;
+pub mod feed;
 pub mod ids;
 pub mod review;
 pub mod runtime;

@@ -36,6 +36,8 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// The in-process worker, if this server runs one.
     pub worker: Option<Worker>,
+    /// Domain events read back from the log (changes made by any process).
+    pub feed: reviewdesk_core::feed::EventFeed,
     /// The latest worker state seen on the event bus.
     pub worker_state: Arc<std::sync::Mutex<reviewdesk_core::WorkerState>>,
     /// The Notion mirror, when this server runs one.
@@ -54,6 +56,9 @@ pub enum ServeError {
         "refusing to listen on {0} without a token: pass --token (or REVIEWDESK_SERVER_TOKEN), or bind 127.0.0.1"
     )]
     TokenRequired(SocketAddr),
+    /// The event log could not be read.
+    #[error("cannot read the event log: {0}")]
+    Feed(String),
     /// The port is taken or not allowed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -111,7 +116,14 @@ pub async fn bind_with_mirror(
     if !config.addr.ip().is_loopback() && !config.addr.ip().is_unspecified() {
         hosts.push(format!("{}:{port}", config.addr.ip()));
     }
+    let feed = reviewdesk_core::feed::EventFeed::spawn(
+        core.clone(),
+        std::time::Duration::from_millis(250),
+    )
+    .await
+    .map_err(|e| ServeError::Feed(e.to_string()))?;
     let state = AppState {
+        feed,
         worker_state: Arc::new(std::sync::Mutex::new(if worker.is_some() {
             reviewdesk_core::WorkerState::Idle
         } else {

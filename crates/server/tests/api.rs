@@ -342,3 +342,49 @@ async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_by_another_process_reach_the_event_stream() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let id = app.task_at_gate().await;
+    let mut events = app.get("/api/events").await;
+    // A second core on the same database stands for another process (a CLI, a remote worker):
+    // it shares nothing in memory with the server.
+    let other = Core::open(CoreOptions {
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            app._dir.path().join("db.sqlite").display()
+        )),
+        workspace: Some(app._dir.path().join("ws")),
+        config_dir: Some(app._dir.path().join("cfg")),
+        worker_settings: None,
+    })
+    .await
+    .unwrap();
+    reviewdesk_core::ReviewService::new(other)
+        .approve(
+            id.parse().unwrap(),
+            reviewdesk_core::ReviewInput::from(Source::Cli, Default::default()),
+        )
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("decision_made") {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        seen.contains(&id) && seen.contains("\"source\":\"cli\""),
+        "{seen}"
+    );
+    assert_eq!(
+        seen.matches("decision_made").count(),
+        1,
+        "shown once: {seen}"
+    );
+}

@@ -99,6 +99,7 @@ class AppState {
         return;
       case 'asset_changed':
       case 'asset_version_added':
+      case 'task_updated':
         this.refetchTask(e.task_id);
         return;
     }

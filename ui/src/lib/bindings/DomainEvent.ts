@@ -95,6 +95,14 @@ version: number,
 /**
  * Origin.
  */
+source: Source, } | { "type": "task_updated", 
+/**
+ * Task.
+ */
+task_id: TaskId, 
+/**
+ * Origin.
+ */
 source: Source, } | { "type": "worker", 
 /**
  * New state.
