@@ -22,3 +22,7 @@ CREATE TRIGGER tasks_notify_update AFTER UPDATE ON tasks FOR EACH ROW
           OR (NEW.lease_owner IS NULL AND OLD.status IS DISTINCT FROM NEW.status
               AND NEW.status IN ('queued', 'assets_approved', 'video_approved', 'audio_approved', 'approved')))
     EXECUTE FUNCTION notify_work();
+
+-- Claims: candidates in urgency order, and the few tasks holding a lease (full channels).
+CREATE INDEX tasks_claim_order ON tasks (priority_rank, created_at);
+CREATE INDEX tasks_leased ON tasks (lease_expires_at, channel_id) WHERE lease_expires_at IS NOT NULL;

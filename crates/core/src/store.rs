@@ -55,7 +55,9 @@ const CLAIMABLE_WAITING: &str =
 const IN_PROGRESS: &str = "'claimed','generating_assets','generating_composites','composites_ready','generating_video',\
     'generating_audio','generating_sfx','sfx_ready','assembling','assembly_ready','uploading'";
 
-/// The claim statement: leases the most urgent claimable task. `$1` worker, `$2` lease end,
+/// The claim statement: leases the most urgent claimable task. Full channels are found once per
+/// statement (an uncorrelated subquery over the leased tasks, which never include the candidate:
+/// it is unleased or its lease expired), not once per candidate row. `$1` worker, `$2` lease end,
 /// `$3` now, then one parameter per channel in `exclude`. `lock` is appended to the subquery.
 fn claim_sql(exclude: &[String], lock: &str) -> String {
     let excluded = if exclude.is_empty() {
@@ -71,8 +73,9 @@ fn claim_sql(exclude: &[String], lock: &str) -> String {
              AND (t.next_retry_at IS NULL OR t.next_retry_at <= $3) \
              AND (t.status IN ({CLAIMABLE_WAITING}) OR t.status IN ({IN_PROGRESS})){excluded} \
              AND COALESCE(c.is_active, 1) = 1 \
-             AND (SELECT COUNT(*) FROM tasks o WHERE o.channel_id = t.channel_id AND o.id <> t.id \
-                  AND o.lease_expires_at IS NOT NULL AND o.lease_expires_at >= $3) < COALESCE(c.max_concurrent, 2) \
+             AND t.channel_id NOT IN (SELECT o.channel_id FROM tasks o LEFT JOIN channels oc ON oc.channel_id = o.channel_id \
+                  WHERE o.lease_expires_at IS NOT NULL AND o.lease_expires_at >= $3 \
+                  GROUP BY o.channel_id, oc.max_concurrent HAVING COUNT(*) >= COALESCE(oc.max_concurrent, 2)) \
            ORDER BY t.priority_rank, t.created_at LIMIT 1 {lock}) \
          AND (lease_expires_at IS NULL OR lease_expires_at < $3) RETURNING {TASK_COLS}"
     )
