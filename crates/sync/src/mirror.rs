@@ -106,11 +106,11 @@ pub fn error_log_value(log: &str) -> PropertyValue {
     PropertyValue::RichText(RichText::split(&kept.join("\n")))
 }
 
-fn retry_status(task: &Task) -> String {
+fn retry_status(task: &Task, max_attempts: u32) -> String {
     match task.next_retry_at {
         Some(at) if !task.status.is_terminal() => {
             let mins = (at - Utc::now()).num_minutes().max(0);
-            format!("Attempt {}/5 - next {mins} min", task.attempts)
+            format!("Attempt {}/{max_attempts} - next {mins} min", task.attempts)
         }
         _ => String::new(),
     }
@@ -368,7 +368,10 @@ impl Mirror {
                             ("Error Log".into(), error_log_value(&task.error_log)),
                             (
                                 "Retry Status".into(),
-                                PropertyValue::text(&retry_status(&task)),
+                                PropertyValue::text(&retry_status(
+                                    &task,
+                                    self.core.worker_settings.max_attempts,
+                                )),
                             ),
                         ],
                         in_trash: None,
@@ -435,7 +438,10 @@ impl Mirror {
                 ("Error Log".into(), error_log_value(&task.error_log)),
                 (
                     "Retry Status".into(),
-                    PropertyValue::text(&retry_status(task)),
+                    PropertyValue::text(&retry_status(
+                        task,
+                        self.core.worker_settings.max_attempts,
+                    )),
                 ),
             ],
             in_trash: None,
