@@ -27,6 +27,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# A real S3-compatible server for the R2 storage tests (PyPI's moto in server mode).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "setup: installing moto[server]" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked
