@@ -31,6 +31,7 @@ fi
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "setup: installing moto[server]" >&2
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
