@@ -285,6 +285,20 @@ impl Worker {
             if lost.load(Ordering::SeqCst) {
                 return Ok(Outcome::LeaseLost);
             }
+            if task.status == Status::AssemblyReady {
+                // The assembled video waits at the final review (a gate), never straight for the
+                // upload; also where a worker that died right after assembling left it.
+                task = self
+                    .move_to(&task, Status::FinalReview, None, true)
+                    .await?;
+                self.core.events.emit(DomainEvent::ReviewReady {
+                    task_id: task.id,
+                    gate: Status::FinalReview,
+                    title: task.title.clone(),
+                    items: 1,
+                });
+                return Ok(Outcome::Stopped);
+            }
             let Some(step) = self.next_step(&task).await? else {
                 // Nothing left (a re-queued finished task): publish state is the truth.
                 let _ = self.core.store.release(task.id, &self.id).await;
