@@ -98,9 +98,11 @@ impl PgEnv {
     /// first item after `block` appears, so it can be killed mid-step.
     fn setup_channel(&self, steps: &[Step]) {
         let fixture = self.path().join("fixture.png");
-        image::RgbaImage::from_fn(24, 16, |x, y| image::Rgba([x as u8 * 10, y as u8 * 15, 90, 255]))
-            .save(&fixture)
-            .unwrap();
+        image::RgbaImage::from_fn(24, 16, |x, y| {
+            image::Rgba([x as u8 * 10, y as u8 * 15, 90, 255])
+        })
+        .save(&fixture)
+        .unwrap();
         let p = |name: &str| self.path().join(name).display().to_string();
         let script = self.path().join("gen.sh");
         std::fs::write(
@@ -392,9 +394,11 @@ fn a_sigkilled_worker_s_tasks_are_finished_by_the_others_after_its_lease_expires
     let mut victim = env.spawn_worker();
     std::fs::write(env.path().join("victim"), victim.id().to_string()).unwrap();
     let mut others: Vec<Child> = (1..WORKERS).map(|_| env.spawn_worker()).collect();
-    wait_for("the victim to start an item", Duration::from_secs(60), || {
-        env.path().join("reached").exists()
-    });
+    wait_for(
+        "the victim to start an item",
+        Duration::from_secs(60),
+        || env.path().join("reached").exists(),
+    );
     // The victim holds a lease mid-step; kill it without any chance to clean up.
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();

@@ -112,7 +112,10 @@ async fn run(backend: &'static str, url: &str, workers: usize, n: usize) -> Row 
     let mut into_claimed = 0;
     let mut cursor = 0;
     loop {
-        let page = setup.events_after(cursor, None, 5000).await.expect("events");
+        let page = setup
+            .events_after(cursor, None, 5000)
+            .await
+            .expect("events");
         let Some(last) = page.last() else { break };
         cursor = last.id;
         into_claimed += page
@@ -120,7 +123,11 @@ async fn run(backend: &'static str, url: &str, workers: usize, n: usize) -> Row 
             .filter(|e| e.kind == "status_changed" && e.to_status.as_deref() == Some("claimed"))
             .count();
     }
-    assert_eq!(into_claimed, claimed.len(), "event log and workers disagree");
+    assert_eq!(
+        into_claimed,
+        claimed.len(),
+        "event log and workers disagree"
+    );
     setup.close().await;
     Row {
         backend,

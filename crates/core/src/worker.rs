@@ -288,9 +288,7 @@ impl Worker {
             if task.status == Status::AssemblyReady {
                 // The assembled video waits at the final review (a gate), never straight for the
                 // upload; also where a worker that died right after assembling left it.
-                task = self
-                    .move_to(&task, Status::FinalReview, None, true)
-                    .await?;
+                task = self.move_to(&task, Status::FinalReview, None, true).await?;
                 self.core.events.emit(DomainEvent::ReviewReady {
                     task_id: task.id,
                     gate: Status::FinalReview,

@@ -32,7 +32,10 @@ struct Db {
 impl Db {
     async fn sqlite() -> Db {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("db.sqlite").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
         Db {
             store: Store::connect(&url).await.unwrap(),
             url,
@@ -260,7 +263,10 @@ async fn tasks_insert_get_and_list_with_filters(db: &Db) {
     assert_eq!(got.created_at.timestamp_millis(), base + 3);
 
     let err = s.task(TaskId::new()).await.unwrap_err();
-    assert!(matches!(err, CoreError::NotFound { what: "task", .. }), "{err}");
+    assert!(
+        matches!(err, CoreError::NotFound { what: "task", .. }),
+        "{err}"
+    );
 
     // One task per Notion page.
     let mut dup = task("beta", "dup", Priority::Normal, Status::Queued, base + 4);
@@ -268,10 +274,16 @@ async fn tasks_insert_get_and_list_with_filters(db: &Db) {
     let err = s.insert_task(&dup, Source::Notion).await.unwrap_err();
     assert!(err.to_string().contains("notion_page_id"), "{err}");
     assert!(s.task(dup.id).await.is_err(), "nothing half-inserted");
-    assert_eq!(s.task_by_notion_page("page-1").await.unwrap().unwrap().id, d.id);
+    assert_eq!(
+        s.task_by_notion_page("page-1").await.unwrap().unwrap().id,
+        d.id
+    );
     assert!(s.task_by_notion_page("nope").await.unwrap().is_none());
     s.set_notion_page(a.id, "page-2").await.unwrap();
-    assert_eq!(s.task_by_notion_page("page-2").await.unwrap().unwrap().id, a.id);
+    assert_eq!(
+        s.task_by_notion_page("page-2").await.unwrap().unwrap().id,
+        a.id
+    );
 
     let ids = |v: Vec<Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
     // Most urgent first, then oldest.
@@ -283,7 +295,10 @@ async fn tasks_insert_get_and_list_with_filters(db: &Db) {
         statuses: vec![Status::Queued],
         ..Default::default()
     };
-    assert_eq!(ids(s.tasks(&only_queued).await.unwrap()), vec![b.id, a.id, c.id]);
+    assert_eq!(
+        ids(s.tasks(&only_queued).await.unwrap()),
+        vec![b.id, a.id, c.id]
+    );
     let beta = TaskFilter {
         channel_id: Some("beta".into()),
         ..Default::default()
@@ -315,11 +330,20 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
 
     // Refused by the state machine: nothing written.
     let err = s
-        .transition(t.id, &Transition::new(Status::Queued, Status::Published, Source::Cli))
+        .transition(
+            t.id,
+            &Transition::new(Status::Queued, Status::Published, Source::Cli),
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CoreError::RefusedTransition { from: Status::Queued, to: Status::Published }),
+        matches!(
+            err,
+            CoreError::RefusedTransition {
+                from: Status::Queued,
+                to: Status::Published
+            }
+        ),
         "{err}"
     );
 
@@ -335,25 +359,46 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     // Conflicting: the caller saw a status that moved meanwhile (the move is still allowed
     // from the new status, so it is a conflict, not a refusal).
     let err = s
-        .transition(t.id, &Transition::new(Status::Queued, Status::Cancelled, Source::Cli))
+        .transition(
+            t.id,
+            &Transition::new(Status::Queued, Status::Cancelled, Source::Cli),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
     let err = s
-        .transition(t.id, &Transition::new(Status::Queued, Status::Claimed, Source::Worker))
+        .transition(
+            t.id,
+            &Transition::new(Status::Queued, Status::Claimed, Source::Worker),
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CoreError::RefusedTransition { from: Status::Claimed, to: Status::Claimed }),
+        matches!(
+            err,
+            CoreError::RefusedTransition {
+                from: Status::Claimed,
+                to: Status::Claimed
+            }
+        ),
         "{err}"
     );
     // The status moved to one from which the move is no longer allowed.
     let err = s
-        .transition(t.id, &Transition::new(Status::Draft, Status::Queued, Source::Cli))
+        .transition(
+            t.id,
+            &Transition::new(Status::Draft, Status::Queued, Source::Cli),
+        )
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CoreError::RefusedTransition { from: Status::Claimed, to: Status::Queued }),
+        matches!(
+            err,
+            CoreError::RefusedTransition {
+                from: Status::Claimed,
+                to: Status::Queued
+            }
+        ),
         "{err}"
     );
     // A worker that does not hold the lease.
@@ -364,9 +409,12 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
         CoreError::Conflict(_)
     ));
     assert!(matches!(
-        s.transition(TaskId::new(), &Transition::new(Status::Queued, Status::Claimed, Source::Cli))
-            .await
-            .unwrap_err(),
+        s.transition(
+            TaskId::new(),
+            &Transition::new(Status::Queued, Status::Claimed, Source::Cli)
+        )
+        .await
+        .unwrap_err(),
         CoreError::NotFound { .. }
     ));
 
@@ -378,37 +426,74 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     assert!(running.review_started_at.is_none());
 
     // Entering a gate sets review_started_at, releases the lease and clears retry state.
-    s.schedule_retry(t.id, "w1", 2, Utc::now(), ErrorCategory::Transient, "[t] second line")
-        .await
-        .unwrap();
+    s.schedule_retry(
+        t.id,
+        "w1",
+        2,
+        Utc::now(),
+        ErrorCategory::Transient,
+        "[t] second line",
+    )
+    .await
+    .unwrap();
     assert!(s.claim(req("w1", LONG)).await.unwrap().is_some());
-    let mut tr = Transition::new(Status::GeneratingAssets, Status::AssetsReady, Source::Worker);
+    let mut tr = Transition::new(
+        Status::GeneratingAssets,
+        Status::AssetsReady,
+        Source::Worker,
+    );
     tr.lease_owner = Some("w1");
     tr.release_lease = true;
     tr.clear_retry = true;
     tr.log_line = Some("[t] third line".into());
     let ready = s.transition(t.id, &tr).await.unwrap();
-    assert_eq!(ready.error_log, "[t] first line\n[t] second line\n[t] third line");
+    assert_eq!(
+        ready.error_log,
+        "[t] first line\n[t] second line\n[t] third line"
+    );
     assert!(ready.review_started_at.is_some());
     assert!(ready.review_completed_at.is_none());
-    assert_eq!((ready.attempts, ready.next_retry_at, ready.error_category), (0, None, None));
-    assert!(s.claim(req("w9", LONG)).await.unwrap().is_none(), "gates are not claimable");
+    assert_eq!(
+        (ready.attempts, ready.next_retry_at, ready.error_category),
+        (0, None, None)
+    );
+    assert!(
+        s.claim(req("w9", LONG)).await.unwrap().is_none(),
+        "gates are not claimable"
+    );
     // The released lease lets a heartbeat of the old owner fail.
-    assert!(!s.heartbeat(t.id, "w1", Duration::from_secs(5)).await.unwrap());
+    assert!(
+        !s.heartbeat(t.id, "w1", Duration::from_secs(5))
+            .await
+            .unwrap()
+    );
 
     // Leaving it sets review_completed_at.
     let approved = s
-        .transition(t.id, &Transition::new(Status::AssetsReady, Status::AssetsApproved, Source::Desktop))
+        .transition(
+            t.id,
+            &Transition::new(Status::AssetsReady, Status::AssetsApproved, Source::Desktop),
+        )
         .await
         .unwrap();
     assert_eq!(approved.review_started_at, ready.review_started_at);
     let completed = approved.review_completed_at.expect("completed");
     assert!(completed >= ready.review_started_at.unwrap());
 
-    s.append_log(t.id, "[t] fourth line", Source::Cli).await.unwrap();
-    assert!(s.task(t.id).await.unwrap().error_log.ends_with("third line\n[t] fourth line"));
+    s.append_log(t.id, "[t] fourth line", Source::Cli)
+        .await
+        .unwrap();
+    assert!(
+        s.task(t.id)
+            .await
+            .unwrap()
+            .error_log
+            .ends_with("third line\n[t] fourth line")
+    );
     assert!(matches!(
-        s.append_log(TaskId::new(), "x", Source::Cli).await.unwrap_err(),
+        s.append_log(TaskId::new(), "x", Source::Cli)
+            .await
+            .unwrap_err(),
         CoreError::NotFound { .. }
     ));
 
@@ -426,7 +511,10 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     let first_change = evs.iter().find(|e| e.kind == "status_changed").unwrap();
     assert_eq!(first_change.payload["note"], "first");
     assert_eq!(first_change.source, "worker");
-    assert!(evs.iter().any(|e| e.kind == "log" && e.payload["log_line"] == "[t] fourth line"));
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == "log" && e.payload["log_line"] == "[t] fourth line")
+    );
 }
 
 async fn append_only_tables_refuse_update_and_delete(db: &Db) {
@@ -467,19 +555,38 @@ async fn claims_follow_priority_lease_heartbeat_release(db: &Db) {
     assert_eq!(order, vec![high.id, normal_old.id, normal_new.id, low.id]);
 
     // Heartbeat: only the owner renews.
-    assert!(s.heartbeat(high.id, "w1", Duration::from_secs(60)).await.unwrap());
-    assert!(!s.heartbeat(high.id, "w2", Duration::from_secs(60)).await.unwrap());
+    assert!(
+        s.heartbeat(high.id, "w1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.heartbeat(high.id, "w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     // Release by someone else does nothing; by the owner frees it for another worker.
     s.release(high.id, "w2").await.unwrap();
     assert!(s.claim(req("w2", LONG)).await.unwrap().is_none());
     s.release(high.id, "w1").await.unwrap();
-    assert!(!s.heartbeat(high.id, "w1", Duration::from_secs(60)).await.unwrap());
+    assert!(
+        !s.heartbeat(high.id, "w1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     let again = s.claim(req("w2", LONG)).await.unwrap().unwrap();
     assert_eq!(again.id, high.id);
-    assert!(s.heartbeat(high.id, "w2", Duration::from_secs(60)).await.unwrap());
+    assert!(
+        s.heartbeat(high.id, "w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
     tr.lease_owner = Some("w1");
-    assert!(matches!(s.transition(high.id, &tr).await.unwrap_err(), CoreError::Conflict(_)));
+    assert!(matches!(
+        s.transition(high.id, &tr).await.unwrap_err(),
+        CoreError::Conflict(_)
+    ));
     tr.lease_owner = Some("w2");
     s.transition(high.id, &tr).await.unwrap();
 }
@@ -527,24 +634,41 @@ async fn expired_lease_makes_the_task_claimable_again(db: &Db) {
     let s = &db.store;
     let t = add(s, "alpha", "T", Priority::Normal, 1).await;
     assert!(s.claim(req("dead", 300)).await.unwrap().is_some());
-    assert!(s.claim(req("w2", LONG)).await.unwrap().is_none(), "lease still held");
+    assert!(
+        s.claim(req("w2", LONG)).await.unwrap().is_none(),
+        "lease still held"
+    );
     let taken = {
         let start = Instant::now();
         loop {
             if let Some(t) = s.claim(req("w2", LONG)).await.unwrap() {
                 break t;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "lease never expired");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "lease never expired"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     assert_eq!(taken.id, t.id);
-    assert!(!s.heartbeat(t.id, "dead", Duration::from_secs(60)).await.unwrap());
-    assert!(s.heartbeat(t.id, "w2", Duration::from_secs(60)).await.unwrap());
+    assert!(
+        !s.heartbeat(t.id, "dead", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.heartbeat(t.id, "w2", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     // The dead worker's stale transition is refused.
     let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
     tr.lease_owner = Some("dead");
-    assert!(matches!(s.transition(t.id, &tr).await.unwrap_err(), CoreError::Conflict(_)));
+    assert!(matches!(
+        s.transition(t.id, &tr).await.unwrap_err(),
+        CoreError::Conflict(_)
+    ));
 }
 
 async fn schedule_retry_waits_then_becomes_claimable(db: &Db) {
@@ -573,7 +697,10 @@ async fn schedule_retry_waits_then_becomes_claimable(db: &Db) {
         s.next_wakeup().await.unwrap().unwrap().timestamp_millis(),
         next.timestamp_millis()
     );
-    assert!(s.claim(req("w2", LONG)).await.unwrap().is_none(), "waits for its retry time");
+    assert!(
+        s.claim(req("w2", LONG)).await.unwrap().is_none(),
+        "waits for its retry time"
+    );
     let ev = s.events_after(0, Some(t.id), 10).await.unwrap();
     let retry = ev.iter().find(|e| e.kind == "retry_scheduled").unwrap();
     assert_eq!(retry.payload["attempts"], 1);
@@ -624,19 +751,40 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     ));
 
     let out = "channels/alpha/projects/x/assets/characters/hero.png";
-    s.add_asset_version(t.id, &name("hero"), 0, &version(1, "h1"), Some((Step::Assets, out)), Source::Worker)
-        .await
-        .unwrap();
+    s.add_asset_version(
+        t.id,
+        &name("hero"),
+        0,
+        &version(1, "h1"),
+        Some((Step::Assets, out)),
+        Source::Worker,
+    )
+    .await
+    .unwrap();
     // A second writer that also saw version 0 loses.
     assert!(matches!(
-        s.add_asset_version(t.id, &name("hero"), 0, &version(1, "h1b"), None, Source::Watcher)
-            .await
-            .unwrap_err(),
+        s.add_asset_version(
+            t.id,
+            &name("hero"),
+            0,
+            &version(1, "h1b"),
+            None,
+            Source::Watcher
+        )
+        .await
+        .unwrap_err(),
         CoreError::Conflict(_)
     ));
-    s.add_asset_version(t.id, &name("hero"), 1, &version(2, "h2"), None, Source::Watcher)
-        .await
-        .unwrap();
+    s.add_asset_version(
+        t.id,
+        &name("hero"),
+        1,
+        &version(2, "h2"),
+        None,
+        Source::Watcher,
+    )
+    .await
+    .unwrap();
     let hero = s.asset(t.id, &name("hero")).await.unwrap();
     assert_eq!(hero.current_version, 2);
     assert_eq!(hero.review_state, ReviewState::Generated);
@@ -650,13 +798,24 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     let ev = s.events_after(0, Some(t.id), 100).await.unwrap();
     assert_eq!(ev.iter().filter(|e| e.kind == "asset_version").count(), 2);
 
-    s.checkpoint(t.id, Step::Assets, "cave", "cave.png").await.unwrap();
-    s.checkpoint(t.id, Step::Assets, "cave", "cave2.png").await.unwrap(); // upsert
+    s.checkpoint(t.id, Step::Assets, "cave", "cave.png")
+        .await
+        .unwrap();
+    s.checkpoint(t.id, Step::Assets, "cave", "cave2.png")
+        .await
+        .unwrap(); // upsert
     for i in 1..=3 {
-        s.checkpoint(t.id, Step::Composites, &format!("composite_{i:02}"), "c.png")
+        s.checkpoint(
+            t.id,
+            Step::Composites,
+            &format!("composite_{i:02}"),
+            "c.png",
+        )
+        .await
+        .unwrap();
+        s.checkpoint(t.id, Step::Video, &format!("clip_{i:02}"), "v.mp4")
             .await
             .unwrap();
-        s.checkpoint(t.id, Step::Video, &format!("clip_{i:02}"), "v.mp4").await.unwrap();
     }
     assert_eq!(
         s.checkpoints(t.id, Step::Assets).await.unwrap(),
@@ -676,10 +835,17 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
 
     // Reopening composites for two items forgets them, the completion of composites and later
     // steps, and every checkpoint of later steps; the assets step is untouched.
-    s.reopen_step(t.id, Step::Composites, Some(&["composite_01".into(), "composite_03".into()]))
-        .await
-        .unwrap();
-    assert_eq!(s.completed_steps(t.id).await.unwrap(), BTreeSet::from([Step::Assets]));
+    s.reopen_step(
+        t.id,
+        Step::Composites,
+        Some(&["composite_01".into(), "composite_03".into()]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.completed_steps(t.id).await.unwrap(),
+        BTreeSet::from([Step::Assets])
+    );
     assert_eq!(
         s.checkpoints(t.id, Step::Composites).await.unwrap(),
         vec![("composite_02".to_string(), "c.png".to_string())]
@@ -689,7 +855,12 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     s.reopen_step(t.id, Step::Assets, None).await.unwrap();
     assert!(s.completed_steps(t.id).await.unwrap().is_empty());
     assert!(s.checkpoints(t.id, Step::Assets).await.unwrap().is_empty());
-    assert!(s.checkpoints(t.id, Step::Composites).await.unwrap().is_empty());
+    assert!(
+        s.checkpoints(t.id, Step::Composites)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn flags_settle_and_clear(db: &Db) {
@@ -748,11 +919,23 @@ async fn flags_settle_and_clear(db: &Db) {
         ]
     );
     s.clear_flags(t.id).await.unwrap();
-    assert!(s.assets(t.id).await.unwrap().iter().all(|a| !a.flagged && a.flag_note.is_none()));
-    s.set_flag(t.id, &name("b"), true, None, Source::Desktop).await.unwrap();
-    s.set_flag(t.id, &name("b"), false, None, Source::Desktop).await.unwrap();
+    assert!(
+        s.assets(t.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| !a.flagged && a.flag_note.is_none())
+    );
+    s.set_flag(t.id, &name("b"), true, None, Source::Desktop)
+        .await
+        .unwrap();
+    s.set_flag(t.id, &name("b"), false, None, Source::Desktop)
+        .await
+        .unwrap();
     assert!(!s.asset(t.id, &name("b")).await.unwrap().flagged);
-    s.set_flag(t.id, &name("b"), true, None, Source::Desktop).await.unwrap();
+    s.set_flag(t.id, &name("b"), true, None, Source::Desktop)
+        .await
+        .unwrap();
     s.settle_asset_states(t.id, true).await.unwrap();
     let states: Vec<_> = s
         .assets(t.id)
@@ -796,7 +979,9 @@ async fn audit_rows_round_trip(db: &Db) {
     let t = add(s, "alpha", "T", Priority::Normal, 1).await;
     let other = add(s, "alpha", "U", Priority::Normal, 2).await;
     s.insert_audit(&audit_row(t.id, "approve")).await.unwrap();
-    s.insert_audit(&audit_row(other.id, "reject")).await.unwrap();
+    s.insert_audit(&audit_row(other.id, "reject"))
+        .await
+        .unwrap();
     s.insert_audit(&audit_row(t.id, "cancel")).await.unwrap();
     let rows = s.audit(t.id).await.unwrap();
     assert_eq!(rows.len(), 2);
@@ -821,7 +1006,12 @@ async fn events_after_is_a_cursor(db: &Db) {
     let page1 = s.events_after(0, None, 2).await.unwrap();
     let page2 = s.events_after(page1[1].id, None, 2).await.unwrap();
     let page3 = s.events_after(page2[1].id, None, 2).await.unwrap();
-    let pages: Vec<i64> = page1.iter().chain(&page2).chain(&page3).map(|e| e.id).collect();
+    let pages: Vec<i64> = page1
+        .iter()
+        .chain(&page2)
+        .chain(&page3)
+        .map(|e| e.id)
+        .collect();
     assert_eq!(pages, all.iter().map(|e| e.id).collect::<Vec<_>>());
     let only_a = s.events_after(0, Some(a.id), 100).await.unwrap();
     assert_eq!(only_a.len(), 3);
@@ -829,7 +1019,12 @@ async fn events_after_is_a_cursor(db: &Db) {
     let after_first_a = s.events_after(only_a[0].id, Some(a.id), 1).await.unwrap();
     assert_eq!(after_first_a.len(), 1);
     assert_eq!(after_first_a[0].id, only_a[1].id);
-    assert!(s.events_after(all[4].id, None, 10).await.unwrap().is_empty());
+    assert!(
+        s.events_after(all[4].id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn pending_work_and_next_wakeup(db: &Db) {
@@ -840,22 +1035,44 @@ async fn pending_work_and_next_wakeup(db: &Db) {
     let draft = task("alpha", "D", Priority::Normal, Status::Draft, 2);
     s.insert_task(&draft, Source::Cli).await.unwrap();
     assert_eq!(s.pending_work().await.unwrap(), 1, "drafts need no worker");
-    assert_eq!(s.next_wakeup().await.unwrap(), None, "nothing leased or waiting");
+    assert_eq!(
+        s.next_wakeup().await.unwrap(),
+        None,
+        "nothing leased or waiting"
+    );
     let before = Utc::now();
     s.claim(req("w1", 60_000)).await.unwrap().unwrap();
     let wake = s.next_wakeup().await.unwrap().expect("lease expiry");
-    assert!(wake >= before + chrono::Duration::seconds(59), "{wake} vs {before}");
+    assert!(
+        wake >= before + chrono::Duration::seconds(59),
+        "{wake} vs {before}"
+    );
     walk(s, q.id, &[Status::Claimed, Status::GeneratingAssets]).await;
     assert_eq!(s.pending_work().await.unwrap(), 1, "running steps count");
-    let mut tr = Transition::new(Status::GeneratingAssets, Status::AssetsReady, Source::Worker);
+    let mut tr = Transition::new(
+        Status::GeneratingAssets,
+        Status::AssetsReady,
+        Source::Worker,
+    );
     tr.release_lease = true;
     s.transition(q.id, &tr).await.unwrap();
-    assert_eq!(s.pending_work().await.unwrap(), 0, "gates wait for a person");
+    assert_eq!(
+        s.pending_work().await.unwrap(),
+        0,
+        "gates wait for a person"
+    );
     assert_eq!(s.next_wakeup().await.unwrap(), None);
-    s.transition(q.id, &Transition::new(Status::AssetsReady, Status::AssetsApproved, Source::Cli))
-        .await
-        .unwrap();
-    assert_eq!(s.pending_work().await.unwrap(), 1, "approved tasks need a worker");
+    s.transition(
+        q.id,
+        &Transition::new(Status::AssetsReady, Status::AssetsApproved, Source::Cli),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.pending_work().await.unwrap(),
+        1,
+        "approved tasks need a worker"
+    );
 }
 
 async fn apply_is_all_or_nothing(db: &Db) {
@@ -863,7 +1080,16 @@ async fn apply_is_all_or_nothing(db: &Db) {
     let mut ids = Vec::new();
     for i in 0..3 {
         let t = add(s, "alpha", "T", Priority::Normal, i).await;
-        walk(s, t.id, &[Status::Claimed, Status::GeneratingAssets, Status::AssetsReady]).await;
+        walk(
+            s,
+            t.id,
+            &[
+                Status::Claimed,
+                Status::GeneratingAssets,
+                Status::AssetsReady,
+            ],
+        )
+        .await;
         ids.push(t.id);
     }
     let events_before = s.events_after(0, None, 1000).await.unwrap().len();
@@ -904,28 +1130,45 @@ async fn apply_is_all_or_nothing(db: &Db) {
         assert_eq!(s.task(*id).await.unwrap().status, Status::AssetsReady);
         assert!(s.audit(*id).await.unwrap().is_empty());
     }
-    assert_eq!(s.events_after(0, None, 1000).await.unwrap().len(), events_before);
+    assert_eq!(
+        s.events_after(0, None, 1000).await.unwrap().len(),
+        events_before
+    );
 
-    let good: Vec<Change> = ids.iter().map(|id| change(*id, Status::AssetsReady)).collect();
+    let good: Vec<Change> = ids
+        .iter()
+        .map(|id| change(*id, Status::AssetsReady))
+        .collect();
     let done = s.apply(&good).await.unwrap();
     assert_eq!(done.len(), 3);
     for (t, id) in done.iter().zip(&ids) {
         assert_eq!((t.id, t.status), (*id, Status::AssetsApproved));
         assert_eq!(s.audit(*id).await.unwrap().len(), 1);
     }
-    assert_eq!(s.events_after(0, None, 1000).await.unwrap().len(), events_before + 3);
+    assert_eq!(
+        s.events_after(0, None, 1000).await.unwrap().len(),
+        events_before + 3
+    );
 }
 
 /// Four workers, each with its own pool, claim as fast as they can: every task exactly once.
 async fn concurrent_claims_never_double_claim(db: &Db) {
     let s = &db.store;
-    s.sync_channels(&(0..4).map(|i| channel_cfg(&format!("c{i}"), 10, true)).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    s.sync_channels(
+        &(0..4)
+            .map(|i| channel_cfg(&format!("c{i}"), 10, true))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
     let n = 120;
     let mut all = HashSet::new();
     for i in 0..n {
-        all.insert(add(s, &format!("c{}", i % 4), "T", Priority::Normal, i).await.id);
+        all.insert(
+            add(s, &format!("c{}", i % 4), "T", Priority::Normal, i)
+                .await
+                .id,
+        );
     }
     let mut workers = Vec::new();
     for w in 0..4 {
@@ -968,7 +1211,9 @@ async fn concurrent_claims_never_double_claim(db: &Db) {
 /// Workers claiming different tasks of one channel at the same instant never exceed its limit.
 async fn concurrent_claims_never_exceed_max_concurrent(db: &Db) {
     let s = &db.store;
-    s.sync_channels(&[channel_cfg("narrow", 2, true)]).await.unwrap();
+    s.sync_channels(&[channel_cfg("narrow", 2, true)])
+        .await
+        .unwrap();
     for round in 0..5 {
         for i in 0..12 {
             add(s, "narrow", "T", Priority::Normal, round * 100 + i).await;
@@ -993,7 +1238,10 @@ async fn concurrent_claims_never_exceed_max_concurrent(db: &Db) {
         for w in workers {
             total += w.await.unwrap();
         }
-        assert_eq!(total, 2, "round {round}: max_concurrent 2 held under concurrency");
+        assert_eq!(
+            total, 2,
+            "round {round}: max_concurrent 2 held under concurrency"
+        );
         // Free the channel for the next round.
         for t in s
             .tasks(&TaskFilter {
@@ -1004,9 +1252,12 @@ async fn concurrent_claims_never_exceed_max_concurrent(db: &Db) {
             .await
             .unwrap()
         {
-            s.transition(t.id, &Transition::new(Status::Queued, Status::Cancelled, Source::Cli))
-                .await
-                .unwrap();
+            s.transition(
+                t.id,
+                &Transition::new(Status::Queued, Status::Cancelled, Source::Cli),
+            )
+            .await
+            .unwrap();
         }
         sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL")
             .execute(s.pool())
@@ -1040,9 +1291,11 @@ async fn work_listener_hears_claimable_work(db: &Db) {
     // A new queued task, from another connection.
     let other = db.another().await;
     let t = add(&other, "alpha", "T", Priority::Normal, 1).await;
-    wait_until("a notification for the new task", Duration::from_secs(10), || async {
-        count() > base
-    })
+    wait_until(
+        "a notification for the new task",
+        Duration::from_secs(10),
+        || async { count() > base },
+    )
     .await;
     // A draft is not claimable: no notification; then a lease given back is.
     let after_insert = count();
@@ -1050,9 +1303,11 @@ async fn work_listener_hears_claimable_work(db: &Db) {
     other.insert_task(&draft, Source::Cli).await.unwrap();
     other.claim(req("w", LONG)).await.unwrap().unwrap();
     other.release(t.id, "w").await.unwrap();
-    wait_until("a notification for the released lease", Duration::from_secs(10), || async {
-        count() > after_insert
-    })
+    wait_until(
+        "a notification for the released lease",
+        Duration::from_secs(10),
+        || async { count() > after_insert },
+    )
     .await;
     // The draft insert and the claim were silent: exactly one more (the release).
     assert_eq!(count(), after_insert + 1);
@@ -1110,9 +1365,11 @@ async fn on_postgres_idle_worker_wakes_on_notify_not_poll() {
     .await;
     let t = add(&other_core.store, "default", "Wake", Priority::Normal, 1).await;
     let s = &db.store;
-    wait_until("the idle worker to claim the new task", Duration::from_secs(15), || async {
-        s.task(t.id).await.unwrap().status != Status::Queued
-    })
+    wait_until(
+        "the idle worker to claim the new task",
+        Duration::from_secs(15),
+        || async { s.task(t.id).await.unwrap().status != Status::Queued },
+    )
     .await;
     stop_tx.send_replace(true);
     worker.pause();
