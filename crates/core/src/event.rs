@@ -148,6 +148,11 @@ pub enum DomainEvent {
         /// New state.
         state: WorkerState,
     },
+    /// The Notion mirror's state changed (connected, N waiting, or an error and its fix).
+    Mirror {
+        /// New state.
+        state: crate::api::MirrorState,
+    },
 }
 
 impl DomainEvent {
@@ -161,7 +166,7 @@ impl DomainEvent {
             | DomainEvent::AssetChanged { task_id, .. }
             | DomainEvent::AssetVersionAdded { task_id, .. }
             | DomainEvent::TaskUpdated { task_id, .. } => Some(*task_id),
-            DomainEvent::Worker { .. } => None,
+            DomainEvent::Worker { .. } | DomainEvent::Mirror { .. } => None,
         }
     }
 }

@@ -133,10 +133,10 @@ impl EventFeed {
                         tracing::warn!(error = %e, "event feed could not read the log; will try again")
                     }
                 }
-                // Wake on any local event (worker state passes straight through) or on the poll.
+                // Wake on any local event (worker and mirror state pass straight through) or on the poll.
                 tokio::select! {
                     ev = bus.recv() => match ev {
-                        Ok(ev @ DomainEvent::Worker { .. }) => { let _ = tx.send(ev); }
+                        Ok(ev @ (DomainEvent::Worker { .. } | DomainEvent::Mirror { .. })) => { let _ = tx.send(ev); }
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => return,
                     },

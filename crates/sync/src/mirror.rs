@@ -126,6 +126,8 @@ pub struct Mirror {
     bot: AsyncMutex<Option<UserId>>,
     channels: AsyncMutex<HashMap<String, ChannelCtx>>,
     last_error: Mutex<Option<String>>,
+    /// The state last announced as a domain event (ages left out, so only real changes count).
+    announced: Mutex<Option<MirrorState>>,
     out_lock: AsyncMutex<()>,
 }
 
@@ -145,6 +147,7 @@ impl Mirror {
             bot: AsyncMutex::new(None),
             channels: AsyncMutex::new(HashMap::new()),
             last_error: Mutex::new(None),
+            announced: Mutex::new(None),
             out_lock: AsyncMutex::new(()),
         }))
     }
@@ -183,6 +186,28 @@ impl Mirror {
                 oldest_age_secs: oldest.map(|ms| ((now_ms() - ms).max(0) / 1000) as u64),
             },
         }
+    }
+
+    /// Emits a `Mirror` domain event when the state changed since the last one.
+    async fn announce(&self) {
+        let state = self.state().await;
+        let key = match &state {
+            MirrorState::Connected { waiting, .. } => MirrorState::Connected {
+                waiting: *waiting,
+                oldest_age_secs: None,
+            },
+            other => other.clone(),
+        };
+        {
+            let mut last = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+            if last.as_ref() == Some(&key) {
+                return;
+            }
+            *last = Some(key);
+        }
+        self.core
+            .events
+            .emit(reviewdesk_core::DomainEvent::Mirror { state });
     }
 
     fn set_error(&self, e: Option<&SyncError>) {
@@ -1010,6 +1035,7 @@ impl Mirror {
             match self.push_once().await {
                 Ok(_) => {
                     self.set_error(None);
+                    self.announce().await;
                     backoff = self.config.backoff;
                     tokio::select! {
                         _ = events.recv() => {}
@@ -1019,6 +1045,7 @@ impl Mirror {
                 Err(e) => {
                     tracing::warn!("Notion mirror (out): {e}");
                     self.set_error(Some(&e));
+                    self.announce().await;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.config.max_backoff);
                 }
@@ -1037,6 +1064,7 @@ impl Mirror {
                 Err(e) => {
                     tracing::warn!("Notion mirror (in): {e}");
                     self.set_error(Some(&e));
+                    self.announce().await;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.config.max_backoff);
                 }

@@ -882,3 +882,59 @@ async fn r2_storage_puts_objects_and_links_public_urls() {
     assert!(out.status.success());
     assert!(text.contains("1 passed"), "the child scenario ran");
 }
+
+// Deliverable 7: the mirror's state reaches windows as a domain event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_state_changes_are_announced_as_domain_events() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let (task, _page) = task_at_assets_ready(&e).await;
+    let mut events = e.core.events.subscribe();
+    e.double
+        .inject_fault(FaultRule::next(1000, FaultKind::Status(503)));
+    let running = tokio::spawn(e.mirror.clone().run());
+    reviewdesk_core::ReviewService::new(e.core.clone())
+        .approve(
+            task.id,
+            reviewdesk_core::ReviewInput::from(
+                Source::Desktop,
+                reviewdesk_core::review::local_reviewer(),
+            ),
+        )
+        .await
+        .unwrap();
+    // Whatever it said before, it must come to announce the failure and what waits.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = tokio::time::timeout_at(deadline, next_mirror_state(&mut events))
+            .await
+            .expect("an error state");
+        if let reviewdesk_core::api::MirrorState::Error { message, waiting } = &state {
+            assert!(message.contains("503") && *waiting >= 1, "{state:?}");
+            break;
+        }
+    }
+    e.double.clear_faults();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = tokio::time::timeout_at(deadline, next_mirror_state(&mut events))
+            .await
+            .expect("connected again");
+        if matches!(
+            state,
+            reviewdesk_core::api::MirrorState::Connected { waiting: 0, .. }
+        ) {
+            break;
+        }
+    }
+    running.abort();
+}
+
+async fn next_mirror_state(
+    events: &mut tokio::sync::broadcast::Receiver<reviewdesk_core::DomainEvent>,
+) -> reviewdesk_core::api::MirrorState {
+    loop {
+        if let Ok(reviewdesk_core::DomainEvent::Mirror { state }) = events.recv().await {
+            return state;
+        }
+    }
+}

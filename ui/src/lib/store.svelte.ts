@@ -84,6 +84,9 @@ class AppState {
         if (this.status) this.status.worker = e.state;
         this.refreshStatusSoon();
         return;
+      case 'mirror':
+        if (this.status) this.status.mirror = e.state;
+        return;
       case 'status_changed': {
         const t = this.tasks[e.task_id];
         if (t) this.tasks[e.task_id] = { ...t, status: e.to, status_changed_at: new Date().toISOString() };
