@@ -139,6 +139,7 @@ async fn run(backend: &'static str, url: &str, workers: usize, n: usize) -> Row 
     }
 }
 
+/// Server version and durability settings (on a bench database: connecting migrates it).
 async fn pg_settings(url: &str) -> String {
     let store = Store::connect(url).await.expect("connect");
     let mut out = Vec::new();
@@ -167,8 +168,7 @@ fn main() {
         let mut rows = Vec::new();
         match std::env::var("REVIEWDESK_TEST_PG_URL") {
             Ok(admin) if !admin.trim().is_empty() => {
-                println!("PostgreSQL: {}", pg_settings(&admin).await);
-                for w in WORKERS {
+                for (i, w) in WORKERS.into_iter().enumerate() {
                     let name = format!(
                         "rd_bench_{}",
                         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -176,6 +176,9 @@ fn main() {
                     let url = Store::create_postgres_database(&admin, &name)
                         .await
                         .expect("create the bench database");
+                    if i == 0 {
+                        println!("PostgreSQL: {}", pg_settings(&url).await);
+                    }
                     rows.push(run("postgres", &url, w, n).await);
                     Store::drop_postgres_database(&admin, &name)
                         .await
