@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TERM_COLOR ?= never
 BIN := ./target/debug/reviewdesk
 
-.PHONY: setup run test lint test-rust test-ui test-e2e ui-build cli bench-thumbs bench-ui
+.PHONY: setup run test lint test-rust test-ui test-e2e ui-build cli bench-thumbs bench-ui bench-claims
 
 setup:
 	./scripts/setup.sh
@@ -45,3 +45,7 @@ bench-thumbs: setup
 ## Gallery-open and decision latency in Chromium over 20 runs (median, p95).
 bench-ui: setup ui-build cli
 	cd tests/e2e && npm run bench
+
+## Claims per second for 1, 2 and 4 workers on PostgreSQL and SQLite (double claims checked).
+bench-claims: setup
+	export REVIEWDESK_TEST_PG_URL="$$(./scripts/start-postgres.sh)" && cargo bench -p reviewdesk-core --bench claims
