@@ -469,11 +469,12 @@ impl Store {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
+                // Anything that arrived before we listened is found by the caller's next look.
+                // (Before `ready`, so a caller counting wakeups after `ready` sees only real ones.)
+                on_work();
                 if let Some(r) = &ready {
                     r.send_replace(true);
                 }
-                // Anything that arrived before we listened is found by the caller's next look.
-                on_work();
                 loop {
                     match listener.try_recv().await {
                         Ok(Some(_)) => on_work(),
