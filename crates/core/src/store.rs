@@ -754,13 +754,12 @@ impl Store {
 
     /// Appends a line to error_log without changing the status (with an event row).
     pub async fn append_log(&self, id: TaskId, line: &str, source: Source) -> Result<()> {
-        let sql = if self.backend == Backend::Postgres {
-            "UPDATE tasks SET error_log = CASE WHEN error_log = '' THEN $1 ELSE error_log || chr(10) || $1 END, updated_at = $2 WHERE id = $3 RETURNING correlation_id"
-        } else {
-            "UPDATE tasks SET error_log = CASE WHEN error_log = '' THEN $1 ELSE error_log || char(10) || $1 END, updated_at = $2 WHERE id = $3 RETURNING correlation_id"
-        };
+        let sql = format!(
+            "UPDATE tasks SET error_log = CASE WHEN error_log = '' THEN $1 ELSE error_log || {nl} || $1 END, updated_at = $2 WHERE id = $3 RETURNING correlation_id",
+            nl = self.newline()
+        );
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(line)
             .bind(now_ms())
             .bind(id.to_string())
@@ -882,15 +881,13 @@ impl Store {
         category: ErrorCategory,
         log_line: &str,
     ) -> Result<()> {
-        let sql = if self.backend == Backend::Postgres {
+        let sql = format!(
             "UPDATE tasks SET attempts = $1, next_retry_at = $2, error_category = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4, \
-             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || chr(10) || $5 END WHERE id = $6 AND lease_owner = $7 RETURNING status, correlation_id"
-        } else {
-            "UPDATE tasks SET attempts = $1, next_retry_at = $2, error_category = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4, \
-             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || char(10) || $5 END WHERE id = $6 AND lease_owner = $7 RETURNING status, correlation_id"
-        };
+             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || {nl} || $5 END WHERE id = $6 AND lease_owner = $7 RETURNING status, correlation_id",
+            nl = self.newline()
+        );
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(sql)
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(attempts as i64)
             .bind(next_at.timestamp_millis())
             .bind(category.as_str())
