@@ -348,6 +348,19 @@ fn task_from_row(row: &AnyRow) -> Result<Task> {
     })
 }
 
+fn version_from_row(r: &AnyRow) -> Result<AssetVersion> {
+    Ok(AssetVersion {
+        version: get::<i64>(r, "version")? as u32,
+        content_hash: get(r, "content_hash")?,
+        thumb_path: get(r, "thumb_path")?,
+        width: get::<i64>(r, "width")? as u32,
+        height: get::<i64>(r, "height")? as u32,
+        bytes: get::<i64>(r, "bytes")? as u64,
+        source: get(r, "source")?,
+        created_at: ms_to_dt(get(r, "created_at")?),
+    })
+}
+
 fn asset_from_row(row: &AnyRow) -> Result<AssetRecord> {
     Ok(AssetRecord {
         task_id: TaskId::from_str(&get::<String>(row, "task_id")?)?,
@@ -965,27 +978,36 @@ impl Store {
     /// Every version of an asset, oldest first.
     pub async fn asset_versions(&self, id: TaskId, name: &AssetName) -> Result<Vec<AssetVersion>> {
         let rows = sqlx::query(
-            "SELECT version, content_hash, thumb_path, width, height, bytes, source, created_at FROM asset_versions \
+            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at FROM asset_versions \
              WHERE task_id = $1 AND name = $2 ORDER BY version",
         )
         .bind(id.to_string())
         .bind(name.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AssetVersion {
-                    version: get::<i64>(r, "version")? as u32,
-                    content_hash: get(r, "content_hash")?,
-                    thumb_path: get(r, "thumb_path")?,
-                    width: get::<i64>(r, "width")? as u32,
-                    height: get::<i64>(r, "height")? as u32,
-                    bytes: get::<i64>(r, "bytes")? as u64,
-                    source: get(r, "source")?,
-                    created_at: ms_to_dt(get(r, "created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(version_from_row).collect()
+    }
+
+    /// Every version of every asset of a task in one query, oldest first per asset.
+    pub async fn all_asset_versions(
+        &self,
+        id: TaskId,
+    ) -> Result<std::collections::HashMap<String, Vec<AssetVersion>>> {
+        let rows = sqlx::query(
+            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at FROM asset_versions \
+             WHERE task_id = $1 ORDER BY name, version",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: std::collections::HashMap<String, Vec<AssetVersion>> =
+            std::collections::HashMap::new();
+        for r in &rows {
+            out.entry(get::<String>(r, "name")?)
+                .or_default()
+                .push(version_from_row(r)?);
+        }
+        Ok(out)
     }
 
     /// Records a new version of an asset (and, for the worker, the step checkpoint) in one

@@ -155,8 +155,10 @@ impl TaskService {
     pub async fn detail(&self, id: TaskId) -> Result<TaskDetail> {
         let task = self.core.store.task(id).await?;
         let mut assets = Vec::new();
+        // Two queries for the whole gallery, not one per asset: this is on the path of every open.
+        let mut all_versions = self.core.store.all_asset_versions(id).await?;
         for a in self.core.store.assets(id).await? {
-            let versions = self.core.store.asset_versions(id, &a.name).await?;
+            let versions = all_versions.remove(a.name.as_str()).unwrap_or_default();
             let file = Workspace::asset_rel(&task.channel_id, id, a.kind, &a.name);
             let versions = versions
                 .into_iter()

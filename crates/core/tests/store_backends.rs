@@ -795,6 +795,13 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     assert_eq!(versions[1].bytes, 123_456_789_012, "sizes beyond 32 bits");
     assert_eq!((versions[0].width, versions[0].height), (1920, 1080));
     assert_eq!(versions[0].thumb_path.as_deref(), Some("thumbs/h1.jpg"));
+    let all = s.all_asset_versions(t.id).await.unwrap();
+    assert_eq!(
+        all.get("hero"),
+        Some(&versions),
+        "one query gives the same versions, in order"
+    );
+    assert!(all.values().all(|v| !v.is_empty()));
     let ev = s.events_after(0, Some(t.id), 100).await.unwrap();
     assert_eq!(ev.iter().filter(|e| e.kind == "asset_version").count(), 2);
 
