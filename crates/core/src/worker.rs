@@ -231,6 +231,11 @@ impl Worker {
             Ok(Outcome::LeaseLost) => {
                 tracing::warn!(task_id = %task.id, "lease lost; another worker took the task over")
             }
+            // The creator cancelled (or another door moved) the task while it ran: not a failure.
+            Err(CoreError::Conflict(_) | CoreError::RefusedTransition { .. }) => {
+                tracing::info!(task_id = %task.id, "task changed while running (cancelled?); stopping");
+                let _ = self.core.store.release(task.id, &self.id).await;
+            }
             Err(e) => {
                 tracing::error!(task_id = %task.id, error = %e, "task run failed");
                 let _ = self.core.store.release(task.id, &self.id).await;

@@ -544,3 +544,65 @@ async fn an_edited_channel_file_is_reloaded() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(app.core.channel(&id).unwrap().max_concurrent, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_task_stops_the_worker_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let started = dir.path().join("started");
+    let script = dir.path().join("slow.sh");
+    // The first item waits until the test has cancelled the task.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch {s}\nwhile [ ! -f {g} ]; do sleep 0.05; done\nprintf x > \"$1\"\n",
+            s = started.display(),
+            g = gate.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let yaml = format!(
+        "channel_id: default\nchannel_name: Default\nsteps:\n  assets:\n    executor: command\n    program: {}\n    args: \"{{output}}\"\n",
+        script.display()
+    );
+    let app = spawn_app(Some(&yaml)).await;
+    let task = add_task(&app, "Cancel me").await;
+    let worker = Worker::new(app.core.clone());
+    let running = tokio::spawn({
+        let w = worker.clone();
+        async move { w.process_one().await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ReviewService::new(app.core.clone())
+        .cancel(task.id, review(Source::Desktop).with_reason("wrong topic"))
+        .await
+        .unwrap();
+    std::fs::write(&gate, b"").unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("worker stopped")
+        .unwrap();
+    assert!(
+        outcome.is_ok(),
+        "a cancellation is not a worker failure: {outcome:?}"
+    );
+    let t = app.core.store.task(task.id).await.unwrap();
+    assert_eq!(t.status, Status::Cancelled);
+    assert!(
+        t.error_log.contains("Cancelled: wrong topic"),
+        "{}",
+        t.error_log
+    );
+}
