@@ -124,6 +124,8 @@ pub struct Mirror {
     store: SyncStore,
     config: MirrorConfig,
     bot: AsyncMutex<Option<UserId>>,
+    /// The workspace's per-file upload limit, read with the bot user.
+    upload_limit: Mutex<Option<u64>>,
     channels: AsyncMutex<HashMap<String, ChannelCtx>>,
     last_error: Mutex<Option<String>>,
     /// The state last announced as a domain event (ages left out, so only real changes count).
@@ -145,6 +147,7 @@ impl Mirror {
             store,
             config,
             bot: AsyncMutex::new(None),
+            upload_limit: Mutex::new(None),
             channels: AsyncMutex::new(HashMap::new()),
             last_error: Mutex::new(None),
             announced: Mutex::new(None),
@@ -221,6 +224,7 @@ impl Mirror {
         }
         let me = self.client.me().await?;
         *bot = Some(me.id.clone());
+        *self.upload_limit.lock().unwrap_or_else(|e| e.into_inner()) = me.max_file_upload_size;
         Ok(me.id)
     }
 
@@ -638,6 +642,7 @@ impl Mirror {
             .map(|v| v.created_at)
             .unwrap_or_else(Utc::now);
         let filename = format!("{}.v{version}.png", asset.name);
+        let mut notes: Option<String> = None;
         let file = match ctx.channel.storage_strategy {
             StorageStrategy::None => None,
             StorageStrategy::Notion => {
@@ -655,6 +660,27 @@ impl Mirror {
                         path: path.display().to_string(),
                         source,
                     })?;
+                // users/me is read once per mirror (with the bot id) and gives the upload limit.
+                self.bot_id().await?;
+                let limit = *self.upload_limit.lock().unwrap_or_else(|e| e.into_inner());
+                let (bytes, filename, content_type) = match limit {
+                    Some(limit) if bytes.len() as u64 > limit => {
+                        let original = bytes.len();
+                        let (jpeg, w, h) =
+                            tokio::task::spawn_blocking(move || jpeg_rendition(&bytes, limit))
+                                .await
+                                .map_err(|e| {
+                                    SyncError::Setup(format!("rendition thread failed: {e}"))
+                                })??;
+                        notes = Some(format!(
+                            "The original PNG ({:.1} MB) is above this workspace's upload limit ({:.1} MB): this file is a JPEG rendition ({w}x{h}). The original is in the Review Desk workspace.",
+                            original as f64 / 1_048_576.0,
+                            limit as f64 / 1_048_576.0
+                        ));
+                        (jpeg, format!("{}.v{version}.jpg", asset.name), "image/jpeg")
+                    }
+                    _ => (bytes, filename.clone(), "image/png"),
+                };
                 let bytes = Bytes::from(bytes);
                 let up = if bytes.len() <= SINGLE_PART_MAX {
                     let created = self
@@ -663,7 +689,7 @@ impl Mirror {
                             &NewFileUpload {
                                 mode: UploadMode::SinglePart,
                                 filename: Some(filename.clone()),
-                                content_type: Some("image/png".into()),
+                                content_type: Some(content_type.into()),
                             },
                             Idempotency::Idempotent,
                         )
@@ -673,18 +699,18 @@ impl Mirror {
                             &created.id,
                             bytes,
                             &filename,
-                            "image/png",
+                            content_type,
                             None,
                             Idempotency::NotIdempotent,
                         )
                         .await?
                 } else {
                     self.client
-                        .upload_file(&filename, "image/png", bytes)
+                        .upload_file(&filename, content_type, bytes)
                         .await?
                 };
                 Some(FileValue {
-                    name: filename.clone(),
+                    name: filename,
                     source: FileSource::Upload { id: up.id },
                 })
             }
@@ -747,6 +773,9 @@ impl Mirror {
         ];
         if let Some(f) = file {
             properties.push(("File".into(), PropertyValue::Files(vec![f])));
+        }
+        if let Some(n) = notes {
+            properties.push(("Notes".into(), PropertyValue::text(&n)));
         }
         self.store.set_page(key, task.id, None).await?;
         let created = self
@@ -1093,6 +1122,46 @@ fn priority_name(p: Priority) -> &'static str {
 
 fn kind_name(k: AssetKind) -> &'static str {
     k.as_str()
+}
+
+/// A high-quality JPEG of a PNG that fits under `limit` bytes: quality 90 at full size, then
+/// smaller sizes until it fits. Transparency is flattened onto white.
+fn jpeg_rendition(png: &[u8], limit: u64) -> Result<(Vec<u8>, u32, u32)> {
+    use image::ImageEncoder;
+    let img = image::load_from_memory(png)
+        .map_err(|e| {
+            SyncError::Setup(format!(
+                "cannot read the asset to make a smaller rendition: {e}"
+            ))
+        })?
+        .to_rgba8();
+    let mut rgb = image::RgbImage::new(img.width(), img.height());
+    for (d, s) in rgb.pixels_mut().zip(img.pixels()) {
+        let a = s.0[3] as u32;
+        for c in 0..3 {
+            d.0[c] = ((s.0[c] as u32 * a + 255 * (255 - a)) / 255) as u8;
+        }
+    }
+    let mut scale = 1.0f64;
+    loop {
+        let (w, h) = (
+            ((rgb.width() as f64) * scale).max(1.0) as u32,
+            ((rgb.height() as f64) * scale).max(1.0) as u32,
+        );
+        let frame = if scale < 1.0 {
+            image::imageops::resize(&rgb, w, h, image::imageops::FilterType::Triangle)
+        } else {
+            rgb.clone()
+        };
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .write_image(frame.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .map_err(|e| SyncError::Setup(format!("cannot encode a JPEG rendition: {e}")))?;
+        if out.len() as u64 <= limit || w <= 64 {
+            return Ok((out, w, h));
+        }
+        scale *= 0.75;
+    }
 }
 
 #[cfg(test)]

@@ -938,3 +938,55 @@ async fn next_mirror_state(
         }
     }
 }
+
+// Deliverable 4: a file above the workspace's upload limit goes as a JPEG rendition, and Notes say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_above_the_upload_limit_are_sent_as_jpeg_renditions_with_a_note() {
+    let limit: u64 = 40_000;
+    let e = env(
+        DoubleConfig::default()
+            .without_rate_limit()
+            .upload_limit(limit),
+        true,
+        "notion",
+    )
+    .await;
+    let (task, page) = task_at_assets_ready(&e).await;
+    let rows = asset_rows(&e, &page).await;
+    assert_eq!(rows.len(), 22);
+    assert!(rows.iter().all(has_file), "every row has a file");
+    let detail = reviewdesk_core::TaskService::new(e.core.clone())
+        .detail(task.id)
+        .await
+        .unwrap();
+    let big: Vec<String> = detail
+        .assets
+        .iter()
+        .filter(|a| a.versions.last().unwrap().version.bytes > limit)
+        .map(|a| a.asset.name.to_string())
+        .collect();
+    assert!(
+        !big.is_empty(),
+        "the test needs some assets above the limit"
+    );
+    let text = |p: &Page, prop: &str| p.get(prop).and_then(|v| v.plain_text()).unwrap_or_default();
+    for row in &rows {
+        let name = text(row, "Name");
+        let asset = name.split(' ').next().unwrap().to_string();
+        let notes = text(row, "Notes");
+        let file_name = match row.get("File") {
+            Some(PropertyValue::Files(f)) => f[0].name.clone(),
+            _ => unreachable!(),
+        };
+        if big.contains(&asset) {
+            assert!(
+                notes.contains("JPEG rendition") && notes.contains("upload limit"),
+                "{asset}: {notes}"
+            );
+            assert!(file_name.ends_with(".jpg"), "{file_name}");
+        } else {
+            assert!(notes.is_empty(), "{asset}: {notes}");
+            assert!(file_name.ends_with(".png"), "{file_name}");
+        }
+    }
+}
