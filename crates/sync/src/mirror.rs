@@ -217,6 +217,17 @@ impl Mirror {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = e.map(|e| e.to_string());
     }
 
+    /// Reads a file of the workspace (path checked to stay inside it).
+    async fn read_workspace_file(&self, rel: &std::path::Path) -> Result<Vec<u8>> {
+        let path = self.core.workspace.resolve(rel)?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| SyncError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+    }
+
     async fn bot_id(&self) -> Result<UserId> {
         let mut bot = self.bot.lock().await;
         if let Some(b) = bot.as_ref() {
@@ -643,23 +654,17 @@ impl Mirror {
             .unwrap_or_else(Utc::now);
         let filename = format!("{}.v{version}.png", asset.name);
         let mut notes: Option<String> = None;
+        let rel = Workspace::asset_version_rel(
+            &task.channel_id,
+            task.id,
+            asset.kind,
+            &asset.name,
+            version,
+        );
         let file = match ctx.channel.storage_strategy {
             StorageStrategy::None => None,
             StorageStrategy::Notion => {
-                let rel = Workspace::asset_version_rel(
-                    &task.channel_id,
-                    task.id,
-                    asset.kind,
-                    &asset.name,
-                    version,
-                );
-                let path = self.core.workspace.resolve(&rel)?;
-                let bytes = tokio::fs::read(&path)
-                    .await
-                    .map_err(|source| SyncError::Io {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
+                let bytes = self.read_workspace_file(&rel).await?;
                 // users/me is read once per mirror (with the bot id) and gives the upload limit.
                 self.bot_id().await?;
                 let limit = *self.upload_limit.lock().unwrap_or_else(|e| e.into_inner());
@@ -715,20 +720,7 @@ impl Mirror {
                 })
             }
             StorageStrategy::R2 => {
-                let rel = Workspace::asset_version_rel(
-                    &task.channel_id,
-                    task.id,
-                    asset.kind,
-                    &asset.name,
-                    version,
-                );
-                let path = self.core.workspace.resolve(&rel)?;
-                let bytes = tokio::fs::read(&path)
-                    .await
-                    .map_err(|source| SyncError::Io {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
+                let bytes = self.read_workspace_file(&rel).await?;
                 let project = Workspace::project_rel(&task.channel_id, task.id);
                 let inner = rel.strip_prefix(&project).unwrap_or(&rel);
                 let object = format!(
