@@ -33,6 +33,26 @@ pub struct PreparedImage {
     pub bytes: u64,
 }
 
+impl PreparedImage {
+    /// The stored version row for this image.
+    pub fn into_version(
+        self,
+        version: u32,
+        source: crate::event::Source,
+    ) -> crate::store::AssetVersion {
+        crate::store::AssetVersion {
+            version,
+            content_hash: self.content_hash,
+            thumb_path: Some(self.thumb_rel),
+            width: self.width,
+            height: self.height,
+            bytes: self.bytes,
+            source: source.as_str().into(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+}
+
 /// Content hash used for caching and change detection.
 pub fn content_hash(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()

@@ -1,7 +1,6 @@
 //! The workspace watcher: an asset file changed outside the app becomes a new version with a
 //! fresh thumbnail and an event; edited channel files are reloaded.
 
-use chrono::Utc;
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use std::path::{Component, Path, PathBuf};
@@ -14,7 +13,6 @@ use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
 use crate::runtime::Core;
 use crate::status::Status;
-use crate::store::AssetVersion;
 use crate::thumbs;
 use crate::workspace::Workspace;
 
@@ -165,16 +163,7 @@ pub async fn on_asset_changed(
     })
     .await
     .map_err(|e| CoreError::invalid("watcher", e.to_string()))??;
-    let v = AssetVersion {
-        version,
-        content_hash: prepared.content_hash,
-        thumb_path: Some(prepared.thumb_rel),
-        width: prepared.width,
-        height: prepared.height,
-        bytes: prepared.bytes,
-        source: Source::Watcher.as_str().into(),
-        created_at: Utc::now(),
-    };
+    let v = prepared.into_version(version, Source::Watcher);
     core.store
         .add_asset_version(
             task_id,

@@ -17,7 +17,7 @@ use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
 use crate::runtime::Core;
 use crate::status::{Status, StatusKind, Step};
-use crate::store::{AssetVersion, ClaimRequest, Transition};
+use crate::store::{ClaimRequest, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
@@ -517,16 +517,7 @@ impl Worker {
                 format!("thumbnail thread failed: {e}"),
             )
         })??;
-        let v = AssetVersion {
-            version: item.version,
-            content_hash: prepared.content_hash,
-            thumb_path: Some(prepared.thumb_rel),
-            width: prepared.width,
-            height: prepared.height,
-            bytes: prepared.bytes,
-            source: Source::Worker.as_str().into(),
-            created_at: Utc::now(),
-        };
+        let v = prepared.into_version(item.version, Source::Worker);
         self.core
             .store
             .add_asset_version(
