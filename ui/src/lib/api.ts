@@ -4,14 +4,31 @@ import type { AppStatus } from './bindings/AppStatus';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { Status } from './bindings/Status';
+import type { SettingsUpdate } from './bindings/SettingsUpdate';
+import type { SettingsView } from './bindings/SettingsView';
 import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
-import { BackendError, createTransport, type StreamState, type Subscription, type Transport } from './backend';
+import {
+  BackendError,
+  createTransport,
+  WebTransport,
+  type Navigation,
+  type StreamState,
+  type Subscription,
+  type Transport,
+  type TransportKind,
+} from './backend';
 
 export { BackendError };
-export type { StreamState };
+export type { Navigation, StreamState };
 
-let transport: Transport = createTransport();
+// Replaced by `initTransport()` before the app starts (main.ts).
+let transport: Transport = new WebTransport('');
+
+/** Pick the transport for where the UI runs (the desktop one is loaded on demand). */
+export async function initTransport(): Promise<void> {
+  transport = await createTransport();
+}
 
 /** For tests: run the UI over another transport. */
 export function setTransport(t: Transport): void {
@@ -19,6 +36,10 @@ export function setTransport(t: Transport): void {
 }
 
 export const api = {
+  /** 'desktop' in the desktop app (settings, tray), 'web' in a browser. */
+  get kind(): TransportKind {
+    return transport.kind;
+  },
   listTasks: (statuses: Status[] = [], channel_id: string | null = null): Promise<Task[]> =>
     transport.call('list_tasks', { statuses, channel_id }),
   getTask: (id: string): Promise<TaskDetail> => transport.call('get_task', { id }),
@@ -42,7 +63,20 @@ export const api = {
   subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription =>
     transport.subscribe(onEvent, onState),
   fileUrl: (relPath: string): string => transport.fileUrl(relPath),
+  /** Tray entries and notifications asking to show a task or the settings (desktop only). */
+  onNavigate: (handler: (nav: Navigation) => void): Subscription =>
+    transport.onNavigate?.(handler) ?? { close() {} },
+  getSettings: (): Promise<SettingsView> => transport.call('get_settings', {}),
+  saveSettings: (body: SettingsUpdate): Promise<SettingsView> => transport.call('save_settings', { body }),
+  setNotionToken: (token: string): Promise<SettingsView> => transport.call('set_notion_token', { token }),
+  clearNotionToken: (): Promise<SettingsView> => transport.call('clear_notion_token', {}),
 };
+
+/** True when the backend says the thing asked for does not exist. */
+export function isNotFound(e: unknown): boolean {
+  const err = e as { code?: unknown; status?: unknown } | null;
+  return !!err && (err.status === 404 || err.code === 'not_found');
+}
 
 /** The message to show the creator for any failure. */
 export function errorMessage(e: unknown): string {

@@ -19,6 +19,12 @@ describe('keyboard map', () => {
     expect(resolveKey(k('k'), 'gallery')).toBe('prev-task');
     expect(resolveKey(k('?'), 'gallery')).toBe('help');
   });
+  it('opens the settings with , outside text boxes and dialogs', () => {
+    for (const ctx of ['board', 'gallery', 'viewer'] as const) expect(resolveKey(k(','), ctx)).toBe('settings');
+    expect(resolveKey(k(','), 'dialog')).toBeNull();
+    expect(resolveKey(k(',', { target: { tagName: 'INPUT', type: 'text' } }), 'board')).toBeNull();
+    expect(resolveKey(k(',', { ctrlKey: true }), 'board')).toBeNull();
+  });
   it('moves through images and zooms in the viewer', () => {
     expect(resolveKey(k('ArrowLeft'), 'viewer')).toBe('left');
     expect(resolveKey(k('1'), 'viewer')).toBe('zoom-1to1');

@@ -1,5 +1,6 @@
 // The keyboard map (ux.md): arrows move between tiles; Space/Enter open the viewer; Esc closes;
-// A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts.
+// A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
+// , opens the settings (desktop app).
 
 export type Action =
   | 'left'
@@ -15,6 +16,7 @@ export type Action =
   | 'next-task'
   | 'prev-task'
   | 'help'
+  | 'settings'
   | 'zoom-1to1'
   | 'zoom-fit';
 
@@ -39,6 +41,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: 'J / K', what: 'Next / previous task waiting for review' },
   { keys: '1 / 0', what: 'Viewer: 1:1 pixels / fit to window' },
   { keys: '?', what: 'Show these shortcuts' },
+  { keys: ',', what: 'Settings (desktop app)' },
 ];
 
 interface ElementLike {
@@ -68,6 +71,7 @@ export function resolveKey(e: KeyLike, ctx: Context): Action | null {
   if (ctx === 'dialog') return null;
   const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   if (k === '?') return 'help';
+  if (k === ',') return 'settings';
   switch (ctx) {
     case 'board':
       if (k === 'j') return 'next-task';

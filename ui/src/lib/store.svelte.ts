@@ -5,7 +5,7 @@ import type { AssetDetail } from './bindings/AssetDetail';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
-import { api, errorMessage, type StreamState } from './api';
+import { api, errorMessage, isNotFound, type Navigation, type StreamState } from './api';
 import { reviewQueue } from './views';
 
 export type Route = { page: 'board' } | { page: 'task'; id: string };
@@ -32,6 +32,8 @@ class AppState {
   details = $state.raw<Record<string, TaskDetail>>({});
   now = $state(Date.now());
   help = $state(false);
+  /** The settings dialog is open. */
+  settings = $state(false);
   toasts = $state<Toast[]>([]);
   loadError = $state<string | null>(null);
   /** Warm the next task (hover on a card, next in the queue). `?prefetch=0` turns it off (benchmark). */
@@ -60,7 +62,20 @@ class AppState {
         if (s === 'live' && !wasLive) void this.reload();
       },
     );
+    api.onNavigate((nav) => this.navigate(nav));
     void this.reload();
+  }
+
+  /** Show what a tray entry or a notification asks for, over whatever is open. */
+  navigate(nav: Navigation): void {
+    this.help = false;
+    if (nav.kind === 'settings') {
+      this.openSettings();
+      return;
+    }
+    this.settings = false;
+    performance.clearMarks('task-open');
+    this.openTask(nav.id);
   }
 
   async reload(): Promise<void> {
@@ -130,7 +145,7 @@ class AppState {
         this.details = { ...this.details, [id]: d };
         return d;
       } catch (e) {
-        if ((e as { status?: number }).status === 404) {
+        if (isNotFound(e)) {
           delete this.tasks[id];
           const { [id]: _gone, ...rest } = this.details;
           this.details = rest;
@@ -207,6 +222,11 @@ class AppState {
   openTask(id: string): void {
     location.hash = `#/task/${id}`;
     this.route = { page: 'task', id };
+  }
+
+  openSettings(): void {
+    this.help = false;
+    this.settings = true;
   }
 
   openBoard(): void {

@@ -1,10 +1,21 @@
-// Picks the transport. The desktop issue adds `./tauri.ts` (a `Transport` over `invoke` and
-// `listen`) and returns it here when `'__TAURI_INTERNALS__' in window`.
+// Picks the transport: the desktop app's webview has `__TAURI_INTERNALS__`; a browser on
+// `reviewdesk serve` does not. The desktop transport (and `@tauri-apps/api`) is a separate chunk,
+// loaded only in the desktop app.
 import type { Transport } from './transport';
 import { WebTransport } from './web';
 
-export function createTransport(): Transport {
+/** True inside the desktop app's webview. */
+export function inDesktopApp(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+export async function createTransport(): Promise<Transport> {
+  if (inDesktopApp()) {
+    const { TauriTransport } = await import('./tauri');
+    return new TauriTransport();
+  }
   return new WebTransport('');
 }
 
+export { WebTransport };
 export * from './transport';

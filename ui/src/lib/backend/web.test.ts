@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { route, webFileUrl } from './web';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BackendError, DESKTOP_ONLY } from './transport';
+import { route, SETTINGS_UNSUPPORTED, WebTransport, webFileUrl } from './web';
 
 describe('web transport routes', () => {
   it('maps commands to the HTTP API', () => {
@@ -20,5 +21,45 @@ describe('web transport routes', () => {
   it('builds file URLs with encoded segments', () => {
     expect(webFileUrl('', '.reviewdesk/thumbs/ab.jpg')).toBe('/files/.reviewdesk/thumbs/ab.jpg');
     expect(webFileUrl('', 'channels/a b/x#.png')).toBe('/files/channels/a%20b/x%23.png');
+  });
+});
+
+describe('web transport and the desktop-only commands', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('refuses the settings commands without a request', async () => {
+    const fetch = vi.fn();
+    vi.stubGlobal('fetch', fetch);
+    const t = new WebTransport('');
+    const calls = [
+      t.call('get_settings', {}),
+      t.call('save_settings', { body: { workspace: '/w', config_dir: null, notion_poll_secs: null } }),
+      t.call('set_notion_token', { token: 'secret_x' }),
+      t.call('clear_notion_token', {}),
+    ];
+    expect(calls).toHaveLength(DESKTOP_ONLY.length);
+    for (const c of calls) {
+      const err = await c.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendError);
+      expect(err).toMatchObject({ code: 'unsupported', message: SETTINGS_UNSUPPORTED });
+    }
+    expect(fetch).not.toHaveBeenCalled();
+    expect(SETTINGS_UNSUPPORTED).toContain('README → Configuration');
+  });
+
+  it('still sends the other commands', async () => {
+    const fetch = vi.fn(async () => new Response('{"ok":1}', { status: 200 }));
+    vi.stubGlobal('fetch', fetch);
+    await expect(new WebTransport('').call('get_status', {})).resolves.toEqual({ ok: 1 });
+    expect(fetch).toHaveBeenCalledOnce();
+  });
+
+  it('says it is the web transport and never navigates', () => {
+    const t = new WebTransport('');
+    expect(t.kind).toBe('web');
+    const sub = t.onNavigate(() => {
+      throw new Error('no navigation over the web');
+    });
+    sub.close();
   });
 });

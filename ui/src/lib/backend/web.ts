@@ -1,7 +1,15 @@
 // HTTP + server-sent events transport, for `reviewdesk serve` in a browser.
 import type { ApiError } from '../bindings/ApiError';
 import type { DomainEvent } from '../bindings/DomainEvent';
-import { BackendError, type Command, type Commands, type StreamState, type Subscription, type Transport } from './transport';
+import {
+  BackendError,
+  type Command,
+  type Commands,
+  type Navigation,
+  type StreamState,
+  type Subscription,
+  type Transport,
+} from './transport';
 
 type Method = 'GET' | 'POST' | 'PUT';
 interface Route {
@@ -12,11 +20,19 @@ interface Route {
 
 const seg = encodeURIComponent;
 
-/** Where each command goes over HTTP. Exported for the unit test. */
+/** Why the settings commands are refused over HTTP (shown by the settings screen in a browser). */
+export const SETTINGS_UNSUPPORTED =
+  'Settings are edited in the desktop app; for `reviewdesk serve` use environment variables (see README → Configuration).';
+
+/**
+ * Where each command goes over HTTP. Exported for the unit test. Throws a `BackendError`
+ * (`unsupported`) for the commands only the desktop app serves.
+ */
 export function route<C extends Command>(command: C, args: Commands[C]['args']): Route {
   // The switch narrows by command; args are cast per case (TypeScript cannot correlate them).
   const a = args as Record<string, unknown> & { id: string; name: string; body: unknown };
-  switch (command) {
+  const cmd: Command = command; // not generic, so the switch below is checked for exhaustiveness
+  switch (cmd) {
     case 'list_tasks': {
       const { statuses, channel_id } = args as Commands['list_tasks']['args'];
       const q = new URLSearchParams();
@@ -49,8 +65,16 @@ export function route<C extends Command>(command: C, args: Commands[C]['args']):
       return { method: 'POST', path: '/api/worker/pause', body: {} };
     case 'resume_worker':
       return { method: 'POST', path: '/api/worker/resume', body: {} };
+    case 'get_settings':
+    case 'save_settings':
+    case 'set_notion_token':
+    case 'clear_notion_token':
+      throw new BackendError('unsupported', SETTINGS_UNSUPPORTED);
+    default: {
+      const unknown: never = cmd;
+      throw new Error(`unknown command ${String(unknown)}`);
+    }
   }
-  throw new Error(`unknown command ${String(command)}`);
 }
 
 /** `/files/<path>` with each segment encoded and the slashes kept. */
@@ -59,6 +83,8 @@ export function webFileUrl(base: string, relPath: string): string {
 }
 
 export class WebTransport implements Transport {
+  readonly kind = 'web';
+
   constructor(private readonly base = '') {}
 
   async call<C extends Command>(command: C, args: Commands[C]['args']): Promise<Commands[C]['result']> {
@@ -114,5 +140,10 @@ export class WebTransport implements Transport {
 
   fileUrl(relPath: string): string {
     return webFileUrl(this.base, relPath);
+  }
+
+  /** A browser has no tray or native notifications to navigate from. */
+  onNavigate(_handler: (nav: Navigation) => void): Subscription {
+    return { close() {} };
   }
 }

@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clearMocks, mockConvertFileSrc, mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type { DomainEvent } from '../bindings/DomainEvent';
+import { BackendError, type Navigation, type StreamState } from './transport';
+import { TauriTransport, toBackendError } from './tauri';
+import { createTransport } from './index';
+
+// Vitest runs in Node: the mocks install `__TAURI_INTERNALS__` on a `window`, so give them one.
+beforeEach(() => {
+  vi.stubGlobal('window', globalThis);
+  mockWindows('main');
+});
+
+afterEach(() => {
+  clearMocks();
+  delete (globalThis as Record<string, unknown>).__TAURI_INTERNALS__;
+  delete (globalThis as Record<string, unknown>).__TAURI_EVENT_PLUGIN_INTERNALS__;
+  vi.unstubAllGlobals();
+});
+
+const callbacks = () => (globalThis as unknown as { __TAURI_INTERNALS__: { callbacks: Map<number, unknown> } }).__TAURI_INTERNALS__.callbacks;
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+const event: DomainEvent = { type: 'task_updated', task_id: 't1' } as DomainEvent;
+
+describe('TauriTransport.call', () => {
+  it('passes the command and its arguments to invoke unchanged', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return { id: 't1' };
+    });
+    const t = new TauriTransport();
+    const body = { feedback: 'redo the hero', flags: ['hero_1'] };
+    await expect(t.call('reject', { id: 't1', body })).resolves.toEqual({ id: 't1' });
+    await t.call('list_tasks', { statuses: ['assets_ready'], channel_id: null });
+    await t.call('save_settings', { body: { workspace: '/w', config_dir: null, notion_poll_secs: 30 } });
+    expect(seen).toEqual([
+      ['reject', { id: 't1', body }],
+      ['list_tasks', { statuses: ['assets_ready'], channel_id: null }],
+      ['save_settings', { body: { workspace: '/w', config_dir: null, notion_poll_secs: 30 } }],
+    ]);
+  });
+
+  it('turns an ApiError rejection into a BackendError with its code and message', async () => {
+    mockIPC(() => Promise.reject({ code: 'not_found', message: 'No task t9.' }));
+    const err = await new TauriTransport().call('get_task', { id: 't9' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ code: 'not_found', message: 'No task t9.', status: null });
+  });
+
+  it('turns a string rejection into an internal BackendError', async () => {
+    mockIPC(() => Promise.reject('command get_status not found'));
+    const err = await new TauriTransport().call('get_status', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ code: 'internal', message: 'command get_status not found' });
+  });
+
+  it('maps other rejections too', () => {
+    expect(toBackendError(new Error('boom'))).toMatchObject({ code: 'internal', message: 'boom' });
+    expect(toBackendError({ message: 'no code' })).toMatchObject({ code: 'internal', message: 'no code' });
+    expect(toBackendError(42)).toMatchObject({ code: 'internal', message: '42' });
+  });
+});
+
+describe('TauriTransport.fileUrl', () => {
+  it('uses the reviewdesk scheme with the path encoded', () => {
+    mockConvertFileSrc('linux');
+    const url = new TauriTransport().fileUrl('channels/a b/x#.png');
+    expect(url).toBe(`reviewdesk://localhost/${encodeURIComponent('channels/a b/x#.png')}`);
+    expect(url).not.toContain(' ');
+    expect(url).not.toContain('#');
+  });
+
+  it('uses the http form on Windows', () => {
+    mockConvertFileSrc('windows');
+    expect(new TauriTransport().fileUrl('.reviewdesk/thumbs/ab.jpg')).toBe(
+      'http://reviewdesk.localhost/.reviewdesk%2Fthumbs%2Fab.jpg',
+    );
+  });
+});
+
+describe('TauriTransport.subscribe', () => {
+  it('delivers domain events once live, and none after close', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const events: DomainEvent[] = [];
+    const states: StreamState[] = [];
+    const sub = new TauriTransport().subscribe((e) => events.push(e), (s) => states.push(s));
+    expect(states).toEqual(['connecting']);
+    await flush();
+    expect(states).toEqual(['connecting', 'live']);
+
+    await emit('domain', event);
+    await emit('other', { type: 'worker' });
+    expect(events).toEqual([event]);
+
+    sub.close();
+    await flush();
+    expect(callbacks().size).toBe(0);
+    await emit('domain', event);
+    expect(events).toEqual([event]);
+  });
+
+  it('undoes the registration when closed before listen resolves', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const events: DomainEvent[] = [];
+    const states: StreamState[] = [];
+    const sub = new TauriTransport().subscribe((e) => events.push(e), (s) => states.push(s));
+    sub.close(); // before `listen` has resolved
+    await flush();
+    await emit('domain', event);
+    expect(events).toEqual([]);
+    expect(states).toEqual(['connecting']); // never reported live
+    expect(callbacks().size).toBe(0); // the late registration was undone
+  });
+});
+
+describe('TauriTransport.onNavigate', () => {
+  it('turns open-task and open-settings into navigations', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const navs: Navigation[] = [];
+    const sub = new TauriTransport().onNavigate((n) => navs.push(n));
+    await flush();
+    await emit('open-task', '0190c3a0-1111-7000-8000-000000000001');
+    await emit('open-settings');
+    await emit('open-task', ''); // malformed: ignored
+    expect(navs).toEqual([
+      { kind: 'task', id: '0190c3a0-1111-7000-8000-000000000001' },
+      { kind: 'settings' },
+    ]);
+    sub.close();
+    await flush();
+    await emit('open-settings');
+    expect(navs).toHaveLength(2);
+  });
+});
+
+describe('createTransport', () => {
+  it('picks the desktop transport inside the app and the web one elsewhere', async () => {
+    expect((await createTransport()).kind).toBe('desktop');
+    clearMocks();
+    delete (globalThis as Record<string, unknown>).__TAURI_INTERNALS__;
+    expect((await createTransport()).kind).toBe('web');
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { SettingsView } from './bindings/SettingsView';
+import {
+  formFromView,
+  hasErrors,
+  isAbsolutePath,
+  isUnchanged,
+  pathError,
+  pollError,
+  toUpdate,
+  tokenSourceText,
+  validate,
+} from './settings';
+
+const view: SettingsView = {
+  workspace: '/home/ana/ReviewDesk',
+  config_dir: '/home/ana/.config/reviewdesk',
+  notion_poll_secs: 30,
+  notion_token: 'keyring',
+  settings_file: '/home/ana/.config/reviewdesk/settings.toml',
+  restart_required: false,
+};
+
+describe('settings form', () => {
+  it('accepts poll intervals from 5 to 600 whole seconds', () => {
+    for (const ok of [5, 30, 600]) expect(pollError(ok)).toBeNull();
+    for (const bad of [4, 0, -1, 601, 10_000]) {
+      expect(pollError(bad)).toBe(`The poll interval must be between 5 and 600 seconds (got ${bad}).`);
+    }
+    expect(pollError(7.5)).toBe('The poll interval must be between 5 and 600 seconds (got 7.5).');
+    expect(pollError(null)).toBe('Enter the poll interval in seconds (5–600).');
+    expect(pollError(Number.NaN)).toBe('Enter the poll interval in seconds (5–600).');
+  });
+
+  it('wants absolute folders, or empty for the default', () => {
+    for (const p of ['/home/ana/w', '/', 'C:\\Users\\ana', 'd:/work', '\\\\nas\\share\\w']) expect(isAbsolutePath(p)).toBe(true);
+    for (const p of ['', 'work', './work', '~/work', 'C:work', '..\\w']) expect(isAbsolutePath(p)).toBe(false);
+    expect(pathError('workspace folder', '  ')).toBeNull();
+    expect(pathError('workspace folder', ' /ws ')).toBeNull();
+    expect(pathError('workspace folder', ' ws ')).toBe(
+      'The workspace folder must be a full path starting at the root (like /home/you/reviewdesk), not "ws".',
+    );
+  });
+
+  it('validates every field', () => {
+    expect(validate(formFromView(view))).toEqual({});
+    expect(validate({ workspace: '', config_dir: '', notion_poll_secs: 5 })).toEqual({});
+    const errors = validate({ workspace: 'rel', config_dir: '~/cfg', notion_poll_secs: 1 });
+    expect(Object.keys(errors).sort()).toEqual(['config_dir', 'notion_poll_secs', 'workspace']);
+    expect(errors.config_dir).toMatch(/^The channel files folder must be a full path/);
+    expect(hasErrors(errors)).toBe(true);
+    expect(hasErrors({})).toBe(false);
+  });
+
+  it('sends only what changed, trimmed', () => {
+    expect(isUnchanged(toUpdate(formFromView(view), view))).toBe(true);
+    expect(toUpdate({ ...formFromView(view), workspace: ' /data/rd ', notion_poll_secs: 60 }, view)).toEqual({
+      workspace: '/data/rd',
+      config_dir: null,
+      notion_poll_secs: 60,
+    });
+    expect(toUpdate({ ...formFromView(view), config_dir: `${view.config_dir} ` }, view).config_dir).toBeNull();
+    // Emptied: back to the default folder.
+    expect(toUpdate({ ...formFromView(view), workspace: '  ' }, view).workspace).toBe('');
+  });
+
+  it('says where the token comes from', () => {
+    expect(tokenSourceText('keyring')).toBe('Stored in the OS keyring');
+    expect(tokenSourceText('environment')).toBe('From the NOTION_TOKEN environment variable');
+    expect(tokenSourceText('none')).toBe('Not set');
+  });
+});

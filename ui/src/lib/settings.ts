@@ -1,0 +1,90 @@
+// The settings form (desktop app): what it shows and what it checks before saving. The desktop
+// app checks the same again and has the last word; these messages mirror its messages.
+import type { SettingsUpdate } from './bindings/SettingsUpdate';
+import type { SettingsView } from './bindings/SettingsView';
+import type { TokenSource } from './bindings/TokenSource';
+
+export const POLL_MIN_SECS = 5;
+export const POLL_MAX_SECS = 600;
+
+export const RESTART_NOTE = 'Restart Review Desk to use the new folders.';
+
+/** Where the Notion token comes from, in the creator's words. */
+export function tokenSourceText(s: TokenSource): string {
+  switch (s) {
+    case 'keyring':
+      return 'Stored in the OS keyring';
+    case 'environment':
+      return 'From the NOTION_TOKEN environment variable';
+    case 'none':
+      return 'Not set';
+  }
+}
+
+/** The form's fields. The poll interval is what a number input gives: a number, or null when empty. */
+export interface SettingsForm {
+  workspace: string;
+  config_dir: string;
+  notion_poll_secs: number | null;
+}
+
+export type FormErrors = Partial<Record<keyof SettingsForm, string>>;
+
+export function formFromView(v: SettingsView): SettingsForm {
+  return { workspace: v.workspace, config_dir: v.config_dir, notion_poll_secs: v.notion_poll_secs };
+}
+
+/** An absolute path on Linux/macOS (`/…`) or Windows (`C:\…`, `C:/…`, `\\server\share…`). */
+export function isAbsolutePath(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || /^\\\\[^\\]+\\[^\\]+/.test(p);
+}
+
+/** Why a folder field cannot be saved, or null. Empty is allowed: it means "back to the default". */
+export function pathError(label: string, value: string): string | null {
+  const p = value.trim();
+  if (p === '' || isAbsolutePath(p)) return null;
+  return `The ${label} must be a full path starting at the root (like /home/you/reviewdesk), not "${p}".`;
+}
+
+/** Why a poll interval cannot be saved, or null. */
+export function pollError(secs: number | null | undefined): string | null {
+  if (secs == null || Number.isNaN(secs)) return `Enter the poll interval in seconds (${POLL_MIN_SECS}–${POLL_MAX_SECS}).`;
+  if (!Number.isInteger(secs) || secs < POLL_MIN_SECS || secs > POLL_MAX_SECS) {
+    return `The poll interval must be between ${POLL_MIN_SECS} and ${POLL_MAX_SECS} seconds (got ${secs}).`;
+  }
+  return null;
+}
+
+export function validate(f: SettingsForm): FormErrors {
+  const errors: FormErrors = {};
+  const ws = pathError('workspace folder', f.workspace);
+  if (ws) errors.workspace = ws;
+  const cd = pathError('channel files folder', f.config_dir);
+  if (cd) errors.config_dir = cd;
+  const poll = pollError(f.notion_poll_secs);
+  if (poll) errors.notion_poll_secs = poll;
+  return errors;
+}
+
+export function hasErrors(e: FormErrors): boolean {
+  return Object.values(e).some(Boolean);
+}
+
+/**
+ * The update to send: the fields that changed (trimmed), null for the ones left as they were.
+ * An emptied folder is sent as "": the desktop app goes back to its default folder.
+ */
+export function toUpdate(f: SettingsForm, saved: SettingsView): SettingsUpdate {
+  const ws = f.workspace.trim();
+  const cd = f.config_dir.trim();
+  return {
+    workspace: ws !== saved.workspace ? ws : null,
+    config_dir: cd !== saved.config_dir ? cd : null,
+    notion_poll_secs: f.notion_poll_secs !== saved.notion_poll_secs ? f.notion_poll_secs : null,
+  };
+}
+
+/** True when saving would change nothing. */
+export function isUnchanged(u: SettingsUpdate): boolean {
+  return u.workspace === null && u.config_dir === null && u.notion_poll_secs === null;
+}
