@@ -36,6 +36,18 @@ pub enum NotionCommand {
         #[arg(long)]
         channel: Option<String>,
     },
+    /// List the tasks whose events cannot be mirrored (the oldest failing event of each), and
+    /// the events already discarded.
+    Outbox,
+    /// Drop a waiting event that can never be sent (recorded in the task's Error Log), so the
+    /// task's later events can go.
+    Discard {
+        /// The event id, as `reviewdesk notion outbox` shows it.
+        event_id: i64,
+        /// Why it is dropped (kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn client() -> anyhow::Result<NotionClient> {
@@ -135,6 +147,79 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                 println!(
                     "created the Tasks, Assets, Videos and Audio databases; ids written to {}",
                     path.display()
+                );
+            }
+        }
+        NotionCommand::Outbox => {
+            let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
+            let stuck = store.stuck().await?;
+            let (waiting, _) = store.waiting().await?;
+            let discarded = store.discarded().await?;
+            if json {
+                let stuck: Vec<_> = stuck
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({"event_id": s.event_id, "task_id": s.task_id,
+                            "attempts": s.attempts, "next_attempt_at_ms": s.next_attempt_at,
+                            "last_error": s.last_error, "waiting": s.waiting})
+                    })
+                    .collect();
+                let discarded: Vec<_> = discarded
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({"event_id": d.event_id, "task_id": d.task_id,
+                            "kind": d.kind, "attempts": d.attempts, "last_error": d.last_error,
+                            "reason": d.reason, "discarded_by": d.discarded_by,
+                            "discarded_at_ms": d.discarded_at})
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"waiting": waiting, "stuck": stuck, "discarded": discarded})
+                );
+            } else {
+                println!("{waiting} event(s) waiting to be mirrored");
+                for s in &stuck {
+                    println!(
+                        "task {}: event {} failed {} time(s), {} event(s) of the task wait behind it: {}",
+                        s.task_id,
+                        s.event_id,
+                        s.attempts,
+                        s.waiting,
+                        s.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                if !stuck.is_empty() {
+                    println!(
+                        "each retries on its own; to drop one for good: reviewdesk notion discard <event id> --reason \"…\""
+                    );
+                }
+                for d in &discarded {
+                    println!(
+                        "discarded: event {} ({}) of task {} by {}: {}",
+                        d.event_id, d.kind, d.task_id, d.discarded_by, d.reason
+                    );
+                }
+            }
+        }
+        NotionCommand::Discard { event_id, reason } => {
+            anyhow::ensure!(
+                !reason.trim().is_empty(),
+                "--reason must say why the event is dropped (it goes into the audit trail)"
+            );
+            let mirror = Mirror::new(core.clone(), client()?, MirrorConfig::default()).await?;
+            let d = mirror
+                .discard(event_id, reason.trim(), reviewdesk_core::Source::Cli)
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"event_id": d.event_id, "task_id": d.task_id, "kind": d.kind})
+                );
+            } else {
+                println!(
+                    "discarded event {} ({}) of task {}; its later events go on",
+                    d.event_id, d.kind, d.task_id
                 );
             }
         }

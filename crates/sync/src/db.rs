@@ -13,7 +13,59 @@ const MIGRATION: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS sync_outbox_state (task_id TEXT PRIMARY KEY, pushed_status TEXT, pushed_at BIGINT, handled_status TEXT, handled_edit TEXT)",
     "CREATE TABLE IF NOT EXISTS sync_webhook_events (event_id TEXT PRIMARY KEY, received_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // One row per event of the log taken in by the out side: `pending` until handled (`done`) or
+    // discarded. The oldest pending row of a task is its head; only the head carries attempts.
+    "CREATE TABLE IF NOT EXISTS sync_outbox (event_id BIGINT PRIMARY KEY, task_id TEXT NOT NULL, created_at BIGINT NOT NULL, \
+     state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, last_error TEXT, done_at BIGINT)",
+    "CREATE INDEX IF NOT EXISTS sync_outbox_by_task ON sync_outbox (task_id, state, event_id)",
+    "CREATE INDEX IF NOT EXISTS sync_outbox_by_state ON sync_outbox (state, event_id)",
+    // Events the creator chose to drop, kept as an audit trail (never pruned).
+    "CREATE TABLE IF NOT EXISTS sync_discarded (event_id BIGINT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, \
+     attempts BIGINT NOT NULL, last_error TEXT, reason TEXT NOT NULL, discarded_by TEXT NOT NULL, discarded_at BIGINT NOT NULL)",
 ];
+
+/// The cursor up to which the log has been taken into `sync_outbox`.
+pub(crate) const OUT_CURSOR: &str = "out:task_events";
+/// Ids at or below this were handled before the outbox existed (set once, at the first intake).
+const OUT_FLOOR: &str = "out:floor";
+
+/// The oldest waiting event of a task that failed at least once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckEvent {
+    /// The event (`task_events.id`); the id `reviewdesk notion discard` takes.
+    pub event_id: i64,
+    /// Its task.
+    pub task_id: String,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due (epoch ms).
+    pub next_attempt_at: i64,
+    /// The last failure, worded for the creator.
+    pub last_error: Option<String>,
+    /// Events of the task waiting behind it, itself included.
+    pub waiting: i64,
+}
+
+/// A waiting event that was dropped on purpose (the audit trail of `discard`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscardedEvent {
+    /// The event (`task_events.id`).
+    pub event_id: i64,
+    /// Its task.
+    pub task_id: String,
+    /// Its kind (`status_changed`, `log`, …).
+    pub kind: String,
+    /// Failed attempts before it was dropped.
+    pub attempts: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Why it was dropped.
+    pub reason: String,
+    /// Who dropped it.
+    pub discarded_by: String,
+    /// When (epoch ms).
+    pub discarded_at: i64,
+}
 
 /// What the mirror remembers of a task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,14 +239,268 @@ impl SyncStore {
         Ok(())
     }
 
-    /// Events of the log not mirrored yet, and the creation time (ms) of the oldest.
-    pub async fn waiting(&self, cursor: i64) -> Result<(i64, Option<i64>)> {
-        let row = sqlx::query(
+    /// Events of the log not mirrored yet (waiting in the outbox, or not taken in yet), and the
+    /// creation time (ms) of the oldest.
+    pub async fn waiting(&self) -> Result<(i64, Option<i64>)> {
+        let cursor = self.cursor(OUT_CURSOR).await?;
+        let fresh = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM task_events WHERE id > $1",
         )
         .bind(cursor)
         .fetch_one(&self.pool)
         .await?;
-        Ok((row.try_get("n")?, row.try_get("oldest")?))
+        let queued = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM sync_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = fresh.try_get::<i64, _>("n")? + queued.try_get::<i64, _>("n")?;
+        let oldest = [
+            fresh.try_get::<Option<i64>, _>("oldest")?,
+            queued.try_get::<Option<i64>, _>("oldest")?,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        Ok((n, oldest))
+    }
+
+    /// Takes the log's new events into the outbox (one transaction with the cursor, so a crash
+    /// loses nothing and takes nothing twice); returns how many were added.
+    ///
+    /// `rescan` re-reads that many ids behind the cursor: on PostgreSQL an event whose
+    /// transaction commits after a later id was read would otherwise be skipped for good.
+    /// Already known rows are left alone, so the rescan never sends anything twice.
+    pub async fn intake(&self, rescan: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let cursor: i64 = match sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")
+            .bind(OUT_CURSOR)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            Some(r) => r.try_get("value")?,
+            None => 0,
+        };
+        let floor: i64 = match sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")
+            .bind(OUT_FLOOR)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            Some(r) => r.try_get("value")?,
+            None => {
+                // First intake: what the cursor passed before the outbox existed was handled.
+                sqlx::query(
+                    "INSERT INTO sync_cursor (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(OUT_FLOOR)
+                .bind(cursor)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+                cursor
+            }
+        };
+        let from = (cursor - rescan.max(0)).max(floor);
+        let added = sqlx::query(
+            "INSERT INTO sync_outbox (event_id, task_id, created_at, state, attempts, next_attempt_at) \
+             SELECT e.id, e.task_id, e.created_at, 'pending', 0, 0 FROM task_events e WHERE e.id > $1 \
+             AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.event_id = e.id) \
+             AND NOT EXISTS (SELECT 1 FROM sync_discarded d WHERE d.event_id = e.id) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let max: Option<i64> = sqlx::query("SELECT MAX(id) AS m FROM task_events WHERE id > $1")
+            .bind(cursor)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("m")?;
+        if let Some(max) = max {
+            sqlx::query(
+                "INSERT INTO sync_cursor (name, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(OUT_CURSOR)
+            .bind(max)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Handled rows are needed only while the rescan can still reach them.
+        sqlx::query("DELETE FROM sync_outbox WHERE state <> 'pending' AND event_id <= $1")
+            .bind(max.unwrap_or(cursor) - rescan.max(0))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// The head (oldest waiting event) of every task with waiting events, oldest first, with
+    /// when it is due (epoch ms; 0 when it never failed).
+    pub async fn heads(&self) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT o.task_id, o.event_id, o.next_attempt_at FROM sync_outbox o WHERE o.state = 'pending' \
+             AND o.event_id = (SELECT MIN(p.event_id) FROM sync_outbox p WHERE p.task_id = o.task_id AND p.state = 'pending') \
+             ORDER BY o.event_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("task_id")?,
+                    r.try_get("event_id")?,
+                    r.try_get("next_attempt_at")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The waiting events of a task, oldest first, with the failed attempts of each.
+    pub async fn pending_of(&self, task: &str) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT event_id, attempts FROM sync_outbox WHERE task_id = $1 AND state = 'pending' ORDER BY event_id",
+        )
+        .bind(task)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("event_id")?, r.try_get("attempts")?)))
+            .collect()
+    }
+
+    /// Marks a waiting event as handled.
+    pub async fn mark_done(&self, event_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sync_outbox SET state = 'done', done_at = $2 WHERE event_id = $1 AND state = 'pending'",
+        )
+        .bind(event_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt at a waiting event and when to try again.
+    pub async fn mark_failed(
+        &self,
+        event_id: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sync_outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE event_id = $1 AND state = 'pending'",
+        )
+        .bind(event_id)
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The head of every task whose head failed at least once, oldest first.
+    pub async fn stuck(&self) -> Result<Vec<StuckEvent>> {
+        let rows = sqlx::query(
+            "SELECT o.event_id, o.task_id, o.attempts, o.next_attempt_at, o.last_error, \
+             (SELECT COUNT(*) FROM sync_outbox w WHERE w.task_id = o.task_id AND w.state = 'pending') AS waiting \
+             FROM sync_outbox o WHERE o.state = 'pending' AND o.attempts > 0 \
+             AND o.event_id = (SELECT MIN(p.event_id) FROM sync_outbox p WHERE p.task_id = o.task_id AND p.state = 'pending') \
+             ORDER BY o.event_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StuckEvent {
+                    event_id: r.try_get("event_id")?,
+                    task_id: r.try_get("task_id")?,
+                    attempts: r.try_get("attempts")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                    last_error: r.try_get("last_error")?,
+                    waiting: r.try_get("waiting")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Drops a waiting event and records why (one transaction); `None` when the event is not
+    /// waiting (already handled, discarded, or unknown).
+    pub async fn discard(
+        &self,
+        event_id: i64,
+        kind: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<Option<DiscardedEvent>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT task_id, attempts, last_error FROM sync_outbox WHERE event_id = $1 AND state = 'pending'",
+        )
+        .bind(event_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let d = DiscardedEvent {
+            event_id,
+            task_id: row.try_get("task_id")?,
+            kind: kind.to_string(),
+            attempts: row.try_get("attempts")?,
+            last_error: row.try_get("last_error")?,
+            reason: reason.to_string(),
+            discarded_by: by.to_string(),
+            discarded_at: now_ms(),
+        };
+        sqlx::query("UPDATE sync_outbox SET state = 'discarded', done_at = $2 WHERE event_id = $1")
+            .bind(event_id)
+            .bind(d.discarded_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sync_discarded (event_id, task_id, kind, attempts, last_error, reason, discarded_by, discarded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(d.event_id)
+        .bind(&d.task_id)
+        .bind(&d.kind)
+        .bind(d.attempts)
+        .bind(d.last_error.clone())
+        .bind(&d.reason)
+        .bind(&d.discarded_by)
+        .bind(d.discarded_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(d))
+    }
+
+    /// The audit trail of discarded events, oldest first.
+    pub async fn discarded(&self) -> Result<Vec<DiscardedEvent>> {
+        let rows = sqlx::query(
+            "SELECT event_id, task_id, kind, attempts, last_error, reason, discarded_by, discarded_at \
+             FROM sync_discarded ORDER BY discarded_at, event_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DiscardedEvent {
+                    event_id: r.try_get("event_id")?,
+                    task_id: r.try_get("task_id")?,
+                    kind: r.try_get("kind")?,
+                    attempts: r.try_get("attempts")?,
+                    last_error: r.try_get("last_error")?,
+                    reason: r.try_get("reason")?,
+                    discarded_by: r.try_get("discarded_by")?,
+                    discarded_at: r.try_get("discarded_at")?,
+                })
+            })
+            .collect()
     }
 }

@@ -20,6 +20,14 @@ pub enum SyncError {
     /// The Notion setup does not match what the mirror needs.
     #[error("{0}")]
     Setup(String),
+    /// `discard` was given an event that is not waiting to be mirrored.
+    #[error(
+        "event {event_id} is not waiting to be mirrored (already sent, already discarded, or not an event id): `reviewdesk notion outbox` lists the events that wait"
+    )]
+    NotWaiting {
+        /// The event id given.
+        event_id: i64,
+    },
     /// A local file could not be read or written.
     #[error("{path}: {source}")]
     Io {

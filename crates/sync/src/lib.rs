@@ -1,12 +1,16 @@
 //! The Notion mirror (`reviewdesk-sync`): keeps a channel's Notion board true and lets the
 //! creator act on it, without ever depending on it.
 //!
-//! - **Out** ([`Mirror::push_once`]): reads the core's append-only `task_events` log from a stored
-//!   cursor and turns events into Notion writes: a Tasks page per task (find-or-create), Status /
-//!   Updated / Error Log / Retry Status on every status change, and at "Assets Ready" the assets
-//!   published first (upload per the channel's storage strategy, then an Assets row found or
-//!   created by its Asset Key). The cursor moves only after an event is fully handled, so nothing
-//!   is lost in a crash and find-or-create keeps a replay from duplicating pages.
+//! - **Out** ([`Mirror::push_once`], [`Mirror::push_due`]): takes the core's append-only
+//!   `task_events` log from a stored cursor into an outbox (`sync_outbox`, in the same transaction
+//!   as the cursor) and turns each task's events, in order, into Notion writes: a Tasks page per
+//!   task (find-or-create), Status / Updated / Error Log / Retry Status on every status change,
+//!   and at "Assets Ready" the assets published first (upload per the channel's storage
+//!   strategy, then an Assets row found or created by its Asset Key). Tasks are independent: a
+//!   task whose event fails waits with backoff while the others go on. An event leaves the
+//!   outbox only once fully handled, so nothing is lost in a crash, and find-or-create keeps a
+//!   replay from duplicating pages. [`Mirror::discard`] drops an event that can never succeed,
+//!   with an audit trail.
 //! - **In** ([`Mirror::pull_once`], [`Mirror::pull_page`]): polls the Tasks data source by
 //!   `last_edited_time` and turns a creator's status change into a call to the same
 //!   [`reviewdesk_core::ReviewService`] the desktop uses; a refused change is reverted in Notion
@@ -24,7 +28,7 @@ mod r2;
 pub mod setup;
 pub mod webhook;
 
-pub use db::SyncStore;
+pub use db::{DiscardedEvent, StuckEvent, SyncStore};
 pub use error::{Result, SyncError};
 pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};
 pub use r2::create_bucket;

@@ -24,10 +24,13 @@ use reviewdesk_notion::{
 };
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::db::SyncStore;
+use crate::db::{DiscardedEvent, StuckEvent, SyncStore};
 use crate::error::{Result, SyncError};
 
-const OUT_CURSOR: &str = "out:task_events";
+/// Ids re-read behind the out cursor on PostgreSQL, where a transaction can commit after a
+/// later id was already read (core transactions last milliseconds; this covers bursts of ~1000
+/// events meanwhile).
+const PG_RESCAN_IDS: i64 = 1000;
 /// Notion rounds `last_edited_time` down to the minute: re-read that much before the cursor.
 const POLL_MARGIN_MS: i64 = 60_000;
 /// Rich text arrays hold at most 100 objects of at most 2000 UTF-16 units.
@@ -172,16 +175,35 @@ impl Mirror {
             .any(|c| c.notion.tasks_database_id.is_some() && c.notion.assets_database_id.is_some())
     }
 
-    /// The state the status bar shows: connected with N events waiting, or the error and fix.
+    /// The state the status bar shows: connected with N events waiting, or the error and fix
+    /// (a failure every task meets, else the oldest task whose events cannot be mirrored).
     pub async fn state(&self) -> MirrorState {
-        let cursor = self.store.cursor(OUT_CURSOR).await.unwrap_or(0);
-        let (waiting, oldest) = self.store.waiting(cursor).await.unwrap_or((0, None));
+        let (waiting, oldest) = self.store.waiting().await.unwrap_or((0, None));
         let waiting = waiting.max(0) as u32;
         let err = self
             .last_error
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let err = match err {
+            Some(e) => Some(e),
+            None => self
+                .store
+                .stuck()
+                .await
+                .ok()
+                .and_then(|s| s.into_iter().next())
+                .map(|s| {
+                    format!(
+                        "task {} cannot be mirrored ({} attempt(s)): {} — its {} waiting event(s) are retried on their own, other tasks go on; to drop this one: `reviewdesk notion discard {}`",
+                        s.task_id,
+                        s.attempts,
+                        s.last_error.unwrap_or_default(),
+                        s.waiting,
+                        s.event_id
+                    )
+                }),
+        };
         match err {
             Some(message) => MirrorState::Error { message, waiting },
             None => MirrorState::Connected {
@@ -322,39 +344,202 @@ impl Mirror {
 
     // ------------------------------------------------------------------ out
 
-    /// Mirrors every event after the stored cursor; returns how many were handled. Stops at the
-    /// first failure (the cursor stays before that event, so it is retried next round).
+    /// Takes the log's new events in, then mirrors every task's waiting events, each task in
+    /// log order, now (tasks waiting out a backoff included); returns how many events were
+    /// handled.
+    ///
+    /// Tasks are independent: when one of a task's events fails, it and the events behind it
+    /// wait (retried with backoff, see [`Mirror::push_due`]) while other tasks go on. An event
+    /// leaves the outbox only once fully handled, so nothing is lost in a crash, and
+    /// find-or-create keeps a replay from duplicating pages. Returns the first failure after
+    /// the other tasks had their turn; a failure that every task would meet (Notion down,
+    /// token revoked, rate limited) ends the round at once.
     pub async fn push_once(&self) -> Result<usize> {
+        self.push_round(true).await
+    }
+
+    /// What the out loop runs: like [`Mirror::push_once`], but a task whose oldest waiting event
+    /// failed is left alone until its backoff (doubling from `backoff` to `max_backoff`) is over.
+    pub async fn push_due(&self) -> Result<usize> {
+        self.push_round(false).await
+    }
+
+    /// How many ids behind the cursor each intake re-reads (PostgreSQL transactions may commit
+    /// out of id order; SQLite serialises writers, so nothing can appear behind the cursor).
+    fn rescan(&self) -> i64 {
+        match self.core.store.backend() {
+            reviewdesk_core::store::Backend::Postgres => PG_RESCAN_IDS,
+            reviewdesk_core::store::Backend::Sqlite => 0,
+        }
+    }
+
+    async fn push_round(&self, force: bool) -> Result<usize> {
         let _guard = self.out_lock.lock().await;
+        self.store.intake(self.rescan()).await?;
+        let now = now_ms();
         let mut handled = 0;
-        loop {
-            let cursor = self.store.cursor(OUT_CURSOR).await?;
-            let events = self.core.store.events_after(cursor, None, 100).await?;
-            if events.is_empty() {
-                return Ok(handled);
+        let mut first: Option<SyncError> = None;
+        for (task, _head, due) in self.store.heads().await? {
+            if !force && due > now {
+                continue;
             }
-            // A status push carries Status, Error Log and Retry Status: an event followed in this
-            // batch by a later status change of the same task needs only its side effects.
-            let mut last_status: HashMap<&str, i64> = HashMap::new();
-            for ev in &events {
-                if ev.kind == "status_changed" {
-                    last_status.insert(ev.task_id.as_str(), ev.id);
+            let (n, result) = self.push_task(&task).await;
+            handled += n;
+            if let Err(e) = result {
+                let global = affects_every_task(&e);
+                first.get_or_insert(e);
+                if global {
+                    break;
                 }
             }
-            let superseded: Vec<bool> = events
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(handled),
+        }
+    }
+
+    /// Mirrors one task's waiting events in order, stopping at the first failure (recorded on
+    /// that event with its next attempt time). Returns how many were handled.
+    async fn push_task(&self, task: &str) -> (usize, Result<()>) {
+        let mut handled = 0;
+        loop {
+            let pending = match self.store.pending_of(task).await {
+                Ok(p) => p,
+                Err(e) => return (handled, Err(e)),
+            };
+            let Some(&(head, _)) = pending.first() else {
+                return (handled, Ok(()));
+            };
+            let attempts: HashMap<i64, i64> = pending.iter().copied().collect();
+            let events: Vec<TaskEventRow> = match TaskId::from_str(task) {
+                Ok(id) => match self.core.store.events_after(head - 1, Some(id), 200).await {
+                    Ok(rows) => rows
+                        .into_iter()
+                        .filter(|e| attempts.contains_key(&e.id))
+                        .collect(),
+                    Err(e) => return (handled, Err(e.into())),
+                },
+                Err(_) => Vec::new(),
+            };
+            if events.is_empty() {
+                // Not a task id this build knows: nothing to mirror.
+                for (id, _) in &pending {
+                    if let Err(e) = self.store.mark_done(*id).await {
+                        return (handled, Err(e));
+                    }
+                }
+                return (handled, Ok(()));
+            }
+            // A status push carries Status, Error Log and Retry Status: an event followed by a
+            // later waiting status change of the same task needs only its side effects.
+            let last_status = events
                 .iter()
-                .map(|ev| {
-                    last_status
-                        .get(ev.task_id.as_str())
-                        .is_some_and(|&id| id > ev.id)
-                })
-                .collect();
-            for (ev, superseded) in events.iter().zip(superseded) {
-                self.handle_event(ev, superseded).await?;
-                self.store.set_cursor(OUT_CURSOR, ev.id).await?;
-                handled += 1;
+                .filter(|e| e.kind == "status_changed")
+                .map(|e| e.id)
+                .max();
+            for ev in &events {
+                let superseded = last_status.is_some_and(|id| id > ev.id);
+                match self.handle_event(ev, superseded).await {
+                    Ok(()) => {
+                        if let Err(e) = self.store.mark_done(ev.id).await {
+                            return (handled, Err(e));
+                        }
+                        handled += 1;
+                    }
+                    Err(e) => {
+                        let n = attempts.get(&ev.id).copied().unwrap_or(0) + 1;
+                        let next = now_ms() + self.backoff_ms(n);
+                        tracing::warn!(
+                            task_id = task,
+                            event_id = ev.id,
+                            attempts = n,
+                            "Notion mirror: event {} ({}) of task {task} failed; it and the task's later events wait, other tasks go on: {e}",
+                            ev.id,
+                            ev.kind
+                        );
+                        if let Err(db) =
+                            self.store.mark_failed(ev.id, n, next, &e.to_string()).await
+                        {
+                            tracing::warn!("Notion mirror: could not record the failure: {db}");
+                        }
+                        return (handled, Err(e));
+                    }
+                }
             }
         }
+    }
+
+    /// The wait before attempt `attempts + 1` of a failing event.
+    fn backoff_ms(&self, attempts: i64) -> i64 {
+        let base = self.config.backoff.as_millis().max(1) as i64;
+        let max = self.config.max_backoff.as_millis().max(1) as i64;
+        let shift = (attempts - 1).clamp(0, 30) as u32;
+        base.saturating_mul(1i64 << shift).min(max)
+    }
+
+    /// The oldest waiting event of every task whose mirroring is failing.
+    pub async fn stuck(&self) -> Result<Vec<StuckEvent>> {
+        self.store.stuck().await
+    }
+
+    /// Drops a waiting event for good (for one that can never succeed, e.g. refused by Notion's
+    /// validation), so the task's later events can go. Recorded in `sync_discarded`, in the
+    /// task's Error Log (which reaches Notion with the next push) and in the log file.
+    pub async fn discard(
+        &self,
+        event_id: i64,
+        reason: &str,
+        source: Source,
+    ) -> Result<DiscardedEvent> {
+        let _guard = self.out_lock.lock().await;
+        let ev = self
+            .core
+            .store
+            .events_after(event_id - 1, None, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.id == event_id);
+        let kind = match &ev {
+            Some(e) => match e.to_status.as_deref() {
+                Some(to) => format!(
+                    "{} to {}",
+                    e.kind,
+                    Status::from_str(to).map_or(to, |s| s.board_name())
+                ),
+                None => e.kind.clone(),
+            },
+            None => "unknown".into(),
+        };
+        let who = reviewdesk_core::review::local_reviewer()
+            .name
+            .map(|n| format!("{n} ({})", source.as_str()))
+            .unwrap_or_else(|| source.as_str().to_string());
+        let d = self
+            .store
+            .discard(event_id, &kind, reason, &who)
+            .await?
+            .ok_or(SyncError::NotWaiting { event_id })?;
+        let line_text = format!(
+            "Notion mirror: event {event_id} ({kind}) discarded by {who} after {} failed attempt(s): {reason}{}",
+            d.attempts,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        );
+        tracing::warn!(task_id = %d.task_id, event_id, "{line_text}");
+        if let Ok(task_id) = TaskId::from_str(&d.task_id) {
+            match self.core.store.task(task_id).await {
+                Ok(task) => {
+                    let line = error_log_line(Utc::now(), task.status, &line_text);
+                    self.core.store.append_log(task_id, &line, source).await?;
+                }
+                Err(CoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(d)
     }
 
     async fn handle_event(&self, ev: &TaskEventRow, superseded: bool) -> Result<()> {
@@ -1053,22 +1238,31 @@ impl Mirror {
         let mut events = self.core.events.subscribe();
         let mut backoff = self.config.backoff;
         loop {
-            match self.push_once().await {
-                Ok(_) => {
-                    self.set_error(None);
-                    self.announce().await;
-                    backoff = self.config.backoff;
-                    tokio::select! {
-                        _ = events.recv() => {}
-                        _ = tokio::time::sleep(self.config.out_interval) => {}
-                    }
-                }
-                Err(e) => {
+            match self.push_due().await {
+                Err(e) if affects_every_task(&e) => {
                     tracing::warn!("Notion mirror (out): {e}");
                     self.set_error(Some(&e));
                     self.announce().await;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+                // A failure of one task is recorded on its event (and shown by `state`); the
+                // other tasks went on.
+                _ => {
+                    self.set_error(None);
+                    self.announce().await;
+                    backoff = self.config.backoff;
+                    let mut wait = self.config.out_interval;
+                    if let Ok(heads) = self.store.heads().await {
+                        let now = now_ms();
+                        if let Some(due) = heads.iter().map(|h| h.2).filter(|&d| d > now).min() {
+                            wait = wait.min(Duration::from_millis((due - now) as u64));
+                        }
+                    }
+                    tokio::select! {
+                        _ = events.recv() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                    }
                 }
             }
         }
@@ -1091,6 +1285,18 @@ impl Mirror {
                 }
             }
         }
+    }
+}
+
+/// A failure every task would meet (Notion down or slow, token revoked, local database): the
+/// round stops instead of trying each task in turn.
+fn affects_every_task(e: &SyncError) -> bool {
+    match e {
+        SyncError::Notion(n) => {
+            n.is_transient() || n.kind() == reviewdesk_notion::ErrorKind::Unauthorized
+        }
+        SyncError::Db(_) => true,
+        _ => false,
     }
 }
 

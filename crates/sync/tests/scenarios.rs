@@ -21,6 +21,66 @@ struct Env {
     ids: NotionIds,
     core: Arc<Core>,
     mirror: Arc<Mirror>,
+    /// The PostgreSQL admin URL and database name, when the scenario runs on PostgreSQL.
+    pg: Option<(String, String)>,
+}
+
+impl Env {
+    /// Closes the pool and, on PostgreSQL, drops the scenario's database.
+    async fn finish(self) {
+        let Env {
+            core, mirror, pg, ..
+        } = self;
+        drop(mirror);
+        core.store.close().await;
+        if let Some((admin, name)) = pg {
+            reviewdesk_core::Store::drop_postgres_database(&admin, &name)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The database a scenario runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh PostgreSQL database through `REVIEWDESK_TEST_PG_URL` (`scripts/start-postgres.sh`
+/// prints one), or `None` when the variable is not set (the scenario is then skipped).
+async fn pg_database(test: &str) -> Option<(String, String, String)> {
+    let admin = match std::env::var("REVIEWDESK_TEST_PG_URL") {
+        Ok(u) if !u.trim().is_empty() => u,
+        _ => {
+            eprintln!("SKIPPED {test} on PostgreSQL: REVIEWDESK_TEST_PG_URL is not set");
+            return None;
+        }
+    };
+    let name = format!(
+        "rds_sync_{}_{}",
+        &test[..test.len().min(30)],
+        &uuid_like()[..12]
+    );
+    let url = reviewdesk_core::Store::create_postgres_database(&admin, &name)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot create a test database through REVIEWDESK_TEST_PG_URL: {e}")
+        });
+    Some((admin, name, url))
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    format!("{:016x}", h.finish())
 }
 
 fn client(double: &NotionDouble, fast: bool) -> NotionClient {
@@ -44,11 +104,16 @@ fn mirror_config() -> MirrorConfig {
 }
 
 async fn open_core(dir: &std::path::Path) -> Arc<Core> {
+    open_core_on(
+        dir,
+        format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()),
+    )
+    .await
+}
+
+async fn open_core_on(dir: &std::path::Path, database_url: String) -> Arc<Core> {
     Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("db.sqlite").display()
-        )),
+        database_url: Some(database_url),
         workspace: Some(dir.join("ws")),
         config_dir: Some(dir.join("config")),
         worker_settings: Some(WorkerSettings {
@@ -64,6 +129,23 @@ async fn open_core(dir: &std::path::Path) -> Arc<Core> {
 }
 
 async fn env(double_cfg: DoubleConfig, fast: bool, storage: &str) -> Env {
+    env_on(Db::Sqlite, "", double_cfg, fast, storage)
+        .await
+        .expect("SQLite always runs")
+}
+
+/// A scenario's world on the given database; `None` when PostgreSQL is not available.
+async fn env_on(
+    db: Db,
+    test: &str,
+    double_cfg: DoubleConfig,
+    fast: bool,
+    storage: &str,
+) -> Option<Env> {
+    let pg = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(pg_database(test).await?),
+    };
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -84,18 +166,49 @@ async fn env(double_cfg: DoubleConfig, fast: bool, storage: &str) -> Env {
         .await
         .unwrap();
     setup::write_channel_ids(&yaml, &ids).unwrap();
-    let core = open_core(&dir).await;
+    let core = match &pg {
+        Some((_, _, url)) => open_core_on(&dir, url.clone()).await,
+        None => open_core(&dir).await,
+    };
+    assert_eq!(
+        core.store.backend() == reviewdesk_core::store::Backend::Postgres,
+        db == Db::Postgres
+    );
     let mirror = Mirror::new(core.clone(), client(&double, fast), mirror_config())
         .await
         .unwrap();
-    Env {
+    Some(Env {
         _dir: tmp,
         dir,
         double,
         ids,
         core,
         mirror,
-    }
+        pg: pg.map(|(admin, name, _)| (admin, name)),
+    })
+}
+
+/// Runs a scenario `async fn name(e: &Env)` on SQLite (`name`) and on PostgreSQL
+/// (`name_on_postgres`, skipped without `REVIEWDESK_TEST_PG_URL`).
+macro_rules! on_both {
+    ($name:ident, $pg_name:ident, $scenario:ident, $cfg:expr, $fast:expr, $storage:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let e = env_on(Db::Sqlite, "", $cfg, $fast, $storage).await.unwrap();
+            $scenario(&e).await;
+            e.finish().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $pg_name() {
+            let Some(e) = env_on(Db::Postgres, stringify!($scenario), $cfg, $fast, $storage).await
+            else {
+                return;
+            };
+            $scenario(&e).await;
+            e.finish().await;
+        }
+    };
 }
 
 async fn add_task(core: &Arc<Core>, title: &str) -> Task {
@@ -197,9 +310,16 @@ fn has_file(p: &Page) -> bool {
 }
 
 // Check 1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_with_notion_storage_assets_before_status_within_request_budget() {
-    let e = env(DoubleConfig::default(), false, "notion").await;
+on_both!(
+    publish_with_notion_storage_assets_before_status_within_request_budget,
+    publish_with_notion_storage_on_postgres,
+    publish_scenario,
+    DoubleConfig::default(),
+    false,
+    "notion"
+);
+
+async fn publish_scenario(e: &Env) {
     let task = add_task(&e.core, "Ocean").await;
     push_until_done(&e.mirror, Duration::from_secs(30)).await;
     let page = e
@@ -247,17 +367,24 @@ async fn publish_with_notion_storage_assets_before_status_within_request_budget(
         creates.iter().all(|&i| i < status_at),
         "assets published before the status"
     );
-    let rows = asset_rows(&e, &page).await;
+    let rows = asset_rows(e, &page).await;
     assert_eq!(rows.len(), 22);
     assert!(rows.iter().all(has_file), "every row has its file");
-    assert_eq!(notion_status(&e, &page).await, "Assets Ready");
+    assert_eq!(notion_status(e, &page).await, "Assets Ready");
 }
 
 // Check 3.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approve_in_notion_resumes_task_with_person_in_audit() {
-    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
-    let (task, page) = task_at_assets_ready(&e).await;
+on_both!(
+    approve_in_notion_resumes_task_with_person_in_audit,
+    approve_in_notion_on_postgres,
+    approve_scenario,
+    DoubleConfig::default().without_rate_limit(),
+    true,
+    "none"
+);
+
+async fn approve_scenario(e: &Env) {
+    let (task, page) = task_at_assets_ready(e).await;
     let ana = e.double.add_person("Ana Reviewer", Some("ana@example.com"));
     let runner = tokio::spawn(e.mirror.clone().run());
     e.double
@@ -989,4 +1116,242 @@ async fn files_above_the_upload_limit_are_sent_as_jpeg_renditions_with_a_note() 
             assert!(file_name.ends_with(".png"), "{file_name}");
         }
     }
+}
+
+fn desk() -> reviewdesk_core::ReviewInput {
+    reviewdesk_core::ReviewInput::from(Source::Desktop, reviewdesk_core::review::local_reviewer())
+}
+
+/// Every PATCH of these pages is refused by Notion's validation (400) until the faults clear.
+fn refuse_writes_to(double: &NotionDouble, pages: &[String]) {
+    for id in pages {
+        double.inject_fault(
+            FaultRule::next(1_000, FaultKind::Status(400))
+                .method("PATCH")
+                .path_prefix(&format!("/v1/pages/{id}")),
+        );
+    }
+}
+
+fn patches_to(log: &[notion_double::LoggedRequest], page: &str) -> Vec<usize> {
+    log.iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "PATCH" && r.path == format!("/v1/pages/{page}"))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+// Issue #6 (a): a task whose pushes keep failing holds up neither the other tasks nor itself
+// once the cause is gone, and its events then go in their order.
+on_both!(
+    a_failing_task_does_not_block_other_tasks_and_catches_up_in_order,
+    a_failing_task_does_not_block_other_tasks_on_postgres,
+    failing_task_scenario,
+    DoubleConfig::default().without_rate_limit(),
+    true,
+    "none"
+);
+
+async fn failing_task_scenario(e: &Env) {
+    // A long backoff, so the loop's round (`push_due`) demonstrably leaves the failing task alone.
+    let m = Mirror::new(
+        e.core.clone(),
+        client(&e.double, true),
+        MirrorConfig {
+            backoff: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(3600),
+            ..mirror_config()
+        },
+    )
+    .await
+    .unwrap();
+    let (a, a_page) = task_at_assets_ready(e).await;
+    let a_rows: Vec<String> = asset_rows(e, &a_page)
+        .await
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert_eq!(a_rows.len(), 22);
+    let mut a_pages = a_rows.clone();
+    a_pages.push(a_page.clone());
+    refuse_writes_to(&e.double, &a_pages);
+    e.double.clear_requests();
+    // Task A: rejected with two flags (rows to mark "rejected"), then retried (Status Queued).
+    let flags: Vec<_> = e
+        .core
+        .store
+        .assets(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .take(2)
+        .map(|x| x.name)
+        .collect();
+    let review = reviewdesk_core::ReviewService::new(e.core.clone());
+    review
+        .reject(a.id, Some(flags), desk().with_reason("bluer"))
+        .await
+        .unwrap();
+    review.retry(a.id, desk()).await.unwrap();
+    // Task B: created and cancelled meanwhile.
+    let b = add_task(&e.core, "Whales").await;
+    review.cancel(b.id, desk()).await.unwrap();
+
+    let err = m.push_once().await.expect_err("task A's pushes fail");
+    assert!(err.to_string().contains("validation"), "{err}");
+    let b_page = e
+        .core
+        .store
+        .task(b.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .expect("B reached Notion");
+    assert_eq!(notion_status(e, &b_page).await, "Cancelled");
+    assert_eq!(notion_status(e, &a_page).await, "Assets Ready");
+    let stuck = m.stuck().await.unwrap();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!(stuck[0].task_id, a.id.to_string());
+    assert_eq!(stuck[0].attempts, 1);
+    assert!(stuck[0].waiting >= 2, "{stuck:?}");
+    // A's later event (Status Queued) was not sent ahead of the failing one.
+    let log = e.double.requests();
+    assert!(patches_to(&log, &a_page).is_empty(), "{log:?}");
+    match m.state().await {
+        reviewdesk_core::api::MirrorState::Error { message, waiting } => {
+            assert!(waiting >= 2);
+            assert!(
+                message.contains(&a.id.to_string())
+                    && message
+                        .contains(&format!("reviewdesk notion discard {}", stuck[0].event_id)),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // While A waits out its backoff, another task's changes keep flowing.
+    e.double.clear_requests();
+    let c = add_task(&e.core, "Squid").await;
+    review.cancel(c.id, desk()).await.unwrap();
+    m.push_due().await.unwrap();
+    let c_page = e
+        .core
+        .store
+        .task(c.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .unwrap();
+    assert_eq!(notion_status(e, &c_page).await, "Cancelled");
+    let log = e.double.requests();
+    assert!(
+        a_pages.iter().all(|p| patches_to(&log, p).is_empty()),
+        "A was left alone during its backoff"
+    );
+    assert_eq!(m.stuck().await.unwrap()[0].attempts, 1);
+
+    // The cause is gone: A catches up, its rows marked before its Status moves on.
+    e.double.clear_faults();
+    e.double.clear_requests();
+    m.push_once().await.unwrap();
+    let log = e.double.requests();
+    let status_at = *patches_to(&log, &a_page).last().expect("A's status pushed");
+    assert!(
+        log[status_at].body.contains("Queued"),
+        "{}",
+        log[status_at].body
+    );
+    let marked: Vec<usize> = a_rows
+        .iter()
+        .flat_map(|p| patches_to(&log, p))
+        .filter(|&i| log[i].body.contains("rejected"))
+        .collect();
+    assert_eq!(marked.len(), 2);
+    assert!(marked.iter().all(|&i| i < status_at), "rows before status");
+    assert_eq!(notion_status(e, &a_page).await, "Queued");
+    assert!(m.stuck().await.unwrap().is_empty());
+    assert!(matches!(
+        m.state().await,
+        reviewdesk_core::api::MirrorState::Connected { waiting: 0, .. }
+    ));
+}
+
+// Issue #6 (a): an event that can never be sent can be discarded, with an audit trail; the
+// task's later events go on.
+on_both!(
+    discarding_a_stuck_event_lets_the_task_go_on_and_is_recorded,
+    discarding_a_stuck_event_on_postgres,
+    discard_scenario,
+    DoubleConfig::default().without_rate_limit(),
+    true,
+    "none"
+);
+
+async fn discard_scenario(e: &Env) {
+    let a = add_task(&e.core, "Ocean").await;
+    e.mirror.push_once().await.unwrap();
+    let page = e
+        .core
+        .store
+        .task(a.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .unwrap();
+    refuse_writes_to(&e.double, std::slice::from_ref(&page));
+    reviewdesk_core::ReviewService::new(e.core.clone())
+        .cancel(a.id, desk())
+        .await
+        .unwrap();
+    assert!(e.mirror.push_once().await.is_err());
+    let stuck = e.mirror.stuck().await.unwrap();
+    assert_eq!(stuck.len(), 1);
+    let event = stuck[0].event_id;
+
+    let d = e
+        .mirror
+        .discard(
+            event,
+            "Notion refuses it; the creator cancelled in Notion too",
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.task_id, a.id.to_string());
+    assert!(d.kind.contains("Cancelled"), "{}", d.kind);
+    assert!(d.last_error.as_deref().unwrap_or("").contains("validation"));
+    let trail = e.mirror.store().discarded().await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].event_id, event);
+    assert!(trail[0].reason.contains("creator cancelled"));
+    let log_line = e.core.store.task(a.id).await.unwrap().error_log;
+    assert!(
+        log_line.contains(&format!("event {event}")) && log_line.contains("discarded"),
+        "{log_line}"
+    );
+    // Once only.
+    let again = e
+        .mirror
+        .discard(event, "twice", Source::Cli)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, reviewdesk_sync::SyncError::NotWaiting { .. }),
+        "{again}"
+    );
+
+    // The task's next event (the Error Log line about the discard) goes; the dropped Status
+    // never does, not even on a later round.
+    e.double.clear_faults();
+    e.double.clear_requests();
+    e.mirror.push_once().await.unwrap();
+    e.mirror.push_once().await.unwrap();
+    let log = e.double.requests();
+    let sent = patches_to(&log, &page);
+    assert_eq!(sent.len(), 1, "{log:?}");
+    assert!(log[sent[0]].body.contains("discarded"));
+    assert!(!log[sent[0]].body.contains("\"Cancelled\""));
+    assert_eq!(notion_status(e, &page).await, "Queued");
+    assert!(e.mirror.stuck().await.unwrap().is_empty());
 }
