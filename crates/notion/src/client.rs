@@ -371,6 +371,15 @@ impl NotionClient {
         Ok(BotUser::from_response(&self.get("/v1/users/me").await?))
     }
 
+    /// `GET /v1/users/{id}`: a person (with `person.email` only when the integration may read
+    /// email addresses) or a bot. Without any user-information capability Notion answers 403
+    /// ([`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden)).
+    pub async fn retrieve_user(&self, id: &UserId) -> Result<User> {
+        Ok(User::from_response(
+            &self.get(&format!("/v1/users/{id}")).await?,
+        ))
+    }
+
     /// `GET /v1/databases/{id}`: the container and its data sources.
     pub async fn retrieve_database(&self, id: &DatabaseId) -> Result<Database> {
         Ok(Database::from_response(

@@ -1140,6 +1140,73 @@ impl BotUser {
     }
 }
 
+/// What kind of user a [`User`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKind {
+    /// A person. `email` is there only when the integration has the capability "Read user
+    /// information including email addresses".
+    Person {
+        /// The person's email, where the integration may read it.
+        email: Option<String>,
+    },
+    /// A bot (an integration).
+    Bot {
+        /// The bot's workspace, where given.
+        workspace_name: Option<String>,
+    },
+    /// A type this client does not know, or a partial user (`{object, id}` only).
+    Other(String),
+}
+
+/// A user (`GET /v1/users/{id}`): a person or a bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// User id.
+    pub id: UserId,
+    /// Display name, where given.
+    pub name: Option<String>,
+    /// Avatar URL, where given.
+    pub avatar_url: Option<String>,
+    /// Person or bot.
+    pub kind: UserKind,
+}
+
+impl User {
+    /// The person's email, when Notion gave it.
+    pub fn email(&self) -> Option<&str> {
+        match &self.kind {
+            UserKind::Person { email } => email.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Reads a user object.
+    pub fn from_response(v: &Value) -> Self {
+        let kind = match s(v, "type").as_deref() {
+            Some("person") => UserKind::Person {
+                email: v
+                    .pointer("/person/email")
+                    .and_then(Value::as_str)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned),
+            },
+            Some("bot") => UserKind::Bot {
+                workspace_name: v
+                    .pointer("/bot/workspace_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
+            other => UserKind::Other(other.unwrap_or_default().to_owned()),
+        };
+        User {
+            id: UserId::new(s(v, "id").unwrap_or_default()),
+            name: s(v, "name"),
+            avatar_url: s(v, "avatar_url"),
+            kind,
+        }
+    }
+}
+
 /// A file upload's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileUploadStatus {

@@ -1067,3 +1067,45 @@ async fn the_token_never_appears_in_trace_logs_debug_or_errors() {
     assert!(!format!("{err:?} {err} {err2:?} {err2} {c:?}").contains("SECRET"));
     assert!(d.requests().iter().all(|r| !r.body.contains("SECRET")));
 }
+
+// GET /v1/users/{id}: persons carry an email only with the email capability, bots their bot
+// object, and without any user-information capability Notion answers 403.
+#[tokio::test]
+async fn retrieve_user_follows_the_user_information_capability() {
+    let d = double().await;
+    let c = fast(&d);
+    let ana = d.add_person("Ana", Some("ana@example.com"));
+    let u = c.retrieve_user(&UserId::new(&ana)).await.unwrap();
+    assert_eq!(u.id, UserId::new(&ana));
+    assert_eq!(u.name.as_deref(), Some("Ana"));
+    assert_eq!(u.email(), Some("ana@example.com"));
+    assert!(matches!(u.kind, UserKind::Person { .. }));
+    // Ids are accepted without dashes too.
+    let plain = c
+        .retrieve_user(&UserId::new(ana.replace('-', "")))
+        .await
+        .unwrap();
+    assert_eq!(plain.id, u.id);
+
+    let bot = c.retrieve_user(&UserId::new(d.bot_id())).await.unwrap();
+    assert!(matches!(bot.kind, UserKind::Bot { .. }), "{bot:?}");
+    assert_eq!(bot.email(), None);
+
+    d.set_user_info(notion_double::UserInfo::WithoutEmail);
+    let u = c.retrieve_user(&UserId::new(&ana)).await.unwrap();
+    assert_eq!(u.name.as_deref(), Some("Ana"));
+    assert_eq!(u.email(), None);
+    assert_eq!(u.kind, UserKind::Person { email: None });
+
+    d.set_user_info(notion_double::UserInfo::None);
+    let err = c.retrieve_user(&UserId::new(&ana)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+    assert!(err.to_string().contains("403"), "{err}");
+
+    d.set_user_info(notion_double::UserInfo::WithEmail);
+    let err = c
+        .retrieve_user(&UserId::new("00000000-0000-4000-8000-000000000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}

@@ -134,6 +134,8 @@ pub struct Mirror {
     /// The state last announced as a domain event (ages left out, so only real changes count).
     announced: Mutex<Option<MirrorState>>,
     out_lock: AsyncMutex<()>,
+    /// Reviewers by Notion user id (`GET /v1/users/{id}` is asked once per user).
+    reviewers: AsyncMutex<HashMap<UserId, Reviewer>>,
 }
 
 impl Mirror {
@@ -155,6 +157,7 @@ impl Mirror {
             last_error: Mutex::new(None),
             announced: Mutex::new(None),
             out_lock: AsyncMutex::new(()),
+            reviewers: AsyncMutex::new(HashMap::new()),
         }))
     }
 
@@ -1056,11 +1059,7 @@ impl Mirror {
         {
             return Ok(());
         }
-        let reviewer = Reviewer {
-            id: Some(page.last_edited_by.id.to_string()),
-            name: page.last_edited_by.name.clone(),
-            email: None,
-        };
+        let reviewer = self.reviewer(&page.last_edited_by).await;
         let input = ReviewInput::from(Source::Notion, reviewer);
         let review = ReviewService::new(self.core.clone());
         let refused = |why: String| Err(CoreError::invalid("status", why));
@@ -1110,6 +1109,58 @@ impl Mirror {
             }
         }
         Ok(())
+    }
+
+    /// The person (or bot) behind a Notion edit: name and email from `GET /v1/users/{id}`, asked
+    /// once per user. Without the integration's user-information capability (403) or the email
+    /// capability, what Notion gives is kept (the id, and the name where known); a transient
+    /// failure falls back the same way, without caching, so a later decision asks again.
+    async fn reviewer(&self, who: &reviewdesk_notion::UserRef) -> Reviewer {
+        if let Some(r) = self.reviewers.lock().await.get(&who.id) {
+            return r.clone();
+        }
+        let fallback = Reviewer {
+            id: Some(who.id.to_string()),
+            name: who.name.clone(),
+            email: None,
+        };
+        let (reviewer, keep) = match self.client.retrieve_user(&who.id).await {
+            Ok(u) => {
+                let bot = matches!(u.kind, reviewdesk_notion::UserKind::Bot { .. });
+                let name = u.name.clone().or(fallback.name.clone());
+                (
+                    Reviewer {
+                        id: Some(u.id.to_string()),
+                        name: if bot {
+                            name.map(|n| format!("{n} (Notion integration)"))
+                        } else {
+                            name
+                        },
+                        email: u.email().map(str::to_owned),
+                    },
+                    true,
+                )
+            }
+            Err(e) => {
+                let keep = !e.is_transient();
+                if e.kind() == reviewdesk_notion::ErrorKind::Forbidden {
+                    tracing::info!(
+                        "Notion user {} not read: the integration lacks the user-information capability (integration settings → Capabilities); audit rows name the Notion user id only",
+                        who.id
+                    );
+                } else {
+                    tracing::warn!("Notion user {} could not be read: {e}", who.id);
+                }
+                (fallback, keep)
+            }
+        };
+        if keep {
+            self.reviewers
+                .lock()
+                .await
+                .insert(who.id.clone(), reviewer.clone());
+        }
+        reviewer
     }
 
     /// Puts the true status back in Notion, with the reason in the Error Log.

@@ -1355,3 +1355,125 @@ async fn discard_scenario(e: &Env) {
     assert_eq!(notion_status(e, &page).await, "Queued");
     assert!(e.mirror.stuck().await.unwrap().is_empty());
 }
+
+// Issue #6 (b): a decision made in Notion names the person in the audit trail (name, and email
+// where the integration may read it), with GET /v1/users/{id} asked once per user.
+on_both!(
+    decisions_from_notion_name_the_person_and_users_are_read_once,
+    decisions_from_notion_name_the_person_on_postgres,
+    reviewer_scenario,
+    DoubleConfig::default().without_rate_limit(),
+    true,
+    "none"
+);
+
+async fn reviewer_scenario(e: &Env) {
+    let (task, page) = task_at_assets_ready(e).await;
+    let ana = e.double.add_person("Ana Reviewer", Some("ana@example.com"));
+    e.double.clear_requests();
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{
+                "Status":{"select":{"name":"Asset Error"}},
+                "Error Log":{"rich_text":[{"type":"text","text":{"content":"make it bluer"}}]}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"Queued"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::Queued
+    );
+    let audit = e.core.store.audit(task.id).await.unwrap();
+    for decision in ["reject", "retry"] {
+        let row = audit
+            .iter()
+            .find(|a| a.decision == decision)
+            .unwrap_or_else(|| panic!("{decision} row in {audit:?}"));
+        assert_eq!(row.source, "notion");
+        assert_eq!(row.reviewer.id.as_deref(), Some(ana.as_str()));
+        assert_eq!(row.reviewer.name.as_deref(), Some("Ana Reviewer"));
+        assert_eq!(row.reviewer.email.as_deref(), Some("ana@example.com"));
+    }
+    let lookups = e
+        .double
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/v1/users/{ana}"))
+        .count();
+    assert_eq!(lookups, 1, "cached per user id");
+
+    // Without the email capability the person is named without an email; without any
+    // user-information capability (403), by the Notion user id alone.
+    e.double
+        .set_user_info(notion_double::UserInfo::WithoutEmail);
+    let bo = e.double.add_person("Bo", Some("bo@example.com"));
+    e.double
+        .edit_page_as(
+            &page,
+            &bo,
+            &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    let audit = e.core.store.audit(task.id).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|a| a.decision == "cancel")
+        .expect("cancel row");
+    assert_eq!(row.reviewer.id.as_deref(), Some(bo.as_str()));
+    assert_eq!(row.reviewer.name.as_deref(), Some("Bo"));
+    assert_eq!(row.reviewer.email, None);
+
+    e.double.set_user_info(notion_double::UserInfo::None);
+    let cy = e.double.add_person("Cy", Some("cy@example.com"));
+    let c = client(&e.double, true);
+    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
+    let p = c
+        .create_page(&reviewdesk_notion::NewPage {
+            parent: reviewdesk_notion::PageParent::DataSource(tasks_ds),
+            properties: vec![("Title".into(), PropertyValue::title("Whales"))],
+            children: vec![],
+        })
+        .await
+        .unwrap();
+    e.double
+        .edit_page_as(
+            p.id.as_str(),
+            &cy,
+            &json!({"properties":{"Status":{"select":{"name":"Queued"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    let t = e
+        .core
+        .store
+        .task_by_notion_page(p.id.as_str())
+        .await
+        .unwrap()
+        .expect("created from Notion");
+    e.double
+        .edit_page_as(
+            p.id.as_str(),
+            &cy,
+            &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    let audit = e.core.store.audit(t.id).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|a| a.decision == "cancel")
+        .expect("cancel row");
+    assert_eq!(row.reviewer.id.as_deref(), Some(cy.as_str()));
+    assert_eq!(row.reviewer.email, None);
+}

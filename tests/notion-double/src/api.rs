@@ -217,9 +217,22 @@ pub(crate) async fn users_me(AxState(s): AxState<Shared>) -> JsonResult {
     Ok(Json(render_bot(&st)))
 }
 
+/// Without a user-information capability the users endpoints (but users/me) answer 403.
+fn may_read_users(st: &State) -> Result<(), ApiError> {
+    if st.user_info == crate::UserInfo::None {
+        return Err(ApiError::new(
+            403,
+            "restricted_resource",
+            "Insufficient permissions for this endpoint.",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn user_get(AxState(s): AxState<Shared>, Path(id): Path<String>) -> JsonResult {
     let st = lock(&s);
     let id = parse_id(&id, "user_id")?;
+    may_read_users(&st)?;
     if id == st.bot_id {
         return Ok(Json(render_bot(&st)));
     }
@@ -234,6 +247,7 @@ pub(crate) async fn users_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
     let st = lock(&s);
+    may_read_users(&st)?;
     let items = st
         .users
         .iter()

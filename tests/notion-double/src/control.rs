@@ -145,6 +145,11 @@ struct Bytes {
 }
 
 #[derive(Deserialize)]
+struct UserInfoBody {
+    user_info: crate::UserInfo,
+}
+
+#[derive(Deserialize)]
 struct NewUser {
     name: String,
     email: Option<String>,
@@ -236,6 +241,13 @@ pub(crate) fn router() -> Router<Shared> {
             "/upload_limit",
             put(|AxState(s): AxState<Shared>, Json(b): Json<Bytes>| async move {
                 lock(&s).upload_limit = b.bytes;
+                Json(json!({}))
+            }),
+        )
+        .route(
+            "/user_info",
+            put(|AxState(s): AxState<Shared>, Json(u): Json<UserInfoBody>| async move {
+                lock(&s).user_info = u.user_info;
                 Json(json!({}))
             }),
         )

@@ -37,6 +37,7 @@
 //! | `PUT /__control/rate_limit` | `{"per_second":3,"burst":3}` or `null` | set or switch off the limit |
 //! | `PUT /__control/upload_limit` | `{"bytes":5368709120}` | per-file cap reported by users/me |
 //! | `POST /__control/users` | `{"name":"Ana","email":"ana@x"}` | add a person → `{"id"}` |
+//! | `PUT /__control/user_info` | `{"user_info":"with_email"}` (`without_email`, `none`) | the user-information capability |
 //! | `POST /__control/pages` | `{"title":"Parent","shared":true}` | seed a workspace page → `{"id"}` |
 //! | `POST /__control/pages/{id}/edit` | `{"user_id":"…","properties":{…}}` | edit as that person |
 //! | `POST /__control/share/{id}`, `/__control/unshare/{id}` | | share / unshare an object |
@@ -87,6 +88,20 @@ impl Default for RateLimit {
     }
 }
 
+/// The integration's user-information capability (Notion's integration settings → Capabilities).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserInfo {
+    /// "No user information": `GET /v1/users/{id}` and `GET /v1/users` answer 403
+    /// `restricted_resource`, and users inside objects are partial (`{object, id}`).
+    None,
+    /// "Read user information without email addresses": persons come with `person: {}`.
+    WithoutEmail,
+    /// "Read user information including email addresses": persons carry `person.email`.
+    #[default]
+    WithEmail,
+}
+
 /// How to start a double.
 #[derive(Debug, Clone)]
 pub struct DoubleConfig {
@@ -102,6 +117,8 @@ pub struct DoubleConfig {
     pub workspace_name: String,
     /// Address to bind (default `127.0.0.1:0`).
     pub bind: SocketAddr,
+    /// The user-information capability (default: including email addresses).
+    pub user_info: UserInfo,
 }
 
 impl Default for DoubleConfig {
@@ -113,6 +130,7 @@ impl Default for DoubleConfig {
             frozen_clock: None,
             workspace_name: "Double Workspace".into(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            user_info: UserInfo::default(),
         }
     }
 }
@@ -139,6 +157,12 @@ impl DoubleConfig {
     /// Set the per-file upload limit.
     pub fn upload_limit(mut self, bytes: u64) -> Self {
         self.upload_limit = bytes;
+        self
+    }
+
+    /// Set the user-information capability.
+    pub fn user_info(mut self, user_info: UserInfo) -> Self {
+        self.user_info = user_info;
         self
     }
 }
@@ -219,6 +243,7 @@ impl NotionDouble {
             log: Vec::new(),
             faults: Default::default(),
             latency: Duration::ZERO,
+            user_info: config.user_info,
             limiter: config.rate_limit.as_ref().map(server::limiter),
             rate: config.rate_limit,
         };
@@ -291,6 +316,11 @@ impl NotionDouble {
     /// Set the per-file upload limit users/me reports and sends enforce.
     pub fn set_upload_limit(&self, bytes: u64) {
         self.lock().upload_limit = bytes;
+    }
+
+    /// Change the user-information capability (as a workspace admin would in the settings).
+    pub fn set_user_info(&self, user_info: UserInfo) {
+        self.lock().user_info = user_info;
     }
 
     /// Add a person to the workspace; returns their user id.

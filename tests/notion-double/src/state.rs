@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Faults;
-use crate::{LoggedRequest, RateLimit};
+use crate::{LoggedRequest, RateLimit, UserInfo};
 
 /// The double's clock: real time (or a frozen instant) plus whatever `advance_clock` added.
 ///
@@ -216,6 +216,7 @@ pub(crate) struct State {
     pub faults: Faults,
     pub latency: Duration,
     pub rate: Option<RateLimit>,
+    pub user_info: UserInfo,
     pub limiter: Option<governor::DefaultDirectRateLimiter>,
 }
 
@@ -309,13 +310,22 @@ impl State {
         }
     }
 
-    /// A user as it appears inside property values (people, created_by…): full when known.
+    /// A user as the integration may see it: full when known and the integration has a
+    /// user-information capability (`person.email` only with the email capability), else
+    /// partial (`{object, id}`).
     pub(crate) fn render_user(&self, id: Uuid) -> Value {
         match self.user(id) {
+            _ if self.user_info == UserInfo::None => json!({"object":"user","id":id.to_string()}),
             Some(u) if u.bot => json!({"object":"user","id":u.id.to_string(),"name":u.name,
                 "avatar_url":null,"type":"bot","bot":{}}),
-            Some(u) => json!({"object":"user","id":u.id.to_string(),"name":u.name,
-                "avatar_url":null,"type":"person","person":{"email":u.email}}),
+            Some(u) => {
+                let person = match (&u.email, self.user_info) {
+                    (Some(e), UserInfo::WithEmail) => json!({"email": e}),
+                    _ => json!({}),
+                };
+                json!({"object":"user","id":u.id.to_string(),"name":u.name,
+                    "avatar_url":null,"type":"person","person":person})
+            }
             None => json!({"object":"user","id":id.to_string()}),
         }
     }

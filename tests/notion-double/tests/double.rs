@@ -153,6 +153,49 @@ async fn users_me_reports_bot_and_upload_limit() {
     );
 }
 
+// GET /v1/users/{id} and GET /v1/users follow the user-information capability: emails only
+// with the email capability, 403 restricted_resource without any (users/me always answers).
+#[tokio::test]
+async fn users_follow_the_user_information_capability() {
+    let api = Api::new().await;
+    let ana = api.d.add_person("Ana", Some("ana@example.com"));
+    let (s, u) = api.send("GET", &format!("/v1/users/{ana}"), None).await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["object"], "user");
+    assert_eq!(u["type"], "person");
+    assert_eq!(u["person"]["email"], "ana@example.com");
+    let (s, bot) = api
+        .send("GET", &format!("/v1/users/{}", api.d.bot_id()), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(bot["type"], "bot");
+    assert!(bot.get("person").is_none());
+
+    let http = &api.http;
+    http.put(format!("{}/__control/user_info", api.d.url()))
+        .json(&json!({"user_info":"without_email"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, u) = api.send("GET", &format!("/v1/users/{ana}"), None).await;
+    assert_eq!(u["person"], json!({}));
+    assert_eq!(u["name"], "Ana");
+
+    api.d.set_user_info(notion_double::UserInfo::None);
+    let (s, e) = api.send("GET", &format!("/v1/users/{ana}"), None).await;
+    assert_eq!(s, 403);
+    assert_eq!(e["code"], "restricted_resource");
+    assert_eq!(api.send("GET", "/v1/users", None).await.0, 403);
+    assert_eq!(api.send("GET", "/v1/users/me", None).await.0, 200);
+    // Users inside objects are partial.
+    let parent = api.d.seed_page("Parent");
+    let edited = api
+        .d
+        .edit_page_as(&parent, &ana, &json!({"properties":{}}))
+        .unwrap();
+    assert_eq!(edited["last_edited_by"], json!({"object":"user","id":ana}));
+}
+
 #[tokio::test]
 async fn validation_errors_name_the_path() {
     let api = Api::new().await;
