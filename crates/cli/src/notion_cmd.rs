@@ -36,6 +36,9 @@ pub enum NotionCommand {
         #[arg(long)]
         channel: Option<String>,
     },
+    /// Forget the trusted webhook verification token, so the next handshake is trusted (after
+    /// recreating the Notion subscription, or when a handshake was refused with 409).
+    WebhookReset,
     /// List the tasks whose events cannot be mirrored (the oldest failing event of each), and
     /// the events already discarded.
     Outbox,
@@ -148,6 +151,20 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                     "created the Tasks, Assets, Videos and Audio databases; ids written to {}",
                     path.display()
                 );
+            }
+        }
+        NotionCommand::WebhookReset => {
+            let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
+            let had = reviewdesk_sync::webhook::reset_trusted_token(&store).await?;
+            tracing::warn!("Notion webhook: the trusted verification token was reset by the CLI");
+            if json {
+                println!("{}", serde_json::json!({"reset": had}));
+            } else if had {
+                println!(
+                    "forgot the trusted webhook verification token; the next handshake Notion sends is trusted"
+                );
+            } else {
+                println!("no webhook verification token was stored; the next handshake is trusted");
             }
         }
         NotionCommand::Outbox => {

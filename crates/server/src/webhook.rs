@@ -45,25 +45,29 @@ pub async fn handle(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     match webhook::parse(&body) {
         Some(Delivery::Verification { token }) => {
-            // The handshake may come unsigned. It never replaces a token already known.
-            if secret.is_none() {
-                if let Err(e) = mirror
-                    .store()
-                    .set_setting(VERIFICATION_TOKEN_SETTING, &token)
-                    .await
-                {
-                    return HttpError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "store",
-                        e.to_string(),
-                    )
-                    .into_response();
+            // The handshake may come unsigned. Only the first one's token is trusted (see
+            // `reviewdesk_sync::webhook::accept_handshake`).
+            let env_secret = std::env::var(SECRET_ENV).ok().filter(|s| !s.is_empty());
+            match webhook::accept_handshake(mirror.store(), &token, env_secret.as_deref()).await {
+                Ok(webhook::Handshake::Stored) => {
+                    tracing::warn!(
+                        "Notion webhook verification received and trusted: paste the verification token shown in `reviewdesk notion check` into the integration's Webhooks tab"
+                    );
+                    StatusCode::OK.into_response()
                 }
-                tracing::warn!(
-                    "Notion webhook verification received: paste the verification token shown in `reviewdesk notion check` into the integration's Webhooks tab"
-                );
+                Ok(_) => StatusCode::OK.into_response(),
+                Err(e @ webhook::HandshakeError::TokenConflict) => {
+                    tracing::warn!("Notion webhook handshake refused: {e}");
+                    HttpError::new(StatusCode::CONFLICT, "token_conflict", e.to_string())
+                        .into_response()
+                }
+                Err(e @ webhook::HandshakeError::EmptyToken) => {
+                    HttpError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+                        .into_response()
+                }
+                Err(e) => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+                    .into_response(),
             }
-            StatusCode::OK.into_response()
         }
         _ if !signed_ok => HttpError::new(
             StatusCode::UNAUTHORIZED,

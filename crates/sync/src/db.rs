@@ -239,6 +239,28 @@ impl SyncStore {
         Ok(())
     }
 
+    /// Stores a setting only if it has no value yet; true when it was stored (atomic, so of two
+    /// racing writers exactly one wins).
+    pub async fn set_setting_if_absent(&self, name: &str, value: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO sync_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Removes a setting; true when it existed.
+    pub async fn delete_setting(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sync_settings WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Events of the log not mirrored yet (waiting in the outbox, or not taken in yet), and the
     /// creation time (ms) of the oldest.
     pub async fn waiting(&self) -> Result<(i64, Option<i64>)> {

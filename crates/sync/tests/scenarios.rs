@@ -1477,3 +1477,140 @@ async fn reviewer_scenario(e: &Env) {
     assert_eq!(row.reviewer.id.as_deref(), Some(cy.as_str()));
     assert_eq!(row.reviewer.email, None);
 }
+
+// Issue #6 (f): without NOTION_WEBHOOK_SECRET only the first handshake's token is trusted; a
+// later handshake with another token is refused (409) and cannot take over event signing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_first_webhook_handshake_is_trusted() {
+    use reviewdesk_sync::webhook::{self, Handshake, VERIFICATION_TOKEN_SETTING};
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let server = reviewdesk_server::bind_with_mirror(
+        e.core.clone(),
+        None,
+        Some(e.mirror.clone()),
+        reviewdesk_server::ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            token: None,
+            ui_dir: None,
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/api/notion/webhook", server.local_addr);
+    tokio::spawn(server.run(std::future::pending()));
+    let http = reqwest::Client::new();
+    let post = |body: String, sig: Option<String>| {
+        let mut r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = sig {
+            r = r.header("x-notion-signature", s);
+        }
+        r.send()
+    };
+    let handshake = |t: &str| json!({ "verification_token": t }).to_string();
+    // Before any handshake no event can be verified.
+    let ev = json!({"id":"evt-0","type":"page.properties_updated",
+        "entity":{"id":"00000000-0000-4000-8000-000000000000","type":"page"}})
+    .to_string();
+    let r = post(
+        ev.clone(),
+        Some(notion_double::sign_webhook(ev.as_bytes(), "secret_first")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    assert_eq!(
+        post(handshake("secret_first"), None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A redelivery of the same handshake is fine.
+    assert_eq!(
+        post(handshake("secret_first"), None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Another token is refused, with the way out in the message.
+    let r = post(handshake("secret_other"), None).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let text = body.to_string();
+    assert!(
+        text.contains("NOTION_WEBHOOK_SECRET") && text.contains("reviewdesk notion webhook-reset"),
+        "{text}"
+    );
+    assert_eq!(
+        e.mirror
+            .store()
+            .setting(VERIFICATION_TOKEN_SETTING)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("secret_first")
+    );
+    // Events signed with the refused token stay refused; the trusted one verifies.
+    let r = post(
+        ev.clone(),
+        Some(notion_double::sign_webhook(ev.as_bytes(), "secret_other")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = post(
+        ev.clone(),
+        Some(notion_double::sign_webhook(ev.as_bytes(), "secret_first")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // After a reset the next handshake is trusted.
+    assert!(
+        webhook::reset_trusted_token(e.mirror.store())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        post(handshake("secret_other"), None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ev2 = ev.replace("evt-0", "evt-2");
+    let r = post(
+        ev2.clone(),
+        Some(notion_double::sign_webhook(ev2.as_bytes(), "secret_other")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // With NOTION_WEBHOOK_SECRET set, handshakes are acknowledged and nothing is stored.
+    assert!(
+        webhook::reset_trusted_token(e.mirror.store())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        webhook::accept_handshake(e.mirror.store(), "secret_x", Some("secret_env"))
+            .await
+            .unwrap(),
+        Handshake::SecretConfigured
+    );
+    assert_eq!(
+        e.mirror
+            .store()
+            .setting(VERIFICATION_TOKEN_SETTING)
+            .await
+            .unwrap(),
+        None
+    );
+}
