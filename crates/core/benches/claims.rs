@@ -1,15 +1,16 @@
 //! Claims per second with 1, 2 and 4 concurrent workers, on PostgreSQL and SQLite.
 //!
-//! Each worker has its own pool (as separate processes would). One claim = `Store::claim` (the
-//! lease, `FOR UPDATE SKIP LOCKED` on PostgreSQL) plus the queued → claimed transition with its
-//! event row, i.e. what a worker does before running a step. Every task sits in its own channel,
-//! so max_concurrent never stops a claim. Double claims are counted from the workers' results
-//! and from the event log, and printed.
+//! Each worker has its own pool (as separate processes would). One claim = `Store::claim_and_start`:
+//! the lease (`FOR UPDATE SKIP LOCKED` and the max_concurrent check on PostgreSQL) and the
+//! queued → claimed transition with its event row, in one transaction, i.e. what a worker does
+//! before running a step. Every task sits in its own channel, so max_concurrent never stops a
+//! claim. Leases are never given back, so the last claims run beside thousands of held leases.
+//! Double claims are counted from the workers' results and from the event log, and printed.
 //!
 //! `cargo bench -p reviewdesk-core --bench claims`; PostgreSQL needs `REVIEWDESK_TEST_PG_URL`
 //! (`export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)`); this bench starts nothing.
 
-use reviewdesk_core::store::{ClaimRequest, Transition};
+use reviewdesk_core::store::ClaimRequest;
 use reviewdesk_core::{ChannelId, Priority, Source, Status, Store, Task, TaskId};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -84,17 +85,15 @@ async fn run(backend: &'static str, url: &str, workers: usize, n: usize) -> Row 
             let mut mine = Vec::new();
             loop {
                 let claimed = store
-                    .claim(ClaimRequest {
+                    .claim_and_start(ClaimRequest {
                         worker_id: &me,
                         lease: Duration::from_secs(600),
                     })
                     .await
                     .expect("claim");
-                let Some(t) = claimed else { break };
-                let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-                tr.lease_owner = Some(&me);
-                store.transition(t.id, &tr).await.expect("transition");
-                mine.push(t.id);
+                let Some(c) = claimed else { break };
+                assert_eq!((c.from, c.task.status), (Status::Queued, Status::Claimed));
+                mine.push(c.task.id);
             }
             store.close().await;
             mine

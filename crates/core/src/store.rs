@@ -55,29 +55,37 @@ const CLAIMABLE_WAITING: &str =
 const IN_PROGRESS: &str = "'claimed','generating_assets','generating_composites','composites_ready','generating_video',\
     'generating_audio','generating_sfx','sfx_ready','assembling','assembly_ready','uploading'";
 
-/// The claim statement: leases the most urgent claimable task. Full channels are found once per
-/// statement (an uncorrelated subquery over the leased tasks, which never include the candidate:
-/// it is unleased or its lease expired), not once per candidate row. `$1` worker, `$2` lease end,
-/// `$3` now, then one parameter per channel in `exclude`. `lock` is appended to the subquery.
-fn claim_sql(exclude: &[String], lock: &str) -> String {
-    let excluded = if exclude.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = (0..exclude.len()).map(|i| format!("${}", i + 4)).collect();
-        format!(" AND t.channel_id NOT IN ({})", list.join(","))
-    };
+/// The SQLite claim statement: leases the most urgent claimable task. Full channels are found once
+/// per statement (an uncorrelated subquery over the leased tasks, which never include the
+/// candidate: it is unleased or its lease expired), not once per candidate row. `$1` worker, `$2`
+/// lease end, `$3` now. PostgreSQL claims through `reviewdesk_claim` (migrations/postgres), whose
+/// status lists must match [`CLAIMABLE_WAITING`] and [`IN_PROGRESS`].
+fn sqlite_claim_sql() -> String {
     format!(
         "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE id = (\
            SELECT t.id FROM tasks t LEFT JOIN channels c ON c.channel_id = t.channel_id \
            WHERE (t.lease_expires_at IS NULL OR t.lease_expires_at < $3) \
              AND (t.next_retry_at IS NULL OR t.next_retry_at <= $3) \
-             AND (t.status IN ({CLAIMABLE_WAITING}) OR t.status IN ({IN_PROGRESS})){excluded} \
+             AND (t.status IN ({CLAIMABLE_WAITING}) OR t.status IN ({IN_PROGRESS})) \
              AND COALESCE(c.is_active, 1) = 1 \
              AND t.channel_id NOT IN (SELECT o.channel_id FROM tasks o LEFT JOIN channels oc ON oc.channel_id = o.channel_id \
                   WHERE o.lease_expires_at IS NOT NULL AND o.lease_expires_at >= $3 \
                   GROUP BY o.channel_id, oc.max_concurrent HAVING COUNT(*) >= COALESCE(oc.max_concurrent, 2)) \
-           ORDER BY t.priority_rank, t.created_at LIMIT 1 {lock}) \
+           ORDER BY t.priority_rank, t.created_at LIMIT 1) \
          AND (lease_expires_at IS NULL OR lease_expires_at < $3) RETURNING {TASK_COLS}"
+    )
+}
+
+/// The PostgreSQL claim: one statement (see `reviewdesk_claim` in migrations/postgres). `$4` is 1
+/// to move a queued task to claimed with its event row in the same statement.
+fn postgres_claim_sql() -> String {
+    let cols: Vec<String> = TASK_COLS
+        .split(',')
+        .map(|c| format!("(c.claimed).{}", c.trim()))
+        .collect();
+    format!(
+        "SELECT {}, c.claimed_from FROM reviewdesk_claim($1, $2, $3, $4) c",
+        cols.join(", ")
     )
 }
 
@@ -284,6 +292,15 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
 }
 
+/// A task claimed by [`Store::claim_and_start`].
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The task as it is now (leased to the worker; claimed if it was queued).
+    pub task: Task,
+    /// Its status before the claim: `Queued` when the claim moved it to claimed.
+    pub from: Status,
+}
+
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -306,9 +323,6 @@ impl std::fmt::Debug for Secret {
 /// The PostgreSQL notification channel on which the database announces claimable work
 /// (see migrations/postgres: a trigger on `tasks` calls `pg_notify`).
 pub const WORK_CHANNEL: &str = "reviewdesk_work";
-
-/// Namespace of the advisory locks that serialise the per-channel concurrency check of claims.
-const CLAIM_LOCK_NS: i32 = 0x5244; // "RD"
 
 fn get<T>(row: &AnyRow, col: &str) -> Result<T>
 where
@@ -799,65 +813,69 @@ impl Store {
     }
 
     /// Claims the most urgent claimable task for this worker, honouring each channel's
-    /// max_concurrent. Returns `None` when nothing is claimable now.
+    /// max_concurrent. Returns `None` when nothing is claimable now. The task keeps its status;
+    /// [`Store::claim_and_start`] also moves a queued task to claimed.
     ///
     /// SQLite runs the claim as one UPDATE (SQLite has one writer at a time, so the channel count
-    /// inside it is exact). PostgreSQL picks the row with `FOR UPDATE OF t SKIP LOCKED` (workers
-    /// never wait for, nor both take, the same task), then re-counts the channel's leases under
-    /// a per-channel advisory lock held to commit: two workers claiming different tasks of one
-    /// channel at the same instant cannot both squeeze past max_concurrent. A claim that would
-    /// exceed it is rolled back and the next channel is tried.
+    /// inside it is exact). PostgreSQL runs it as one statement, `reviewdesk_claim`: it picks the
+    /// row with `FOR UPDATE SKIP LOCKED` (workers never wait for, nor both take, the same task),
+    /// then counts the channel's leases under a per-channel advisory lock held to commit, so two
+    /// workers claiming different tasks of one channel at the same instant cannot both squeeze
+    /// past max_concurrent; a full channel is skipped and the next candidate tried.
     pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Option<Task>> {
-        if self.backend == Backend::Sqlite {
-            let now = now_ms();
-            let sql = claim_sql(&[], "");
-            let row = sqlx::query(AssertSqlSafe(sql))
+        Ok(self.claim_with(req, false).await?.map(|c| c.task))
+    }
+
+    /// [`Store::claim`], and a queued task moves to claimed with its status_changed event row
+    /// (source worker) in the same transaction: what a worker does before running a step, in one
+    /// commit. Other claimable statuses are leased unchanged.
+    pub async fn claim_and_start(&self, req: ClaimRequest<'_>) -> Result<Option<Claimed>> {
+        self.claim_with(req, true).await
+    }
+
+    async fn claim_with(&self, req: ClaimRequest<'_>, start: bool) -> Result<Option<Claimed>> {
+        let now = now_ms();
+        let lease_end = now + req.lease.as_millis() as i64;
+        if self.backend == Backend::Postgres {
+            // Autocommit: one round trip, one commit.
+            let Some(row) = sqlx::query(AssertSqlSafe(postgres_claim_sql()))
                 .bind(req.worker_id)
-                .bind(now + req.lease.as_millis() as i64)
+                .bind(lease_end)
                 .bind(now)
+                .bind(start as i64)
                 .fetch_optional(&self.pool)
-                .await?;
-            return row.as_ref().map(task_from_row).transpose();
-        }
-        let mut full: Vec<String> = Vec::new();
-        loop {
-            let now = now_ms();
-            let sql = claim_sql(&full, "FOR UPDATE OF t SKIP LOCKED");
-            let mut tx = self.pool.begin().await?;
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(req.worker_id)
-                .bind(now + req.lease.as_millis() as i64)
-                .bind(now);
-            for c in &full {
-                q = q.bind(c.clone());
-            }
-            let Some(row) = q.fetch_optional(&mut *tx).await? else {
-                tx.rollback().await?;
+                .await?
+            else {
                 return Ok(None);
             };
-            let task = task_from_row(&row)?;
-            // A new statement after the lock: its snapshot sees every claim committed before.
-            sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock($1, hashtext($2))")
-                .bind(CLAIM_LOCK_NS)
-                .bind(task.channel_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-            let row = sqlx::query(
-                "SELECT (SELECT COUNT(*) FROM tasks WHERE channel_id = $1 AND lease_expires_at >= $2) AS held, \
-                 COALESCE((SELECT max_concurrent FROM channels WHERE channel_id = $1), 2) AS max",
-            )
-            .bind(task.channel_id.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let (held, max): (i64, i64) = (get(&row, "held")?, get(&row, "max")?);
-            if held <= max {
-                tx.commit().await?;
-                return Ok(Some(task));
-            }
-            tx.rollback().await?;
-            full.push(task.channel_id.as_str().to_string());
+            return Ok(Some(Claimed {
+                task: task_from_row(&row)?,
+                from: Status::from_str(&get::<String>(&row, "claimed_from")?)?,
+            }));
         }
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(AssertSqlSafe(sqlite_claim_sql()))
+            .bind(req.worker_id)
+            .bind(lease_end)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let mut task = task_from_row(&row)?;
+        let from = task.status;
+        if start && from == Status::Queued {
+            let mut t = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
+            t.lease_owner = Some(req.worker_id);
+            task = self
+                .transition_in(&mut tx, task.id, &t)
+                .await?
+                .ok_or_else(|| CoreError::Conflict(task.id.to_string()))?;
+        }
+        tx.commit().await?;
+        Ok(Some(Claimed { task, from }))
     }
 
     /// Renews a lease; `false` means another worker took the task over.

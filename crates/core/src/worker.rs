@@ -17,7 +17,7 @@ use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
 use crate::runtime::Core;
 use crate::status::{Status, StatusKind, Step};
-use crate::store::{ClaimRequest, Transition};
+use crate::store::{ClaimRequest, Claimed, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
@@ -182,10 +182,11 @@ impl Worker {
     /// Returns `false` when nothing was claimable.
     pub async fn process_one(&self) -> Result<bool> {
         let settings = &self.core.worker_settings;
-        let Some(task) = self
+        // A queued task moves to claimed in the same commit as its lease.
+        let Some(Claimed { task, from }) = self
             .core
             .store
-            .claim(ClaimRequest {
+            .claim_and_start(ClaimRequest {
                 worker_id: &self.id,
                 lease: settings.lease,
             })
@@ -193,6 +194,14 @@ impl Worker {
         else {
             return Ok(false);
         };
+        if from != task.status {
+            self.core.events.emit(DomainEvent::StatusChanged {
+                task_id: task.id,
+                from,
+                to: task.status,
+                source: Source::Worker,
+            });
+        }
         let span =
             tracing::info_span!("task", task_id = %task.id, correlation_id = %task.correlation_id);
         let lost = Arc::new(AtomicBool::new(false));

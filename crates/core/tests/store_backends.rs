@@ -136,6 +136,10 @@ both!(
     concurrent_claims_never_double_claim,
     concurrent_claims_never_exceed_max_concurrent,
     work_listener_hears_claimable_work,
+    claim_and_start_leases_and_moves_queued_to_claimed_in_one_go,
+    expired_and_unleased_tasks_are_claimed_in_one_priority_order,
+    full_channels_ahead_in_line_are_skipped,
+    concurrent_claim_and_start_respects_limits_and_logs_each_claim_once,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +246,17 @@ async fn walk(s: &Store, id: TaskId, path: &[Status]) -> Task {
             .unwrap();
     }
     cur
+}
+
+/// Gives `id` a lease of `owner` that expired long ago (a dead worker's), without waiting.
+async fn expired_lease(s: &Store, id: TaskId, owner: &str) {
+    sqlx::query("UPDATE tasks SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3")
+        .bind(owner)
+        .bind(1_i64)
+        .bind(id.to_string())
+        .execute(s.pool())
+        .await
+        .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1384,4 +1399,212 @@ async fn on_postgres_idle_worker_wakes_on_notify_not_poll() {
     worker_core.store.close().await;
     other_core.store.close().await;
     db.finish().await;
+}
+
+/// The worker's claim: the lease, and for a queued task the move to claimed with its event row.
+async fn claim_and_start_leases_and_moves_queued_to_claimed_in_one_go(db: &Db) {
+    let s = &db.store;
+    let queued = add(s, "alpha", "Q", Priority::Normal, 1).await;
+    let approved = task("beta", "A", Priority::Normal, Status::AssetsApproved, 2);
+    s.insert_task(&approved, Source::Cli).await.unwrap();
+
+    let c = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    assert_eq!(c.task.id, queued.id);
+    assert_eq!((c.from, c.task.status), (Status::Queued, Status::Claimed));
+    assert_eq!(s.task(queued.id).await.unwrap().status, Status::Claimed);
+    assert_eq!(
+        status_events(s, queued.id).await.last().unwrap(),
+        &(Some("queued".into()), Some("claimed".into()))
+    );
+    let ev = s.events_after(0, Some(queued.id), 100).await.unwrap();
+    let claimed = ev
+        .iter()
+        .find(|e| e.to_status.as_deref() == Some("claimed"))
+        .unwrap();
+    assert_eq!(claimed.source, "worker");
+    assert!(
+        s.heartbeat(queued.id, "w1", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    // The lease is the worker's: its next move passes the lease check.
+    let mut tr = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
+    tr.lease_owner = Some("w1");
+    s.transition(queued.id, &tr).await.unwrap();
+
+    // Other claimable statuses are leased and keep their status (no event row).
+    let before = status_events(s, approved.id).await;
+    let c = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    assert_eq!(c.task.id, approved.id);
+    assert_eq!(
+        (c.from, c.task.status),
+        (Status::AssetsApproved, Status::AssetsApproved)
+    );
+    assert_eq!(status_events(s, approved.id).await, before);
+    assert!(s.claim_and_start(req("w2", LONG)).await.unwrap().is_none());
+}
+
+/// Unleased tasks and tasks whose lease expired compete in one (priority, age) order; a held
+/// lease is never taken.
+async fn expired_and_unleased_tasks_are_claimed_in_one_priority_order(db: &Db) {
+    let s = &db.store;
+    let held = add(s, "a", "held", Priority::High, 0).await;
+    let expired_high = add(s, "b", "expired high", Priority::High, 5).await;
+    let unleased_high = add(s, "c", "unleased high", Priority::High, 10).await;
+    let unleased_normal = add(s, "d", "unleased normal", Priority::Normal, 1).await;
+    let expired_low = add(s, "e", "expired low", Priority::Low, 0).await;
+    let first = s.claim(req("alive", LONG)).await.unwrap().unwrap();
+    assert_eq!(first.id, held.id);
+    expired_lease(s, expired_high.id, "dead").await;
+    // A dead worker's running task resumes in its step status.
+    let running = walk(
+        s,
+        expired_low.id,
+        &[Status::Claimed, Status::GeneratingAssets],
+    )
+    .await;
+    expired_lease(s, running.id, "dead").await;
+
+    let mut order = Vec::new();
+    while let Some(c) = s.claim_and_start(req("w2", LONG)).await.unwrap() {
+        order.push((c.task.id, c.from, c.task.status));
+    }
+    assert_eq!(
+        order,
+        vec![
+            (expired_high.id, Status::Queued, Status::Claimed),
+            (unleased_high.id, Status::Queued, Status::Claimed),
+            (unleased_normal.id, Status::Queued, Status::Claimed),
+            (
+                expired_low.id,
+                Status::GeneratingAssets,
+                Status::GeneratingAssets
+            ),
+        ]
+    );
+    for id in [expired_high.id, expired_low.id] {
+        assert!(
+            !s.heartbeat(id, "dead", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.heartbeat(id, "w2", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        s.heartbeat(held.id, "alive", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+/// Many urgent tasks of full channels come first in line; the claim skips them all.
+async fn full_channels_ahead_in_line_are_skipped(db: &Db) {
+    let s = &db.store;
+    s.sync_channels(&[
+        channel_cfg("busy_a", 1, true),
+        channel_cfg("busy_b", 1, true),
+    ])
+    .await
+    .unwrap();
+    for i in 0..20 {
+        add(s, "busy_a", "A", Priority::High, i).await;
+        add(s, "busy_b", "B", Priority::High, i).await;
+    }
+    // One running task each fills both channels.
+    let a = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    let b = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    let mut filled: Vec<String> =
+        vec![a.task.channel_id.to_string(), b.task.channel_id.to_string()];
+    filled.sort();
+    assert_eq!(filled, vec!["busy_a".to_string(), "busy_b".to_string()]);
+    let free = add(s, "free", "F", Priority::Low, 100).await;
+
+    let c = s.claim_and_start(req("w2", LONG)).await.unwrap().unwrap();
+    assert_eq!(c.task.id, free.id);
+    assert!(s.claim_and_start(req("w2", LONG)).await.unwrap().is_none());
+
+    // A finished task frees its channel's slot.
+    let mut done = Transition::new(Status::Claimed, Status::Cancelled, Source::Worker);
+    done.lease_owner = Some("w1");
+    done.release_lease = true;
+    s.transition(a.task.id, &done).await.unwrap();
+    let next = s.claim_and_start(req("w2", LONG)).await.unwrap().unwrap();
+    assert_eq!(next.task.channel_id, a.task.channel_id);
+    assert!(s.claim_and_start(req("w2", LONG)).await.unwrap().is_none());
+}
+
+/// Six workers, each with its own pool, claim_and_start at the same instant over channels of
+/// different limits: each limit holds, no task is claimed twice, and each claim has exactly
+/// one queued → claimed event row.
+async fn concurrent_claim_and_start_respects_limits_and_logs_each_claim_once(db: &Db) {
+    let s = &db.store;
+    let limits = [("l1", 1), ("l2", 2), ("l3", 3), ("l5", 5)];
+    s.sync_channels(
+        &limits
+            .iter()
+            .map(|(c, max)| channel_cfg(c, *max, true))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let mut channel_of = HashMap::new();
+    for i in 0..8 {
+        for (c, _) in limits.iter().chain([("dflt", 2)].iter()) {
+            let t = add(s, c, "T", Priority::Normal, i).await;
+            channel_of.insert(t.id, c.to_string());
+        }
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(6));
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let store = db.another().await;
+        let barrier = barrier.clone();
+        workers.push(tokio::spawn(async move {
+            let me = format!("w{w}");
+            barrier.wait().await;
+            let mut mine = Vec::new();
+            while let Some(c) = store.claim_and_start(req(&me, LONG)).await.unwrap() {
+                assert_eq!((c.from, c.task.status), (Status::Queued, Status::Claimed));
+                mine.push(c.task.id);
+            }
+            store.close().await;
+            mine
+        }));
+    }
+    let mut seen = Vec::new();
+    for w in workers {
+        seen.extend(w.await.unwrap());
+    }
+    let unique: HashSet<_> = seen.iter().copied().collect();
+    assert_eq!(seen.len(), unique.len(), "a task was claimed twice");
+    let mut per: HashMap<String, usize> = HashMap::new();
+    for id in &unique {
+        *per.entry(channel_of[id].clone()).or_default() += 1;
+    }
+    assert_eq!(
+        per,
+        HashMap::from([
+            ("l1".to_string(), 1),
+            ("l2".to_string(), 2),
+            ("l3".to_string(), 3),
+            ("l5".to_string(), 5),
+            ("dflt".to_string(), 2),
+        ])
+    );
+    for id in channel_of.keys() {
+        let claims = status_events(s, *id)
+            .await
+            .iter()
+            .filter(|(_, to)| to.as_deref() == Some("claimed"))
+            .count();
+        assert_eq!(
+            claims,
+            usize::from(unique.contains(id)),
+            "event rows of {id}"
+        );
+    }
 }
