@@ -3,13 +3,17 @@ SHELL := /bin/bash
 export CARGO_TERM_COLOR ?= never
 BIN := ./target/debug/reviewdesk
 
-.PHONY: setup run test lint test-rust test-ui test-e2e ui-build cli bench-thumbs bench-ui bench-claims
+.PHONY: setup run test lint test-rust test-ui test-e2e test-desktop ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
 
 setup:
 	./scripts/setup.sh
 
 cli:
 	cargo build -p reviewdesk-cli
+
+# The desktop app embeds ui/dist, so the UI is built first.
+desktop: ui-build
+	cargo build -p reviewdesk-desktop
 
 ui-build:
 	npm --prefix ui run build
@@ -21,9 +25,10 @@ run: setup ui-build cli
 	$(BIN) serve
 
 ## Set up and run every test.
-test: setup lint test-rust test-ui test-e2e
+test: setup ui-build lint test-rust test-ui test-e2e test-desktop
 
-lint:
+# clippy builds the desktop crate, whose Tauri context embeds ui/dist: build the UI first.
+lint: ui-build
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -37,6 +42,11 @@ test-ui:
 
 test-e2e: ui-build cli
 	cd tests/e2e && npm test
+
+# The real desktop window under Xvfb (tauri-driver + WebKitWebDriver) with a D-Bus session for
+# notifications; the npm script wraps xvfb-run and dbus-run-session.
+test-desktop: desktop cli
+	cd tests/desktop && npm test
 
 ## Thumbnail benchmark against vipsthumbnail (prints figures and the ratio).
 bench-thumbs: setup

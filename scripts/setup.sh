@@ -39,8 +39,14 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# tauri-driver drives the desktop window through WebKitWebDriver (webkit2gtk-driver) in the tests.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: installing tauri-driver" >&2
+  cargo install tauri-driver --locked --version 2.1.0
+fi
+
 # npm packages (the lock files pin them); skipped when node_modules is newer than the lock.
-for dir in ui tests/e2e; do
+for dir in ui tests/e2e tests/desktop; do
   if [ -f "$dir/package-lock.json" ]; then
     (cd "$dir" && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
   fi

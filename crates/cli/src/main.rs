@@ -10,6 +10,7 @@ use reviewdesk_core::{
 };
 mod notion_cmd;
 
+use reviewdesk_runtime::{AppRuntime, RuntimeOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -334,18 +335,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             token,
             ui_dir,
         } => {
-            let worker = (!no_worker).then(|| Worker::new(core.clone()));
             let ui_dir = ui_dir.or_else(|| {
                 Some(PathBuf::from(concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/../../ui/dist"
                 )))
             });
-            let mirror = notion_cmd::start_mirror(&core).await;
-            let server = reviewdesk_server::bind_with_mirror(
+            let runtime = AppRuntime::start(
                 core.clone(),
-                worker.clone(),
-                mirror,
+                RuntimeOptions {
+                    run_worker: !no_worker,
+                    notion_token: std::env::var(notion_cmd::TOKEN_ENV).ok(),
+                    ..RuntimeOptions::default()
+                },
+            )
+            .await?;
+            let server = reviewdesk_server::bind(
+                runtime.clone(),
                 reviewdesk_server::ServerConfig {
                     addr,
                     token,
@@ -353,31 +359,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            let _watch = reviewdesk_core::watcher::watch(core.clone())?;
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            let worker_task = worker.map(|w| {
-                let rx = rx.clone();
-                tokio::spawn(async move { w.run(rx).await })
-            });
             {
                 use std::io::Write;
                 let mut out = std::io::stdout();
                 writeln!(out, "listening on http://{}", server.local_addr)?;
                 out.flush()?;
             }
-            let mut stop = rx.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                let _ = tx.send(true);
-            });
-            server
-                .run(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await?;
-            if let Some(t) = worker_task {
-                t.await??;
-            }
+            let stopped = runtime.stopped();
+            let serving = tokio::spawn(server.run(stopped));
+            let _ = tokio::signal::ctrl_c().await;
+            runtime.shutdown().await?;
+            serving.await??;
         }
         Command::Review(ReviewCommand::Approve { tasks: ids, note }) => {
             let mut i = input();

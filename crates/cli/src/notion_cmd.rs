@@ -63,30 +63,6 @@ fn client() -> anyhow::Result<NotionClient> {
     Ok(NotionClient::new(NotionToken::new(token.trim()))?)
 }
 
-/// Starts the mirror in the background when a channel has Notion ids and `NOTION_TOKEN` is set.
-pub async fn start_mirror(core: &Arc<Core>) -> Option<Arc<Mirror>> {
-    if !Mirror::configured(core) || std::env::var(TOKEN_ENV).is_err() {
-        return None;
-    }
-    let client = match client() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("Notion mirror not started: {e}");
-            return None;
-        }
-    };
-    match Mirror::new(core.clone(), client, MirrorConfig::from_env()).await {
-        Ok(m) => {
-            tokio::spawn(m.clone().run());
-            Some(m)
-        }
-        Err(e) => {
-            tracing::warn!("Notion mirror not started: {e}");
-            None
-        }
-    }
-}
-
 fn channel_file(core: &Core, channel: &str) -> PathBuf {
     core.config_dir
         .join("channels")

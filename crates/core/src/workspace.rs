@@ -150,6 +150,36 @@ pub fn write_atomic_abs(full: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// The Content-Type a webview needs for a workspace or UI file, by extension.
+pub fn content_type(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("mp3") => "audio/mpeg",
+        Some("wav") => "audio/wav",
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Thumbnails are named by content hash and version copies never change: safe to cache forever.
+pub fn is_immutable(rel: &str) -> bool {
+    rel.starts_with(".reviewdesk/thumbs/") || rel.contains("/versions/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,17 @@ impl From<CoreError> for HttpError {
     }
 }
 
+impl From<reviewdesk_runtime::RuntimeError> for HttpError {
+    fn from(e: reviewdesk_runtime::RuntimeError) -> Self {
+        match e {
+            reviewdesk_runtime::RuntimeError::Core(e) => e.into(),
+            e @ reviewdesk_runtime::RuntimeError::NoWorker => {
+                HttpError::new(StatusCode::CONFLICT, "no_worker", e.to_string())
+            }
+        }
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()

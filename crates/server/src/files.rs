@@ -8,30 +8,7 @@ use std::path::PathBuf;
 
 use crate::AppState;
 use crate::error::HttpError;
-
-fn content_type(path: &std::path::Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("webp") => "image/webp",
-        Some("mp4") => "video/mp4",
-        Some("mp3") => "audio/mpeg",
-        Some("wav") => "audio/wav",
-        Some("html") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("json") => "application/json",
-        Some("ico") => "image/x-icon",
-        Some("woff2") => "font/woff2",
-        _ => "application/octet-stream",
-    }
-}
+use reviewdesk_core::workspace::{content_type, is_immutable};
 
 async fn send_file(
     path: PathBuf,
@@ -98,9 +75,7 @@ pub async fn workspace_file(
         .workspace
         .resolve(&rel)
         .map_err(|_| HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
-    // Thumbnails are named by content hash and version copies never change: cache them forever.
-    let immutable = rel.starts_with(".reviewdesk/thumbs/") || rel.contains("/versions/");
-    send_file(path, &headers, immutable).await
+    send_file(path, &headers, is_immutable(&rel)).await
 }
 
 /// The built UI: a file from `ui_dir`, or `index.html` for client-side routes.

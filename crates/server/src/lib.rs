@@ -12,6 +12,7 @@ mod webhook;
 use axum::Router;
 use reviewdesk_core::Core;
 use reviewdesk_core::worker::Worker;
+use reviewdesk_runtime::AppRuntime;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,15 +33,13 @@ pub struct ServerConfig {
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
-    /// The core.
+    /// The runtime this server is a door to.
+    pub runtime: Arc<AppRuntime>,
+    /// The core (the runtime's).
     pub core: Arc<Core>,
-    /// The in-process worker, if this server runs one.
-    pub worker: Option<Worker>,
     /// Domain events read back from the log (changes made by any process).
     pub feed: reviewdesk_core::feed::EventFeed,
-    /// The latest worker state seen on the event bus.
-    pub worker_state: Arc<std::sync::Mutex<reviewdesk_core::WorkerState>>,
-    /// The Notion mirror, when this server runs one.
+    /// The Notion mirror, when the runtime runs one.
     pub mirror: Option<Arc<reviewdesk_sync::Mirror>>,
     pub(crate) token: Option<Arc<str>>,
     pub(crate) allowed_hosts: Arc<Vec<String>>,
@@ -56,9 +55,9 @@ pub enum ServeError {
         "refusing to listen on {0} without a token: pass --token (or REVIEWDESK_SERVER_TOKEN), or bind 127.0.0.1"
     )]
     TokenRequired(SocketAddr),
-    /// The event log could not be read.
-    #[error("cannot read the event log: {0}")]
-    Feed(String),
+    /// The runtime could not start (event log, database).
+    #[error("cannot start Review Desk: {0}")]
+    Runtime(#[from] reviewdesk_runtime::RuntimeError),
     /// The port is taken or not allowed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -78,20 +77,9 @@ pub struct BoundServer {
     pub local_addr: SocketAddr,
 }
 
-/// Binds the listener and builds the router.
+/// Binds the listener and builds the router over a running [`AppRuntime`].
 pub async fn bind(
-    core: Arc<Core>,
-    worker: Option<Worker>,
-    config: ServerConfig,
-) -> Result<BoundServer, ServeError> {
-    bind_with_mirror(core, worker, None, config).await
-}
-
-/// [`bind`], with a running Notion mirror to report and to feed webhook deliveries to.
-pub async fn bind_with_mirror(
-    core: Arc<Core>,
-    worker: Option<Worker>,
-    mirror: Option<Arc<reviewdesk_sync::Mirror>>,
+    runtime: Arc<AppRuntime>,
     config: ServerConfig,
 ) -> Result<BoundServer, ServeError> {
     if !config.addr.ip().is_loopback() && config.token.as_deref().is_none_or(str::is_empty) {
@@ -116,49 +104,31 @@ pub async fn bind_with_mirror(
     if !config.addr.ip().is_loopback() && !config.addr.ip().is_unspecified() {
         hosts.push(format!("{}:{port}", config.addr.ip()));
     }
-    let feed = reviewdesk_core::feed::EventFeed::spawn(
-        core.clone(),
-        std::time::Duration::from_millis(250),
-    )
-    .await
-    .map_err(|e| ServeError::Feed(e.to_string()))?;
     let state = AppState {
-        feed,
-        worker_state: Arc::new(std::sync::Mutex::new(if worker.is_some() {
-            reviewdesk_core::WorkerState::Idle
-        } else {
-            reviewdesk_core::WorkerState::Stopped
-        })),
-        core,
-        worker,
-        mirror,
+        core: runtime.core.clone(),
+        feed: runtime.feed.clone(),
+        mirror: runtime.mirror.clone(),
+        runtime,
         token: config.token.filter(|t| !t.is_empty()).map(Arc::from),
         allowed_hosts: Arc::new(hosts),
         any_host: config.addr.ip().is_unspecified(),
     };
-    // Track the worker's state for the status bar.
-    {
-        let mut rx = state.core.events.subscribe();
-        let ws = state.worker_state.clone();
-        tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(reviewdesk_core::DomainEvent::Worker { state }) => {
-                        *ws.lock().unwrap_or_else(|e| e.into_inner()) = state
-                    }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(_) => return,
-                }
-            }
-        });
-    }
     let router = routes::router(state, config.ui_dir);
     Ok(BoundServer {
         listener,
         router,
         local_addr,
     })
+}
+
+/// [`bind`] over parts the caller runs itself (tests drive their own worker and mirror).
+pub async fn bind_with_mirror(
+    core: Arc<Core>,
+    worker: Option<Worker>,
+    mirror: Option<Arc<reviewdesk_sync::Mirror>>,
+    config: ServerConfig,
+) -> Result<BoundServer, ServeError> {
+    bind(AppRuntime::from_parts(core, worker, mirror).await?, config).await
 }
 
 impl BoundServer {

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use reviewdesk_core::api::{
-    AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, MirrorState, RejectRequest,
+    AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
 };
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
@@ -235,81 +235,22 @@ async fn bulk_reject(
     ))
 }
 
-/// Status bar contents.
-pub async fn app_status(s: &AppState) -> ApiResult<AppStatus> {
-    let gates = [
-        Status::AssetsReady,
-        Status::VideoReady,
-        Status::AudioReady,
-        Status::FinalReview,
-    ];
-    let waiting = s
-        .core
-        .store
-        .tasks(&TaskFilter {
-            statuses: gates.to_vec(),
-            channel_id: None,
-            limit: Some(10_000),
-        })
-        .await?
-        .len();
-    let mut worker = s
-        .worker_state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if s.worker.as_ref().is_some_and(|w| w.is_paused()) {
-        worker = reviewdesk_core::WorkerState::Paused;
-    }
-    Ok(AppStatus {
-        worker,
-        mirror: match &s.mirror {
-            Some(m) => m.state().await,
-            None if reviewdesk_sync::Mirror::configured(&s.core) => MirrorState::Error {
-                message: "a channel has Notion databases but the mirror is not running: set NOTION_TOKEN to the integration's token and restart `reviewdesk serve`".into(),
-                waiting: 0,
-            },
-            None => MirrorState::Off {
-                hint: "Notion is not connected: add a token and database ids in Settings → Notion"
-                    .into(),
-            },
-        },
-        waiting_for_review: waiting as u32,
-    })
-}
-
 async fn status(State(s): State<AppState>) -> ApiResult<Json<AppStatus>> {
-    Ok(Json(app_status(&s).await?))
+    Ok(Json(s.runtime.status().await?))
 }
 
 async fn pause(
     State(s): State<AppState>,
     ApiJson(_): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<AppStatus>> {
-    let w = s.worker.as_ref().ok_or_else(|| {
-        HttpError::new(
-            StatusCode::CONFLICT,
-            "no_worker",
-            "this server runs no worker (started with --no-worker)",
-        )
-    })?;
-    w.pause();
-    Ok(Json(app_status(&s).await?))
+    Ok(Json(s.runtime.pause_worker().await?))
 }
 
 async fn resume(
     State(s): State<AppState>,
     ApiJson(_): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<AppStatus>> {
-    let w = s.worker.as_ref().ok_or_else(|| {
-        HttpError::new(
-            StatusCode::CONFLICT,
-            "no_worker",
-            "this server runs no worker (started with --no-worker)",
-        )
-    })?;
-    w.resume();
-    Ok(Json(app_status(&s).await?))
+    Ok(Json(s.runtime.resume_worker().await?))
 }
 
 async fn events(State(s): State<AppState>) -> Response {

@@ -30,8 +30,9 @@ async fn spawn_app(token: Option<&str>, addr: &str) -> Result<App, reviewdesk_se
     })
     .await
     .unwrap();
-    let server = reviewdesk_server::bind(
+    let server = reviewdesk_server::bind_with_mirror(
         core.clone(),
+        None,
         None,
         reviewdesk_server::ServerConfig {
             addr: addr.parse().unwrap(),

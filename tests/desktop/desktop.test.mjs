@@ -1,0 +1,174 @@
+// The desktop app end to end: real Tauri window, real runtime, real notifications on the bus.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, demo, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
+
+async function openTask(app, id) {
+  const card = await app.$(`[data-testid=card][data-task-id="${id}"]`);
+  await card.waitForExist({ timeout: 30_000 });
+  assert.equal(await card.getAttribute('data-status'), 'assets_ready');
+  await app.execute(() => delete document.body.dataset.galleryReady);
+  await card.click();
+  await waitGallery(app, id);
+}
+
+/** Every tile's image, as the webview loaded it through the reviewdesk:// scheme. */
+async function tiles(app) {
+  return app.execute(() =>
+    [...document.querySelectorAll('[data-testid=tile]')].map((t) => {
+      const img = t.querySelector('img');
+      return { name: t.dataset.name, kind: t.dataset.kind, src: img?.currentSrc ?? '', width: img?.naturalWidth ?? 0 };
+    }),
+  );
+}
+
+async function waitImagesLoaded(app) {
+  await app.waitUntil(
+    async () => (await tiles(app)).every((t) => t.width > 0),
+    { timeout: 30_000, timeoutMsg: 'not every thumbnail loaded' },
+  );
+}
+
+test('desktop: a task at Assets Ready shows 22 images; A approves and the new status is shown', async (t) => {
+  const env = desktopEnv('desktop-approve');
+  const id = demo(env);
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+
+  await openTask(app, id);
+  await waitImagesLoaded(app);
+  const shown = await tiles(app);
+  assert.equal(shown.length, 22);
+  assert.deepEqual(
+    ['character', 'environment', 'prop'].map((k) => shown.filter((x) => x.kind === k).length),
+    [8, 8, 6],
+  );
+  for (const x of shown) assert.match(x.src, /^reviewdesk:\/\/|^http:\/\/reviewdesk\.localhost\//, x.name);
+
+  await app.keys('a');
+  const toast = await app.$('[data-testid=toast]');
+  await toast.waitForExist({ timeout: 10_000 });
+  assert.match(await toast.getText(), /Assets Approved/);
+  const status = await waitStatusChange(app, id, 'assets_ready');
+  assert.match(status, /assets_approved|generating_composites|composites_ready/);
+
+  // The decision is in the database with the desktop as its source.
+  const detail = JSON.parse(cli(env, ['task', 'show', id, '--json']));
+  assert.notEqual(detail.task.status, 'assets_ready');
+  const decision = detail.audit.find((a) => a.decision === 'approve');
+  assert.ok(decision, 'an approve audit row');
+  assert.equal(decision.source, 'desktop');
+});
+
+test('desktop: flag two assets and reject with feedback; only they are marked for regeneration', async (t) => {
+  const env = desktopEnv('desktop-reject');
+  const id = demo(env);
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+
+  await openTask(app, id);
+  await app.keys('ArrowRight');
+  await app.keys('f');
+  await app.keys('ArrowDown');
+  await app.keys('f');
+  await app.waitUntil(
+    async () => (await app.$$('[data-testid=tile][data-flagged=true]').length) === 2,
+    { timeout: 10_000, timeoutMsg: 'two tiles were not flagged' },
+  );
+  const flagged = await app.execute(() =>
+    [...document.querySelectorAll('[data-testid=tile][data-flagged=true]')].map((t) => t.dataset.name),
+  );
+
+  await app.keys('r');
+  const box = await app.$('[data-testid=feedback]');
+  await box.waitForExist({ timeout: 10_000 });
+  await box.setValue('Make them brighter, please');
+  await (await app.$('[data-testid=reject-submit]')).click();
+  const status = await waitStatusChange(app, id, 'assets_ready');
+  assert.match(status, /asset_error|generating_assets|queued/);
+
+  const detail = JSON.parse(cli(env, ['task', 'show', id, '--json']));
+  assert.match(detail.task.error_log, /Make them brighter, please/);
+  const nowFlagged = detail.assets.filter((a) => a.flagged).map((a) => a.name).sort();
+  assert.deepEqual(nowFlagged, [...flagged].sort());
+  const decision = detail.audit.find((a) => a.decision === 'reject');
+  assert.equal(decision.source, 'desktop');
+  assert.equal(decision.reason, 'Make them brighter, please');
+  assert.deepEqual([...decision.flagged].sort(), [...flagged].sort());
+});
+
+test('desktop: a task reaching Assets Ready raises an "Assets ready" notification on the session bus', async (t) => {
+  const env = desktopEnv('desktop-notify');
+  const title = `Notify ${Date.now()}`;
+  cli(env, ['task', 'add', '--title', title, '--topic', 'tides']);
+  // Watch the bus before the app starts: the in-process worker will take the task to the gate.
+  const monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications'"], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let bus = '';
+  monitor.stdout.on('data', (d) => (bus += d));
+  t.after(() => monitor.kill('SIGTERM'));
+  const d = await launch(env);
+  t.after(() => d.close());
+
+  const expected = `Assets ready — ${title} (22 images)`;
+  const until = Date.now() + 120_000;
+  while (!bus.includes(expected)) {
+    assert.ok(Date.now() < until, `no "${expected}" Notify call seen on the bus; saw:\n${bus.slice(-2000)}`);
+    await new Promise((r) => monitor.stdout.once('data', r).once('close', r));
+  }
+  const call = bus.slice(bus.lastIndexOf('member=Notify', bus.indexOf(expected)));
+  assert.match(call, /member=Notify/);
+  assert.match(call, /Review Desk|reviewdesk/i);
+});
+
+test('desktop: settings keep the Notion token out of every plain file', async (t) => {
+  const env = desktopEnv('desktop-settings');
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  await (await app.$('[data-testid=stream-state]')).waitForExist({ timeout: 30_000 });
+  await app.keys(',');
+  const dialog = await app.$('[role=dialog][aria-label=Settings]');
+  await dialog.waitForExist({ timeout: 10_000 });
+  await (await app.$('[data-testid=token-source]')).waitForExist();
+  assert.equal(await (await app.$('[data-testid=token-source]')).getText(), 'Not set');
+
+  const poll = await app.$('#settings-poll');
+  await poll.setValue('45');
+  await (await app.$('button=Save')).click();
+  await app.waitUntil(async () => {
+    const status = await app.$$('[role=status]');
+    for (const s of status) if ((await s.getText()).includes('Settings saved')) return true;
+    return false;
+  }, { timeout: 10_000, timeoutMsg: 'no "Settings saved."' });
+  const settingsFile = JSON.parse(readFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'settings.json'), 'utf8'));
+  assert.equal(settingsFile.notion_poll_secs, 45);
+
+  const secret = 'ntn_e2eSecretToken0123456789abcdefABCDEF';
+  await (await app.$('#settings-token')).setValue(secret);
+  await (await app.$('button=Save token')).click();
+  // Without a keyring service on this bus the app says so; with one, the token lands there.
+  await app.waitUntil(async () => {
+    const err = await app.$('[data-testid=token-error]');
+    if (await err.isExisting()) return true;
+    return (await (await app.$('[data-testid=token-source]')).getText()) === 'Stored in the OS keyring';
+  }, { timeout: 10_000, timeoutMsg: 'saving the token gave no answer' });
+  const err = await app.$('[data-testid=token-error]');
+  if (await err.isExisting()) assert.match(await err.getText(), /keyring/i);
+  // Wherever it went, it is in no file of the app's folders.
+  const walk = (dir) =>
+    readdirSync(dir).flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
+  for (const f of walk(env.dir)) {
+    if (statSync(f).size > 50_000_000) continue;
+    assert.ok(!readFileSync(f).includes(secret), `the token was written to ${f}`);
+  }
+});

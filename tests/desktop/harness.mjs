@@ -1,0 +1,165 @@
+// The desktop app under test: the real Tauri window (Xvfb), driven through tauri-driver and
+// WebKitWebDriver with WebdriverIO. One tauri-driver per app, started with that test's environment
+// (its own data dir, database, workspace and XDG folders), so tests never share state.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { remote } from 'webdriverio';
+import { makeEnv, root } from '../e2e/harness.mjs';
+
+export { cli, demo } from '../e2e/harness.mjs';
+
+export const desktopBin = process.env.REVIEWDESK_DESKTOP_BIN ?? join(root, 'target/debug/reviewdesk-desktop');
+const TAURI_DRIVER = process.env.TAURI_DRIVER ?? 'tauri-driver';
+
+/** A fresh environment for the desktop app (adds XDG folders for window state and settings). */
+export function desktopEnv(label) {
+  const e = makeEnv(label);
+  for (const d of ['xdg-config', 'xdg-data', 'xdg-cache']) mkdirSync(join(e.dir, d), { recursive: true });
+  Object.assign(e.env, {
+    XDG_CONFIG_HOME: join(e.dir, 'xdg-config'),
+    XDG_DATA_HOME: join(e.dir, 'xdg-data'),
+    XDG_CACHE_HOME: join(e.dir, 'xdg-cache'),
+  });
+  return e;
+}
+
+export function preflight() {
+  if (!existsSync(desktopBin)) {
+    throw new Error(`${desktopBin} is missing: run \`npm --prefix ui run build && cargo build -p reviewdesk-desktop\``);
+  }
+  if (!process.env.DISPLAY) throw new Error('no DISPLAY: run under xvfb-run (npm test does)');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('no D-Bus session: run under dbus-run-session (npm test does)');
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port (polls a condition, with a deadline). */
+async function waitForPort(port, child, deadlineMs = 30_000) {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited (${child.exitCode})`);
+    const ok = await new Promise((r) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => (c.end(), r(true)));
+      c.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`tauri-driver did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Starts the desktop app in `env` and returns the WebdriverIO browser plus a `close()`.
+ * The window runs the built ui/ with the Tauri transport; the runtime (worker included) runs in it.
+ */
+export async function launch(env) {
+  preflight();
+  await waitAppGone();
+  const port = await freePort();
+  // Its own WebKitWebDriver port too: the default (4445) is shared, and a previous test's driver
+  // may still be shutting down.
+  const nativePort = await freePort();
+  const driver = spawn(TAURI_DRIVER, ['--port', String(port), '--native-port', String(nativePort)], {
+    env: env.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  driver.stdout.on('data', (d) => (log += d));
+  driver.stderr.on('data', (d) => (log += d));
+  await waitForPort(port, driver);
+  let app;
+  try {
+    app = await remote({
+      hostname: '127.0.0.1',
+      port,
+      logLevel: 'error',
+      connectionRetryCount: 0,
+      capabilities: { 'tauri:options': { application: desktopBin } },
+    });
+  } catch (e) {
+    driver.kill('SIGTERM');
+    throw new Error(`cannot start the desktop app: ${e.message}\n${log}`);
+  }
+  return {
+    app,
+    log: () => log,
+    async close() {
+      try {
+        await app.deleteSession();
+      } catch {
+        // the app may already be gone
+      }
+      // SIGTERM (not SIGKILL) so tauri-driver stops its WebKitWebDriver child too.
+      if (driver.exitCode === null) {
+        driver.kill('SIGTERM');
+        await new Promise((r) => {
+          const t = setTimeout(() => (driver.kill('SIGKILL'), r()), 5000);
+          driver.once('exit', () => (clearTimeout(t), r()));
+        });
+      }
+      await waitAppGone();
+    },
+  };
+}
+
+/** PIDs of running copies of the app under test. */
+function appPids() {
+  const r = spawnSync('pgrep', ['-f', desktopBin], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * The app is single-instance: a copy still shutting down would make the next test's launch hand
+ * over to it and exit. Wait (on the condition, with a deadline) until no copy is left.
+ */
+async function waitAppGone(deadlineMs = 15_000) {
+  const until = Date.now() + deadlineMs;
+  while (appPids().length) {
+    if (Date.now() > until) {
+      for (const pid of appPids()) process.kill(Number(pid), 'SIGTERM');
+      throw new Error('the desktop app did not exit after its WebDriver session ended');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until the gallery of `id` has rendered (the UI sets body[data-gallery-ready]). */
+export async function waitGallery(app, id) {
+  await app.waitUntil(async () => (await app.execute(() => document.body.dataset.galleryReady)) === id, {
+    timeout: 30_000,
+    timeoutMsg: `gallery of ${id} did not open`,
+  });
+}
+
+/**
+ * The status the window shows for task `id` (its header in the gallery, or its card on the board,
+ * where the UI returns after a decision) once it differs from `not`.
+ */
+export async function waitStatusChange(app, id, not) {
+  let s;
+  await app.waitUntil(
+    async () => {
+      s = await app.execute(
+        (tid) =>
+          (document.querySelector('[data-testid=task-status]') ??
+            document.querySelector(`[data-testid=card][data-task-id="${tid}"]`))?.getAttribute('data-status'),
+        id,
+      );
+      return s && s !== not;
+    },
+    { timeout: 30_000, timeoutMsg: `the window kept showing ${not}` },
+  );
+  return s;
+}
