@@ -63,6 +63,7 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         ))
         // After the guard layer: authenticated by its signature, not by Host/Origin/token.
         .route("/api/notion/webhook", post(crate::webhook::handle))
+        .layer(axum::middleware::from_fn(crate::guard::security_headers))
         .with_state(state)
 }
 

@@ -318,6 +318,27 @@ async fn cross_site_requests_and_foreign_hosts_are_refused() {
 }
 
 #[tokio::test]
+async fn every_answer_carries_a_strict_content_security_policy() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    for path in ["/", "/api/status", "/api/nope", "/files/nope.png"] {
+        let r = app.get(path).await;
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.starts_with("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(r.headers()["x-frame-options"], "DENY", "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
     let err = spawn_app(None, "0.0.0.0:0").await.err().expect("refused");
     assert!(err.to_string().contains("--token"), "{err}");
