@@ -18,11 +18,15 @@ desktop: ui-build
 ui-build:
 	npm --prefix ui run build
 
-## Set up and start the app: the web UI on http://127.0.0.1:7777 with a sample task
-## (the desktop window will open instead where a display exists once the desktop shell lands).
+## Set up and start the app with a sample task: the desktop window where a display exists, otherwise
+## the web UI on http://127.0.0.1:7777 (`reviewdesk serve`).
 run: setup ui-build cli
 	@if [ -z "$$($(BIN) task list --json | tr -d '[:space:]' | sed 's/^\[\]$$//')" ]; then $(BIN) demo >/dev/null; fi
-	$(BIN) serve
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		cargo build -p reviewdesk-desktop && ./target/debug/reviewdesk-desktop; \
+	else \
+		$(BIN) serve; \
+	fi
 
 ## Set up and run every test.
 test: setup ui-build lint test-rust test-ui test-e2e test-desktop
