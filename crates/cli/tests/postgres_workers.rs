@@ -472,3 +472,83 @@ fn a_sigkilled_worker_s_tasks_are_finished_by_the_others_after_its_lease_expires
         assert!(assets.iter().all(|a| a.current_version == 1), "{id}");
     }
 }
+
+/// One HTTP/1.1 exchange over a plain socket (the server's Host check wants its own address).
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let body = body.unwrap_or("");
+    let extra = if method == "GET" {
+        String::new()
+    } else {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n{body}"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, payload) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+#[test]
+fn serve_and_a_worker_on_another_machine_share_one_postgres_database() {
+    let Some(env) = PgEnv::new("serve") else {
+        return;
+    };
+    let detail = env.json(&["demo"]);
+    let id = detail["task"]["id"].as_str().unwrap().to_string();
+    assert_eq!(detail["task"]["status"], "assets_ready");
+
+    // The review machine: `serve` without a worker, on the same database.
+    let mut serve = env
+        .cmd()
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-worker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+
+    let (status, waiting) = http(&addr, "GET", "/api/tasks?status=assets_ready", None);
+    assert_eq!(status, 200);
+    assert_eq!(waiting[0]["id"], id.as_str());
+    let (status, approved) = http(
+        &addr,
+        "POST",
+        &format!("/api/tasks/{id}/approve"),
+        Some(r#"{"note":"from the review machine"}"#),
+    );
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "assets_approved");
+
+    // A worker elsewhere picks the approval up from the shared database and runs composites.
+    let out = env.cmd().args(["worker", "--until-idle"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, shown) = http(&addr, "GET", &format!("/api/tasks/{id}"), None);
+    assert_eq!(shown["task"]["status"], "video_error", "{shown}");
+    assert_eq!(shown["audit"][0]["reason"], "from the review machine");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
