@@ -60,6 +60,11 @@ bench-thumbs: setup
 bench-ui: setup ui-build cli
 	cd tests/e2e && npm run bench
 
+## Desktop app (real window, Xvfb): start-up to the painted board and memory with 100 tasks, each against
+## an empty board; idle CPU with the window closed to the tray (goal < 1% of one core).
+bench-desktop: setup desktop cli
+	cd tests/desktop && npm run bench
+
 ## Claims per second for 1, 2 and 4 workers on PostgreSQL and SQLite (double claims checked).
 bench-claims: setup
 	export REVIEWDESK_TEST_PG_URL="$$(./scripts/start-postgres.sh)" && cargo bench -p reviewdesk-core --bench claims

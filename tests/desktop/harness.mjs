@@ -2,7 +2,7 @@
 // WebKitWebDriver with WebdriverIO. One tauri-driver per app, started with that test's environment
 // (its own data dir, database, workspace and XDG folders), so tests never share state.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { remote } from 'webdriverio';
@@ -115,9 +115,26 @@ export async function launch(env) {
 }
 
 /** PIDs of running copies of the app under test. */
-function appPids() {
+export function appPids() {
   const r = spawnSync('pgrep', ['-f', desktopBin], { encoding: 'utf8' });
   return r.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * The pid of the app that `launch(env)` started: the running copy whose environment names this
+ * env's data dir (another engineer's run on its own display may be running the same binary).
+ */
+export function appPid(env) {
+  const mark = `REVIEWDESK_DATA_DIR=${env.env.REVIEWDESK_DATA_DIR}`;
+  const mine = appPids().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark);
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+  if (mine.length !== 1) throw new Error(`expected one running app for ${env.dir}, found ${mine.length}`);
+  return Number(mine[0]);
 }
 
 /**
