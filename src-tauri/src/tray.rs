@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(m.entries.len(), 2);
         assert_eq!(m.entries[0].task_id, tasks[0].id);
         assert_eq!(m.entries[0].label, "Deep sea — Assets Ready");
-        assert_eq!(m.entries[1].label, "Volcanoes — Video Ready");
+        assert_eq!(m.entries[1].label, "Volcanoes — Videos Ready");
         assert_eq!(m.more, 0);
     }
 

@@ -78,7 +78,9 @@ export async function launch(env) {
   let log = '';
   driver.stdout.on('data', (d) => (log += d));
   driver.stderr.on('data', (d) => (log += d));
+  // tauri-driver listens before its WebKitWebDriver does; a session request in between fails.
   await waitForPort(port, driver);
+  await waitForPort(nativePort, driver);
   let app;
   try {
     app = await remote({

@@ -62,7 +62,9 @@ pub fn watch(core: Arc<Core>) -> Result<WatchHandle> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut debouncer = new_debouncer(
         Duration::from_millis(300),
-        None,
+        // The default tick (a quarter of the timeout) wakes 13 times a second forever; one tick per
+        // timeout keeps an idle app near zero CPU at the cost of ≤ 300 ms more latency on an edit.
+        Some(Duration::from_millis(300)),
         move |res: DebounceEventResult| {
             if let Ok(events) = res {
                 let paths: Vec<PathBuf> = events
