@@ -76,6 +76,11 @@ fn cached(ws: &Workspace, hash: &str) -> Option<String> {
     })
 }
 
+/// The cached thumbnail of this content, if both it and its tile thumbnail were made before.
+fn cached_with_tile(ws: &Workspace, hash: &str) -> Option<String> {
+    cached(ws, hash).filter(|rel| ws.root().join(tile_rel(rel)).is_file())
+}
+
 fn store(ws: &Workspace, hash: &str, thumb: &Thumbnail) -> Result<String> {
     let rel = Workspace::thumb_rel(hash, ext(thumb.format));
     ws.write_atomic(&rel, &thumb.bytes)?;
@@ -102,13 +107,10 @@ pub fn prepare_in_memory(
     encoded: &[u8],
 ) -> Result<PreparedImage> {
     let hash = content_hash(encoded);
-    let thumb_rel = match cached(ws, &hash) {
+    // Both thumbnails, like prepare_bytes: the gallery shows the tile one.
+    let thumb_rel = match cached_with_tile(ws, &hash) {
         Some(rel) => rel,
-        None => store(
-            ws,
-            &hash,
-            &reviewdesk_imaging::thumbnail_from_image(image, THUMB_MAX_EDGE)?,
-        )?,
+        None => store_both(ws, &hash, image)?,
     };
     Ok(PreparedImage {
         content_hash: hash,
@@ -134,7 +136,7 @@ pub fn prepare_file(ws: &Workspace, path: &Path) -> Result<PreparedImage> {
 /// Prepares encoded image bytes.
 pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
     let hash = content_hash(bytes);
-    if let Some(rel) = cached(ws, &hash).filter(|rel| ws.root().join(tile_rel(rel)).is_file()) {
+    if let Some(rel) = cached_with_tile(ws, &hash) {
         // Cache hit: only the header is read for the size.
         let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
@@ -160,4 +162,50 @@ pub fn prepare_bytes(ws: &Workspace, bytes: &[u8]) -> Result<PreparedImage> {
         height: image.height(),
         bytes: bytes.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reviewdesk_imaging::{AssetSpec, ImageKind};
+
+    fn tile_of(ws: &Workspace, p: &PreparedImage) -> image::DynamicImage {
+        let tile = ws.root().join(tile_rel(&p.thumb_rel));
+        image::open(&tile).unwrap_or_else(|e| panic!("tile {}: {e}", tile.display()))
+    }
+
+    #[test]
+    fn images_made_in_memory_get_a_tile_thumbnail_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        for kind in [
+            ImageKind::Character,
+            ImageKind::Environment,
+            ImageKind::Prop,
+        ] {
+            let image = reviewdesk_imaging::generate_asset(&AssetSpec {
+                name: "hero",
+                kind,
+                prompt: "a hero",
+                version: 1,
+            });
+            let encoded = reviewdesk_imaging::encode_png(&image).unwrap();
+            let p = prepare_in_memory(&ws, &image, &encoded).unwrap();
+            let tile = tile_of(&ws, &p);
+            assert_eq!(
+                tile.width().max(tile.height()),
+                TILE_MAX_EDGE,
+                "{kind:?}: tile size"
+            );
+            // Cut-outs keep their transparency for the checkerboard; backgrounds are opaque JPEG.
+            assert_eq!(
+                tile.color().has_alpha(),
+                kind != ImageKind::Environment,
+                "{kind:?}"
+            );
+            // The same bytes from disk reuse both thumbnails.
+            let again = prepare_bytes(&ws, &encoded).unwrap();
+            assert_eq!(again, p);
+        }
+    }
 }
