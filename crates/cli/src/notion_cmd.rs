@@ -10,6 +10,10 @@ use reviewdesk_notion::{NotionClient, NotionToken, PageId};
 use reviewdesk_sync::{Mirror, MirrorConfig, setup};
 
 /// Environment variable holding the integration token (the keyring comes with the desktop app).
+///
+/// The mirror's R2 credentials are read like the desktop app reads them: the OS keyring first
+/// (`MirrorConfig`'s default secrets are `SecretStore::os()`), then `R2_ACCESS_KEY_ID` /
+/// `R2_SECRET_ACCESS_KEY`.
 pub const TOKEN_ENV: &str = "NOTION_TOKEN";
 
 /// The Notion mirror commands.
@@ -247,6 +251,33 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                 any,
                 "no channel has Notion database ids: run `reviewdesk notion init --parent-page <id> --channel <channel>`"
             );
+            // R2 credentials as the mirror reads them: the OS keyring, then the environment.
+            let secrets = MirrorConfig::default().secrets;
+            for c in core.channels() {
+                let (reviewdesk_core::config::StorageStrategy::R2, Some(r2)) =
+                    (&c.storage_strategy, &c.r2)
+                else {
+                    continue;
+                };
+                if channel
+                    .as_deref()
+                    .is_some_and(|w| w != c.channel_id.as_str())
+                {
+                    continue;
+                }
+                let (r2, store) = (r2.clone(), secrets.clone());
+                match tokio::task::spawn_blocking(move || {
+                    reviewdesk_sync::describe_r2_credentials(&r2, &store)
+                })
+                .await?
+                {
+                    Ok(said) => println!("{}: {said}", c.channel_id),
+                    Err(e) => {
+                        problems += 1;
+                        println!("{}: r2: {e}", c.channel_id);
+                    }
+                }
+            }
             if let Ok(m) = Mirror::new(core.clone(), client, MirrorConfig::default()).await
                 && let Ok(Some(t)) = m
                     .store()

@@ -287,6 +287,19 @@ impl SyncStore {
         Ok((n, oldest))
     }
 
+    /// A transaction that holds the write lock from its first statement. On SQLite (WAL) a
+    /// transaction that reads first and writes later fails at once with "database is locked"
+    /// when another connection committed in between (the busy timeout does not apply to that),
+    /// so the lock is taken up front with a write that changes nothing.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE sync_cursor SET updated_at = updated_at WHERE name = $1")
+            .bind(OUT_CURSOR)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Takes the log's new events into the outbox (one transaction with the cursor, so a crash
     /// loses nothing and takes nothing twice); returns how many were added.
     ///
@@ -294,7 +307,7 @@ impl SyncStore {
     /// transaction commits after a later id was read would otherwise be skipped for good.
     /// Already known rows are left alone, so the rescan never sends anything twice.
     pub async fn intake(&self, rescan: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let cursor: i64 = match sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")
             .bind(OUT_CURSOR)
             .fetch_optional(&mut *tx)
@@ -459,7 +472,7 @@ impl SyncStore {
         reason: &str,
         by: &str,
     ) -> Result<Option<DiscardedEvent>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(
             "SELECT task_id, attempts, last_error FROM sync_outbox WHERE event_id = $1 AND state = 'pending'",
         )

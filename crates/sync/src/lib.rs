@@ -6,11 +6,13 @@
 //!   as the cursor) and turns each task's events, in order, into Notion writes: a Tasks page per
 //!   task (find-or-create), Status / Updated / Error Log / Retry Status on every status change,
 //!   and at "Assets Ready" the assets published first (upload per the channel's storage
-//!   strategy, then an Assets row found or created by its Asset Key). Tasks are independent: a
-//!   task whose event fails waits with backoff while the others go on. An event leaves the
-//!   outbox only once fully handled, so nothing is lost in a crash, and find-or-create keeps a
-//!   replay from duplicating pages. [`Mirror::discard`] drops an event that can never succeed,
-//!   with an audit trail.
+//!   strategy, then an Assets row found or created by its Asset Key). Tasks are independent: up
+//!   to 3 are mirrored at once, each one's events in order, and a task whose event fails waits
+//!   with backoff while the others go on. An event leaves the outbox only once fully handled,
+//!   so nothing is lost in a crash, and find-or-create keeps a replay from duplicating pages.
+//!   [`Mirror::discard`] drops an event that can never succeed, with an audit trail.
+//!   With the `r2` storage strategy, credentials come from [`MirrorConfig::secrets`]: the OS
+//!   keyring first, then the `R2_…` environment variables (see [`r2_secret_ids`]).
 //! - **In** ([`Mirror::pull_once`], [`Mirror::pull_page`]): polls the Tasks data source by
 //!   `last_edited_time` and turns a creator's status change into a call to the same
 //!   [`reviewdesk_core::ReviewService`] the desktop uses; a refused change is reverted in Notion
@@ -31,4 +33,4 @@ pub mod webhook;
 pub use db::{DiscardedEvent, StuckEvent, SyncStore};
 pub use error::{Result, SyncError};
 pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};
-pub use r2::create_bucket;
+pub use r2::{create_bucket, describe_r2_credentials, r2_secret_ids};

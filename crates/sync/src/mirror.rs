@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use reviewdesk_core::api::MirrorState;
 use reviewdesk_core::asset::AssetKind;
 use reviewdesk_core::config::{ChannelConfig, StorageStrategy};
@@ -22,6 +24,7 @@ use reviewdesk_notion::{
     NewFileUpload, NewPage, NotionClient, Page, PageId, PageParent, PageUpdate, PropertyValue,
     Query, RichText, SINGLE_PART_MAX, Sort, Timestamp, UploadMode, UserId,
 };
+use reviewdesk_settings::SecretStore;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::db::{DiscardedEvent, StuckEvent, SyncStore};
@@ -33,6 +36,9 @@ use crate::error::{Result, SyncError};
 const PG_RESCAN_IDS: i64 = 1000;
 /// Notion rounds `last_edited_time` down to the minute: re-read that much before the cursor.
 const POLL_MARGIN_MS: i64 = 60_000;
+/// Tasks mirrored at once by a push round (each task's events stay in order; the client's rate
+/// limiter still spaces the requests at Notion's 3 per second).
+const PUSH_TASKS: usize = 3;
 /// Rich text arrays hold at most 100 objects of at most 2000 UTF-16 units.
 const ERROR_LOG_UNITS: usize = 100 * 2000;
 
@@ -47,6 +53,9 @@ pub struct MirrorConfig {
     pub backoff: Duration,
     /// Longest wait after failures.
     pub max_backoff: Duration,
+    /// Where the `r2` storage strategy reads its credentials: the OS keyring, then the
+    /// environment ([`SecretStore::os`] by default; tests inject a `MemoryKeyring`).
+    pub secrets: SecretStore,
 }
 
 impl Default for MirrorConfig {
@@ -56,12 +65,14 @@ impl Default for MirrorConfig {
             out_interval: Duration::from_secs(2),
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            secrets: SecretStore::os(),
         }
     }
 }
 
 impl MirrorConfig {
-    /// From `REVIEWDESK_NOTION_POLL_SECS` (clamped to 5–600), other values default.
+    /// From `REVIEWDESK_NOTION_POLL_SECS` (clamped to 5–600), other values default (secrets from
+    /// the OS keyring, then the environment).
     pub fn from_env() -> Self {
         let mut c = MirrorConfig::default();
         if let Some(s) = std::env::var("REVIEWDESK_NOTION_POLL_SECS")
@@ -308,7 +319,9 @@ impl Mirror {
             }
         };
         let r2 = match (&cfg.storage_strategy, &cfg.r2) {
-            (StorageStrategy::R2, Some(s)) => Some(Arc::new(crate::r2::R2Uploader::new(s)?)),
+            (StorageStrategy::R2, Some(s)) => Some(Arc::new(
+                crate::r2::R2Uploader::load(s, &self.config.secrets).await?,
+            )),
             (StorageStrategy::R2, None) => {
                 return Err(SyncError::Setup(
                     "storage_strategy is r2 but the channel file has no r2 section".into(),
@@ -351,12 +364,13 @@ impl Mirror {
     /// log order, now (tasks waiting out a backoff included); returns how many events were
     /// handled.
     ///
-    /// Tasks are independent: when one of a task's events fails, it and the events behind it
-    /// wait (retried with backoff, see [`Mirror::push_due`]) while other tasks go on. An event
-    /// leaves the outbox only once fully handled, so nothing is lost in a crash, and
-    /// find-or-create keeps a replay from duplicating pages. Returns the first failure after
-    /// the other tasks had their turn; a failure that every task would meet (Notion down,
-    /// token revoked, rate limited) ends the round at once.
+    /// Tasks are independent: up to 3 are mirrored at once (each one's events strictly in
+    /// order), and when one of a task's events fails, it and the events behind it wait (retried
+    /// with backoff, see [`Mirror::push_due`]) while other tasks go on. An event leaves the
+    /// outbox only once fully handled, so nothing is lost in a crash, and find-or-create keeps a
+    /// replay from duplicating pages. Returns a failure after the other tasks had their turn; a
+    /// failure that every task would meet (Notion down, token revoked, rate limited) starts no
+    /// further task and is the one returned.
     pub async fn push_once(&self) -> Result<usize> {
         self.push_round(true).await
     }
@@ -380,19 +394,39 @@ impl Mirror {
         let _guard = self.out_lock.lock().await;
         self.store.intake(self.rescan()).await?;
         let now = now_ms();
-        let mut handled = 0;
-        let mut first: Option<SyncError> = None;
-        for (task, _head, due) in self.store.heads().await? {
-            if !force && due > now {
-                continue;
+        let due: Vec<String> = self
+            .store
+            .heads()
+            .await?
+            .into_iter()
+            .filter(|(_, _, due)| force || *due <= now)
+            .map(|(task, _, _)| task)
+            .collect();
+        // Up to PUSH_TASKS tasks at once, each one's events strictly in order (one future per
+        // task). After a failure every task would meet, no further task starts; the ones already
+        // under way are never cancelled half-way (each stops at its own first failure).
+        let stop = AtomicBool::new(false);
+        let stop = &stop;
+        let mut rounds = futures::stream::iter(due.into_iter().map(|task| async move {
+            if stop.load(Ordering::Acquire) {
+                return (0, Ok(()));
             }
             let (n, result) = self.push_task(&task).await;
+            if result.as_ref().is_err_and(affects_every_task) {
+                stop.store(true, Ordering::Release);
+            }
+            (n, result)
+        }))
+        .buffer_unordered(PUSH_TASKS);
+        let mut handled = 0;
+        let mut first: Option<SyncError> = None;
+        while let Some((n, result)) = rounds.next().await {
             handled += n;
             if let Err(e) = result {
-                let global = affects_every_task(&e);
-                first.get_or_insert(e);
-                if global {
-                    break;
+                // A failure every task meets is the one to report.
+                match &first {
+                    Some(f) if affects_every_task(f) || !affects_every_task(&e) => {}
+                    _ => first = Some(e),
                 }
             }
         }

@@ -4,13 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble, RandomFaults};
+use notion_double::{
+    DoubleConfig, FaultKind, FaultRule, NotionDouble, RandomFaults, RendezvousRule,
+};
 use reviewdesk_core::config::{NotionIds, WorkerSettings};
 use reviewdesk_core::{Core, CoreOptions, NewTask, Source, Status, Task, TaskService, Worker};
 use reviewdesk_notion::{
     ClientConfig, DataSourceId, DatabaseId, Filter, NotionClient, NotionToken, Page, PageId,
     PropertyValue, Query,
 };
+use reviewdesk_settings::{MemoryKeyring, SecretBackend, SecretStore};
 use reviewdesk_sync::{Mirror, MirrorConfig, setup};
 use serde_json::json;
 
@@ -100,7 +103,19 @@ fn mirror_config() -> MirrorConfig {
         out_interval: Duration::from_millis(100),
         backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(400),
+        // Never the machine's real keyring: an empty one, then the process environment.
+        secrets: SecretStore::new(Arc::new(MemoryKeyring::new())),
     }
+}
+
+/// A keyring holding `items` and an empty environment.
+fn keyring_only(items: &[(&str, &str)]) -> (Arc<MemoryKeyring>, SecretStore) {
+    let keyring = Arc::new(MemoryKeyring::new());
+    for (k, v) in items {
+        keyring.set(k, v).unwrap();
+    }
+    let store = SecretStore::new(keyring.clone()).with_env(|_| None);
+    (keyring, store)
 }
 
 async fn open_core(dir: &std::path::Path) -> Arc<Core> {
@@ -895,6 +910,13 @@ async fn child_r2_scenario() {
     let Ok(s3) = std::env::var("SYNC_CHILD_S3_URL") else {
         return;
     };
+    // An empty keyring: the credentials can only come from R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY.
+    r2_scenario(&s3, mirror_config().secrets).await;
+}
+
+/// A channel on `r2` storage at `s3`: the task's 22 assets are PUT there and linked by their
+/// public URL, with credentials from `secrets`.
+async fn r2_scenario(s3: &str, secrets: SecretStore) {
     let double = NotionDouble::start(DoubleConfig::default().without_rate_limit())
         .await
         .unwrap();
@@ -917,10 +939,14 @@ async fn child_r2_scenario() {
     setup::write_channel_ids(&yaml, &ids).unwrap();
     let core = open_core(dir).await;
     let channel = core.channels().remove(0);
-    reviewdesk_sync::create_bucket(channel.r2.as_ref().unwrap())
+    reviewdesk_sync::create_bucket(channel.r2.as_ref().unwrap(), &secrets)
         .await
         .unwrap();
-    let mirror = Mirror::new(core.clone(), client(&double, true), mirror_config())
+    let config = MirrorConfig {
+        secrets,
+        ..mirror_config()
+    };
+    let mirror = Mirror::new(core.clone(), client(&double, true), config)
         .await
         .unwrap();
     let task = add_task(&core, "Ocean").await;
@@ -977,10 +1003,8 @@ async fn child_r2_scenario() {
     println!("r2 publish: {notion_requests} Notion requests for 22 assets");
 }
 
-// Check 2: `r2` storage against a real S3-compatible server (moto_server; `pip install
-// 'moto[server]'`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r2_storage_puts_objects_and_links_public_urls() {
+/// A moto_server (`pip install 'moto[server]'`) on a free port, killed on drop; and its URL.
+async fn start_moto() -> (KillOnDrop, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -992,14 +1016,22 @@ async fn r2_storage_puts_objects_and_links_public_urls() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("moto_server runs (pip install 'moto[server]')");
-    let _moto = KillOnDrop(moto);
+    let moto = KillOnDrop(moto);
     wait_for("moto_server", Duration::from_secs(30), || async {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     })
     .await;
+    (moto, format!("http://127.0.0.1:{port}"))
+}
+
+// Check 2: `r2` storage against a real S3-compatible server (moto_server), credentials from
+// the environment variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_storage_puts_objects_and_links_public_urls() {
+    let (_moto, s3) = start_moto().await;
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_r2_scenario", "--ignored", "--nocapture"])
-        .env("SYNC_CHILD_S3_URL", format!("http://127.0.0.1:{port}"))
+        .env("SYNC_CHILD_S3_URL", &s3)
         .env("R2_ACCESS_KEY_ID", "test-key")
         .env("R2_SECRET_ACCESS_KEY", "test-secret")
         .output()
@@ -1008,6 +1040,152 @@ async fn r2_storage_puts_objects_and_links_public_urls() {
     println!("{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success());
     assert!(text.contains("1 passed"), "the child scenario ran");
+}
+
+// Issue #6: the same with the credentials in the OS keyring (a MemoryKeyring here) and nothing in
+// the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_storage_with_credentials_from_the_keyring_and_an_empty_environment() {
+    let (_moto, s3) = start_moto().await;
+    let (_keyring, secrets) = keyring_only(&[
+        ("r2-access-key-id", "keyring-key"),
+        ("r2-secret-access-key", "keyring-secret"),
+    ]);
+    r2_scenario(&s3, secrets).await;
+}
+
+// Issue #6: without R2 credentials the mirror says where to put them (and never what they are);
+// once stored in the keyring, the next round goes through without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_without_credentials_names_settings_and_the_variables_until_they_are_stored() {
+    let double = NotionDouble::start(DoubleConfig::default().without_rate_limit())
+        .await
+        .unwrap();
+    let parent = double.seed_page("Review Desk");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("config/channels")).unwrap();
+    let yaml = dir.join("config/channels/default.yaml");
+    std::fs::write(
+        &yaml,
+        "channel_id: default\nchannel_name: Deep Sea\nstorage_strategy: r2\nr2:\n  account_id: test\n  bucket: reviewdesk\n  public_base_url: http://127.0.0.1:9/reviewdesk\n  endpoint: http://127.0.0.1:9\n  credentials_ref: media\n",
+    )
+    .unwrap();
+    let c = client(&double, true);
+    let ids = setup::init(&c, &PageId::new(&parent), "Deep Sea")
+        .await
+        .unwrap();
+    setup::write_channel_ids(&yaml, &ids).unwrap();
+    let core = open_core(dir).await;
+    let (keyring, secrets) = keyring_only(&[]);
+    let config = MirrorConfig {
+        secrets,
+        ..mirror_config()
+    };
+    let mirror = Mirror::new(core.clone(), client(&double, true), config)
+        .await
+        .unwrap();
+    let task = add_task(&core, "Ocean").await;
+
+    let err = mirror.push_once().await.unwrap_err().to_string();
+    assert!(
+        err.contains("store it in Settings (OS keyring) or set MEDIA_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    let state = serde_json::to_value(mirror.state().await).unwrap();
+    assert!(
+        state.to_string().contains("or set MEDIA_ACCESS_KEY_ID"),
+        "{state}"
+    );
+
+    keyring.set("media-access-key-id", "MEDIAKEYID").unwrap();
+    let err = mirror.push_once().await.unwrap_err().to_string();
+    assert!(
+        err.contains("store it in Settings (OS keyring) or set MEDIA_SECRET_ACCESS_KEY"),
+        "{err}"
+    );
+    assert!(!err.contains("MEDIAKEYID"), "{err}");
+
+    keyring
+        .set("media-secret-access-key", "media-secret")
+        .unwrap();
+    assert!(
+        mirror.push_once().await.unwrap() >= 1,
+        "the created event went"
+    );
+    let task = core.store.task(task.id).await.unwrap();
+    assert!(task.notion_page_id.is_some(), "the task page was created");
+    let debug = format!("{mirror:?}");
+    assert!(
+        !debug.contains("MEDIAKEYID") && !debug.contains("S3CRETVALUE"),
+        "{debug}"
+    );
+    drop(mirror);
+    core.store.close().await;
+}
+
+// Issue #6: tasks are mirrored concurrently (each task's events in order): the double holds the
+// task-page creations until two are in flight together, which a one-task-at-a-time mirror never
+// achieves (the rendezvous would break after its timeout instead).
+on_both!(
+    different_tasks_are_pushed_concurrently,
+    different_tasks_are_pushed_concurrently_on_postgres,
+    concurrent_tasks_scenario,
+    DoubleConfig::default().without_rate_limit(),
+    true,
+    "none"
+);
+
+async fn concurrent_tasks_scenario(e: &Env) {
+    let a = add_task(&e.core, "Ocean").await;
+    let b = add_task(&e.core, "Reef").await;
+    e.double.rendezvous(
+        RendezvousRule::of(2)
+            .method("POST")
+            .path_prefix("/v1/pages")
+            .timeout(Duration::from_secs(8)),
+    );
+    e.mirror.push_once().await.unwrap();
+    let met = e.double.rendezvous_state().unwrap();
+    assert!(
+        met.met && !met.broken,
+        "two tasks' page creations were in flight together: {met:?}"
+    );
+    for t in [a.id, b.id] {
+        assert!(
+            e.core.store.task(t).await.unwrap().notion_page_id.is_some(),
+            "task {t} has its page"
+        );
+    }
+
+    // At most PUSH_TASKS (3) at once: four tasks' creations never overlap all together.
+    let more = [
+        add_task(&e.core, "Kelp").await,
+        add_task(&e.core, "Trench").await,
+        add_task(&e.core, "Vent").await,
+        add_task(&e.core, "Abyss").await,
+    ];
+    e.double.rendezvous(
+        RendezvousRule::of(4)
+            .method("POST")
+            .path_prefix("/v1/pages")
+            .timeout(Duration::from_millis(300)),
+    );
+    e.mirror.push_once().await.unwrap();
+    let state = e.double.rendezvous_state().unwrap();
+    assert!(
+        state.broken && !state.met && state.arrived == 3,
+        "three held, the fourth never came while they waited: {state:?}"
+    );
+
+    // Each task's events went in order: its Notion status is its status now.
+    run_worker(&e.core).await;
+    push_until_done(&e.mirror, Duration::from_secs(120)).await;
+    for t in [a.id, b.id].into_iter().chain(more.iter().map(|t| t.id)) {
+        let task = e.core.store.task(t).await.unwrap();
+        let page = task.notion_page_id.clone().expect("page");
+        assert_eq!(notion_status(e, &page).await, task.status.board_name());
+    }
 }
 
 // Deliverable 7: the mirror's state reaches windows as a domain event.

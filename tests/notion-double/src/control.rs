@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, RandomFaults};
+use crate::rendezvous::{Rendezvous, RendezvousRule};
 use crate::state::{PageRec, ParentRef, State, UserRec, parse_id};
 use crate::{LoggedRequest, RateLimit, Shared, api, server};
 
@@ -227,6 +228,22 @@ pub(crate) fn router() -> Router<Shared> {
             "/latency",
             put(|AxState(s): AxState<Shared>, Json(m): Json<Millis>| async move {
                 lock(&s).latency = Duration::from_millis(m.millis);
+                Json(json!({}))
+            }),
+        )
+        .route(
+            "/rendezvous",
+            post(
+                |AxState(s): AxState<Shared>, Json(r): Json<RendezvousRule>| async move {
+                    lock(&s).rendezvous = Some(Rendezvous::new(r));
+                    Json(json!({}))
+                },
+            )
+            .get(|AxState(s): AxState<Shared>| async move {
+                Json(json!(lock(&s).rendezvous.as_ref().map(Rendezvous::state)))
+            })
+            .delete(|AxState(s): AxState<Shared>| async move {
+                lock(&s).rendezvous = None;
                 Json(json!({}))
             }),
         )

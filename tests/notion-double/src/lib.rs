@@ -34,6 +34,8 @@
 //! | `POST /__control/faults/random` | `{"ratio":0.3,"seed":7,"kinds":[{"status":429},"drop_connection"],"methods":["GET"],"path_prefix":null}` | a seeded random share fails |
 //! | `DELETE /__control/faults` | | remove all fault rules |
 //! | `PUT /__control/latency` | `{"millis":200}` | delay every request |
+//! | `POST /__control/rendezvous` | `{"parties":2,"method":"POST","path_prefix":"/v1/pages","timeout_ms":5000}` | hold the next N matching requests until all N are in flight together; one waiting `timeout_ms` in vain breaks it (all go on) |
+//! | `GET`/`DELETE /__control/rendezvous` | | `{"arrived":2,"met":true,"broken":false}` / remove it |
 //! | `PUT /__control/rate_limit` | `{"per_second":3,"burst":3}` or `null` | set or switch off the limit |
 //! | `PUT /__control/upload_limit` | `{"bytes":5368709120}` | per-file cap reported by users/me |
 //! | `POST /__control/users` | `{"name":"Ana","email":"ana@x"}` | add a person → `{"id"}` |
@@ -49,6 +51,7 @@ mod error;
 mod faults;
 mod filter;
 mod props;
+mod rendezvous;
 mod server;
 mod state;
 
@@ -65,6 +68,7 @@ use uuid::Uuid;
 pub use api::{FREE_UPLOAD_LIMIT, SINGLE_PART_LIMIT};
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRule, RandomFaults};
+pub use rendezvous::{RendezvousRule, RendezvousState};
 
 use state::{Clock, State, UserRec};
 
@@ -243,6 +247,7 @@ impl NotionDouble {
             log: Vec::new(),
             faults: Default::default(),
             latency: Duration::ZERO,
+            rendezvous: None,
             user_info: config.user_info,
             limiter: config.rate_limit.as_ref().map(server::limiter),
             rate: config.rate_limit,
@@ -306,6 +311,18 @@ impl NotionDouble {
     /// Delay every `/v1` request by this much.
     pub fn set_latency(&self, latency: Duration) {
         self.lock().latency = latency;
+    }
+
+    /// Hold the next `rule.parties` matching requests until all of them are in flight together;
+    /// when one waits `rule.timeout_ms` in vain, all go on and the rendezvous is broken.
+    /// Replaces any earlier rendezvous.
+    pub fn rendezvous(&self, rule: RendezvousRule) {
+        self.lock().rendezvous = Some(rendezvous::Rendezvous::new(rule));
+    }
+
+    /// How far the current rendezvous got (`None` when there is none).
+    pub fn rendezvous_state(&self) -> Option<RendezvousState> {
+        self.lock().rendezvous.as_ref().map(|r| r.state())
     }
 
     /// Set the rate limit, or switch it off with `None`.

@@ -93,7 +93,7 @@ fn lock(s: &Shared) -> std::sync::MutexGuard<'_, crate::state::State> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Every `/v1` request: latency, injected faults, rate limit, token, version; then the handler;
+/// Every `/v1` request: latency, rendezvous, injected faults, rate limit, token, version; then the handler;
 /// then the error body (with request id), the `x-notion-request-id` header and the log entry.
 async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -107,9 +107,13 @@ async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Res
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/"));
-    let (latency, injected, started) = {
+    let (latency, injected, started, meet) = {
         let mut st = lock(&shared);
-        (st.latency, st.faults.take(&method, &path), st.started)
+        let meet = st
+            .rendezvous
+            .as_mut()
+            .and_then(|r| r.arrive(&method, &path));
+        (st.latency, st.faults.take(&method, &path), st.started, meet)
     };
     let logged_body = match &bytes {
         Ok(_) if is_multipart => format!(
@@ -121,6 +125,9 @@ async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Res
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if let Some(hold) = meet {
+        hold.wait().await;
     }
     let mut entry = LoggedRequest {
         method,

@@ -215,6 +215,7 @@ pub(crate) struct State {
     pub log: Vec<LoggedRequest>,
     pub faults: Faults,
     pub latency: Duration,
+    pub rendezvous: Option<crate::rendezvous::Rendezvous>,
     pub rate: Option<RateLimit>,
     pub user_info: UserInfo,
     pub limiter: Option<governor::DefaultDirectRateLimiter>,

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble, RateLimit, sign_webhook};
+use notion_double::{
+    DoubleConfig, FaultKind, FaultRule, NotionDouble, RateLimit, RendezvousRule, RendezvousState,
+    sign_webhook,
+};
 use serde_json::{Value, json};
 
 struct Api {
@@ -905,4 +908,63 @@ fn binary_prints_its_url_and_serves() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(info["url"], url.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendezvous_holds_requests_until_they_overlap() {
+    let api = Api::new().await;
+    // Two overlapping requests meet; a third matching one is not held.
+    api.d
+        .rendezvous(RendezvousRule::of(2).method("GET").path_prefix("/v1/users"));
+    let (a, b) = tokio::join!(
+        api.send("GET", "/v1/users/me", None),
+        api.send("GET", "/v1/users/me", None)
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    assert_eq!(
+        api.d.rendezvous_state(),
+        Some(RendezvousState {
+            arrived: 2,
+            met: true,
+            broken: false
+        })
+    );
+    assert_eq!(api.send("GET", "/v1/users/me", None).await.0, 200);
+
+    // One request alone waits out the timeout and breaks it; later ones pass without waiting.
+    api.d
+        .rendezvous(RendezvousRule::of(2).timeout(Duration::from_millis(100)));
+    assert_eq!(api.send("GET", "/v1/users/me", None).await.0, 200);
+    assert_eq!(api.send("GET", "/v1/users/me", None).await.0, 200);
+    assert_eq!(
+        api.d.rendezvous_state(),
+        Some(RendezvousState {
+            arrived: 1,
+            met: false,
+            broken: true
+        })
+    );
+
+    // The same over HTTP.
+    let http = &api.http;
+    let base = api.d.url();
+    http.post(format!("{base}/__control/rendezvous"))
+        .json(&json!({"parties":2,"method":"POST","path_prefix":"/v1/search"}))
+        .send()
+        .await
+        .unwrap();
+    let state: Value = http
+        .get(format!("{base}/__control/rendezvous"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state, json!({"arrived":0,"met":false,"broken":false}));
+    http.delete(format!("{base}/__control/rendezvous"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.d.rendezvous_state(), None);
 }
