@@ -232,10 +232,17 @@ pub async fn save_settings(d: State<'_, Desktop>, body: SettingsUpdate) -> CmdRe
     Ok(settings(&d)?.update(body)?)
 }
 
-/// Stores the Notion token in the OS keyring.
+/// Stores the Notion token in the OS keyring and, when no mirror runs yet, connects it now.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_notion_token(d: State<'_, Desktop>, token: String) -> CmdResult<SettingsView> {
-    Ok(settings(&d)?.set_notion_token(&token)?)
+    let s = settings(&d)?;
+    let view = s.set_notion_token(&token)?;
+    if let Ok(rt) = d.runtime() {
+        let mut config = reviewdesk_sync::MirrorConfig::from_env();
+        config.poll_interval = std::time::Duration::from_secs(u64::from(s.settings().poll_secs()));
+        rt.connect_notion(token.trim(), config).await;
+    }
+    Ok(view)
 }
 
 /// Removes the Notion token from the OS keyring.

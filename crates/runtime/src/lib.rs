@@ -74,8 +74,8 @@ pub struct AppRuntime {
     pub core: Arc<Core>,
     /// The in-process worker, if any.
     pub worker: Option<Worker>,
-    /// The Notion mirror, if connected.
-    pub mirror: Option<Arc<Mirror>>,
+    /// The Notion mirror, if connected (set later by [`AppRuntime::connect_notion`]).
+    mirror: std::sync::RwLock<Option<Arc<Mirror>>>,
     /// Domain events read back from the log, so changes made by any process reach the windows.
     pub feed: EventFeed,
     door: Door,
@@ -90,7 +90,7 @@ impl std::fmt::Debug for AppRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppRuntime")
             .field("worker", &self.worker.as_ref().map(Worker::id))
-            .field("mirror", &self.mirror.is_some())
+            .field("mirror", &self.mirror().is_some())
             .field("door", &self.door)
             .finish_non_exhaustive()
     }
@@ -181,7 +181,7 @@ impl AppRuntime {
         Ok(Arc::new(AppRuntime {
             core,
             worker,
-            mirror,
+            mirror: std::sync::RwLock::new(mirror),
             feed,
             door,
             worker_state,
@@ -189,6 +189,28 @@ impl AppRuntime {
             worker_task: Mutex::new(None),
             _watcher: Mutex::new(watcher),
         }))
+    }
+
+    /// The running Notion mirror, if any.
+    pub fn mirror(&self) -> Option<Arc<Mirror>> {
+        self.mirror
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts the mirror with a token saved after start-up (Settings), when none runs yet; returns
+    /// whether a mirror runs now. A running mirror keeps its token until the app restarts.
+    pub async fn connect_notion(&self, token: &str, config: MirrorConfig) -> bool {
+        if self.mirror().is_some() {
+            return true;
+        }
+        let Some(m) = start_mirror(&self.core, token, config).await else {
+            return false;
+        };
+        let mut slot = self.mirror.write().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(m);
+        true
     }
 
     /// The status bar: worker, Notion mirror, and how many tasks wait at a review gate.
@@ -212,7 +234,7 @@ impl AppRuntime {
         };
         Ok(AppStatus {
             worker,
-            mirror: match &self.mirror {
+            mirror: match &self.mirror() {
                 Some(m) => m.state().await,
                 None if Mirror::configured(&self.core) => MirrorState::Error {
                     message: format!(

@@ -107,7 +107,7 @@ pub async fn bind(
     let state = AppState {
         core: runtime.core.clone(),
         feed: runtime.feed.clone(),
-        mirror: runtime.mirror.clone(),
+        mirror: runtime.mirror(),
         runtime,
         token: config.token.filter(|t| !t.is_empty()).map(Arc::from),
         allowed_hosts: Arc::new(hosts),
