@@ -1,0 +1,141 @@
+//! The shared start: worker, feed and status as both doors see them.
+
+use std::time::Duration;
+
+use reviewdesk_core::config::WorkerSettings;
+use reviewdesk_core::{
+    Core, CoreOptions, DomainEvent, NewTask, Source, Status, TaskService, WorkerState,
+};
+use reviewdesk_runtime::{AppRuntime, Door, RuntimeError, RuntimeOptions};
+
+async fn core(dir: &tempfile::TempDir) -> std::sync::Arc<Core> {
+    Core::open(CoreOptions {
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        )),
+        workspace: Some(dir.path().join("ws")),
+        config_dir: Some(dir.path().join("cfg")),
+        worker_settings: Some(WorkerSettings {
+            poll: Duration::from_millis(50),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_started_worker_takes_a_task_to_the_gate_and_the_status_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(&dir).await;
+    let rt = AppRuntime::start(
+        core.clone(),
+        RuntimeOptions {
+            watch_files: false,
+            door: Door::Desktop,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut events = rt.feed.subscribe();
+    let task = TaskService::new(core.clone())
+        .create(
+            NewTask {
+                title: "Tides".into(),
+                ..Default::default()
+            },
+            Source::Desktop,
+        )
+        .await
+        .unwrap();
+    // The feed announces the gate with the title and item count (what the notification shows).
+    let ready = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            if let Ok(DomainEvent::ReviewReady {
+                task_id,
+                gate,
+                title,
+                items,
+            }) = events.recv().await
+                && task_id == task.id
+            {
+                return (gate, title, items);
+            }
+        }
+    })
+    .await
+    .expect("the task reached its gate");
+    assert_eq!(ready, (Status::AssetsReady, "Tides".to_string(), 22));
+
+    let status = rt.status().await.unwrap();
+    assert_eq!(status.waiting_for_review, 1);
+    let waiting = rt.waiting_for_review().await.unwrap();
+    assert_eq!(waiting.iter().map(|t| t.id).collect::<Vec<_>>(), [task.id]);
+    // The desktop's hint points at Settings, not at environment variables.
+    let json = serde_json::to_string(&status.mirror).unwrap();
+    assert!(json.contains("Settings"), "{json}");
+
+    assert_eq!(rt.pause_worker().await.unwrap().worker, WorkerState::Paused);
+    assert_ne!(
+        rt.resume_worker().await.unwrap().worker,
+        WorkerState::Paused
+    );
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_worker_pause_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = AppRuntime::start(
+        core(&dir).await,
+        RuntimeOptions {
+            run_worker: false,
+            watch_files: false,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let e = rt.pause_worker().await.unwrap_err();
+    assert!(matches!(e, RuntimeError::NoWorker));
+    assert!(e.to_string().contains("--no-worker"), "{e}");
+    assert_eq!(rt.status().await.unwrap().worker, WorkerState::Stopped);
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_saved_after_start_connects_the_mirror_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cfg/channels")).unwrap();
+    std::fs::write(
+        dir.path().join("cfg/channels/news.yaml"),
+        "channel_id: news\nchannel_name: News\nnotion:\n  tasks_database_id: 0b3f6c1a-6f4e-4b8e-9a51-0c8a7d2f4e11\n  assets_database_id: 5d2e8f70-1c3b-4a9d-8e6f-2b7c9d0e1f22\n",
+    )
+    .unwrap();
+    let rt = AppRuntime::start(
+        core(&dir).await,
+        RuntimeOptions {
+            run_worker: false,
+            watch_files: false,
+            door: Door::Desktop,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let before = serde_json::to_string(&rt.status().await.unwrap().mirror).unwrap();
+    assert!(rt.mirror().is_none());
+    assert!(before.contains("mirror is not running"), "{before}");
+    assert!(before.contains("Settings"), "{before}");
+
+    assert!(
+        rt.connect_notion("ntn_test_token_0123456789", Default::default())
+            .await
+    );
+    assert!(rt.mirror().is_some());
+    let after = serde_json::to_string(&rt.status().await.unwrap().mirror).unwrap();
+    assert!(!after.contains("mirror is not running"), "{after}");
+    rt.shutdown().await.unwrap();
+}
