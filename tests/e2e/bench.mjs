@@ -5,13 +5,28 @@
 // 20 runs over 20 demo tasks. Each run reloads the page and opens a task never opened before, with
 // prefetching off (?prefetch=0): the cold path, so the figures are an upper bound of what the
 // creator sees (hover and next-in-queue prefetching make the real thing faster).
-//   node tests/e2e/bench.mjs [runs] [--warm]
+//   node tests/e2e/bench.mjs [runs] [--warm] [--release]
 // --warm measures the product path instead: the board warms the first 5 tasks of the review queue
 // (detail + thumbnails) while it is shown, so an open only decodes and paints.
-import { fixture, openFromBoard } from './harness.mjs';
+// --release serves from target/release/reviewdesk (`cargo build --release -p reviewdesk-cli`)
+// instead of the debug build; REVIEWDESK_BIN picks any other binary.
+// The demo tasks share their pictures, hence their content-named thumbnails: after the first run
+// those come from Chromium's HTTP cache (they are served as immutable). --no-http-cache empties
+// that cache before each run, as for a task whose pictures were never shown.
+// The machine's load average is printed before and after: on 2 shared cores it moves the figures.
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+if (process.argv.includes('--release') && !process.env.REVIEWDESK_BIN) {
+  process.env.REVIEWDESK_BIN = fileURLToPath(new URL('../../target/release/reviewdesk', import.meta.url));
+}
+const { fixture, openFromBoard, bin } = await import('./harness.mjs');
+const build = /\/release\//.test(bin) ? 'release build' : /\/debug\//.test(bin) ? 'debug build' : bin;
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 // --warm: the product as it runs (the board warms the first tasks of the review queue).
 const WARM = process.argv.includes('--warm');
+const NO_HTTP_CACHE = process.argv.includes('--no-http-cache');
 const RUNS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 20);
 const GOAL = 100;
 const STRETCH = 50;
@@ -22,11 +37,13 @@ function stats(xs) {
   return { median: q(50), p95: q(95), min: s[0], max: s[s.length - 1] };
 }
 
+const loadBefore = load();
 const t0 = Date.now();
 process.stdout.write(`creating ${RUNS} demo tasks… `);
 const f = await fixture('bench', { tasks: RUNS });
 console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const { page, server } = f;
+const cdp = NO_HTTP_CACHE ? await page.context().newCDPSession(page) : null;
 const open = [];
 const decision = [];
 const parts = { detail: [], loaded: [], decoded: [] };
@@ -35,6 +52,7 @@ try {
   // Warm: in queue order ("Review next"), as the creator works through it.
   const ids = WARM ? [...f.ids] : [...f.ids].reverse();
   for (const [i, id] of ids.entries()) {
+    if (cdp) await cdp.send('Network.clearBrowserCache');
     await page.goto(WARM ? server.url : `${server.url}/?prefetch=0`);
     if (!WARM) await page.evaluate(() => performance.clearResourceTimings());
     await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
@@ -69,7 +87,8 @@ try {
 
 const fmt = (n) => `${n.toFixed(1)} ms`;
 const verdict = (p95) => (p95 <= STRETCH ? 'meets the stretch goal' : p95 <= GOAL ? 'meets the goal' : 'MISSES the goal');
-console.log(`\n${WARM ? 'warm (board prefetch on)' : 'cold (no prefetch, task never opened before)'}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, debug build of reviewdesk`);
+console.log(`\n${WARM ? 'warm (board prefetch on)' : `cold (no prefetch, task never opened before${NO_HTTP_CACHE ? ', HTTP cache emptied' : ''})`}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, ${build} of reviewdesk`);
+console.log(`load average (1/5/15 min) before: ${loadBefore}, after: ${load()}`);
 for (const [name, xs] of [
   ['click card → 22 thumbnails decoded and painted', open],
   ['click approve → new status visible', decision],
