@@ -160,3 +160,20 @@ export async function openFromBoard(page, id) {
   await page.locator(`[data-testid=card][data-task-id="${id}"]`).click();
   await page.waitForFunction((tid) => document.body.dataset.galleryReady === tid, id);
 }
+
+/** Statuses where the worker still has something to do for a task (it is not at rest). */
+const BUSY = /^(queued|claimed|generating_.*|.*_approved|approved|assembling|uploading)$/;
+
+/**
+ * Waits until the worker has finished what a decision on `taskId` started (an approval runs the
+ * composites step: seconds of CPU), so that a benchmark's next measurement does not share the
+ * cores with it. Gives up after `timeoutMs`.
+ */
+export async function waitForWorkerIdle(url, taskId, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const [status, detail] = await Promise.all([getJson(`${url}/api/status`), getJson(`${url}/api/tasks/${taskId}`)]);
+    if (status.worker.state !== 'working' && !BUSY.test(detail.task.status)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
