@@ -120,24 +120,43 @@ fn show_main(app: &AppHandle) {
     }
 }
 
-/// Rebuilds the tray from the database (cheap: one indexed query, and the menu only when it changed).
+/// Rebuilds the tray from the database (cheap: one indexed query, and the menu only when it
+/// changed). The menu is rebuilt on the main thread without waiting for it, so a busy UI thread
+/// never holds up the async runtime that serves the window's commands.
 pub async fn refresh_tray(app: &AppHandle) {
-    let Some(tray) = app.try_state::<tray::Tray<tauri::Wry>>() else {
+    if app.try_state::<tray::Tray<tauri::Wry>>().is_none() {
         return;
-    };
+    }
     let desktop = app.state::<Desktop>();
     let Ok(rt) = desktop.runtime() else {
         return;
     };
     let paused = rt.worker.as_ref().is_some_and(|w| w.is_paused());
-    match rt.waiting_for_review().await {
-        Ok(tasks) => {
-            if let Err(e) = tray.show(app, tray::TrayModel::new(&tasks, paused)) {
-                tracing::warn!(error = %e, "cannot update the tray");
-            }
+    let model = match rt.waiting_for_review().await {
+        Ok(tasks) => tray::TrayModel::new(&tasks, paused),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the tasks waiting for review");
+            return;
         }
-        Err(e) => tracing::warn!(error = %e, "cannot list the tasks waiting for review"),
-    }
+    };
+    let handle = app.clone();
+    let _ = app.run_on_main_thread(move || {
+        if let Some(tray) = handle.try_state::<tray::Tray<tauri::Wry>>()
+            && let Err(e) = tray.show(&handle, model)
+        {
+            tracing::warn!(error = %e, "cannot update the tray");
+        }
+    });
+}
+
+/// Shows the native notification off the async runtime (the D-Bus call blocks).
+fn notify(app: &AppHandle, title: String, body: String) {
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(e) = app.notification().builder().title(title).body(body).show() {
+            tracing::warn!(error = %e, "cannot show the notification");
+        }
+    });
 }
 
 /// Forwards domain events to the window, notifies at review gates, keeps the tray current.
@@ -164,9 +183,7 @@ async fn forward_events(app: AppHandle, rt: Arc<AppRuntime>) {
             } => {
                 let (title, body) = notify::review_ready_text(*gate, title, *items);
                 tracing::info!(task = %task_id, "notifying: {title}");
-                if let Err(e) = app.notification().builder().title(title).body(body).show() {
-                    tracing::warn!(error = %e, "cannot show the notification");
-                }
+                notify(&app, title, body);
                 refresh_tray(&app).await;
             }
             DomainEvent::StatusChanged { .. }

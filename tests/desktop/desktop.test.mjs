@@ -105,8 +105,8 @@ test('desktop: flag two assets and reject with feedback; only they are marked fo
 test('desktop: a task reaching Assets Ready raises an "Assets ready" notification on the session bus', async (t) => {
   const env = desktopEnv('desktop-notify');
   const title = `Notify ${Date.now()}`;
-  cli(env, ['task', 'add', '--title', title, '--topic', 'tides']);
-  // Watch the bus before the app starts: the in-process worker will take the task to the gate.
+  // Watch the bus, start the app, then queue the task: the app's in-process worker takes it to
+  // the gate while the window is open.
   const monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications'"], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -115,6 +115,7 @@ test('desktop: a task reaching Assets Ready raises an "Assets ready" notificatio
   t.after(() => monitor.kill('SIGTERM'));
   const d = await launch(env);
   t.after(() => d.close());
+  cli(env, ['task', 'add', '--title', title, '--topic', 'tides']);
 
   const expected = `Assets ready — ${title} (22 images)`;
   const until = Date.now() + 120_000;

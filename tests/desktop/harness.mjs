@@ -2,7 +2,7 @@
 // WebKitWebDriver with WebdriverIO. One tauri-driver per app, started with that test's environment
 // (its own data dir, database, workspace and XDG folders), so tests never share state.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { remote } from 'webdriverio';
@@ -118,8 +118,22 @@ export async function launch(env) {
 
 /** PIDs of running copies of the app under test. */
 export function appPids() {
-  const r = spawnSync('pgrep', ['-f', desktopBin], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean);
+  // By executable, not by command line: a shell whose command merely mentions the path is not the app.
+  let want;
+  try {
+    want = realpathSync(desktopBin);
+  } catch {
+    return [];
+  }
+  return readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      // A rebuilt binary shows as "<path> (deleted)" for copies still running.
+      return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '') === want;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
