@@ -111,6 +111,15 @@ export async function launch(env) {
           driver.once('exit', () => (clearTimeout(t), r()));
         });
       }
+      // WebKitWebDriver ends a session by closing the window, and closing the window only hides
+      // Review Desk to the tray (by design), so the process may still be up: stop it.
+      for (const pid of appPidsOf(env)) {
+        try {
+          process.kill(Number(pid), 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
       await waitAppGone();
     },
   };
@@ -140,15 +149,20 @@ export function appPids() {
  * The pid of the app that `launch(env)` started: the running copy whose environment names this
  * env's data dir (another engineer's run on its own display may be running the same binary).
  */
-export function appPid(env) {
+/** Running copies of the app started in `env` (recognised by its data folder). */
+export function appPidsOf(env) {
   const mark = `REVIEWDESK_DATA_DIR=${env.env.REVIEWDESK_DATA_DIR}`;
-  const mine = appPids().filter((pid) => {
+  return appPids().filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark);
     } catch {
       return false; // gone, or not ours to read
     }
   });
+}
+
+export function appPid(env) {
+  const mine = appPidsOf(env);
   if (mine.length !== 1) throw new Error(`expected one running app for ${env.dir}, found ${mine.length}`);
   return Number(mine[0]);
 }
