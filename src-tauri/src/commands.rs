@@ -7,7 +7,6 @@ use std::sync::Arc;
 use reviewdesk_core::api::{
     ApiError, AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
 };
-use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::tasks::TaskDetail;
 use reviewdesk_core::{
@@ -76,14 +75,6 @@ fn settings(d: &Desktop) -> CmdResult<&SettingsService> {
         .map_err(|message| CommandError::new("settings_unreadable", message.clone()))
 }
 
-fn input(reason: Option<String>) -> ReviewInput {
-    ReviewInput {
-        reviewer: local_reviewer(),
-        source: Source::Desktop,
-        reason,
-    }
-}
-
 fn task_id(s: &str) -> CmdResult<TaskId> {
     s.parse::<TaskId>()
         .map_err(|e| CommandError::new("not_found", e.to_string()))
@@ -128,23 +119,23 @@ pub async fn create_task(d: State<'_, Desktop>, body: NewTask) -> CmdResult<Task
 #[tauri::command(rename_all = "snake_case")]
 pub async fn approve(d: State<'_, Desktop>, id: String, body: ApproveRequest) -> CmdResult<Task> {
     Ok(reviews(&d)?
-        .approve(task_id(&id)?, input(body.note))
+        .approve(
+            task_id(&id)?,
+            ReviewInput::local(Source::Desktop, body.note),
+        )
         .await?)
 }
 
 /// Rejects the task with feedback; flagged assets (or the given ones) are regenerated.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn reject(d: State<'_, Desktop>, id: String, body: RejectRequest) -> CmdResult<Task> {
-    let flags = body
-        .flags
-        .map(|f| {
-            f.into_iter()
-                .map(AssetName::parse)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
+    let flags = body.flag_names()?;
     Ok(reviews(&d)?
-        .reject(task_id(&id)?, flags, input(Some(body.feedback)))
+        .reject(
+            task_id(&id)?,
+            flags,
+            ReviewInput::local(Source::Desktop, Some(body.feedback)),
+        )
         .await?)
 }
 
@@ -172,7 +163,10 @@ pub async fn flag_asset(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn bulk_approve(d: State<'_, Desktop>, body: BulkRequest) -> CmdResult<Vec<Task>> {
     Ok(reviews(&d)?
-        .bulk_approve(&body.task_ids, input(body.reason))
+        .bulk_approve(
+            &body.task_ids,
+            ReviewInput::local(Source::Desktop, body.reason),
+        )
         .await?)
 }
 
@@ -180,21 +174,30 @@ pub async fn bulk_approve(d: State<'_, Desktop>, body: BulkRequest) -> CmdResult
 #[tauri::command(rename_all = "snake_case")]
 pub async fn bulk_reject(d: State<'_, Desktop>, body: BulkRequest) -> CmdResult<Vec<Task>> {
     Ok(reviews(&d)?
-        .bulk_reject(&body.task_ids, None, input(body.reason))
+        .bulk_reject(
+            &body.task_ids,
+            None,
+            ReviewInput::local(Source::Desktop, body.reason),
+        )
         .await?)
 }
 
 /// Retries a failed task.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn retry(d: State<'_, Desktop>, id: String) -> CmdResult<Task> {
-    Ok(reviews(&d)?.retry(task_id(&id)?, input(None)).await?)
+    Ok(reviews(&d)?
+        .retry(task_id(&id)?, ReviewInput::local(Source::Desktop, None))
+        .await?)
 }
 
 /// Cancels a task.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn cancel(d: State<'_, Desktop>, id: String, body: CancelRequest) -> CmdResult<Task> {
     Ok(reviews(&d)?
-        .cancel(task_id(&id)?, input(body.reason))
+        .cancel(
+            task_id(&id)?,
+            ReviewInput::local(Source::Desktop, body.reason),
+        )
         .await?)
 }
 

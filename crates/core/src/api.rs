@@ -26,6 +26,16 @@ pub struct RejectRequest {
     pub flags: Option<Vec<String>>,
 }
 
+impl RejectRequest {
+    /// The named flags as asset names (an invalid name is refused), or `None` for "the flagged ones".
+    pub fn flag_names(&self) -> crate::Result<Option<Vec<crate::AssetName>>> {
+        self.flags
+            .as_ref()
+            .map(|f| f.iter().map(crate::AssetName::parse).collect())
+            .transpose()
+    }
+}
+
 /// Body of a flag change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]

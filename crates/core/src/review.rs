@@ -37,6 +37,15 @@ impl ReviewInput {
         }
     }
 
+    /// A decision by the local OS user through `source` (a window, a browser, the CLI).
+    pub fn local(source: Source, reason: Option<String>) -> Self {
+        ReviewInput {
+            reviewer: local_reviewer(),
+            source,
+            reason,
+        }
+    }
+
     /// Adds a reason.
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());

@@ -9,7 +9,6 @@ use axum::{Json, Router};
 use reviewdesk_core::api::{
     AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
 };
-use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::tasks::TaskDetail;
 use reviewdesk_core::{
@@ -65,14 +64,6 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/notion/webhook", post(crate::webhook::handle))
         .layer(axum::middleware::from_fn(crate::guard::security_headers))
         .with_state(state)
-}
-
-fn input(source: Source, reason: Option<String>) -> ReviewInput {
-    ReviewInput {
-        reviewer: local_reviewer(),
-        source,
-        reason,
-    }
 }
 
 fn task_id(s: &str) -> ApiResult<TaskId> {
@@ -137,7 +128,7 @@ async fn approve(
 ) -> ApiResult<Json<Task>> {
     Ok(Json(
         ReviewService::new(s.core.clone())
-            .approve(task_id(&id)?, input(Source::Browser, b.note))
+            .approve(task_id(&id)?, ReviewInput::local(Source::Browser, b.note))
             .await?,
     ))
 }
@@ -147,20 +138,13 @@ async fn reject(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<Task>> {
-    let flags = b
-        .flags
-        .map(|f| {
-            f.into_iter()
-                .map(AssetName::parse)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
+    let flags = b.flag_names()?;
     Ok(Json(
         ReviewService::new(s.core.clone())
             .reject(
                 task_id(&id)?,
                 flags,
-                input(Source::Browser, Some(b.feedback)),
+                ReviewInput::local(Source::Browser, Some(b.feedback)),
             )
             .await?,
     ))
@@ -173,7 +157,7 @@ async fn retry(
 ) -> ApiResult<Json<Task>> {
     Ok(Json(
         ReviewService::new(s.core.clone())
-            .retry(task_id(&id)?, input(Source::Browser, None))
+            .retry(task_id(&id)?, ReviewInput::local(Source::Browser, None))
             .await?,
     ))
 }
@@ -197,7 +181,7 @@ async fn cancel(
 ) -> ApiResult<Json<Task>> {
     Ok(Json(
         ReviewService::new(s.core.clone())
-            .cancel(task_id(&id)?, input(Source::Browser, b.reason))
+            .cancel(task_id(&id)?, ReviewInput::local(Source::Browser, b.reason))
             .await?,
     ))
 }
@@ -220,7 +204,7 @@ async fn bulk_approve(
 ) -> ApiResult<Json<Vec<Task>>> {
     Ok(Json(
         ReviewService::new(s.core.clone())
-            .bulk_approve(&b.task_ids, input(Source::Browser, b.reason))
+            .bulk_approve(&b.task_ids, ReviewInput::local(Source::Browser, b.reason))
             .await?,
     ))
 }
@@ -231,7 +215,11 @@ async fn bulk_reject(
 ) -> ApiResult<Json<Vec<Task>>> {
     Ok(Json(
         ReviewService::new(s.core.clone())
-            .bulk_reject(&b.task_ids, None, input(Source::Browser, b.reason))
+            .bulk_reject(
+                &b.task_ids,
+                None,
+                ReviewInput::local(Source::Browser, b.reason),
+            )
             .await?,
     ))
 }
