@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Status } from './bindings/Status';
-import { ALL_STATUSES, COLUMNS, columnOf, isGate, isError, statusName, statusTone, STATUS_INFO } from './status';
+import { ALL_STATUSES, COLUMNS, approvedPreview, columnOf, GATES, isGate, isError, statusName, statusTone, STATUS_INFO } from './status';
+import type { Task } from './bindings/Task';
 
 // domain.md's table, verbatim: internal value → board name.
 const TABLE: [Status, string][] = [
@@ -82,5 +83,32 @@ describe('columns', () => {
     expect(columnOf('composites_ready').id).toBe(columnOf('generating_composites').id);
     expect(columnOf('sfx_ready').id).toBe(columnOf('generating_sfx').id);
     expect(columnOf('asset_error').tone).toBe('error');
+  });
+});
+
+describe('approvedPreview', () => {
+  const base = { id: 't1', title: 'T', status: 'assets_ready', status_changed_at: '2026-01-01T00:00:00Z', review_completed_at: null } as unknown as Task;
+  it('moves every gate to its decision status, stamped now', () => {
+    const now = new Date('2026-11-25T10:00:00Z');
+    const expected: Record<string, Status> = {
+      assets_ready: 'assets_approved',
+      video_ready: 'video_approved',
+      audio_ready: 'audio_approved',
+      final_review: 'approved',
+    };
+    for (const g of GATES) {
+      const t = approvedPreview({ ...base, status: g }, now);
+      expect(t?.status, g).toBe(expected[g]);
+      expect(t?.status_changed_at).toBe(now.toISOString());
+      expect(t?.review_completed_at).toBe(now.toISOString());
+      // A decision status is one the transition table allows from the gate: not a gate, not an error.
+      expect(STATUS_INFO[t!.status].kind).toBe('decision');
+    }
+  });
+  it('refuses a task that is not at a gate, and leaves the input alone', () => {
+    expect(approvedPreview({ ...base, status: 'generating_assets' })).toBeNull();
+    expect(approvedPreview({ ...base, status: 'asset_error' })).toBeNull();
+    approvedPreview(base);
+    expect(base.status).toBe('assets_ready');
   });
 });

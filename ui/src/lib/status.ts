@@ -2,6 +2,7 @@
 // Names are the board names of shared/design/domain.md, exactly.
 import type { Status } from './bindings/Status';
 import type { StatusKind } from './bindings/StatusKind';
+import type { Task } from './bindings/Task';
 
 export interface StatusInfo {
   /** Name shown on the board (and on Notion). */
@@ -144,3 +145,23 @@ export const GATE_REJECT_TO: Readonly<Partial<Record<Status, Status>>> = {
   audio_ready: 'audio_error',
   final_review: 'video_error',
 };
+
+/** The decision status a gate's approval leads to (the worker then re-queues the task). */
+export const GATE_APPROVE_TO: Readonly<Partial<Record<Status, Status>>> = {
+  assets_ready: 'assets_approved',
+  video_ready: 'video_approved',
+  audio_ready: 'audio_approved',
+  final_review: 'approved',
+};
+
+/**
+ * The task as it will be once the approval the creator just gave is recorded: shown at once, before
+ * the backend answers (which then replaces it, or restores the original on a refusal).
+ * `null` when the task is not at a gate.
+ */
+export function approvedPreview(task: Task, now: Date = new Date()): Task | null {
+  const to = GATE_APPROVE_TO[task.status];
+  if (!to) return null;
+  const at = now.toISOString();
+  return { ...task, status: to, status_changed_at: at, review_completed_at: at };
+}

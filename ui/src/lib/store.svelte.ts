@@ -7,6 +7,7 @@ import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
 import { api, errorMessage, isNotFound, type Navigation, type StreamState } from './api';
 import { reviewQueue } from './views';
+import { BrowserNotifier, type NotifyPermission } from './notify';
 
 export type Route = { page: 'board' } | { page: 'task'; id: string };
 
@@ -35,6 +36,8 @@ class AppState {
   /** The settings dialog is open. */
   settings = $state(false);
   toasts = $state<Toast[]>([]);
+  /** Browser notifications (only in a browser: the desktop app notifies natively). */
+  notifyPermission = $state<NotifyPermission>('unsupported');
   loadError = $state<string | null>(null);
   /** Warm the next task (hover on a card, next in the queue). `?prefetch=0` turns it off (benchmark). */
   prefetch = typeof location === 'undefined' || new URLSearchParams(location.search).get('prefetch') !== '0';
@@ -47,6 +50,7 @@ class AppState {
   #warmed = new Set<string>();
   #statusTimer: ReturnType<typeof setTimeout> | null = null;
   #toastSeq = 0;
+  #notifier = new BrowserNotifier();
 
   start(): void {
     window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
@@ -63,6 +67,7 @@ class AppState {
       },
     );
     api.onNavigate((nav) => this.navigate(nav));
+    if (api.kind === 'web') this.notifyPermission = this.#notifier.permission;
     void this.reload();
   }
 
@@ -109,9 +114,18 @@ class AppState {
         this.refreshStatusSoon();
         return;
       }
+      case 'review_ready':
+        if (api.kind === 'web') {
+          this.#notifier.reviewReady(e, (id) => {
+            window.focus();
+            this.navigate({ kind: 'task', id });
+          });
+        }
+        this.refetchTask(e.task_id);
+        this.refreshStatusSoon();
+        return;
       case 'decision_made':
       case 'task_created':
-      case 'review_ready':
         this.refetchTask(e.task_id);
         this.refreshStatusSoon();
         return;
@@ -222,6 +236,14 @@ class AppState {
   openTask(id: string): void {
     location.hash = `#/task/${id}`;
     this.route = { page: 'task', id };
+  }
+
+  /** Asks the browser for notifications (from a click: browsers prompt only then). */
+  async enableNotifications(): Promise<void> {
+    this.notifyPermission = await this.#notifier.request();
+    if (this.notifyPermission === 'denied') {
+      this.toast('Notifications are blocked for this page: allow them in the browser’s site settings.', 'error');
+    }
   }
 
   openSettings(): void {

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { BrowserNotifier, reviewReadyText, type NotificationHost } from './notify';
+
+describe('reviewReadyText', () => {
+  it('names the gate, the task and the count, like the desktop', () => {
+    expect(reviewReadyText('assets_ready', 'Deep sea', 22).title).toBe('Assets ready — Deep sea (22 images)');
+    expect(reviewReadyText('video_ready', 'X', 1).title).toBe('Video ready — X (1 clip)');
+    expect(reviewReadyText('audio_ready', 'X', 18).title).toBe('Audio ready — X (18 tracks)');
+    expect(reviewReadyText('final_review', 'X', 1).title).toBe('Final review — X (1 file)');
+    expect(reviewReadyText('assets_ready', 'X', 2).body).toContain('A approves');
+  });
+});
+
+/** A recording double of the browser's Notification class. */
+function fakeHost(permission: NotificationPermission, answer: NotificationPermission = permission) {
+  const shown: { title: string; options?: NotificationOptions; closed: boolean; onclick: (() => void) | null }[] = [];
+  class FakeNotification {
+    static permission = permission;
+    static async requestPermission() {
+      FakeNotification.permission = answer;
+      return answer;
+    }
+    onclick: (() => void) | null = null;
+    constructor(title: string, options?: NotificationOptions) {
+      shown.push(this as unknown as (typeof shown)[number]);
+      Object.assign(this, { title, options, closed: false });
+    }
+    close() {
+      (this as unknown as { closed: boolean }).closed = true;
+    }
+  }
+  return { host: FakeNotification as unknown as NotificationHost, shown };
+}
+
+const event = { task_id: 't1', gate: 'assets_ready' as const, title: 'Deep sea', items: 22 };
+
+describe('BrowserNotifier', () => {
+  it('shows nothing until the creator allows it', async () => {
+    const { host, shown } = fakeHost('default', 'granted');
+    const n = new BrowserNotifier(host);
+    expect(n.permission).toBe('default');
+    expect(n.reviewReady(event, () => {})).toBe(false);
+    expect(shown).toHaveLength(0);
+    expect(await n.request()).toBe('granted');
+    expect(n.reviewReady(event, () => {})).toBe(true);
+    expect(shown[0].title).toBe('Assets ready — Deep sea (22 images)');
+    expect(shown[0].options?.tag).toBe('review-t1');
+  });
+
+  it('opens the task on a click and closes the notification', () => {
+    const { host, shown } = fakeHost('granted');
+    const opened: string[] = [];
+    new BrowserNotifier(host).reviewReady(event, (id) => opened.push(id));
+    shown[0].onclick?.();
+    expect(opened).toEqual(['t1']);
+    expect(shown[0].closed).toBe(true);
+  });
+
+  it('stays quiet when refused or unsupported', async () => {
+    const { host, shown } = fakeHost('denied');
+    expect(new BrowserNotifier(host).reviewReady(event, () => {})).toBe(false);
+    expect(shown).toHaveLength(0);
+    const none = new BrowserNotifier(null);
+    expect(none.permission).toBe('unsupported');
+    expect(await none.request()).toBe('unsupported');
+    expect(none.reviewReady(event, () => {})).toBe(false);
+  });
+});

@@ -1,0 +1,76 @@
+// The browser's stand-in for the desktop's "assets ready" notification (ux.md, Headless: "the
+// browser's notification API may stand in"). The desktop app notifies natively from Rust; this
+// module is used only when the UI runs in a browser on `reviewdesk serve`.
+import type { Status } from './bindings/Status';
+
+/** The notification for a task that entered a review gate. Same words as the desktop's. */
+export function reviewReadyText(gate: Status, title: string, items: number): { title: string; body: string } {
+  const [what, unit] =
+    gate === 'assets_ready'
+      ? ['Assets ready', 'images']
+      : gate === 'video_ready'
+        ? ['Video ready', 'clips']
+        : gate === 'audio_ready'
+          ? ['Audio ready', 'tracks']
+          : ['Final review', 'files'];
+  const u = items === 1 ? unit.replace(/s$/, '') : unit;
+  return {
+    title: `${what} — ${title} (${items} ${u})`,
+    body: 'Click to open it: A approves, F flags, R rejects with feedback.',
+  };
+}
+
+/** Where the browser stands on notifications for this page. */
+export type NotifyPermission = 'unsupported' | 'default' | 'granted' | 'denied';
+
+/** The part of the browser's `Notification` this module uses (a test passes its own). */
+export interface NotificationHost {
+  readonly permission: NotificationPermission;
+  requestPermission(): Promise<NotificationPermission>;
+  new (title: string, options?: NotificationOptions): Notification;
+}
+
+/** The page's `Notification`, or null where the browser has none (or it is not a secure context). */
+export function browserNotifications(): NotificationHost | null {
+  return typeof window !== 'undefined' && 'Notification' in window ? (window.Notification as NotificationHost) : null;
+}
+
+/** Sends review notifications through the browser, once the creator has allowed them. */
+export class BrowserNotifier {
+  constructor(private readonly host: NotificationHost | null = browserNotifications()) {}
+
+  get permission(): NotifyPermission {
+    return this.host ? this.host.permission : 'unsupported';
+  }
+
+  /** Asks the browser (which only shows its prompt from a click). */
+  async request(): Promise<NotifyPermission> {
+    if (!this.host) return 'unsupported';
+    try {
+      return await this.host.requestPermission();
+    } catch {
+      return this.permission;
+    }
+  }
+
+  /**
+   * Notifies that a task waits for review; a click on the notification calls `onOpen`. One
+   * notification per task (tagged by id), so several open tabs or a repeated event replace it
+   * instead of stacking. Returns whether one was shown.
+   */
+  reviewReady(e: { task_id: string; gate: Status; title: string; items: number }, onOpen: (taskId: string) => void): boolean {
+    if (!this.host || this.host.permission !== 'granted') return false;
+    const { title, body } = reviewReadyText(e.gate, e.title, e.items);
+    try {
+      const n = new this.host(title, { body, tag: `review-${e.task_id}` });
+      n.onclick = () => {
+        n.close();
+        onOpen(e.task_id);
+      };
+      return true;
+    } catch {
+      // Some browsers allow notifications only from a service worker: the board still shows it.
+      return false;
+    }
+  }
+}
