@@ -22,23 +22,128 @@ pub fn respond(workspace: &Workspace, request: &Request<Vec<u8>>) -> Response<Ve
     let Ok(path) = workspace.resolve(&rel) else {
         return error(StatusCode::NOT_FOUND, "no such file in the workspace");
     };
-    match std::fs::read(&path) {
-        Ok(bytes) => Response::builder()
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, content_type(&path))
-            .header(
-                header::CACHE_CONTROL,
-                if is_immutable(&rel) {
-                    "public, max-age=31536000, immutable"
-                } else {
-                    "no-cache"
-                },
-            )
-            .header("x-content-type-options", "nosniff")
-            .body(bytes)
-            .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
-        Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
+    let cache = if is_immutable(&rel) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let Some(range) = range else {
+        return match std::fs::read(&path) {
+            Ok(bytes) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, content_type(&path))
+                .header(header::CACHE_CONTROL, cache)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header("x-content-type-options", "nosniff")
+                .body(bytes)
+                .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
+            Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
+        };
+    };
+    partial(&path, range, cache)
+}
+
+/// The most one range answer carries. A scheme handler's body is one buffer, so an open-ended
+/// `bytes=0-` on a long final video must not read it all; players ask again from where the
+/// answer's Content-Range ended (Tauri's own asset protocol caps its ranges the same way).
+const MAX_RANGE: u64 = 4 * 1024 * 1024;
+
+/// Answers a `Range` request (what WebKit's `<video>`/`<audio>` send to play and seek): 206 with
+/// just those bytes, 416 past the end, the whole file for anything else (allowed, and what the
+/// server does too; its parser is `reviewdesk-server`'s `files::parse_range`, which this crate
+/// does not depend on).
+fn partial(path: &std::path::Path, range: &str, cache: &str) -> Response<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
+    };
+    let Some(len) = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+    else {
+        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
+    };
+    let Some((start, end)) = parse_range(range, len) else {
+        let mut bytes = Vec::new();
+        return match file.read_to_end(&mut bytes) {
+            Ok(_) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, content_type(path))
+                .header(header::CACHE_CONTROL, cache)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header("x-content-type-options", "nosniff")
+                .body(bytes)
+                .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
+            Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
+        };
+    };
+    if start >= len {
+        let mut r = error(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "the range is past the end",
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {
+            r.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return r;
     }
+    let end = end.min(len - 1).min(start + MAX_RANGE - 1);
+    let mut bytes = Vec::new();
+    let read = file
+        .seek(SeekFrom::Start(start))
+        .and_then(|_| (&mut file).take(end - start + 1).read_to_end(&mut bytes));
+    if read.is_err() {
+        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
+    }
+    let end = start + bytes.len() as u64 - 1;
+    Response::builder()
+        .status(StatusCode::PARTIAL_CONTENT)
+        .header(header::CONTENT_TYPE, content_type(path))
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+        .header("x-content-type-options", "nosniff")
+        .body(bytes)
+        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response"))
+}
+
+/// One `bytes=` range as `(start, end)` with `end` possibly past the file (the caller clamps);
+/// `start >= len` means unsatisfiable. `None`: serve the whole file (no `bytes` unit, malformed,
+/// several ranges or a reversed one).
+fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    if first.trim().is_empty() {
+        // `-n`: the last n bytes; `-0` (or any suffix of an empty file) is unsatisfiable.
+        let n = num(last)?;
+        return Some(if n == 0 || len == 0 {
+            (len, len)
+        } else {
+            (len - n.min(len), len - 1)
+        });
+    }
+    let start = num(first)?;
+    if last.trim().is_empty() {
+        return Some((start, u64::MAX));
+    }
+    let end = num(last)?;
+    (end >= start).then_some((start, end))
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
@@ -100,6 +205,54 @@ mod tests {
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "{escape}");
             assert!(!r.body().starts_with(b"secret"));
         }
+    }
+
+    fn get_range(ws: &Workspace, uri: &str, range: &str) -> Response<Vec<u8>> {
+        respond(
+            ws,
+            &Request::get(uri)
+                .header(header::RANGE, range)
+                .body(Vec::new())
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn media_ranges_get_206_with_those_bytes_and_416_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        ws.write_atomic("p/video/clip_01.mp4", &data).unwrap();
+        let uri = "reviewdesk://localhost/p%2Fvideo%2Fclip_01.mp4";
+        for (range, start, end) in [
+            ("bytes=0-99", 0usize, 99usize),
+            ("bytes=900-", 900, 999),
+            ("bytes=-10", 990, 999),
+            ("bytes=990-5000", 990, 999),
+        ] {
+            let r = get_range(&ws, uri, range);
+            assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+            assert_eq!(
+                r.headers()[header::CONTENT_RANGE],
+                format!("bytes {start}-{end}/1000").as_str()
+            );
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "video/mp4");
+            assert_eq!(r.body().as_slice(), &data[start..=end], "{range}");
+        }
+        for range in ["bytes=1000-", "bytes=-0"] {
+            let r = get_range(&ws, uri, range);
+            assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+            assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */1000");
+        }
+        for range in ["bytes=5-1", "bytes=0-1,4-5", "lines=1-2"] {
+            let r = get_range(&ws, uri, range);
+            assert_eq!(r.status(), StatusCode::OK, "{range}");
+            assert_eq!(r.body().len(), 1000);
+        }
+        // A range changes nothing about what may be read.
+        std::fs::write(dir.path().join("secret.txt"), b"secret").unwrap();
+        let r = get_range(&ws, "reviewdesk://localhost/..%2Fsecret.txt", "bytes=0-2");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{ChannelId, TaskId};
 use crate::runtime::Core;
-use crate::status::Status;
+use crate::status::{Status, Step};
 use crate::store::{AssetRecord, AssetVersion, AuditRow, TaskFilter};
 use crate::task::{NewTask, Task};
 use crate::workspace::Workspace;
@@ -24,6 +24,29 @@ pub struct TaskDetail {
     pub assets: Vec<AssetDetail>,
     /// Its audit trail.
     pub audit: Vec<AuditRow>,
+    /// What the media steps produced (clips, narration, sound effects, the final video), for the
+    /// reviews at the later gates; empty until the video step has finished an item.
+    pub outputs: Vec<StepOutput>,
+}
+
+/// The steps whose outputs [`TaskDetail::outputs`] lists. Assets are the gallery's; composites
+/// are left out because no gate reviews them (composites_ready passes straight on) and listing
+/// them would add 18 file checks to every later detail for nothing on screen.
+pub const MEDIA_STEPS: [Step; 4] = [Step::Video, Step::Audio, Step::Sfx, Step::Assembly];
+
+/// One finished item of a media step and its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StepOutput {
+    /// The step that made it.
+    pub step: Step,
+    /// The item's key within the step (`clip_01`, `narration_01`, `sfx_01`, `final`).
+    pub item: String,
+    /// File relative to the workspace.
+    pub file: String,
+    /// Whether the file is on disk (one `stat`). Steps record no size, so an empty file counts as
+    /// `changed` (executors refuse to finish an item with an empty output) and anything else as
+    /// `ok`.
+    pub file_state: FileState,
 }
 
 /// An asset with its versions and file paths (relative to the workspace).
@@ -196,10 +219,150 @@ impl TaskService {
             });
         }
         let audit = self.core.store.audit(id).await?;
+        // One query for every media step (the gallery-open budget allows one more, not four).
+        let outputs = self
+            .core
+            .store
+            .checkpoints_of_steps(id, &MEDIA_STEPS)
+            .await?
+            .into_iter()
+            .map(|(step, item, file)| StepOutput {
+                file_state: match std::fs::metadata(self.core.workspace.root().join(&file)) {
+                    Ok(m) if m.is_file() && m.len() > 0 => FileState::Ok,
+                    Ok(m) if m.is_file() => FileState::Changed,
+                    _ => FileState::Missing,
+                },
+                step,
+                item,
+                file,
+            })
+            .collect();
         Ok(TaskDetail {
             task,
             assets,
             audit,
+            outputs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::CoreOptions;
+
+    async fn core(dir: &std::path::Path, database_url: Option<String>) -> Arc<Core> {
+        std::fs::create_dir_all(dir.join("config/channels")).unwrap();
+        Core::open(CoreOptions {
+            database_url: Some(database_url.unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display())
+            })),
+            workspace: Some(dir.join("ws")),
+            config_dir: Some(dir.join("config")),
+            worker_settings: None,
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn detail_lists_media_outputs_in_pipeline_order_with_file_states() {
+        media_outputs_on(None).await;
+    }
+
+    /// The same on PostgreSQL when the test cluster is there (`scripts/start-postgres.sh`); the
+    /// backend suite in tests/store_backends.rs makes it mandatory, this one only follows it.
+    #[tokio::test]
+    async fn detail_lists_media_outputs_on_postgres_too() {
+        let Some(admin) = std::env::var("REVIEWDESK_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            eprintln!("SKIPPED on PostgreSQL: REVIEWDESK_TEST_PG_URL is not set");
+            return;
+        };
+        let name = format!("rd_media_{}", uuid::Uuid::new_v4().simple());
+        let url = crate::store::Store::create_postgres_database(&admin, &name)
+            .await
+            .unwrap();
+        let core = media_outputs_on(Some(url)).await;
+        core.store.close().await;
+        crate::store::Store::drop_postgres_database(&admin, &name)
+            .await
+            .unwrap();
+    }
+
+    async fn media_outputs_on(database_url: Option<String>) -> Arc<Core> {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path(), database_url).await;
+        let tasks = TaskService::new(core.clone());
+        let task = tasks
+            .create(
+                NewTask {
+                    title: "Media".into(),
+                    ..Default::default()
+                },
+                Source::Cli,
+            )
+            .await
+            .unwrap();
+        let project = Workspace::project_rel(&task.channel_id, task.id);
+        let rel = |p: &str| project.join(p).to_string_lossy().into_owned();
+        // Recorded out of order on purpose: the detail sorts by pipeline step, then item.
+        let recorded = [
+            (
+                Step::Assembly,
+                "final",
+                "final/video.mp4",
+                Some(&b"mp4"[..]),
+            ),
+            (
+                Step::Audio,
+                "narration_01",
+                "audio/narration_01.mp3",
+                Some(b"mp3"),
+            ),
+            (Step::Video, "clip_02", "video/clip_02.mp4", None),
+            (Step::Video, "clip_01", "video/clip_01.mp4", Some(b"mp4")),
+            (Step::Sfx, "sfx_01", "sfx/sfx_01.mp3", Some(b"")),
+            (
+                Step::Composites,
+                "composite_01",
+                "composites/composite_01.png",
+                Some(b"png"),
+            ),
+        ];
+        for (step, item, file, bytes) in recorded {
+            if let Some(b) = bytes {
+                core.workspace.write_atomic(rel(file), b).unwrap();
+            }
+            core.store
+                .checkpoint(task.id, step, item, &rel(file))
+                .await
+                .unwrap();
+        }
+
+        let d = tasks.detail(task.id).await.unwrap();
+        let got: Vec<(Step, &str, FileState)> = d
+            .outputs
+            .iter()
+            .map(|o| (o.step, o.item.as_str(), o.file_state))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Step::Video, "clip_01", FileState::Ok),
+                (Step::Video, "clip_02", FileState::Missing),
+                (Step::Audio, "narration_01", FileState::Ok),
+                (Step::Sfx, "sfx_01", FileState::Changed),
+                (Step::Assembly, "final", FileState::Ok),
+            ],
+            "composites are not listed; a deleted clip is missing; an empty file is changed"
+        );
+        assert_eq!(d.outputs[0].file, rel("video/clip_01.mp4"));
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["outputs"][0]["step"], "video");
+        assert_eq!(json["outputs"][0]["file_state"], "ok");
+        core
     }
 }

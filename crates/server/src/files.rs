@@ -1,25 +1,122 @@
 //! Workspace files and the built UI, with caching headers.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use crate::AppState;
 use crate::error::HttpError;
 use reviewdesk_core::workspace::{content_type, is_immutable};
 
-/// A file's validator and, unless the client's copy is current, its bytes.
-struct Loaded {
-    etag: String,
-    bytes: Option<Vec<u8>>,
+// Ranges are parsed here rather than by tower-http's `ServeFile`: that needs its `fs` feature (new
+// crates), answers with `Last-Modified` instead of our size-mtime ETag, guesses types with
+// mime_guess instead of `content_type`, and sets no Cache-Control, so wrapping it to keep our
+// semantics would take more code than the one-range parser below.
+
+/// Spans up to this size are read on the blocking thread in one go (thumbnails, images: the
+/// gallery path stays one hop); larger ones (videos) are streamed so memory stays bounded.
+const READ_AT_ONCE: u64 = 4 * 1024 * 1024;
+/// Chunk size when streaming.
+const CHUNK: u64 = 256 * 1024;
+
+/// What a `Range` header asks of a file of a given length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeRequest {
+    /// No usable range: send the whole file (absent, not `bytes`, malformed or several ranges,
+    /// all of which a server may ignore).
+    Full,
+    /// Bytes `start..=end`, already clamped to the file.
+    Part { start: u64, end: u64 },
+    /// A well-formed range that lies wholly past the end: 416.
+    Unsatisfiable,
+}
+
+/// Parses one `bytes=` range against a file length (RFC 9110 §14.1.2). Several ranges are
+/// answered with the whole file: no browser media player asks for them, and multipart bodies
+/// would be code for nobody.
+fn parse_range(value: &str, len: u64) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Full;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (first.trim().is_empty(), num(first), num(last)) {
+        // `-n`: the last n bytes.
+        (true, _, Some(n)) => {
+            if n == 0 || len == 0 {
+                RangeRequest::Unsatisfiable
+            } else {
+                RangeRequest::Part {
+                    start: len - n.min(len),
+                    end: len - 1,
+                }
+            }
+        }
+        // `a-` or `a-b`.
+        (false, Some(start), end) if last.trim().is_empty() || end.is_some() => {
+            if let Some(e) = end
+                && e < start
+            {
+                return RangeRequest::Full;
+            }
+            if start >= len {
+                return RangeRequest::Unsatisfiable;
+            }
+            RangeRequest::Part {
+                start,
+                end: end.map_or(len - 1, |e| e.min(len - 1)),
+            }
+        }
+        _ => RangeRequest::Full,
+    }
+}
+
+/// The bytes to send.
+enum Payload {
+    /// Read already (small spans).
+    Bytes(Vec<u8>),
+    /// An open file positioned at the span's start, and how many bytes to stream from it.
+    Stream(std::fs::File, u64),
+}
+
+/// What a request for a file turned into.
+enum Loaded {
+    /// The client's copy is current.
+    NotModified { etag: String },
+    /// The range lies past the end of a file of this length.
+    Unsatisfiable { etag: String, len: u64 },
+    /// The whole file (`range: None`) or a part of it, with its bytes.
+    Send {
+        etag: String,
+        len: u64,
+        range: Option<(u64, u64)>,
+        payload: Payload,
+    },
+}
+
+/// The request headers `load` looks at.
+struct Conditions {
+    if_none_match: Option<String>,
+    range: Option<String>,
+    if_range: Option<String>,
 }
 
 /// Opens, stats and reads a file on one blocking thread (one hop instead of one per call: a
 /// gallery open asks for 22 thumbnails at once). `None` when it is missing or not a file.
-fn load(path: &std::path::Path, if_none_match: Option<&str>) -> Option<Loaded> {
-    use std::io::Read;
+fn load(path: &std::path::Path, cond: &Conditions) -> Option<Loaded> {
     let mut file = std::fs::File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
@@ -31,16 +128,71 @@ fn load(path: &std::path::Path, if_none_match: Option<&str>) -> Option<Loaded> {
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let etag = format!("\"{:x}-{:x}\"", meta.len(), mtime);
-    if if_none_match == Some(etag.as_str()) {
-        return Some(Loaded { etag, bytes: None });
+    let len = meta.len();
+    let etag = format!("\"{len:x}-{mtime:x}\"");
+    // Conditionals before the range, as RFC 9110 §13.2.2 orders them.
+    if cond.if_none_match.as_deref() == Some(etag.as_str()) {
+        return Some(Loaded::NotModified { etag });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes).ok()?;
-    Some(Loaded {
+    // If-Range with another validator means the client's partial copy is stale: send it all.
+    let range_applies = cond.if_range.as_deref().is_none_or(|v| v == etag);
+    let range = match cond.range.as_deref().filter(|_| range_applies) {
+        None => None,
+        Some(v) => match parse_range(v, len) {
+            RangeRequest::Full => None,
+            RangeRequest::Unsatisfiable => return Some(Loaded::Unsatisfiable { etag, len }),
+            RangeRequest::Part { start, end } => Some((start, end)),
+        },
+    };
+    let (start, span) = range.map_or((0, len), |(s, e)| (s, e - s + 1));
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).ok()?;
+    }
+    let payload = if span <= READ_AT_ONCE {
+        let mut bytes = Vec::with_capacity(usize::try_from(span).unwrap_or(0));
+        (&mut file).take(span).read_to_end(&mut bytes).ok()?;
+        Payload::Bytes(bytes)
+    } else {
+        Payload::Stream(file, span)
+    };
+    Some(Loaded::Send {
         etag,
-        bytes: Some(bytes),
+        len,
+        range,
+        payload,
     })
+}
+
+/// A body that reads `left` bytes from `file` in chunks, each on a blocking thread.
+fn stream_body(file: std::fs::File, left: u64) -> Body {
+    // The state is `None` once the stream has failed: it ends after reporting the error.
+    let chunks = futures::stream::unfold((Some(file), left), |(file, left)| async move {
+        let mut file = file?;
+        if left == 0 {
+            return None;
+        }
+        let want = left.min(CHUNK);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+            let r = (&mut file).take(want).read_to_end(&mut buf);
+            (file, r.map(|_| buf))
+        })
+        .await;
+        match read {
+            Ok((file, Ok(buf))) if !buf.is_empty() => {
+                let n = buf.len() as u64;
+                Some((Ok(Bytes::from(buf)), (Some(file), left - n)))
+            }
+            // Truncated underneath us: end the body with an error rather than a silent short one.
+            Ok((_, Ok(_))) => Some((
+                Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                (None, 0),
+            )),
+            Ok((_, Err(e))) => Some((Err(e), (None, 0))),
+            Err(e) => Some((Err(std::io::Error::other(e)), (None, 0))),
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 async fn send_file(
@@ -49,35 +201,85 @@ async fn send_file(
     immutable: bool,
 ) -> Result<Response, HttpError> {
     let not_found = || HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file");
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let cond = Conditions {
+        if_none_match: header_text(header::IF_NONE_MATCH),
+        range: header_text(header::RANGE),
+        if_range: header_text(header::IF_RANGE),
+    };
     let cache = if immutable {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
     };
     let content_type = content_type(&path);
-    let loaded = tokio::task::spawn_blocking(move || load(&path, if_none_match.as_deref()))
+    let loaded = tokio::task::spawn_blocking(move || load(&path, &cond))
         .await
         .map_err(|_| not_found())?
         .ok_or_else(not_found)?;
-    let Some(bytes) = loaded.bytes else {
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [
-                (header::ETAG, loaded.etag),
-                (header::CACHE_CONTROL, cache.to_string()),
-            ],
-        )
-            .into_response());
+    let (etag, status, len, range, payload) = match loaded {
+        Loaded::NotModified { etag } => {
+            return Ok((
+                StatusCode::NOT_MODIFIED,
+                [
+                    (header::ETAG, etag),
+                    (header::CACHE_CONTROL, cache.to_string()),
+                ],
+            )
+                .into_response());
+        }
+        Loaded::Unsatisfiable { etag, len } => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [
+                    (header::CONTENT_RANGE, format!("bytes */{len}")),
+                    (header::ACCEPT_RANGES, "bytes".to_string()),
+                    (header::ETAG, etag),
+                ],
+            )
+                .into_response());
+        }
+        Loaded::Send {
+            etag,
+            len,
+            range: None,
+            payload,
+        } => (etag, StatusCode::OK, len, None, payload),
+        Loaded::Send {
+            etag,
+            len,
+            range: Some(r),
+            payload,
+        } => (etag, StatusCode::PARTIAL_CONTENT, len, Some(r), payload),
     };
-    let mut resp = Response::new(Body::from(bytes));
+    let span = range.map_or(len, |(s, e)| e - s + 1);
+    let mut resp = match payload {
+        Payload::Bytes(bytes) => Response::new(Body::from(bytes)),
+        Payload::Stream(file, left) => {
+            let mut r = Response::new(stream_body(file, left));
+            // A stream has no size hint; say it so the player knows the length up front.
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(span));
+            r
+        }
+    };
+    *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&loaded.etag) {
+    // Tells media players they may seek with ranges.
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
     h.insert(
@@ -130,4 +332,41 @@ pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -
         HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeRequest, parse_range};
+
+    fn part(start: u64, end: u64) -> RangeRequest {
+        RangeRequest::Part { start, end }
+    }
+
+    #[test]
+    fn ranges_are_parsed_and_clamped_to_the_file() {
+        let cases = [
+            ("bytes=0-99", part(0, 99)),
+            ("bytes=0-", part(0, 999)),
+            ("bytes=990-2000", part(990, 999)),
+            ("bytes=-10", part(990, 999)),
+            ("bytes=-5000", part(0, 999)),
+            ("bytes= 10 - 20 ", part(10, 20)),
+            ("bytes=1000-", RangeRequest::Unsatisfiable),
+            ("bytes=1000-1001", RangeRequest::Unsatisfiable),
+            ("bytes=-0", RangeRequest::Unsatisfiable),
+            // Ignored, as a server may: the whole file.
+            ("bytes=20-10", RangeRequest::Full),
+            ("bytes=0-1,5-6", RangeRequest::Full),
+            ("items=0-1", RangeRequest::Full),
+            ("bytes=a-b", RangeRequest::Full),
+            ("bytes=-", RangeRequest::Full),
+            ("bytes=+1-2", RangeRequest::Full),
+            ("bytes=99999999999999999999999-", RangeRequest::Full),
+        ];
+        for (header, want) in cases {
+            assert_eq!(parse_range(header, 1000), want, "{header}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-1", 0), RangeRequest::Unsatisfiable);
+    }
 }

@@ -72,8 +72,8 @@ pub fn document() -> Value {
             "/api/worker/pause": {"post": op("Pause the worker", Some("Empty"), "AppStatus")},
             "/api/worker/resume": {"post": op("Resume the worker", Some("Empty"), "AppStatus")},
             "/api/events": {"get": {"summary": "Server-sent domain events (event: domain)", "responses": {"200": {"description": "text/event-stream"}}}},
-            "/files/{path}": {"get": {"summary": "A workspace file (thumbnails, assets); paths outside the workspace are 404",
-                                      "responses": {"200": {"description": "the file"}, "304": {"description": "not modified"}, "404": {"description": "no such file"}}}}
+            "/files/{path}": {"get": {"summary": "A workspace file (thumbnails, assets, clips, audio); one `Range: bytes=` range is honoured; paths outside the workspace are 404",
+                                      "responses": {"200": {"description": "the file"}, "206": {"description": "the requested range (Content-Range)"}, "304": {"description": "not modified"}, "404": {"description": "no such file"}, "416": {"description": "the range lies past the end of the file"}}}}
         },
         "components": {"schemas": {
             "ApiError": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
