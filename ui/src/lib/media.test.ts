@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { FileState } from './bindings/FileState';
+import type { Step } from './bindings/Step';
+import type { StepOutput } from './bindings/StepOutput';
+import { isGalleryOnlyKey, isPlayable, itemLabel, mediaGroups, showsMedia } from './media';
+
+function out(step: Step, item: string, file_state: FileState = 'ok'): StepOutput {
+  return { step, item, file: `channels/default/projects/t/${step}/${item}`, file_state };
+}
+
+const clips = [out('video', 'clip_10'), out('video', 'clip_02'), out('video', 'clip_01', 'missing')];
+const narration = [out('audio', 'narration_02'), out('audio', 'narration_01')];
+const sfx = [out('sfx', 'sfx_01')];
+const final = [out('assembly', 'final')];
+const all = [...final, ...sfx, ...narration, ...clips];
+
+describe('showsMedia', () => {
+  it('is on at the three media gates, even before anything is listed', () => {
+    for (const s of ['video_ready', 'audio_ready', 'final_review'] as const) {
+      expect(showsMedia(s, [])).toBe(true);
+      expect(showsMedia(s, all)).toBe(true);
+    }
+  });
+  it('is off at the assets gate and while steps run', () => {
+    for (const s of ['assets_ready', 'asset_error', 'generating_video', 'queued', 'published'] as const) {
+      expect(showsMedia(s, all)).toBe(false);
+    }
+  });
+  it('is on in the video/audio errors only when there is media to look at', () => {
+    expect(showsMedia('video_error', [])).toBe(false);
+    expect(showsMedia('video_error', clips)).toBe(true);
+    expect(showsMedia('audio_error', narration)).toBe(true);
+    expect(showsMedia('upload_error', all)).toBe(false);
+  });
+});
+
+describe('mediaGroups', () => {
+  it('shows only the clips at Videos Ready, in item order', () => {
+    const g = mediaGroups('video_ready', all);
+    expect(g.map((x) => x.step)).toEqual(['video']);
+    expect(g[0].label).toBe('Clips (3)');
+    expect(g[0].player).toBe('video');
+    expect(g[0].large).toBe(false);
+    expect(g[0].items.map((o) => o.item)).toEqual(['clip_01', 'clip_02', 'clip_10']);
+  });
+  it('puts the reviewed step first and skips empty groups', () => {
+    expect(mediaGroups('audio_ready', [...narration, ...clips]).map((x) => [x.step, x.player])).toEqual([
+      ['audio', 'audio'],
+      ['video', 'video'],
+    ]);
+    expect(mediaGroups('audio_ready', clips).map((x) => x.step)).toEqual(['video']);
+  });
+  it('leads the final review with one large final video', () => {
+    const g = mediaGroups('final_review', all);
+    expect(g.map((x) => x.step)).toEqual(['assembly', 'video', 'audio', 'sfx']);
+    expect(g[0]).toMatchObject({ label: 'Final video', large: true, player: 'video' });
+    expect(g[3]).toMatchObject({ label: 'Sound effects (1)', player: 'audio' });
+  });
+  it('does not mutate its input and is empty for other statuses', () => {
+    const input = [...clips];
+    mediaGroups('video_ready', input);
+    expect(input.map((o) => o.item)).toEqual(['clip_10', 'clip_02', 'clip_01']);
+    expect(mediaGroups('assets_ready', all)).toEqual([]);
+  });
+});
+
+describe('itemLabel and isPlayable', () => {
+  it('labels items for people', () => {
+    expect(itemLabel(out('video', 'clip_07'))).toBe('Clip 7');
+    expect(itemLabel(out('audio', 'narration_12'))).toBe('Narration 12');
+    expect(itemLabel(out('sfx', 'sfx_01'))).toBe('SFX 1');
+    expect(itemLabel(out('assembly', 'final'))).toBe('Final video');
+    expect(itemLabel(out('video', 'odd'))).toBe('Clip odd');
+  });
+  it('plays only files that are there as recorded', () => {
+    expect(isPlayable(out('video', 'clip_01'))).toBe(true);
+    expect(isPlayable(out('video', 'clip_01', 'missing'))).toBe(false);
+    expect(isPlayable(out('video', 'clip_01', 'changed'))).toBe(false);
+  });
+});
+
+describe('isGalleryOnlyKey', () => {
+  it('claims the gallery keys for the players and leaves the decision keys alone', () => {
+    for (const key of [' ', 'Enter', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'f', 'F', 'v']) {
+      expect(isGalleryOnlyKey({ key }), key).toBe(true);
+    }
+    for (const key of ['a', 'A', 'r', 'j', 'k', 'Escape', '?', ',', 'x']) {
+      expect(isGalleryOnlyKey({ key }), key).toBe(false);
+    }
+  });
+  it('leaves modified keys and typing alone', () => {
+    expect(isGalleryOnlyKey({ key: 'f', ctrlKey: true })).toBe(false);
+    expect(isGalleryOnlyKey({ key: ' ', target: { tagName: 'TEXTAREA' } })).toBe(false);
+  });
+});
