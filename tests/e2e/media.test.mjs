@@ -1,0 +1,173 @@
+// Browser end-to-end: the media review at the gates after the assets gate. The clips and narration
+// are real MP4/MP3 files made by ffmpeg through the pipeline's command executor (the channel file
+// configures it, as a creator would), served by a real `reviewdesk serve` and played by Chromium.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve } from './harness.mjs';
+
+const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';
+
+// One second of test pattern per clip, H.264 in MP4 with the index up front (what a browser wants),
+// and one second of tone per narration clip. Arguments are split on spaces before {output} is put in.
+const CHANNEL = `channel_id: default
+channel_name: Default
+steps:
+  video:
+    executor: command
+    program: ${FFMPEG}
+    args: "-nostdin -y -loglevel error -f lavfi -i testsrc=duration=1:size=320x180:rate=10 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart {output}"
+    timeout_secs: 60
+  audio:
+    executor: command
+    program: ${FFMPEG}
+    args: "-nostdin -y -loglevel error -f lavfi -i sine=frequency=440:duration=1 -c:a libmp3lame {output}"
+    timeout_secs: 60
+`;
+
+/** Polls the API until the task's status satisfies `ok`; returns the detail. */
+async function waitForStatus(url, id, ok, what, timeoutMs = 120_000) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < until) {
+    last = await getJson(`${url}/api/tasks/${id}`);
+    if (ok(last.task.status)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: still ${last?.task.status} after ${timeoutMs} ms; log: ${last?.task.error_log}`);
+}
+
+test('Videos Ready shows playable clips and a missing one; A approves; Audio Ready shows narration', async (t) => {
+  preflight();
+  if (!existsSync(FFMPEG)) throw new Error(`${FFMPEG} is missing: apt-get install -y ffmpeg (or set FFMPEG)`);
+  const env = makeEnv('media');
+  mkdirSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels'), { recursive: true });
+  writeFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels', 'default.yaml'), CHANNEL);
+  let server;
+  let b;
+  t.after(async () => {
+    await b?.context.close().catch(() => {});
+    await server?.stop();
+    if (!process.env.KEEP_TMP) rmSync(env.dir, { recursive: true, force: true });
+  });
+
+  // Through the real pipeline: assets (built-in) → approve → composites → video (ffmpeg) → gate.
+  const id = demo(env);
+  cli(env, ['review', 'approve', id]);
+  cli(env, ['worker', '--until-idle']);
+  server = await serve(env);
+  const atGate = await getJson(`${server.url}/api/tasks/${id}`);
+  assert.equal(atGate.task.status, 'video_ready', atGate.task.error_log);
+  const clips = atGate.outputs.filter((o) => o.step === 'video');
+  assert.equal(clips.length, 18);
+  assert.ok(clips.every((o) => o.file_state === 'ok'));
+  // A clip deleted behind the app's back: its tile must say so instead of a dead player.
+  unlinkSync(join(env.workspace, clips[2].file));
+
+  b = await browser(env);
+  const { page, errors } = b;
+  const clipResponses = [];
+  page.on('response', (r) => {
+    if (/\/files\/.*\/video\/clip_\d+\.mp4$/.test(r.url())) clipResponses.push({ status: r.status(), headers: r.headers() });
+  });
+  await page.goto(`${server.url}/#/task/${id}`);
+  await page.locator('[data-testid=media-review]').waitFor();
+  assert.equal(await page.locator('[data-testid=task-status]').getAttribute('data-status'), 'video_ready');
+  assert.equal(await page.locator('[data-testid=gallery]').count(), 0, 'the asset gallery gives way to the clips');
+  await page.getByText('Clips (18)', { exact: true }).waitFor();
+
+  const items = page.locator('[data-testid=media-item][data-step=video]');
+  assert.equal(await items.count(), 18);
+  assert.deepEqual(
+    await items.evaluateAll((els) => els.map((e) => e.dataset.item)),
+    Array.from({ length: 18 }, (_, i) => `clip_${String(i + 1).padStart(2, '0')}`),
+  );
+  const missing = page.locator('[data-testid=media-item][data-item=clip_03] [data-testid=media-missing]');
+  await missing.waitFor();
+  assert.match(await missing.textContent(), /missing/i);
+  assert.equal(await page.locator('[data-testid=media-item][data-item=clip_03] video').count(), 0);
+  assert.equal(await page.locator('[data-testid=media-video]').count(), 17);
+  assert.equal(await page.locator('[data-testid=media-item][data-item=clip_01] figcaption').textContent(), 'Clip 1');
+
+  // preload=metadata: Chromium fetches each clip's header over HTTP and parses it. readyState >= 1
+  // (HAVE_METADATA) with the real duration and size means the file was served with the right type.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid=media-video]')].some((v) => v.readyState >= 1),
+    null,
+    { timeout: 20_000 },
+  );
+  const meta = await page.$eval('[data-testid=media-item][data-item=clip_01] video', (v) => ({
+    readyState: v.readyState,
+    error: v.error?.code ?? null,
+    duration: v.duration,
+    width: v.videoWidth,
+    height: v.videoHeight,
+  }));
+  assert.equal(meta.error, null);
+  assert.ok(meta.readyState >= 1, `clip_01 readyState ${meta.readyState}`);
+  assert.ok(Math.abs(meta.duration - 1) < 0.2, `clip_01 lasts about 1 s (${meta.duration})`);
+  assert.deepEqual([meta.width, meta.height], [320, 180]);
+  // It plays and seeks (seeking needs ranges unless the whole file came at once).
+  const played = await page.$eval('[data-testid=media-item][data-item=clip_01] video', async (v) => {
+    v.muted = true;
+    await v.play();
+    v.pause();
+    v.currentTime = 0.5;
+    await new Promise((r, j) => {
+      v.addEventListener('seeked', r, { once: true });
+      setTimeout(() => j(new Error('no seeked event')), 10_000);
+    });
+    return { time: v.currentTime, error: v.error?.code ?? null };
+  });
+  assert.equal(played.error, null);
+  assert.ok(Math.abs(played.time - 0.5) < 0.11, `seeked to ${played.time}`);
+  // Chromium asks for media with `Range`; the server answers 206 with a Content-Range.
+  const partial = clipResponses.filter((r) => r.status === 206);
+  assert.ok(partial.length > 0, `some clip answered 206: ${JSON.stringify(clipResponses.map((r) => r.status))}`);
+  assert.match(partial[0].headers['content-range'] ?? '', /^bytes \d+-\d+\/\d+$/);
+  assert.equal(partial[0].headers['content-type'], 'video/mp4');
+
+  // Gallery keys have nothing to act on here: Space/Enter/F open or flag no hidden image.
+  let flagged = false;
+  page.on('request', (r) => {
+    if (r.url().includes('/flag')) flagged = true;
+  });
+  for (const key of ['ArrowRight', 'Space', 'Enter', 'f']) await page.keyboard.press(key);
+  assert.equal(await page.locator('[data-testid=viewer]').count(), 0, 'no asset viewer opened');
+  assert.equal(flagged, false, 'no asset flagged');
+  await screenshot(page, 'media-video-ready.png');
+
+  // A approves, as at every gate.
+  const approve = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));
+  await page.keyboard.press('a');
+  assert.equal((await approve).status(), 200);
+  const after = await waitForStatus(server.url, id, (s) => s !== 'video_ready', 'approval');
+  assert.ok(after.audit.some((a) => a.decision === 'approve' && a.gate === 'video_ready'), JSON.stringify(after.audit));
+
+  // The worker makes the narration (ffmpeg again) and stops at Audio Ready: narration rows first.
+  await waitForStatus(server.url, id, (s) => s === 'audio_ready', 'narration', 120_000);
+  await page.goto(`${server.url}/#/task/${id}`);
+  await page.locator('[data-testid=task-status][data-status=audio_ready]').waitFor();
+  await page.getByText('Narration (18)', { exact: true }).waitFor();
+  const firstGroup = await page.$eval('[data-testid=media-review] section', (s) => s.dataset.step);
+  assert.equal(firstGroup, 'audio');
+  assert.equal(await page.locator('[data-testid=media-audio]').count(), 18);
+  const audio = await page.$eval('[data-testid=media-item][data-item=narration_01] audio', async (a) => {
+    const before = a.readyState; // preload=none: nothing fetched until asked
+    a.preload = 'metadata';
+    a.load();
+    await new Promise((r, j) => {
+      if (a.readyState >= 1) return r();
+      a.addEventListener('loadedmetadata', r, { once: true });
+      a.addEventListener('error', () => j(new Error(`audio error ${a.error?.code}`)), { once: true });
+      setTimeout(() => j(new Error('no metadata')), 10_000);
+    });
+    return { before, readyState: a.readyState, duration: a.duration };
+  });
+  assert.equal(audio.before, 0);
+  assert.ok(audio.readyState >= 1);
+  assert.ok(audio.duration > 0.8 && audio.duration < 1.3, `narration lasts about 1 s (${audio.duration})`);
+  await screenshot(page, 'media-audio-ready.png');
+  assert.deepEqual(errors, [], 'no uncaught page errors');
+});
