@@ -1,7 +1,8 @@
 // Benchmark of the two moments the creator waits for, measured inside Chromium with the UI's own
 // performance marks (start = the click event's timestamp):
 //   open:     click on a card        → all 22 thumbnails loaded, decode()d and painted ('gallery')
-//   decision: click on "Approve all" → the new status visible ('decision')
+//   decision: click on "Approve all" → the new status visible ('decision'); the UI shows it at once
+//             and the server's answer confirms it ('decision-confirmed', printed too)
 // 20 runs over 20 demo tasks. Each run reloads the page and opens a task never opened before, with
 // prefetching off (?prefetch=0): the cold path, so the figures are an upper bound of what the
 // creator sees (hover and next-in-queue prefetching make the real thing faster).
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 if (process.argv.includes('--release') && !process.env.REVIEWDESK_BIN) {
   process.env.REVIEWDESK_BIN = fileURLToPath(new URL('../../target/release/reviewdesk', import.meta.url));
 }
-const { fixture, openFromBoard, waitForWorkerIdle, bin } = await import('./harness.mjs');
+const { fixture, getJson, openFromBoard, waitForWorkerIdle, bin } = await import('./harness.mjs');
 const build = /\/release\//.test(bin) ? 'release build' : /\/debug\//.test(bin) ? 'debug build' : bin;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -31,8 +32,9 @@ const WARM = process.argv.includes('--warm');
 const NO_HTTP_CACHE = process.argv.includes('--no-http-cache');
 const NO_SETTLE = process.argv.includes('--no-settle');
 const RUNS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 20);
-const GOAL = 100;
-const STRETCH = 50;
+// The issue's goals on this 2-core machine: p95 ≤ 100 ms to open a gallery, ≤ 50 ms for a decision.
+const OPEN_GOAL = 100;
+const DECISION_GOAL = 50;
 
 function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,7 +51,9 @@ const { page, server } = f;
 const cdp = NO_HTTP_CACHE ? await page.context().newCDPSession(page) : null;
 const open = [];
 const decision = [];
-const parts = { detail: [], loaded: [], decoded: [] };
+const confirmed = [];
+const baseline = [];
+const parts = { sent: [], detail: [], loaded: [], decoded: [] };
 try {
   // Newest first: the task that auto-advance opens after a decision (the oldest) comes last.
   // Warm: in queue order ("Review next"), as the creator works through it.
@@ -71,37 +75,76 @@ try {
       const last = (n) => Math.max(...performance.getEntriesByName(n).map((e) => e.startTime)) - m.startTime;
       const d = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks/')).at(-1);
       const detail = d ? Math.max(0, d.responseEnd - m.startTime) : NaN;
-      return { dur: m.duration, detail, loaded: last('tile-load'), decoded: last('tile-decoded') };
+      const sent = d ? Math.max(0, d.startTime - m.startTime) : NaN;
+      return { dur: m.duration, sent, detail, loaded: last('tile-load'), decoded: last('tile-decoded') };
     });
     open.push(o.dur);
+    parts.sent.push(o.sent);
     parts.detail.push(o.detail);
     parts.loaded.push(o.loaded);
     parts.decoded.push(o.decoded);
 
     const before = await page.evaluate(() => performance.getEntriesByName('decision', 'measure').length);
     await page.locator('[data-testid=approve-all]').click();
-    await page.waitForFunction((n) => performance.getEntriesByName('decision', 'measure').length > n, before);
-    decision.push(await page.evaluate(() => performance.getEntriesByName('decision', 'measure').at(-1).duration));
+    await page.waitForFunction(
+      (n) => performance.getEntriesByName('decision', 'measure').length > n && performance.getEntriesByName('decision-confirmed', 'measure').length > n,
+      before,
+    );
+    const d = await page.evaluate(() => ['decision', 'decision-confirmed'].map((n) => performance.getEntriesByName(n, 'measure').at(-1).duration));
+    decision.push(d[0]);
+    confirmed.push(d[1]);
     // The approval starts the composites step in the server's worker (over a second of CPU on 2
     // cores): let it finish so that it does not run during the next open (--no-settle keeps it).
     if (!NO_SETTLE) await waitForWorkerIdle(server.url, id);
-    process.stdout.write(`run ${String(i + 1).padStart(2)}: open ${open.at(-1).toFixed(1)} ms, decision ${decision.at(-1).toFixed(1)} ms\n`);
+    process.stdout.write(`run ${String(i + 1).padStart(2)}: open ${open.at(-1).toFixed(1)} ms, decision ${decision.at(-1).toFixed(1)} ms (confirmed ${confirmed.at(-1).toFixed(1)} ms)\n`);
+  }
+
+  // Baseline, same run and conditions: the same 22 thumbnails as bare <img> tags on a page of the
+  // same origin (no app, no API call): what the browser alone needs to load, decode and paint them.
+  for (const id of ids) {
+    if (cdp) await cdp.send('Network.clearBrowserCache');
+    const detail = await getJson(`${server.url}/api/tasks/${id}`);
+    const urls = detail.assets.map((a) => {
+      const v = a.versions.at(-1);
+      const p = v.tile_path ?? v.thumb_path ?? a.file;
+      return `${server.url}/files/${p.split('/').map(encodeURIComponent).join('/')}`;
+    });
+    await page.goto(`${server.url}/api/status`);
+    baseline.push(
+      await page.evaluate(async (srcs) => {
+        const t0 = performance.now();
+        const imgs = srcs.map((src) => {
+          const img = new Image();
+          img.decoding = 'async';
+          img.src = src;
+          img.style.width = '150px';
+          document.body.append(img);
+          return img;
+        });
+        await Promise.all(imgs.map((img) => img.decode()));
+        await new Promise((r) => requestAnimationFrame(() => r()));
+        return performance.now() - t0;
+      }, urls),
+    );
   }
 } finally {
   await f.close();
 }
 
 const fmt = (n) => `${n.toFixed(1)} ms`;
-const verdict = (p95) => (p95 <= STRETCH ? 'meets the stretch goal' : p95 <= GOAL ? 'meets the goal' : 'MISSES the goal');
+const verdict = (p95, goal) => (p95 <= goal ? `meets the goal (p95 ≤ ${goal} ms)` : `MISSES the goal (p95 ≤ ${goal} ms)`);
 console.log(`\n${WARM ? 'warm (board prefetch on)' : `cold (no prefetch, task never opened before${NO_HTTP_CACHE ? ', HTTP cache emptied' : ''}${NO_SETTLE ? ', worker busy with the previous approval' : ''})`}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, ${build} of reviewdesk`);
 console.log(`load average (1/5/15 min) before: ${loadBefore}, after: ${load()}`);
-for (const [name, xs] of [
-  ['click card → 22 thumbnails decoded and painted', open],
-  ['click approve → new status visible', decision],
+for (const [name, xs, goal] of [
+  ['click card → 22 thumbnails decoded and painted', open, OPEN_GOAL],
+  ['click approve → new status visible', decision, DECISION_GOAL],
+  ['click approve → confirmed by the server', confirmed, null],
 ]) {
   const s = stats(xs);
-  console.log(`${name}: median ${fmt(s.median)}, p95 ${fmt(s.p95)} (min ${fmt(s.min)}, max ${fmt(s.max)}) — ${verdict(s.p95)}`);
+  console.log(`${name}: median ${fmt(s.median)}, p95 ${fmt(s.p95)} (min ${fmt(s.min)}, max ${fmt(s.max)})${goal ? ` — ${verdict(s.p95, goal)}` : ''}`);
 }
+const ratio = (a, b) => `${(stats(a).median / stats(b).median).toFixed(2)}×`;
+console.log(`baseline, same run: 22 bare <img> of the same thumbnails on a blank page of the server: median ${fmt(stats(baseline).median)}, p95 ${fmt(stats(baseline).p95)}`);
+console.log(`  gallery open ÷ baseline (medians): ${ratio(open, baseline)}; status visible ÷ server confirmation (medians): ${ratio(decision, confirmed)}`);
 const b = (xs) => fmt(stats(xs).median);
-console.log(`  where the open time goes (medians, from the click): detail JSON received ${b(parts.detail)}, last thumbnail loaded ${b(parts.loaded)}, last decoded ${b(parts.decoded)}, painted ${b(open)}`);
-console.log(`goals: p95 ≤ ${GOAL} ms; stretch ≤ ${STRETCH} ms`);
+console.log(`  where the open time goes (medians, from the click): detail requested ${b(parts.sent)}, detail JSON received ${b(parts.detail)}, last thumbnail loaded ${b(parts.loaded)}, last decoded ${b(parts.decoded)}, painted ${b(open)}`);
