@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use reviewdesk_core::workspace::{Workspace, content_type, is_immutable};
+use reviewdesk_core::workspace::{ByteRange, Workspace, content_type, is_immutable, parse_range};
 use tauri::http::{Request, Response, StatusCode, header};
 
 /// The scheme name; the UI builds URLs with `convertFileSrc(rel, SCHEME)`.
@@ -54,8 +54,7 @@ const MAX_RANGE: u64 = 4 * 1024 * 1024;
 
 /// Answers a `Range` request (what WebKit's `<video>`/`<audio>` send to play and seek): 206 with
 /// just those bytes, 416 past the end, the whole file for anything else (allowed, and what the
-/// server does too; its parser is `reviewdesk-server`'s `files::parse_range`, which this crate
-/// does not depend on).
+/// server does too, with the same parser from core).
 fn partial(path: &std::path::Path, range: &str, cache: &str) -> Response<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut file) = std::fs::File::open(path) else {
@@ -69,31 +68,35 @@ fn partial(path: &std::path::Path, range: &str, cache: &str) -> Response<Vec<u8>
     else {
         return error(StatusCode::NOT_FOUND, "no such file in the workspace");
     };
-    let Some((start, end)) = parse_range(range, len) else {
-        let mut bytes = Vec::new();
-        return match file.read_to_end(&mut bytes) {
-            Ok(_) => Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, content_type(path))
-                .header(header::CACHE_CONTROL, cache)
-                .header(header::ACCEPT_RANGES, "bytes")
-                .header("x-content-type-options", "nosniff")
-                .body(bytes)
-                .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
-            Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
-        };
-    };
-    if start >= len {
-        let mut r = error(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            "the range is past the end",
-        );
-        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {
-            r.headers_mut().insert(header::CONTENT_RANGE, v);
+    let (start, end) = match parse_range(range, len) {
+        ByteRange::Part { start, end } => (start, end),
+        ByteRange::Full => {
+            let mut bytes = Vec::new();
+            return match file.read_to_end(&mut bytes) {
+                Ok(_) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, content_type(path))
+                    .header(header::CACHE_CONTROL, cache)
+                    .header(header::ACCEPT_RANGES, "bytes")
+                    .header("x-content-type-options", "nosniff")
+                    .body(bytes)
+                    .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
+                Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
+            };
         }
-        return r;
-    }
-    let end = end.min(len - 1).min(start + MAX_RANGE - 1);
+        ByteRange::Unsatisfiable => {
+            let mut r = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "the range is past the end",
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return r;
+        }
+    };
+    // One buffer per answer: cap a range as Tauri's own asset protocol does.
+    let end = end.min(start + MAX_RANGE - 1);
     let mut bytes = Vec::new();
     let read = file
         .seek(SeekFrom::Start(start))
@@ -111,39 +114,6 @@ fn partial(path: &std::path::Path, range: &str, cache: &str) -> Response<Vec<u8>
         .header("x-content-type-options", "nosniff")
         .body(bytes)
         .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response"))
-}
-
-/// One `bytes=` range as `(start, end)` with `end` possibly past the file (the caller clamps);
-/// `start >= len` means unsatisfiable. `None`: serve the whole file (no `bytes` unit, malformed,
-/// several ranges or a reversed one).
-fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = value.trim().strip_prefix("bytes=")?.trim();
-    if spec.contains(',') {
-        return None;
-    }
-    let (first, last) = spec.split_once('-')?;
-    let num = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    if first.trim().is_empty() {
-        // `-n`: the last n bytes; `-0` (or any suffix of an empty file) is unsatisfiable.
-        let n = num(last)?;
-        return Some(if n == 0 || len == 0 {
-            (len, len)
-        } else {
-            (len - n.min(len), len - 1)
-        });
-    }
-    let start = num(first)?;
-    if last.trim().is_empty() {
-        return Some((start, u64::MAX));
-    }
-    let end = num(last)?;
-    (end >= start).then_some((start, end))
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {

@@ -180,6 +180,74 @@ pub fn is_immutable(rel: &str) -> bool {
     rel.starts_with(".reviewdesk/thumbs/") || rel.contains("/versions/")
 }
 
+/// What a `Range` header asks of a file of a given length. Shared by the server's `/files` and the
+/// desktop's `reviewdesk://` scheme, so both answer `<video>`/`<audio>` the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// No usable range: send the whole file (absent, not `bytes`, malformed or several ranges,
+    /// all of which a server may ignore).
+    Full,
+    /// Bytes `start..=end`, already clamped to the file.
+    Part {
+        /// First byte.
+        start: u64,
+        /// Last byte (inclusive).
+        end: u64,
+    },
+    /// A well-formed range that lies wholly past the end: 416.
+    Unsatisfiable,
+}
+
+/// Parses one `bytes=` range against a file length (RFC 9110 §14.1.2). Several ranges are
+/// answered with the whole file: no browser media player asks for them, and multipart bodies
+/// would be code for nobody.
+pub fn parse_range(value: &str, len: u64) -> ByteRange {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return ByteRange::Full;
+    };
+    if spec.contains(',') {
+        return ByteRange::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return ByteRange::Full;
+    };
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (first.trim().is_empty(), num(first), num(last)) {
+        // `-n`: the last n bytes.
+        (true, _, Some(n)) => {
+            if n == 0 || len == 0 {
+                ByteRange::Unsatisfiable
+            } else {
+                ByteRange::Part {
+                    start: len - n.min(len),
+                    end: len - 1,
+                }
+            }
+        }
+        // `a-` or `a-b`.
+        (false, Some(start), end) if last.trim().is_empty() || end.is_some() => {
+            if let Some(e) = end
+                && e < start
+            {
+                return ByteRange::Full;
+            }
+            if start >= len {
+                return ByteRange::Unsatisfiable;
+            }
+            ByteRange::Part {
+                start,
+                end: end.map_or(len - 1, |e| e.min(len - 1)),
+            }
+        }
+        _ => ByteRange::Full,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +280,37 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let e = Workspace::open(file.join("ws")).unwrap_err().to_string();
         assert!(e.contains("cannot create workspace folder"), "{e}");
+    }
+
+    fn part(start: u64, end: u64) -> ByteRange {
+        ByteRange::Part { start, end }
+    }
+
+    #[test]
+    fn ranges_are_parsed_and_clamped_to_the_file() {
+        let cases = [
+            ("bytes=0-99", part(0, 99)),
+            ("bytes=0-", part(0, 999)),
+            ("bytes=990-2000", part(990, 999)),
+            ("bytes=-10", part(990, 999)),
+            ("bytes=-5000", part(0, 999)),
+            ("bytes= 10 - 20 ", part(10, 20)),
+            ("bytes=1000-", ByteRange::Unsatisfiable),
+            ("bytes=1000-1001", ByteRange::Unsatisfiable),
+            ("bytes=-0", ByteRange::Unsatisfiable),
+            // Ignored, as a server may: the whole file.
+            ("bytes=20-10", ByteRange::Full),
+            ("bytes=0-1,5-6", ByteRange::Full),
+            ("items=0-1", ByteRange::Full),
+            ("bytes=a-b", ByteRange::Full),
+            ("bytes=-", ByteRange::Full),
+            ("bytes=+1-2", ByteRange::Full),
+            ("bytes=99999999999999999999999-", ByteRange::Full),
+        ];
+        for (header, want) in cases {
+            assert_eq!(parse_range(header, 1000), want, "{header}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-1", 0), ByteRange::Unsatisfiable);
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::AppState;
 use crate::error::HttpError;
-use reviewdesk_core::workspace::{content_type, is_immutable};
+use reviewdesk_core::workspace::{ByteRange, content_type, is_immutable, parse_range};
 
 // Ranges are parsed here rather than by tower-http's `ServeFile`: that needs its `fs` feature (new
 // crates), answers with `Last-Modified` instead of our size-mtime ETag, guesses types with
@@ -21,68 +21,6 @@ use reviewdesk_core::workspace::{content_type, is_immutable};
 const READ_AT_ONCE: u64 = 4 * 1024 * 1024;
 /// Chunk size when streaming.
 const CHUNK: u64 = 256 * 1024;
-
-/// What a `Range` header asks of a file of a given length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RangeRequest {
-    /// No usable range: send the whole file (absent, not `bytes`, malformed or several ranges,
-    /// all of which a server may ignore).
-    Full,
-    /// Bytes `start..=end`, already clamped to the file.
-    Part { start: u64, end: u64 },
-    /// A well-formed range that lies wholly past the end: 416.
-    Unsatisfiable,
-}
-
-/// Parses one `bytes=` range against a file length (RFC 9110 §14.1.2). Several ranges are
-/// answered with the whole file: no browser media player asks for them, and multipart bodies
-/// would be code for nobody.
-fn parse_range(value: &str, len: u64) -> RangeRequest {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Full;
-    };
-    if spec.contains(',') {
-        return RangeRequest::Full;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeRequest::Full;
-    };
-    let num = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    match (first.trim().is_empty(), num(first), num(last)) {
-        // `-n`: the last n bytes.
-        (true, _, Some(n)) => {
-            if n == 0 || len == 0 {
-                RangeRequest::Unsatisfiable
-            } else {
-                RangeRequest::Part {
-                    start: len - n.min(len),
-                    end: len - 1,
-                }
-            }
-        }
-        // `a-` or `a-b`.
-        (false, Some(start), end) if last.trim().is_empty() || end.is_some() => {
-            if let Some(e) = end
-                && e < start
-            {
-                return RangeRequest::Full;
-            }
-            if start >= len {
-                return RangeRequest::Unsatisfiable;
-            }
-            RangeRequest::Part {
-                start,
-                end: end.map_or(len - 1, |e| e.min(len - 1)),
-            }
-        }
-        _ => RangeRequest::Full,
-    }
-}
 
 /// The bytes to send.
 enum Payload {
@@ -139,9 +77,9 @@ fn load(path: &std::path::Path, cond: &Conditions) -> Option<Loaded> {
     let range = match cond.range.as_deref().filter(|_| range_applies) {
         None => None,
         Some(v) => match parse_range(v, len) {
-            RangeRequest::Full => None,
-            RangeRequest::Unsatisfiable => return Some(Loaded::Unsatisfiable { etag, len }),
-            RangeRequest::Part { start, end } => Some((start, end)),
+            ByteRange::Full => None,
+            ByteRange::Unsatisfiable => return Some(Loaded::Unsatisfiable { etag, len }),
+            ByteRange::Part { start, end } => Some((start, end)),
         },
     };
     let (start, span) = range.map_or((0, len), |(s, e)| (s, e - s + 1));
@@ -332,41 +270,4 @@ pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -
         HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
     );
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{RangeRequest, parse_range};
-
-    fn part(start: u64, end: u64) -> RangeRequest {
-        RangeRequest::Part { start, end }
-    }
-
-    #[test]
-    fn ranges_are_parsed_and_clamped_to_the_file() {
-        let cases = [
-            ("bytes=0-99", part(0, 99)),
-            ("bytes=0-", part(0, 999)),
-            ("bytes=990-2000", part(990, 999)),
-            ("bytes=-10", part(990, 999)),
-            ("bytes=-5000", part(0, 999)),
-            ("bytes= 10 - 20 ", part(10, 20)),
-            ("bytes=1000-", RangeRequest::Unsatisfiable),
-            ("bytes=1000-1001", RangeRequest::Unsatisfiable),
-            ("bytes=-0", RangeRequest::Unsatisfiable),
-            // Ignored, as a server may: the whole file.
-            ("bytes=20-10", RangeRequest::Full),
-            ("bytes=0-1,5-6", RangeRequest::Full),
-            ("items=0-1", RangeRequest::Full),
-            ("bytes=a-b", RangeRequest::Full),
-            ("bytes=-", RangeRequest::Full),
-            ("bytes=+1-2", RangeRequest::Full),
-            ("bytes=99999999999999999999999-", RangeRequest::Full),
-        ];
-        for (header, want) in cases {
-            assert_eq!(parse_range(header, 1000), want, "{header}");
-        }
-        assert_eq!(parse_range("bytes=0-", 0), RangeRequest::Unsatisfiable);
-        assert_eq!(parse_range("bytes=-1", 0), RangeRequest::Unsatisfiable);
-    }
 }
