@@ -39,6 +39,10 @@ pub enum NotionCommand {
         /// Only this channel.
         #[arg(long)]
         channel: Option<String>,
+        /// First add the missing properties and select options (never changes a property's
+        /// type), then check.
+        #[arg(long)]
+        fix: bool,
     },
     /// Forget the trusted webhook verification token, so the next handshake is trusted (after
     /// recreating the Notion subscription, or when a handshake was refused with 409).
@@ -220,7 +224,7 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                 );
             }
         }
-        NotionCommand::Check { channel } => {
+        NotionCommand::Check { channel, fix } => {
             let client = client()?;
             let mut problems = 0;
             let mut any = false;
@@ -235,10 +239,16 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                     continue;
                 }
                 any = true;
+                if fix {
+                    for a in setup::add_missing(&client, &c.notion).await? {
+                        println!("{}: {}: {}", c.channel_id, a.database, a.message);
+                    }
+                }
                 let found = setup::check(&client, &c.notion).await?;
                 problems += found.len();
                 for f in &found {
-                    println!("{}: {}: {}", c.channel_id, f.database, f.message);
+                    let hint = if f.fixable { " (--fix adds it)" } else { "" };
+                    println!("{}: {}: {}{hint}", c.channel_id, f.database, f.message);
                 }
                 if found.is_empty() {
                     println!(

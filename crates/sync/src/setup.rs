@@ -1,11 +1,13 @@
-//! `reviewdesk notion init` (create the databases) and `reviewdesk notion check` (validate them).
+//! `reviewdesk notion init` (create the databases), `reviewdesk notion check` (validate them) and
+//! `check --fix` / Settings → Check connection (add what is missing).
 
 use std::path::Path;
 
 use reviewdesk_core::Status;
 use reviewdesk_core::config::NotionIds;
 use reviewdesk_notion::{
-    DataSource, DataSourceId, DatabaseId, NewDatabase, NotionClient, PageId, PropertyConfig,
+    DataSource, DataSourceId, DataSourceUpdate, DatabaseId, Idempotency, NewDatabase, NotionClient,
+    PageId, PropertyConfig, SchemaChange,
 };
 
 use crate::error::{Result, SyncError};
@@ -201,59 +203,184 @@ pub fn write_channel_ids(path: &Path, ids: &NotionIds) -> Result<()> {
 pub struct Finding {
     /// Which database.
     pub database: String,
-    /// What is wrong and how to fix it.
+    /// What is wrong and how to fix it (the expected type is named).
+    pub message: String,
+    /// [`add_missing`] can fix it through the API (a missing property or select option); a
+    /// property of the wrong type is never changed for the creator, since that loses its values.
+    pub fixable: bool,
+}
+
+/// One change made by [`add_missing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Which database.
+    pub database: String,
+    /// What was added.
     pub message: String,
 }
 
-fn compare(
-    database: &str,
-    ds: &DataSource,
-    wanted: &[(String, PropertyConfig)],
-    out: &mut Vec<Finding>,
-) {
-    for (name, cfg) in wanted {
-        let json = cfg.to_json();
-        let kind = json
-            .as_object()
-            .and_then(|o| o.keys().next().cloned())
-            .unwrap_or_default();
-        let mut push = |message: String| {
-            out.push(Finding {
-                database: database.into(),
-                message,
-            })
+/// One difference between a data source and the schema Review Desk needs.
+enum Issue {
+    /// The property does not exist; `Some` holds what the API can create.
+    Missing {
+        kind: String,
+        config: Option<PropertyConfig>,
+    },
+    /// The property exists with another type.
+    WrongType { kind: String, found: String },
+    /// A select lacks options; `fix` is the full option list to send (Notion replaces the list,
+    /// so the existing options go along with their colours) or `None` when the API cannot add
+    /// them (a `status` property's options can only be edited in Notion).
+    MissingOptions {
+        missing: Vec<String>,
+        fix: Option<PropertyConfig>,
+    },
+}
+
+impl Issue {
+    fn findings(&self, database: &str, name: &str) -> Vec<Finding> {
+        let f = |message: String, fixable: bool| Finding {
+            database: database.into(),
+            message,
+            fixable,
         };
-        match ds.properties.get(name) {
-            None => push(format!(
-                "property \"{name}\" is missing: add it in Notion as type {kind}"
-            )),
-            Some(p) => {
-                let ok = p.kind == kind || (name == "Status" && p.kind == "status");
-                if !ok {
-                    push(format!(
-                        "property \"{name}\" is of type {} but must be {kind}: change its type in Notion",
-                        p.kind
-                    ));
-                    continue;
-                }
-                if let PropertyConfig::Select(opts) = cfg
-                    && name != "Channel"
-                {
-                    for (o, _) in opts {
-                        if !p.options.iter().any(|x| &x.name == o) {
-                            push(format!(
-                                "property \"{name}\" lacks the option \"{o}\": add it"
-                            ));
-                        }
-                    }
+        match self {
+            Issue::Missing { kind, config } => {
+                if kind == "title" {
+                    vec![f(
+                        format!(
+                            "property \"{name}\" is missing: rename the database's title property to \"{name}\" in Notion (type title)"
+                        ),
+                        false,
+                    )]
+                } else {
+                    vec![f(
+                        format!("property \"{name}\" is missing: add it in Notion as type {kind}"),
+                        config.is_some(),
+                    )]
                 }
             }
+            Issue::WrongType { kind, found } => vec![f(
+                format!(
+                    "property \"{name}\" is of type {found} but must be {kind}: change its type in Notion"
+                ),
+                false,
+            )],
+            Issue::MissingOptions { missing, fix } => missing
+                .iter()
+                .map(|o| {
+                    if fix.is_some() {
+                        f(
+                            format!("property \"{name}\" (select) lacks the option \"{o}\": add it"),
+                            true,
+                        )
+                    } else {
+                        f(
+                            format!(
+                                "property \"{name}\" (status) lacks the option \"{o}\": add it in Notion (the API cannot change a status property's options)"
+                            ),
+                            false,
+                        )
+                    }
+                })
+                .collect(),
         }
     }
 }
 
-/// Validates the token, access to every database and every property; each finding names the fix.
-pub async fn check(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Finding>> {
+fn kind_of(cfg: &PropertyConfig) -> String {
+    cfg.to_json()
+        .as_object()
+        .and_then(|o| o.keys().next().cloned())
+        .unwrap_or_default()
+}
+
+/// Compares a data source with the wanted schema. `relations_known` is false when the Tasks data
+/// source could not be read, so a missing relation to it cannot be created.
+fn compare(
+    ds: &DataSource,
+    wanted: &[(String, PropertyConfig)],
+    relations_known: bool,
+) -> Vec<(String, Issue)> {
+    let mut out = Vec::new();
+    for (name, cfg) in wanted {
+        let kind = kind_of(cfg);
+        match ds.properties.get(name) {
+            None => {
+                // A data source has exactly one title: a missing "Title" is a renamed one.
+                let creatable = kind != "title"
+                    && (relations_known || !matches!(cfg, PropertyConfig::Relation { .. }));
+                out.push((
+                    name.clone(),
+                    Issue::Missing {
+                        kind,
+                        config: creatable.then(|| cfg.clone()),
+                    },
+                ));
+            }
+            Some(p) => {
+                let ok = p.kind == kind || (name == "Status" && p.kind == "status");
+                if !ok {
+                    out.push((
+                        name.clone(),
+                        Issue::WrongType {
+                            kind,
+                            found: p.kind.clone(),
+                        },
+                    ));
+                    continue;
+                }
+                // Channel's options are the creator's own; only the mirror's fixed sets matter.
+                if let PropertyConfig::Select(opts) = cfg
+                    && name != "Channel"
+                {
+                    let missing: Vec<(String, String)> = opts
+                        .iter()
+                        .filter(|(o, _)| !p.options.iter().any(|x| &x.name == o))
+                        .cloned()
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    let fix = (p.kind == "select").then(|| {
+                        let mut all: Vec<(String, String)> = p
+                            .options
+                            .iter()
+                            .map(|o| {
+                                (
+                                    o.name.clone(),
+                                    o.color.clone().unwrap_or_else(|| COLOR.into()),
+                                )
+                            })
+                            .collect();
+                        all.extend(missing.iter().cloned());
+                        PropertyConfig::Select(all)
+                    });
+                    out.push((
+                        name.clone(),
+                        Issue::MissingOptions {
+                            missing: missing.into_iter().map(|(n, _)| n).collect(),
+                            fix,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A database as `check` sees it: readable with its differences, or a finding saying why not.
+enum Inspected {
+    Readable {
+        label: &'static str,
+        ds: DataSourceId,
+        issues: Vec<(String, Issue)>,
+    },
+    Unreadable(Finding),
+}
+
+async fn inspect(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Inspected>> {
     client.me().await?;
     let mut out = Vec::new();
     let mut tasks_ds = None;
@@ -264,32 +391,30 @@ pub async fn check(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Finding
         ("Audio", &ids.audio_database_id),
     ];
     for (label, id) in all {
-        let Some(id) = id else {
-            out.push(Finding {
+        let unreadable = |message: String| {
+            Inspected::Unreadable(Finding {
                 database: label.into(),
-                message: format!(
-                    "no {} id in the channel file: run `reviewdesk notion init --parent-page <page id> --channel <channel>`",
-                    label.to_lowercase()
-                ),
-            });
+                message,
+                fixable: false,
+            })
+        };
+        let Some(id) = id else {
+            out.push(unreadable(format!(
+                "no {} id in the channel file: run `reviewdesk notion init --parent-page <page id> --channel <channel>`",
+                label.to_lowercase()
+            )));
             continue;
         };
         let ds = match client.data_source_ids(&DatabaseId::new(id)).await {
             Ok(list) if !list.is_empty() => list[0].id.clone(),
             Ok(_) => {
-                out.push(Finding {
-                    database: label.into(),
-                    message: "the database has no data source".into(),
-                });
+                out.push(unreadable("the database has no data source".into()));
                 continue;
             }
             Err(e) => {
-                out.push(Finding {
-                    database: label.into(),
-                    message: format!(
-                        "{e} — share the database with the integration (… → Connections)"
-                    ),
-                });
+                out.push(unreadable(format!(
+                    "{e} — share the database with the integration (… → Connections)"
+                )));
                 continue;
             }
         };
@@ -305,7 +430,73 @@ pub async fn check(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Finding
             "Videos" => videos_schema(&t),
             _ => audio_schema(&t),
         };
-        compare(label, &schema, &wanted, &mut out);
+        let issues = compare(&schema, &wanted, tasks_ds.is_some());
+        out.push(Inspected::Readable { label, ds, issues });
     }
     Ok(out)
+}
+
+/// Validates the token, access to every database and every property; each finding names the fix
+/// and says whether [`add_missing`] can make it.
+pub async fn check(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    for db in inspect(client, ids).await? {
+        match db {
+            Inspected::Unreadable(f) => out.push(f),
+            Inspected::Readable { label, issues, .. } => {
+                for (name, issue) in &issues {
+                    out.extend(issue.findings(label, name));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Adds exactly the missing properties and select options that the API can add (one
+/// `PATCH /v1/data_sources/{id}` per database that needs it) and nothing else: a property of the
+/// wrong type is left for the creator. Running it again adds nothing.
+pub async fn add_missing(client: &NotionClient, ids: &NotionIds) -> Result<Vec<Added>> {
+    let mut added = Vec::new();
+    for db in inspect(client, ids).await? {
+        let Inspected::Readable { label, ds, issues } = db else {
+            continue;
+        };
+        let mut update = DataSourceUpdate::default();
+        for (name, issue) in issues {
+            match issue {
+                Issue::Missing {
+                    kind,
+                    config: Some(cfg),
+                } => {
+                    added.push(Added {
+                        database: label.into(),
+                        message: format!("added property \"{name}\" (type {kind})"),
+                    });
+                    update.properties.push((name, SchemaChange::Set(cfg)));
+                }
+                Issue::MissingOptions {
+                    missing,
+                    fix: Some(cfg),
+                } => {
+                    for o in &missing {
+                        added.push(Added {
+                            database: label.into(),
+                            message: format!("added the option \"{o}\" to \"{name}\""),
+                        });
+                    }
+                    update.properties.push((name, SchemaChange::Set(cfg)));
+                }
+                _ => {}
+            }
+        }
+        if update.properties.is_empty() {
+            continue;
+        }
+        // Setting the same properties twice leaves the same schema, so a retry is harmless.
+        client
+            .update_data_source(&ds, &update, Idempotency::Idempotent)
+            .await?;
+    }
+    Ok(added)
 }
