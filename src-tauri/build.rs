@@ -23,6 +23,8 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "set_notion_token",
     "clear_notion_token",
+    "check_notion",
+    "add_missing_notion_properties",
 ];
 
 fn main() {

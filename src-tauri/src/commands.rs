@@ -13,7 +13,7 @@ use reviewdesk_core::{
     AssetName, CoreError, NewTask, ReviewInput, ReviewService, Source, Status, Task, TaskId,
     TaskService,
 };
-use reviewdesk_runtime::{AppRuntime, RuntimeError};
+use reviewdesk_runtime::{AppRuntime, NotionCheckError, NotionCheckReport, RuntimeError};
 use reviewdesk_settings::{SettingsError, SettingsService, SettingsUpdate, SettingsView};
 use tauri::State;
 
@@ -49,6 +49,12 @@ impl From<RuntimeError> for CommandError {
             RuntimeError::Core(e) => e.into(),
             e @ RuntimeError::NoWorker => CommandError::new("no_worker", e.to_string()),
         }
+    }
+}
+
+impl From<NotionCheckError> for CommandError {
+    fn from(e: NotionCheckError) -> Self {
+        CommandError::new(e.code(), e.to_string())
     }
 }
 
@@ -248,8 +254,27 @@ pub async fn set_notion_token(d: State<'_, Desktop>, token: String) -> CmdResult
     Ok(view)
 }
 
-/// Removes the Notion token from the OS keyring.
+/// Removes the Notion token from the OS keyring; "Check connection" then uses the fallback
+/// (`NOTION_TOKEN`), if any, like the next start would.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn clear_notion_token(d: State<'_, Desktop>) -> CmdResult<SettingsView> {
-    Ok(settings(&d)?.clear_notion_token()?)
+    let s = settings(&d)?;
+    let view = s.clear_notion_token()?;
+    if let Ok(rt) = d.runtime() {
+        let fallback = s.secrets().notion_token().ok().flatten();
+        rt.set_notion_token(fallback.as_ref().map(|(token, _source)| token.as_str()));
+    }
+    Ok(view)
+}
+
+/// Settings → Check connection: the token and every channel's Notion databases.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn check_notion(d: State<'_, Desktop>) -> CmdResult<NotionCheckReport> {
+    Ok(d.runtime()?.check_notion().await?)
+}
+
+/// Settings → Add what is missing: the missing properties and options, then a new check.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_missing_notion_properties(d: State<'_, Desktop>) -> CmdResult<NotionCheckReport> {
+    Ok(d.runtime()?.add_missing_notion_properties().await?)
 }

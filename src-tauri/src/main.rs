@@ -276,6 +276,8 @@ fn main() -> std::process::ExitCode {
             commands::save_settings,
             commands::set_notion_token,
             commands::clear_notion_token,
+            commands::check_notion,
+            commands::add_missing_notion_properties,
         ])
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .on_window_event(|window, event| {

@@ -11,10 +11,16 @@ use reviewdesk_core::feed::EventFeed;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::worker::Worker;
 use reviewdesk_core::{Core, CoreError, DomainEvent, Status, WorkerState};
-use reviewdesk_notion::{NotionClient, NotionToken};
+use reviewdesk_notion::{ClientConfig, NotionClient, NotionToken};
 use reviewdesk_sync::{Mirror, MirrorConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+mod notion_check;
+
+pub use notion_check::{
+    NotionChannelCheck, NotionCheckError, NotionCheckReport, NotionDatabaseCheck, NotionFinding,
+};
 
 /// What to run besides the core.
 #[derive(Debug, Clone)]
@@ -27,6 +33,9 @@ pub struct RuntimeOptions {
     pub notion_token: Option<String>,
     /// Mirror timings (poll interval, …).
     pub mirror: MirrorConfig,
+    /// How the mirror and "Check connection" reach Notion (`NOTION_BASE_URL` by default; tests
+    /// point it at the Notion double).
+    pub notion_client: ClientConfig,
     /// How late a change made by another process (CLI, another machine) reaches the windows.
     pub feed_poll: Duration,
     /// Which door this runtime serves, for the status bar's hints.
@@ -40,6 +49,7 @@ impl Default for RuntimeOptions {
             watch_files: true,
             notion_token: None,
             mirror: MirrorConfig::from_env(),
+            notion_client: ClientConfig::from_env(),
             feed_poll: Duration::from_millis(250),
             door: Door::Server,
         }
@@ -79,6 +89,11 @@ pub struct AppRuntime {
     /// Domain events read back from the log, so changes made by any process reach the windows.
     pub feed: EventFeed,
     door: Door,
+    /// The Notion token last saved (at start or from Settings); "Check connection" uses it.
+    /// Never printed: `AppRuntime`'s `Debug` leaves it out.
+    notion_token: std::sync::RwLock<Option<String>>,
+    /// How Notion is reached.
+    notion_client: ClientConfig,
     worker_state: Arc<Mutex<WorkerState>>,
     stop: watch::Sender<bool>,
     worker_task: Mutex<Option<JoinHandle<Result<(), CoreError>>>>,
@@ -103,7 +118,15 @@ impl AppRuntime {
         options: RuntimeOptions,
     ) -> Result<Arc<AppRuntime>, RuntimeError> {
         let mirror = match options.notion_token.as_deref() {
-            Some(token) => start_mirror(&core, token, options.mirror.clone()).await,
+            Some(token) => {
+                start_mirror(
+                    &core,
+                    token,
+                    options.notion_client.clone(),
+                    options.mirror.clone(),
+                )
+                .await
+            }
             None => None,
         };
         let worker = options.run_worker.then(|| Worker::new(core.clone()));
@@ -119,8 +142,10 @@ impl AppRuntime {
             options.feed_poll,
             options.door,
             watcher,
+            options.notion_client,
         )
         .await?;
+        rt.set_notion_token(options.notion_token.as_deref());
         if let Some(w) = rt.worker.clone() {
             let rx = rt.stop.subscribe();
             let handle = tokio::spawn(async move { w.run(rx).await });
@@ -142,6 +167,7 @@ impl AppRuntime {
             Duration::from_millis(250),
             Door::Server,
             None,
+            ClientConfig::from_env(),
         )
         .await
     }
@@ -153,6 +179,7 @@ impl AppRuntime {
         feed_poll: Duration,
         door: Door,
         watcher: Option<reviewdesk_core::watcher::WatchHandle>,
+        notion_client: ClientConfig,
     ) -> Result<Arc<AppRuntime>, RuntimeError> {
         let feed = EventFeed::spawn(core.clone(), feed_poll).await?;
         let worker_state = Arc::new(Mutex::new(if worker.is_some() {
@@ -184,6 +211,8 @@ impl AppRuntime {
             mirror: std::sync::RwLock::new(mirror),
             feed,
             door,
+            notion_token: std::sync::RwLock::new(None),
+            notion_client,
             worker_state,
             stop,
             worker_task: Mutex::new(None),
@@ -200,17 +229,34 @@ impl AppRuntime {
     }
 
     /// Starts the mirror with a token saved after start-up (Settings), when none runs yet; returns
-    /// whether a mirror runs now. A running mirror keeps its token until the app restarts.
+    /// whether a mirror runs now. A running mirror keeps its token until the app restarts, but
+    /// "Check connection" uses the new one at once.
     pub async fn connect_notion(&self, token: &str, config: MirrorConfig) -> bool {
+        self.set_notion_token(Some(token));
         if self.mirror().is_some() {
             return true;
         }
-        let Some(m) = start_mirror(&self.core, token, config).await else {
+        let Some(m) = start_mirror(&self.core, token, self.notion_client.clone(), config).await
+        else {
             return false;
         };
         let mut slot = self.mirror.write().unwrap_or_else(|e| e.into_inner());
         slot.get_or_insert(m);
         true
+    }
+
+    /// Records the token Settings now holds (`None` after it was removed) for "Check connection";
+    /// the running mirror is not touched.
+    pub fn set_notion_token(&self, token: Option<&str>) {
+        let token = token.map(str::trim).filter(|t| !t.is_empty());
+        *self.notion_token.write().unwrap_or_else(|e| e.into_inner()) = token.map(str::to_owned);
+    }
+
+    fn notion_token(&self) -> Option<String> {
+        self.notion_token
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The status bar: worker, Notion mirror, and how many tasks wait at a review gate.
@@ -318,12 +364,13 @@ pub const REVIEW_GATES: [Status; 4] = [
 pub async fn start_mirror(
     core: &Arc<Core>,
     token: &str,
+    client: ClientConfig,
     config: MirrorConfig,
 ) -> Option<Arc<Mirror>> {
     if !Mirror::configured(core) || token.trim().is_empty() {
         return None;
     }
-    let client = match NotionClient::new(NotionToken::new(token.trim())) {
+    let client = match NotionClient::with_config(NotionToken::new(token.trim()), client) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("Notion mirror not started: {e}");

@@ -6,7 +6,7 @@ use reviewdesk_core::config::WorkerSettings;
 use reviewdesk_core::{
     Core, CoreOptions, DomainEvent, NewTask, Source, Status, TaskService, WorkerState,
 };
-use reviewdesk_runtime::{AppRuntime, Door, RuntimeError, RuntimeOptions};
+use reviewdesk_runtime::{AppRuntime, Door, NotionCheckError, RuntimeError, RuntimeOptions};
 
 async fn core(dir: &tempfile::TempDir) -> std::sync::Arc<Core> {
     Core::open(CoreOptions {
@@ -137,5 +137,139 @@ async fn a_token_saved_after_start_connects_the_mirror_without_a_restart() {
     assert!(rt.mirror().is_some());
     let after = serde_json::to_string(&rt.status().await.unwrap().mirror).unwrap();
     assert!(!after.contains("mirror is not running"), "{after}");
+    rt.shutdown().await.unwrap();
+}
+
+/// A channel whose Notion databases were created in the double, and a runtime reaching it.
+async fn runtime_with_notion(
+    dir: &tempfile::TempDir,
+) -> (
+    notion_double::NotionDouble,
+    reviewdesk_notion::NotionClient,
+    reviewdesk_core::config::NotionIds,
+    std::sync::Arc<AppRuntime>,
+) {
+    use reviewdesk_notion::{ClientConfig, NotionClient, NotionToken, PageId};
+    let double = notion_double::NotionDouble::start(
+        notion_double::DoubleConfig::default().without_rate_limit(),
+    )
+    .await
+    .unwrap();
+    let config = ClientConfig::default()
+        .base_url(double.url())
+        .rate(500.0, 50);
+    let client =
+        NotionClient::with_config(NotionToken::new(double.token()), config.clone()).unwrap();
+    let parent = double.seed_page("Review Desk");
+    let ids = reviewdesk_sync::setup::init(&client, &PageId::new(&parent), "News")
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("cfg/channels")).unwrap();
+    let yaml = dir.path().join("cfg/channels/news.yaml");
+    std::fs::write(&yaml, "channel_id: news\nchannel_name: News\n").unwrap();
+    reviewdesk_sync::setup::write_channel_ids(&yaml, &ids).unwrap();
+    let rt = AppRuntime::start(
+        core(dir).await,
+        RuntimeOptions {
+            run_worker: false,
+            watch_files: false,
+            door: Door::Desktop,
+            notion_client: config,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (double, client, ids, rt)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_connection_names_what_is_missing_and_adds_it_with_the_saved_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (double, client, ids, rt) = runtime_with_notion(&dir).await;
+    // No token yet: the check says what to do first.
+    let e = rt.check_notion().await.unwrap_err();
+    assert!(matches!(e, NotionCheckError::Off), "{e}");
+    assert_eq!(e.code(), "notion_off");
+    assert!(e.to_string().contains("save a token first"), "{e}");
+
+    rt.set_notion_token(Some(&double.token()));
+    let clean = rt.check_notion().await.unwrap();
+    assert!(clean.ok && !clean.fixable, "{clean:?}");
+    assert_eq!(clean.channels.len(), 1);
+    assert_eq!(clean.channels[0].channel_id, "news");
+    let names: Vec<&str> = clean.channels[0]
+        .databases
+        .iter()
+        .map(|d| d.database.as_str())
+        .collect();
+    assert_eq!(names, ["Tasks", "Assets", "Videos", "Audio"]);
+
+    let tasks = client
+        .data_source_ids(&reviewdesk_notion::DatabaseId::new(
+            ids.tasks_database_id.as_ref().unwrap(),
+        ))
+        .await
+        .unwrap()
+        .remove(0)
+        .id;
+    client
+        .update_data_source(
+            &tasks,
+            &reviewdesk_notion::DataSourceUpdate {
+                title: None,
+                properties: vec![(
+                    "Retry Status".into(),
+                    reviewdesk_notion::SchemaChange::Remove,
+                )],
+            },
+            reviewdesk_notion::Idempotency::Idempotent,
+        )
+        .await
+        .unwrap();
+    let broken = rt.check_notion().await.unwrap();
+    assert!(!broken.ok && broken.fixable, "{broken:?}");
+    let tasks_check = &broken.channels[0].databases[0];
+    assert_eq!(tasks_check.findings.len(), 1, "{tasks_check:?}");
+    assert!(tasks_check.findings[0].message.contains("\"Retry Status\""));
+    assert!(tasks_check.findings[0].message.contains("type rich_text"));
+    assert!(tasks_check.findings[0].fixable);
+
+    let fixed = rt.add_missing_notion_properties().await.unwrap();
+    assert!(fixed.ok && !fixed.fixable, "{fixed:?}");
+    assert_eq!(
+        fixed.channels[0].databases[0].added,
+        ["added property \"Retry Status\" (type rich_text)"]
+    );
+    // The report is what the UI receives.
+    let json = serde_json::to_value(&fixed).unwrap();
+    assert_eq!(json["channels"][0]["databases"][0]["database"], "Tasks");
+
+    // A removed token turns the check off again.
+    rt.set_notion_token(None);
+    assert!(matches!(
+        rt.check_notion().await.unwrap_err(),
+        NotionCheckError::Off
+    ));
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn check_connection_without_database_ids_says_to_run_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = AppRuntime::start(
+        core(&dir).await,
+        RuntimeOptions {
+            run_worker: false,
+            watch_files: false,
+            notion_token: Some("ntn_test_token_0123456789".into()),
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let e = rt.check_notion().await.unwrap_err();
+    assert!(matches!(e, NotionCheckError::NotSetUp), "{e}");
+    assert!(e.to_string().contains("reviewdesk notion init"), "{e}");
     rt.shutdown().await.unwrap();
 }

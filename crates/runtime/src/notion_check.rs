@@ -1,0 +1,177 @@
+//! Settings → "Check connection": the token and every channel's Notion databases compared with
+//! the schema the mirror needs, and "Add what is missing" (what `reviewdesk notion check [--fix]`
+//! does on the command line).
+
+use reviewdesk_core::config::{ChannelConfig, NotionIds};
+use reviewdesk_notion::{NotionClient, NotionToken};
+use reviewdesk_sync::setup;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::AppRuntime;
+
+/// Why "Check connection" could not run (its findings are in the report, not here). Apart from
+/// [`crate::RuntimeError`] so the doors that never check Notion need not handle it.
+#[derive(Debug, thiserror::Error)]
+pub enum NotionCheckError {
+    /// No Notion token saved.
+    #[error("Notion is off: save a token first (the integration's secret, ntn_…)")]
+    Off,
+    /// No channel names Notion databases.
+    #[error(
+        "no channel has Notion database ids: run `reviewdesk notion init --parent-page <page id> --channel <channel>` (or add the ids to the channel file)"
+    )]
+    NotSetUp,
+    /// Notion refused the token or failed (the message says what to do).
+    #[error("{0}")]
+    Notion(#[from] reviewdesk_sync::SyncError),
+}
+
+impl NotionCheckError {
+    /// A stable code for the UI (`notion_off`, `notion_not_set_up`, `notion_failed`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotionCheckError::Off => "notion_off",
+            NotionCheckError::NotSetUp => "notion_not_set_up",
+            NotionCheckError::Notion(_) => "notion_failed",
+        }
+    }
+}
+
+/// The result of checking (or fixing) every channel's Notion databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NotionCheckReport {
+    /// The token works and every database of every channel is as Review Desk needs.
+    pub ok: bool,
+    /// At least one finding can be fixed by "Add what is missing".
+    pub fixable: bool,
+    /// Each channel with Notion database ids, in channel file order.
+    pub channels: Vec<NotionChannelCheck>,
+}
+
+/// One channel's databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NotionChannelCheck {
+    /// The channel id (its file name).
+    pub channel_id: String,
+    /// The channel's display name.
+    pub channel_name: String,
+    /// Tasks, Assets, Videos and Audio, in that order, each with what is wrong (if anything).
+    pub databases: Vec<NotionDatabaseCheck>,
+}
+
+/// One database of a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NotionDatabaseCheck {
+    /// `Tasks`, `Assets`, `Videos` or `Audio`.
+    pub database: String,
+    /// What is wrong; empty when the database is as Review Desk needs.
+    pub findings: Vec<NotionFinding>,
+    /// What "Add what is missing" just added (empty after a plain check).
+    pub added: Vec<String>,
+}
+
+/// One difference from what Review Desk needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NotionFinding {
+    /// What is wrong and the fix, naming the property and its expected type.
+    pub message: String,
+    /// "Add what is missing" can fix it (a missing property or select option); a wrong type is
+    /// left to the creator, since changing it would lose the column's values.
+    pub fixable: bool,
+}
+
+/// The databases a report lists for every channel, in the order `setup::check` reads them.
+const DATABASES: [&str; 4] = ["Tasks", "Assets", "Videos", "Audio"];
+
+fn has_ids(ids: &NotionIds) -> bool {
+    [
+        &ids.tasks_database_id,
+        &ids.assets_database_id,
+        &ids.videos_database_id,
+        &ids.audio_database_id,
+    ]
+    .iter()
+    .any(|id| id.as_deref().is_some_and(|s| !s.trim().is_empty()))
+}
+
+fn channel_report(
+    c: &ChannelConfig,
+    findings: Vec<setup::Finding>,
+    added: Vec<setup::Added>,
+) -> NotionChannelCheck {
+    NotionChannelCheck {
+        channel_id: c.channel_id.to_string(),
+        channel_name: c.channel_name.clone(),
+        databases: DATABASES
+            .iter()
+            .map(|db| NotionDatabaseCheck {
+                database: (*db).to_string(),
+                findings: findings
+                    .iter()
+                    .filter(|f| f.database == *db)
+                    .map(|f| NotionFinding {
+                        message: f.message.clone(),
+                        fixable: f.fixable,
+                    })
+                    .collect(),
+                added: added
+                    .iter()
+                    .filter(|a| a.database == *db)
+                    .map(|a| a.message.clone())
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+impl AppRuntime {
+    /// Validates the Notion token and every database of every channel that has Notion database
+    /// ids; each finding names the property, its expected type and whether the app can add it.
+    pub async fn check_notion(&self) -> Result<NotionCheckReport, NotionCheckError> {
+        self.notion_report(false).await
+    }
+
+    /// Adds the missing properties and select options to every channel's databases (never
+    /// changes a property's type), then checks again; the report lists what was added.
+    pub async fn add_missing_notion_properties(
+        &self,
+    ) -> Result<NotionCheckReport, NotionCheckError> {
+        self.notion_report(true).await
+    }
+
+    async fn notion_report(&self, fix: bool) -> Result<NotionCheckReport, NotionCheckError> {
+        let token = self.notion_token().ok_or(NotionCheckError::Off)?;
+        let channels: Vec<ChannelConfig> = self
+            .core
+            .channels()
+            .into_iter()
+            .filter(|c| has_ids(&c.notion))
+            .collect();
+        if channels.is_empty() {
+            return Err(NotionCheckError::NotSetUp);
+        }
+        let client = NotionClient::with_config(NotionToken::new(token), self.notion_client.clone())
+            .map_err(|e| NotionCheckError::Notion(e.into()))?;
+        let mut out = Vec::new();
+        for c in &channels {
+            let added = if fix {
+                setup::add_missing(&client, &c.notion).await?
+            } else {
+                Vec::new()
+            };
+            let findings = setup::check(&client, &c.notion).await?;
+            out.push(channel_report(c, findings, added));
+        }
+        let all = || {
+            out.iter()
+                .flat_map(|c| &c.databases)
+                .flat_map(|d| &d.findings)
+        };
+        Ok(NotionCheckReport {
+            ok: all().next().is_none(),
+            fixable: all().any(|f| f.fixable),
+            channels: out,
+        })
+    }
+}
