@@ -3,6 +3,7 @@ import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
+import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
 import type { Status } from './bindings/Status';
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';
@@ -70,6 +71,10 @@ export const api = {
   saveSettings: (body: SettingsUpdate): Promise<SettingsView> => transport.call('save_settings', { body }),
   setNotionToken: (token: string): Promise<SettingsView> => transport.call('set_notion_token', { token }),
   clearNotionToken: (): Promise<SettingsView> => transport.call('clear_notion_token', {}),
+  /** Settings → Check connection: the token and every channel's Notion databases. */
+  checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
+  /** Settings → Add what is missing (never changes a property's type); answers a new check. */
+  addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
 };
 
 /** True when the backend says the thing asked for does not exist. */

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { SettingsView } from './bindings/SettingsView';
+import type { NotionChannelCheck } from './bindings/runtime/NotionChannelCheck';
+import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
+import type { NotionFinding } from './bindings/runtime/NotionFinding';
 import {
+  CHECK_CLEAN,
+  checkGroups,
+  checkSummary,
   formFromView,
   hasErrors,
   isAbsolutePath,
@@ -68,5 +74,45 @@ describe('settings form', () => {
     expect(tokenSourceText('keyring')).toBe('Stored in the OS keyring');
     expect(tokenSourceText('environment')).toBe('From the NOTION_TOKEN environment variable');
     expect(tokenSourceText('none')).toBe('Not set');
+  });
+});
+
+describe('check connection report', () => {
+  const db = (database: string, findings: NotionFinding[] = [], added: string[] = []) => ({ database, findings, added });
+  const report = (channels: NotionChannelCheck[]): NotionCheckReport => {
+    const all = channels.flatMap((c) => c.databases.flatMap((d) => d.findings));
+    return { ok: all.length === 0, fixable: all.some((f) => f.fixable), channels };
+  };
+  const missing = { message: 'property "Retry Status" is missing: add it in Notion as type rich_text', fixable: true };
+  const retyped = { message: 'property "Notes" is of type number but must be rich_text: change its type in Notion', fixable: false };
+
+  it('says all is well when nothing is wrong', () => {
+    const r = report([{ channel_id: 'news', channel_name: 'News', databases: [db('Tasks'), db('Assets')] }]);
+    expect(checkSummary(r)).toBe(CHECK_CLEAN);
+    expect(checkGroups(r)).toEqual([]);
+  });
+
+  it('groups findings by channel and database, leaving out the clean ones', () => {
+    const r = report([
+      { channel_id: 'news', channel_name: 'News', databases: [db('Tasks', [missing]), db('Assets', [retyped]), db('Videos')] },
+      { channel_id: 'kids', channel_name: 'kids', databases: [db('Tasks'), db('Audio')] },
+    ]);
+    expect(checkGroups(r)).toEqual([
+      { channel: 'News (news)', databases: [db('Tasks', [missing]), db('Assets', [retyped])] },
+    ]);
+    expect(checkSummary(r)).toBe('2 problems found; Review Desk can add 1, the rest must be fixed in Notion.');
+  });
+
+  it('counts what can be added and what was added', () => {
+    const fixable = report([{ channel_id: 'news', channel_name: 'News', databases: [db('Tasks', [missing])] }]);
+    expect(checkSummary(fixable)).toBe('1 problem found; Review Desk can add all of them.');
+    const onlyRetype = report([{ channel_id: 'news', channel_name: '', databases: [db('Assets', [retyped])] }]);
+    expect(checkSummary(onlyRetype)).toBe('1 problem found; fix them in Notion as named below.');
+    expect(checkGroups(onlyRetype)[0].channel).toBe('news');
+    const fixed = report([
+      { channel_id: 'news', channel_name: 'News', databases: [db('Tasks', [], ['added property "Retry Status" (type rich_text)'])] },
+    ]);
+    expect(checkSummary(fixed)).toBe(`Added 1 missing item. ${CHECK_CLEAN}`);
+    expect(checkGroups(fixed)[0].databases[0].added).toHaveLength(1);
   });
 });

@@ -3,6 +3,9 @@
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';
 import type { TokenSource } from './bindings/TokenSource';
+import type { NotionChannelCheck } from './bindings/runtime/NotionChannelCheck';
+import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
+import type { NotionFinding } from './bindings/runtime/NotionFinding';
 
 export const POLL_MIN_SECS = 5;
 export const POLL_MAX_SECS = 600;
@@ -87,4 +90,52 @@ export function toUpdate(f: SettingsForm, saved: SettingsView): SettingsUpdate {
 /** True when saving would change nothing. */
 export function isUnchanged(u: SettingsUpdate): boolean {
   return u.workspace === null && u.config_dir === null && u.notion_poll_secs === null;
+}
+
+/** What "Check connection" says when nothing is wrong. */
+export const CHECK_CLEAN = 'Token and every database are as Review Desk needs.';
+
+/** One database in the check report, as the screen lists it. */
+export interface CheckDatabaseGroup {
+  database: string;
+  findings: NotionFinding[];
+  added: string[];
+}
+
+/** One channel in the check report: only its databases with something to say. */
+export interface CheckChannelGroup {
+  /** "News (news)": the display name, and the file name when it differs. */
+  channel: string;
+  databases: CheckDatabaseGroup[];
+}
+
+function channelLabel(c: NotionChannelCheck): string {
+  const name = c.channel_name.trim();
+  if (!name || name === c.channel_id) return c.channel_id;
+  return `${name} (${c.channel_id})`;
+}
+
+/** The report grouped by channel and database, leaving out databases with nothing wrong or added. */
+export function checkGroups(r: NotionCheckReport): CheckChannelGroup[] {
+  return r.channels
+    .map((c) => ({
+      channel: channelLabel(c),
+      databases: c.databases
+        .filter((d) => d.findings.length > 0 || d.added.length > 0)
+        .map((d) => ({ database: d.database, findings: d.findings, added: d.added })),
+    }))
+    .filter((c) => c.databases.length > 0);
+}
+
+/** The report's first line: clean, or how many problems and how many the app can add. */
+export function checkSummary(r: NotionCheckReport): string {
+  const findings = r.channels.flatMap((c) => c.databases.flatMap((d) => d.findings));
+  const added = r.channels.flatMap((c) => c.databases.flatMap((d) => d.added)).length;
+  const addedText = added > 0 ? `Added ${added} missing ${added === 1 ? 'item' : 'items'}. ` : '';
+  if (r.ok || findings.length === 0) return `${addedText}${CHECK_CLEAN}`;
+  const fixable = findings.filter((f) => f.fixable).length;
+  const problems = `${findings.length} ${findings.length === 1 ? 'problem' : 'problems'} found`;
+  if (fixable === 0) return `${addedText}${problems}; fix them in Notion as named below.`;
+  if (fixable === findings.length) return `${addedText}${problems}; Review Desk can add all of them.`;
+  return `${addedText}${problems}; Review Desk can add ${fixable}, the rest must be fixed in Notion.`;
 }

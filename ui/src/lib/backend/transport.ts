@@ -10,6 +10,7 @@ import type { CancelRequest } from '../bindings/CancelRequest';
 import type { DomainEvent } from '../bindings/DomainEvent';
 import type { FlagRequest } from '../bindings/FlagRequest';
 import type { NewTask } from '../bindings/NewTask';
+import type { NotionCheckReport } from '../bindings/runtime/NotionCheckReport';
 import type { RejectRequest } from '../bindings/RejectRequest';
 import type { SettingsUpdate } from '../bindings/SettingsUpdate';
 import type { SettingsView } from '../bindings/SettingsView';
@@ -38,12 +39,21 @@ export interface Commands {
   save_settings: { args: { body: SettingsUpdate }; result: SettingsView };
   set_notion_token: { args: { token: string }; result: SettingsView };
   clear_notion_token: { args: Record<string, never>; result: SettingsView };
+  check_notion: { args: Record<string, never>; result: NotionCheckReport };
+  add_missing_notion_properties: { args: Record<string, never>; result: NotionCheckReport };
 }
 
 export type Command = keyof Commands;
 
 /** Commands only the desktop app serves; over HTTP they are refused with code `unsupported`. */
-export const DESKTOP_ONLY = ['get_settings', 'save_settings', 'set_notion_token', 'clear_notion_token'] as const satisfies readonly Command[];
+export const DESKTOP_ONLY = [
+  'get_settings',
+  'save_settings',
+  'set_notion_token',
+  'clear_notion_token',
+  'check_notion',
+  'add_missing_notion_properties',
+] as const satisfies readonly Command[];
 
 /** Where the UI runs: a browser on `reviewdesk serve`, or the desktop app's webview. */
 export type TransportKind = 'web' | 'desktop';

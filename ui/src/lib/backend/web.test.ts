@@ -36,6 +36,8 @@ describe('web transport and the desktop-only commands', () => {
       t.call('save_settings', { body: { workspace: '/w', config_dir: null, notion_poll_secs: null } }),
       t.call('set_notion_token', { token: 'secret_x' }),
       t.call('clear_notion_token', {}),
+      t.call('check_notion', {}),
+      t.call('add_missing_notion_properties', {}),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

@@ -69,6 +69,8 @@ export function route<C extends Command>(command: C, args: Commands[C]['args']):
     case 'save_settings':
     case 'set_notion_token':
     case 'clear_notion_token':
+    case 'check_notion':
+    case 'add_missing_notion_properties':
       throw new BackendError('unsupported', SETTINGS_UNSUPPORTED);
     default: {
       const unknown: never = cmd;
