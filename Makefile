@@ -38,7 +38,7 @@ lint: ui-build
 
 # The PostgreSQL backend tests run against a throwaway local cluster.
 test-rust:
-	export REVIEWDESK_TEST_PG_URL="$$(./scripts/start-postgres.sh)" && cargo nextest run --workspace --no-fail-fast
+	url="$$(./scripts/start-postgres.sh)" && export REVIEWDESK_TEST_PG_URL="$$url" && cargo nextest run --workspace --no-fail-fast
 
 test-ui:
 	npm --prefix ui run check
@@ -67,4 +67,4 @@ bench-desktop: setup desktop cli
 
 ## Claims per second for 1, 2 and 4 workers on PostgreSQL and SQLite (double claims checked).
 bench-claims: setup
-	export REVIEWDESK_TEST_PG_URL="$$(./scripts/start-postgres.sh)" && cargo bench -p reviewdesk-core --bench claims
+	url="$$(./scripts/start-postgres.sh)" && export REVIEWDESK_TEST_PG_URL="$$url" && cargo bench -p reviewdesk-core --bench claims

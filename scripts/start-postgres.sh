@@ -87,7 +87,12 @@ if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   # A stale pid file from a killed server blocks the start; pg_ctl status said it is not running.
   rm -f "$DATA/postmaster.pid"
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "port $port is taken by another program; delete $DIR to start afresh on a new port"
+    # Another program (or another cluster) took the port since: move to a free one. The last
+    # `port` line of postgresql.conf wins.
+    port=$(free_port) || die "port $port is taken and no free TCP port was found"
+    echo "start-postgres: the old port is taken; moving to $port" >&2
+    echo "port = $port" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+    echo "$port" | as_pg tee "$DATA/reviewdesk-port" >/dev/null
   fi
   # 9>&-: the server must not inherit the lock, or the next caller would wait forever.
   as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 start >/dev/null 9>&- \
