@@ -9,6 +9,30 @@ import { api, errorMessage, isNotFound, type Navigation, type StreamState } from
 import { reviewQueue } from './views';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 
+/** URL of the picture a gallery tile shows: the small tile thumbnail when it exists. */
+export function tileUrl(a: AssetDetail): string | null {
+  const v = a.versions[a.versions.length - 1];
+  const p = v?.tile_path ?? v?.thumb_path ?? (v ? v.file : null);
+  return p ? api.fileUrl(p) : null;
+}
+
+/**
+ * Starts loading and decoding every tile picture of a task, so that the gallery's images find them
+ * ready: this runs while the gallery is still being built, instead of after it.
+ */
+export function loadTiles(d: TaskDetail): void {
+  for (const a of d.assets) {
+    const u = a.file_state === 'ok' ? tileUrl(a) : null;
+    if (!u) continue;
+    const img = new Image();
+    img.decoding = 'async';
+    img.src = u;
+    img.decode().catch(() => {
+      /* a broken picture: its tile says so when it renders */
+    });
+  }
+}
+
 export type Route = { page: 'board' } | { page: 'task'; id: string };
 
 export function parseHash(hash: string): Route {
@@ -155,6 +179,8 @@ class AppState {
       if (force) await new Promise((r) => setTimeout(r, 30));
       try {
         const d = await api.getTask(id);
+        // First load (opening, warming): the pictures start before the gallery is built.
+        if (!force && typeof Image !== 'undefined') loadTiles(d);
         this.tasks[id] = d.task;
         this.details = { ...this.details, [id]: d };
         return d;
@@ -185,19 +211,15 @@ class AppState {
     for (const t of this.queue.slice(0, limit)) {
       if (this.details[t.id] || this.#warmed.has(t.id)) continue;
       this.#warmed.add(t.id);
-      idle(() => {
-        void this.fetchDetail(t.id).then((d) => {
-          for (const a of d?.assets ?? []) {
-            const v = a.versions[a.versions.length - 1];
-            const p = v?.tile_path ?? v?.thumb_path;
-            if (!p || a.file_state !== 'ok') continue;
-            const img = new Image();
-            img.decoding = 'async';
-            img.src = api.fileUrl(p);
-          }
-        });
-      });
+      idle(() => this.warm(t.id));
     }
+  }
+
+  /** Fetches a task's detail if needed and loads its tile pictures (prefetching). */
+  warm(id: string): void {
+    const cached = this.details[id];
+    if (cached) loadTiles(cached);
+    else void this.fetchDetail(id); // loads the tiles once the detail is in
   }
 
   refreshStatusSoon(): void {
