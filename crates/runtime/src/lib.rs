@@ -270,13 +270,15 @@ impl AppRuntime {
         if self.worker.as_ref().is_some_and(Worker::is_paused) {
             worker = WorkerState::Paused;
         }
-        let fix = match self.door {
-            Door::Server => {
-                "set NOTION_TOKEN to the integration's token and restart `reviewdesk serve`"
-            }
-            Door::Desktop => {
-                "add the integration's token in Settings → Notion and restart Review Desk"
-            }
+        let (fix, off) = match self.door {
+            Door::Server => (
+                "set NOTION_TOKEN to the integration's token and restart `reviewdesk serve`",
+                "Notion is not connected: set NOTION_TOKEN and add database ids with `reviewdesk notion init`",
+            ),
+            Door::Desktop => (
+                "add the integration's token in Settings → Notion and restart Review Desk",
+                "Notion is not connected: add a token and database ids in Settings → Notion",
+            ),
         };
         Ok(AppStatus {
             worker,
@@ -288,11 +290,7 @@ impl AppRuntime {
                     ),
                     waiting: 0,
                 },
-                None => MirrorState::Off {
-                    hint:
-                        "Notion is not connected: add a token and database ids in Settings → Notion"
-                            .into(),
-                },
+                None => MirrorState::Off { hint: off.into() },
             },
             waiting_for_review: waiting as u32,
         })

@@ -101,7 +101,14 @@ async fn without_a_worker_pause_is_refused_with_a_reason() {
     let e = rt.pause_worker().await.unwrap_err();
     assert!(matches!(e, RuntimeError::NoWorker));
     assert!(e.to_string().contains("--no-worker"), "{e}");
-    assert_eq!(rt.status().await.unwrap().worker, WorkerState::Stopped);
+    let status = rt.status().await.unwrap();
+    assert_eq!(status.worker, WorkerState::Stopped);
+    // `reviewdesk serve` has no Settings screen: its hint names the environment variable.
+    let hint = serde_json::to_string(&status.mirror).unwrap();
+    assert!(
+        hint.contains("NOTION_TOKEN") && !hint.contains("Settings"),
+        "{hint}"
+    );
     rt.shutdown().await.unwrap();
 }
 
