@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TERM_COLOR ?= never
 BIN := ./target/debug/reviewdesk
 
-.PHONY: setup run test lint test-rust test-ui test-e2e test-desktop ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
+.PHONY: setup run test lint test-rust test-ui test-e2e test-desktop test-bins ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
 
 setup:
 	./scripts/setup.sh
@@ -44,12 +44,18 @@ test-ui:
 	npm --prefix ui run check
 	npm --prefix ui test
 
-test-e2e: ui-build cli
+# The binaries the end-to-end tests drive, built with the same feature resolution as the Rust test
+# build (`--workspace --tests`), so that after `test-rust` this links at most two binaries: a `-p` build
+# resolves features per package and would compile some hundred dependencies again.
+test-bins: ui-build
+	cargo build --workspace --bins --tests
+
+test-e2e: test-bins
 	cd tests/e2e && npm test
 
 # The real desktop window under Xvfb (tauri-driver + WebKitWebDriver) with a D-Bus session for
 # notifications; the npm script wraps xvfb-run and dbus-run-session.
-test-desktop: desktop cli
+test-desktop: test-bins
 	cd tests/desktop && npm test
 
 ## Thumbnail benchmark against vipsthumbnail (prints figures and the ratio).
