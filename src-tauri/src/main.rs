@@ -7,6 +7,8 @@ mod commands;
 mod files;
 mod notify;
 mod tray;
+#[cfg(test)]
+mod wiring;
 
 use std::sync::Arc;
 use std::time::Duration;
