@@ -173,3 +173,75 @@ test('desktop: settings keep the Notion token out of every plain file', async (t
     assert.ok(!readFileSync(f).includes(secret), `the token was written to ${f}`);
   }
 });
+
+/** The Notion test double as a process (`notion-double --port 0`); resolves with its URL. */
+async function startNotionDouble() {
+  const { root } = await import('../e2e/harness.mjs');
+  const child = spawn(join(root, 'target/debug/notion-double'), ['--port', '0', '--rate', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`notion-double printed no URL in 30 s: ${out}`)), 30_000);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out); // its first line is the URL
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`notion-double exited (${code}): ${out}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+test('desktop: Check connection names a missing Notion property, and Add what is missing puts it back', async (t) => {
+  const env = desktopEnv('desktop-notion');
+  const double = await startNotionDouble();
+  t.after(() => double.stop());
+  const token = 'ntn_double_test_token';
+  Object.assign(env.env, { NOTION_TOKEN: token, NOTION_BASE_URL: double.url });
+  const notion = async (method, path, body) => {
+    const r = await fetch(`${double.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Notion-Version': '2025-09-03', 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+    return JSON.parse(text);
+  };
+  // A real setup through the CLI: databases under a shared page, ids in the channel file.
+  const parent = await (await fetch(`${double.url}/__control/pages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Review Desk', shared: true }),
+  })).json();
+  cli(env, ['notion', 'init', '--parent-page', parent.id, '--channel', 'default']);
+  const yaml = readFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels/default.yaml'), 'utf8');
+  const tasksDb = /tasks_database_id: (\S+)/.exec(yaml)[1];
+  const dataSource = (await notion('GET', `/v1/databases/${tasksDb}`)).data_sources[0].id;
+  // Someone deletes a property in Notion.
+  await notion('PATCH', `/v1/data_sources/${dataSource}`, { properties: { 'Retry Status': null } });
+
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  await (await app.$('[data-testid=stream-state]')).waitForExist({ timeout: 30_000 });
+  await app.keys(',');
+  await (await app.$('[role=dialog][aria-label=Settings]')).waitForExist({ timeout: 10_000 });
+  await (await app.$('[data-testid=settings-check]')).click();
+  const report = await app.$('[data-testid=settings-check-report]');
+  await report.waitForExist({ timeout: 30_000 });
+  const before = await report.getText();
+  assert.match(before, /"Retry Status" is missing/);
+  assert.match(before, /rich_text/);
+  assert.match(before, /can be added/);
+
+  await (await app.$('[data-testid=settings-fix]')).click();
+  await app.waitUntil(async () => /Added 1 missing item/.test(await (await app.$('[data-testid=settings-check-report]')).getText()), {
+    timeout: 30_000,
+    timeoutMsg: 'Add what is missing gave no report',
+  });
+  const props = (await notion('GET', `/v1/data_sources/${dataSource}`)).properties;
+  assert.equal(props['Retry Status']?.type, 'rich_text');
+});
