@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,6 +72,9 @@ struct Inner {
     paused_until: Mutex<Option<Instant>>,
 }
 
+/// The clients handed out by [`NotionClient::shared`] that are still in use.
+static SHARED: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
 /// A typed Notion API client. Cheap to clone; clones share the token's rate limiter and the
 /// pause after a 429, so build one client per token and hand out clones.
 #[derive(Clone)]
@@ -134,6 +137,34 @@ impl NotionClient {
                 config,
             }),
         })
+    }
+
+    /// The process's client for this token and base URL: the one already in use if there is one
+    /// (its configuration stays), else a new one with `config`. Notion's limit is per token, so
+    /// two limiters for one token would together send twice the allowed rate.
+    pub fn shared(token: NotionToken, config: ClientConfig) -> Result<Self> {
+        let mut registry = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        registry.retain(|w| w.strong_count() > 0);
+        let found = registry.iter().filter_map(Weak::upgrade).find(|inner| {
+            inner.config.base_url == config.base_url && auth_matches(&inner.auth, &token)
+        });
+        if let Some(inner) = found {
+            return Ok(Self { inner });
+        }
+        let client = Self::with_config(token, config)?;
+        registry.push(Arc::downgrade(&client.inner));
+        Ok(client)
+    }
+
+    /// Whether this client sends `token` (compared in constant time; the token is not kept
+    /// anywhere else).
+    pub fn uses_token(&self, token: &NotionToken) -> bool {
+        auth_matches(&self.inner.auth, token)
+    }
+
+    /// Whether both are clones of one client: one rate limiter, one pause after a 429.
+    pub fn shares_limiter_with(&self, other: &NotionClient) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The configuration in use.
@@ -230,6 +261,12 @@ impl NotionClient {
             };
             let retry = self.classify(&err, safety, attempt);
             if matches!(retry, Retry::No) || attempt >= max {
+                if let Retry::PauseAll(d) = retry {
+                    // Out of attempts, but Notion still asked everyone to wait: the other callers
+                    // of this token must not keep hitting the limit meanwhile.
+                    warn!(%method, path, attempt, wait_ms = d.as_millis() as u64, "notion still rate limited after the last attempt; pausing all callers");
+                    self.pause_all(d);
+                }
                 debug!(%method, path, attempt, error = %err, "notion call failed");
                 return Err(err);
             }
@@ -660,6 +697,12 @@ impl NotionClient {
     }
 }
 
+fn auth_matches(auth: &HeaderValue, token: &NotionToken) -> bool {
+    let want = format!("Bearer {}", token.expose_secret());
+    let (a, b) = (auth.as_bytes(), want.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn list_of<T>(v: &Value, f: impl Fn(&Value) -> T) -> ListPage<T> {
     ListPage {
         results: v
@@ -675,15 +718,28 @@ fn list_of<T>(v: &Value, f: impl Fn(&Value) -> T) -> ListPage<T> {
     }
 }
 
-/// `Retry-After` as delta-seconds or an HTTP-date.
+/// The longest `Retry-After` this client believes. Notion's per-workspace limit can ask for more
+/// than a minute, but a header saying hours (or `inf`) is a broken proxy, not a plan; the wait
+/// honoured is further capped by [`ClientConfig::backoff_max`].
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(60 * 60);
+
+/// `Retry-After` as delta-seconds or an HTTP-date, clamped to [`RETRY_AFTER_MAX`]. Anything
+/// else (negative, NaN, garbage) is ignored, so the caller falls back to its own backoff.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // `inf`, `1e400` (parses as inf) and huge finite values would make
+        // `Duration::from_secs_f64` panic: clamp before converting.
+        if secs.is_nan() || secs < 0.0 {
+            return None;
+        }
+        return Some(Duration::from_secs_f64(
+            secs.min(RETRY_AFTER_MAX.as_secs_f64()),
+        ));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let d = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(d.to_std().unwrap_or(Duration::ZERO))
+    Some(d.to_std().unwrap_or(Duration::ZERO).min(RETRY_AFTER_MAX))
 }
 
 #[cfg(test)]
@@ -693,11 +749,56 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("12"), Some(Duration::from_secs(12)));
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(Duration::ZERO)
         );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(RETRY_AFTER_MAX)
+        );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn retry_after_out_of_range_is_clamped_or_ignored_never_a_panic() {
+        for huge in [
+            "inf",
+            "+inf",
+            "infinity",
+            "1e400",
+            "1e300",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_retry_after(huge), Some(RETRY_AFTER_MAX), "{huge}");
+        }
+        for bad in ["-1", "-inf", "NaN", "-0.5", "", "12s", "\u{0}"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_retry_after("-0"), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn shared_hands_out_one_client_per_token_and_base_url() {
+        let cfg = |url: &str| ClientConfig::default().base_url(url);
+        let a = NotionClient::shared(NotionToken::new("ntn_shared_a"), cfg("http://a")).unwrap();
+        let again =
+            NotionClient::shared(NotionToken::new("ntn_shared_a"), cfg("http://a")).unwrap();
+        assert!(a.shares_limiter_with(&again));
+        let other_token =
+            NotionClient::shared(NotionToken::new("ntn_shared_b"), cfg("http://a")).unwrap();
+        assert!(!a.shares_limiter_with(&other_token));
+        let other_url =
+            NotionClient::shared(NotionToken::new("ntn_shared_a"), cfg("http://b")).unwrap();
+        assert!(!a.shares_limiter_with(&other_url));
+        assert!(a.uses_token(&NotionToken::new("ntn_shared_a")));
+        assert!(!a.uses_token(&NotionToken::new("ntn_shared_b")));
+        // Once every clone is gone, the next one starts afresh.
+        drop((a, again));
+        let fresh =
+            NotionClient::shared(NotionToken::new("ntn_shared_a"), cfg("http://a")).unwrap();
+        assert!(fresh.uses_token(&NotionToken::new("ntn_shared_a")));
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod error;
 mod model;
 mod query;
 
-pub use client::{Idempotency, NotionClient, PART_SIZE, SINGLE_PART_MAX};
+pub use client::{Idempotency, NotionClient, PART_SIZE, RETRY_AFTER_MAX, SINGLE_PART_MAX};
 pub use config::{BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, NOTION_VERSION, NotionToken};
 pub use error::{ApiError, ErrorKind, NotionError, Result};
 pub use model::*;

@@ -838,6 +838,67 @@ async fn a_429_pauses_every_clone() {
 }
 
 #[tokio::test]
+async fn a_429_after_the_last_attempt_still_pauses_every_caller() {
+    let d = double().await;
+    let cfg = ClientConfig::default()
+        .base_url(d.url())
+        .rate(1000.0, 100)
+        .backoff_base(Duration::from_millis(5))
+        .max_attempts(1);
+    let c = NotionClient::with_config(NotionToken::new(d.token()), cfg).unwrap();
+    d.inject_fault(FaultRule::next(1, FaultKind::Status(429)).retry_after(1));
+    let err = c.me().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    // Another caller of the same token must not hit the limit again meanwhile.
+    c.clone().me().await.unwrap();
+    let log = d.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].status, Some(429));
+    assert!(
+        log[1].at_ms >= log[0].at_ms + 950,
+        "the next request went out {} ms after the final 429 (Retry-After: 1)",
+        log[1].at_ms - log[0].at_ms
+    );
+}
+
+#[tokio::test]
+async fn retry_after_that_is_infinite_negative_or_garbage_is_clamped_or_ignored() {
+    let d = double().await;
+    let mut cfg = ClientConfig::default()
+        .base_url(d.url())
+        .rate(1000.0, 100)
+        .backoff_base(Duration::from_millis(5));
+    // The honoured wait is capped by backoff_max: keep the test fast.
+    cfg.backoff_max = Duration::from_millis(50);
+    let once = NotionClient::with_config(NotionToken::new(d.token()), cfg.clone().max_attempts(1))
+        .unwrap();
+    let retrying = NotionClient::with_config(NotionToken::new(d.token()), cfg).unwrap();
+    let cases = [
+        ("inf", Some(RETRY_AFTER_MAX)),
+        ("1e400", Some(RETRY_AFTER_MAX)),
+        ("1e300", Some(RETRY_AFTER_MAX)),
+        ("99999999999999999999999", Some(RETRY_AFTER_MAX)),
+        ("-5", None),
+        ("-inf", None),
+        ("NaN", None),
+        ("soon", None),
+        ("2", Some(Duration::from_secs(2))),
+    ];
+    for (raw, expected) in cases {
+        d.inject_fault(FaultRule::next(1, FaultKind::Status(429)).retry_after_header(raw));
+        let err = once.me().await.unwrap_err();
+        let NotionError::Api(api) = &err else {
+            panic!("{raw}: not an API error: {err}");
+        };
+        assert_eq!(api.retry_after, expected, "Retry-After: {raw}");
+        assert!(err.to_string().contains("429 rate_limited"), "{err}");
+        // A retrying caller waits (at most backoff_max) and gets through.
+        d.inject_fault(FaultRule::next(1, FaultKind::Status(529)).retry_after_header(raw));
+        retrying.me().await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn sixty_requests_at_three_per_second_never_hit_429() {
     let d = NotionDouble::start(DoubleConfig::default()).await.unwrap(); // enforces 3/s, small burst
     let cfg = ClientConfig::default().base_url(d.url()); // 3/s default pacing

@@ -31,6 +31,10 @@ pub struct FaultRule {
     /// `Retry-After` seconds for 429/529 (default 1).
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// A `Retry-After` header sent verbatim instead of `retry_after` (e.g. `inf`, `-1`,
+    /// `soon`), to test how a client copes with what a broken proxy might send.
+    #[serde(default)]
+    pub retry_after_header: Option<String>,
 }
 
 fn one() -> u32 {
@@ -46,6 +50,7 @@ impl FaultRule {
             method: None,
             path_prefix: None,
             retry_after: None,
+            retry_after_header: None,
         }
     }
 
@@ -64,6 +69,12 @@ impl FaultRule {
     /// Set `Retry-After` for 429/529 answers.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
+        self
+    }
+
+    /// Send this `Retry-After` header verbatim (429/529 answers), valid or not.
+    pub fn retry_after_header(mut self, value: &str) -> Self {
+        self.retry_after_header = Some(value.to_owned());
         self
     }
 }
@@ -102,10 +113,12 @@ pub(crate) struct Faults {
 }
 
 /// What the gate must do with a request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Injected {
     pub kind: FaultKind,
     pub retry_after: u64,
+    /// A raw `Retry-After` header replacing `retry_after`.
+    pub retry_after_header: Option<String>,
 }
 
 fn matches(method: &str, path: &str, m: &[String], prefix: &Option<String>) -> bool {
@@ -137,6 +150,7 @@ impl Faults {
                 return Some(Injected {
                     kind: rule.kind,
                     retry_after: rule.retry_after.unwrap_or(1),
+                    retry_after_header: rule.retry_after_header.clone(),
                 });
             }
         }
@@ -152,6 +166,7 @@ impl Faults {
                 return Some(Injected {
                     kind: r.spec.kinds[i],
                     retry_after: r.spec.retry_after.unwrap_or(1),
+                    retry_after_header: None,
                 });
             }
         }

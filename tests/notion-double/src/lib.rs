@@ -30,7 +30,7 @@
 //! | `GET /__control/info` | | url, token, bot id, clock |
 //! | `GET`/`DELETE /__control/requests` | | the request log / clear it |
 //! | `POST /__control/clock/advance` | `{"seconds":3600}` | move the clock forward |
-//! | `POST /__control/faults` | `{"kind":{"status":503},"count":2,"method":"GET","path_prefix":"/v1/pages","retry_after":1}` | next N matching requests fail (`"kind":"drop_connection"` closes the TCP connection) |
+//! | `POST /__control/faults` | `{"kind":{"status":503},"count":2,"method":"GET","path_prefix":"/v1/pages","retry_after":1}` | next N matching requests fail (`"kind":"drop_connection"` closes the TCP connection; `"retry_after_header":"inf"` sends that `Retry-After` verbatim) |
 //! | `POST /__control/faults/random` | `{"ratio":0.3,"seed":7,"kinds":[{"status":429},"drop_connection"],"methods":["GET"],"path_prefix":null}` | a seeded random share fails |
 //! | `DELETE /__control/faults` | | remove all fault rules |
 //! | `PUT /__control/latency` | `{"millis":200}` | delay every request |

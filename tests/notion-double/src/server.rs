@@ -140,6 +140,7 @@ async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Res
         at_ms: started.elapsed().as_millis() as u64,
         injected: injected.is_some(),
     };
+    let mut raw_retry_after: Option<String> = None;
     let mut resp = match (injected, bytes) {
         (Some(i), _) if i.kind == FaultKind::DropConnection => {
             lock(&shared).log.push(entry);
@@ -154,6 +155,7 @@ async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Res
             let mut e = ApiError::for_status(status);
             if e.retry_after.is_some() {
                 e.retry_after = Some(i.retry_after);
+                raw_retry_after = i.retry_after_header;
             }
             e.into_response()
         }
@@ -171,9 +173,16 @@ async fn gate(AxState(shared): AxState<Shared>, req: Request, next: Next) -> Res
     if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
         let status = resp.status();
         let mut r = (status, axum::Json(err.body(&request_id))).into_response();
-        if let Some(secs) = err.retry_after {
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from(secs));
+        let raw = raw_retry_after.and_then(|v| HeaderValue::from_str(&v).ok());
+        match (err.retry_after, raw) {
+            (Some(_), Some(raw)) => {
+                r.headers_mut().insert("retry-after", raw);
+            }
+            (Some(secs), None) => {
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+            }
+            _ => {}
         }
         entry.code = Some(err.code);
         resp = r;
