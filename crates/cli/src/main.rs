@@ -65,9 +65,13 @@ enum Command {
         /// Do not run a worker in this process.
         #[arg(long)]
         no_worker: bool,
-        /// Bearer token required by every request (needed to bind beyond loopback).
+        /// Bearer token required by every request (needed to bind beyond loopback; at least 16
+        /// characters). Prefer --token-file: a flag's value is visible to every user in `ps`.
         #[arg(long, env = "REVIEWDESK_SERVER_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// A file holding the bearer token (its first line), so it never shows in `ps`.
+        #[arg(long, conflicts_with = "token")]
+        token_file: Option<PathBuf>,
         /// Folder of the built UI (default: ui/dist of this source tree).
         #[arg(long, env = "REVIEWDESK_UI_DIR")]
         ui_dir: Option<PathBuf>,
@@ -265,7 +269,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         story_direction: a.story,
                         priority,
                         draft: a.draft,
-                        plan_file: a.plan_file.map(|p| p.display().to_string()),
+                        // Only the CLI reads a local file; every door sends the plan's text.
+                        plan: a.plan_file.as_deref().map(read_plan).transpose()?,
                         notion_page_id: None,
                     },
                     Source::Cli,
@@ -321,9 +326,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker.run_until_idle().await?;
             } else {
                 let (tx, rx) = tokio::sync::watch::channel(false);
+                let mut signals = Signals::new()?;
                 tokio::spawn(async move {
-                    let _ = tokio::signal::ctrl_c().await;
+                    signals.next().await;
                     let _ = tx.send(true);
+                    signals.next().await;
+                    eprintln!("second signal: exiting at once");
+                    std::process::exit(130);
                 });
                 eprintln!("worker {} running; Ctrl-C stops it", worker.id());
                 worker.run(rx).await?;
@@ -333,8 +342,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             addr,
             no_worker,
             token,
+            token_file,
             ui_dir,
         } => {
+            let token = match token_file {
+                Some(path) => Some(read_token_file(&path)?),
+                None => token,
+            };
             let ui_dir = ui_dir.or_else(|| {
                 Some(PathBuf::from(concat!(
                     env!("CARGO_MANIFEST_DIR"),
@@ -367,9 +381,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let stopped = runtime.stopped();
             let serving = tokio::spawn(server.run(stopped));
-            let _ = tokio::signal::ctrl_c().await;
-            runtime.shutdown().await?;
-            serving.await??;
+            let mut signals = Signals::new()?;
+            signals.next().await;
+            // A second signal means "now": skip the orderly stop.
+            tokio::spawn(async move {
+                signals.next().await;
+                eprintln!("second signal: exiting at once");
+                std::process::exit(130);
+            });
+            // Orderly: the worker stops at its next safe point (its running program killed, its
+            // lease released), event streams close, in-flight requests finish. Bounded, so a
+            // stuck client or disk never keeps the process alive.
+            let orderly = async {
+                runtime.shutdown().await?;
+                serving.await??;
+                anyhow::Ok(())
+            };
+            match tokio::time::timeout(SHUTDOWN_GRACE, orderly).await {
+                Ok(r) => r?,
+                Err(_) => eprintln!(
+                    "warning: not everything stopped within {} s; exiting anyway",
+                    SHUTDOWN_GRACE.as_secs()
+                ),
+            }
         }
         Command::Review(ReviewCommand::Approve { tasks: ids, note }) => {
             let mut i = input();
@@ -455,4 +489,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A plan file's text, checked here so that an error names the file rather than "plan".
+fn read_plan(path: &std::path::Path) -> Result<String, reviewdesk_core::CoreError> {
+    use reviewdesk_core::asset::AssetPlan;
+    let text = AssetPlan::read_text(path)?;
+    AssetPlan::parse(&text, &path.display().to_string())?;
+    Ok(text)
+}
+
+/// How long `serve` waits for an orderly stop after SIGINT or SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// SIGINT (Ctrl-C) and SIGTERM (systemd, `kill`), as one stream of stop requests.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
+/// The token in a `--token-file`: its first line, trimmed.
+fn read_token_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let bytes = reviewdesk_core::workspace::read_regular_file(path, 4096)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .ok()
+        .with_context(|| format!("the token file {} is not text", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "the token file {} is empty",
+        path.display()
+    );
+    Ok(token)
 }

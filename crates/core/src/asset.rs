@@ -256,70 +256,113 @@ impl AssetPlan {
         Ok(AssetPlan { assets })
     }
 
-    /// Reads a plan file the user supplies (YAML or JSON with `characters`, `environments`,
-    /// `props`: lists of `{name, prompt}`), validating names, uniqueness and counts.
+    /// Reads a plan file from this machine (the CLI's `--plan-file`): a regular file of at most
+    /// [`MAX_PLAN_BYTES`], parsed by [`AssetPlan::parse`].
     pub fn from_file(path: &Path) -> Result<AssetPlan> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CoreError::io("cannot read plan file", path, e))?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse(&Self::read_text(path)?, &path.display().to_string())
     }
 
-    /// Parses plan text; `origin` names the source in errors.
+    /// The text of a plan file on this machine: a regular file of at most [`MAX_PLAN_BYTES`] of
+    /// UTF-8 (a FIFO, a device or a huge file is refused, never waited on or read whole).
+    pub fn read_text(path: &Path) -> Result<String> {
+        let bytes = crate::workspace::read_regular_file(path, MAX_PLAN_BYTES as u64)?;
+        String::from_utf8(bytes).map_err(|_| CoreError::Config {
+            file: path.display().to_string(),
+            message: "plan: the file is not UTF-8 text".into(),
+        })
+    }
+
+    /// Parses plan text (YAML or JSON with `characters`, `environments`, `props`: lists of
+    /// `{name, prompt}`), validating names, uniqueness and counts. `origin` names the source in
+    /// errors. Errors name the field and never quote the text: a plan may come from anywhere, and
+    /// an error must not echo what it holds.
     pub fn parse(text: &str, origin: &str) -> Result<AssetPlan> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Entry {
-            name: String,
-            prompt: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct File {
-            characters: Vec<Entry>,
-            environments: Vec<Entry>,
-            props: Vec<Entry>,
-        }
+        use serde_yaml_ng::Value;
         let bad = |message: String| CoreError::Config {
             file: origin.to_string(),
             message,
         };
-        let file: File = serde_yaml_ng::from_str(text)
-            .map_err(|e| bad(format!("{e}; expected `characters`, `environments` and `props`, each a list of {{name, prompt}}")))?;
-        let counts = AssetCounts {
-            characters: file.characters.len(),
-            environments: file.environments.len(),
-            props: file.props.len(),
+        if text.len() > MAX_PLAN_BYTES {
+            return Err(bad(format!(
+                "plan: larger than {} KiB",
+                MAX_PLAN_BYTES / 1024
+            )));
+        }
+        const SHAPE: &str =
+            "expected `characters`, `environments` and `props`, each a list of {name, prompt}";
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+                .unwrap_or_default();
+            bad(format!("plan: not valid YAML or JSON{at}; {SHAPE}"))
+        })?;
+        let Value::Mapping(map) = value else {
+            return Err(bad(format!("plan: {SHAPE}")));
         };
-        counts.validate().map_err(|e| bad(e.to_string()))?;
+        let fields = ["characters", "environments", "props"];
+        if map
+            .keys()
+            .any(|k| k.as_str().is_none_or(|k| !fields.contains(&k)))
+        {
+            return Err(bad(format!("plan: an unknown top-level field; {SHAPE}")));
+        }
         let mut seen = std::collections::HashSet::new();
         let mut assets = Vec::new();
-        for (kind, entries) in [
-            (AssetKind::Character, file.characters),
-            (AssetKind::Environment, file.environments),
-            (AssetKind::Prop, file.props),
-        ] {
-            for (i, e) in entries.into_iter().enumerate() {
-                let name = AssetName::parse(&e.name)
-                    .map_err(|err| bad(format!("{}[{i}].name: {err}", kind.folder())))?;
+        let mut counts = AssetCounts::default();
+        for kind in AssetKind::ALL {
+            let field = kind.folder();
+            let entries = match map.get(field) {
+                Some(Value::Sequence(entries)) => entries,
+                Some(_) => return Err(bad(format!("{field}: must be a list of {{name, prompt}}"))),
+                None => return Err(bad(format!("{field}: missing; {SHAPE}"))),
+            };
+            match kind {
+                AssetKind::Character => counts.characters = entries.len(),
+                AssetKind::Environment => counts.environments = entries.len(),
+                AssetKind::Prop => counts.props = entries.len(),
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                let at = format!("{field}[{i}]");
+                let Value::Mapping(entry) = entry else {
+                    return Err(bad(format!("{at}: must be {{name, prompt}}")));
+                };
+                if entry.len() != 2 {
+                    return Err(bad(format!("{at}: must have exactly `name` and `prompt`")));
+                }
+                let text_of = |key: &str| match entry.get(key) {
+                    Some(Value::String(s)) => Ok(s.as_str()),
+                    Some(_) => Err(bad(format!("{at}.{key}: must be text"))),
+                    None => Err(bad(format!("{at}.{key}: missing"))),
+                };
+                let (name, prompt) = (text_of("name")?, text_of("prompt")?);
+                let name = AssetName::parse(name).map_err(|_| {
+                    bad(format!(
+                        "{at}.name: use 1–100 letters, digits, `_` or `-` (it names a file)"
+                    ))
+                })?;
                 if !seen.insert(name.clone()) {
                     return Err(bad(format!(
-                        "{}[{i}].name: {name} is used twice",
-                        kind.folder()
+                        "{at}.name is used twice: each name must be unique"
                     )));
                 }
-                if e.prompt.trim().is_empty() {
-                    return Err(bad(format!("{}[{i}].prompt is empty", kind.folder())));
+                if prompt.trim().is_empty() {
+                    return Err(bad(format!("{at}.prompt is empty")));
                 }
                 assets.push(PlannedAsset {
                     name,
                     kind,
-                    prompt: e.prompt,
+                    prompt: prompt.to_string(),
                 });
             }
         }
+        counts.validate().map_err(|e| bad(e.to_string()))?;
         Ok(AssetPlan { assets })
     }
 }
+
+/// The largest plan accepted, as text: a plan of 24 assets with long prompts is a few KiB.
+pub const MAX_PLAN_BYTES: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -234,6 +234,9 @@ impl ChannelConfig {
     }
 }
 
+/// The largest channel file read (a real one is well under 4 KiB).
+const MAX_CHANNEL_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Loads every `*.yaml`/`*.yml` in `dir`; with none, returns the default channel.
 /// A broken file is an error naming the file and field, so nothing runs on a half-read config.
 pub fn load_channels(dir: &Path) -> Result<Vec<ChannelConfig>> {
@@ -247,8 +250,12 @@ pub fn load_channels(dir: &Path) -> Result<Vec<ChannelConfig>> {
             .collect();
         paths.sort();
         for p in paths {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CoreError::io("cannot read channel file", &p, e))?;
+            // Regular files of sane size only: a FIFO named `x.yaml` must not hang start-up.
+            let bytes = crate::workspace::read_regular_file(&p, MAX_CHANNEL_FILE_BYTES)?;
+            let text = String::from_utf8(bytes).map_err(|_| CoreError::Config {
+                file: p.display().to_string(),
+                message: "the file is not UTF-8 text".into(),
+            })?;
             let cfg = ChannelConfig::parse(&text, &p.display().to_string())?;
             if out
                 .iter()

@@ -10,7 +10,7 @@ use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
 use crate::runtime::Core;
 use crate::status::{Status, Step};
-use crate::store::{AuditRow, Change, Reviewer, Transition};
+use crate::store::{AuditRow, Change, Effect, Reviewer, Transition};
 use crate::task::{Task, error_log_line};
 
 /// Most tasks one bulk decision may touch.
@@ -145,6 +145,9 @@ impl ReviewService {
             let mut tr = Transition::new(gate, to, input.source);
             tr.clear_retry = true;
             tr.payload = serde_json::json!({"decision": "approve", "reviewer": input.reviewer, "reason": input.reason});
+            if gate == Status::AssetsReady {
+                tr.effects.push(Effect::SettleAssets { approved: true });
+            }
             changes.push(Change {
                 id: t.id,
                 transition: tr,
@@ -153,9 +156,6 @@ impl ReviewService {
         }
         let after = self.core.store.apply(&changes).await?;
         for (before, after) in tasks.iter().zip(&after) {
-            if before.status == Status::AssetsReady {
-                self.core.store.settle_asset_states(after.id, true).await?;
-            }
             tracing::info!(task_id = %after.id, correlation_id = %after.correlation_id, source = input.source.as_str(), "approved at {}", before.status);
             self.announce(before, after, "approve", input.source);
         }
@@ -221,6 +221,21 @@ impl ReviewService {
             tr.log_line = Some(error_log_line(now, to, feedback));
             tr.clear_retry = true;
             tr.payload = serde_json::json!({"decision": "reject", "reviewer": input.reviewer, "reason": feedback, "flagged": flagged});
+            // The flags, the asset states and reopening the step commit with the status change:
+            // a rejection is never half applied.
+            if gate == Status::AssetsReady {
+                if let Some(names) = &flags {
+                    tr.effects.push(Effect::SetFlags(names.clone()));
+                }
+                tr.effects.push(Effect::SettleAssets { approved: false });
+            }
+            if let Some(step) = gate.reviewed_step() {
+                // Only the flagged items, or with none flagged the whole step, run again.
+                tr.effects.push(Effect::ReopenStep {
+                    step,
+                    items: (!flagged.is_empty()).then(|| flagged.clone()),
+                });
+            }
             changes.push(Change {
                 id: t.id,
                 transition: tr,
@@ -228,33 +243,8 @@ impl ReviewService {
             });
             flagged_per_task.push(flagged);
         }
-        // Flags first: they are harmless until the rejection commits, and a retry reads them.
-        if let Some(names) = &flags {
-            for t in &tasks {
-                if t.status == Status::AssetsReady {
-                    for a in self.core.store.assets(t.id).await? {
-                        let on = names.contains(&a.name);
-                        if on != a.flagged {
-                            self.core
-                                .store
-                                .set_flag(t.id, &a.name, on, a.flag_note.as_deref(), input.source)
-                                .await?;
-                        }
-                    }
-                }
-            }
-        }
         let after = self.core.store.apply(&changes).await?;
         for ((before, after), flagged) in tasks.iter().zip(&after).zip(flagged_per_task) {
-            if before.status == Status::AssetsReady {
-                self.core.store.settle_asset_states(after.id, false).await?;
-            }
-            // Make the flagged items (or, with none flagged, the whole step) incomplete, so the
-            // retry regenerates exactly those and keeps the rest.
-            if let Some(step) = before.status.reviewed_step() {
-                let items = (!flagged.is_empty()).then_some(flagged.as_slice());
-                self.core.store.reopen_step(after.id, step, items).await?;
-            }
             tracing::info!(task_id = %after.id, correlation_id = %after.correlation_id, flagged = flagged.len(), "rejected at {}", before.status);
             self.announce(before, after, "reject", input.source);
         }
@@ -308,7 +298,10 @@ impl ReviewService {
         }
         if task.status == Status::Published {
             // A re-run of a published video uploads again.
-            self.core.store.reopen_step(id, Step::Upload, None).await?;
+            tr.effects.push(Effect::ReopenStep {
+                step: Step::Upload,
+                items: None,
+            });
         }
         let audit = Self::audit(&task, "retry", Status::Queued, &input, vec![]);
         self.commit_one(&task, tr, Some(audit)).await

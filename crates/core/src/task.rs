@@ -142,7 +142,8 @@ pub struct Task {
     pub error_category: Option<ErrorCategory>,
     /// Correlation id carried through logs and audit rows.
     pub correlation_id: String,
-    /// A plan file given at creation, if any.
+    /// The path of a plan file given at creation by tasks made before plans were stored as text
+    /// (new tasks keep their plan's text in the database and leave this empty).
     pub plan_file: Option<String>,
 }
 
@@ -163,8 +164,10 @@ impl Task {
     }
 }
 
-/// What is needed to create a task.
+/// What is needed to create a task. Unknown fields are refused (a misspelt or retired field such
+/// as `plan_file` must not be silently ignored).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(default, deny_unknown_fields)]
 pub struct NewTask {
     /// Channel id; the default channel when absent.
     pub channel_id: Option<String>,
@@ -178,8 +181,9 @@ pub struct NewTask {
     pub priority: Option<Priority>,
     /// Start as draft rather than queued.
     pub draft: bool,
-    /// A plan file for step 1.
-    pub plan_file: Option<String>,
+    /// The asset plan for step 1, as text (YAML or JSON, at most 256 KiB; see
+    /// `AssetPlan::parse`). A plan is data sent by the client, never a path the server reads.
+    pub plan: Option<String>,
     /// The Notion page that created it.
     pub notion_page_id: Option<String>,
 }

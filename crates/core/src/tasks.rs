@@ -119,9 +119,9 @@ impl TaskService {
                     .into(),
             });
         }
-        if let Some(plan) = &new.plan_file {
-            // A corrupt plan file is refused now, not halfway through step 1.
-            AssetPlan::from_file(std::path::Path::new(plan))?;
+        if let Some(plan) = &new.plan {
+            // A corrupt plan is refused now, not halfway through step 1.
+            AssetPlan::parse(plan, "plan")?;
         }
         let now = Utc::now();
         let id = TaskId::new();
@@ -148,13 +148,12 @@ impl TaskService {
             next_retry_at: None,
             error_category: None,
             correlation_id: uuid::Uuid::new_v4().simple().to_string(),
-            plan_file: new.plan_file.map(|p| {
-                std::fs::canonicalize(&p)
-                    .map(|c| c.display().to_string())
-                    .unwrap_or(p)
-            }),
+            plan_file: None,
         };
-        self.core.store.insert_task(&task, source).await?;
+        self.core
+            .store
+            .insert_task_with_plan(&task, new.plan.as_deref(), source)
+            .await?;
         tracing::info!(task_id = %task.id, correlation_id = %task.correlation_id, "task created");
         self.core.events.emit(DomainEvent::TaskCreated {
             task_id: id,

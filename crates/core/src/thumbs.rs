@@ -10,6 +10,10 @@ use crate::workspace::Workspace;
 /// stays sharp at 2× pixel density while decoding four times fewer pixels than the 640 px one).
 pub const TILE_MAX_EDGE: u32 = 320;
 
+/// The largest image file taken in (a 1920x1080 PNG is a few MiB; a 16k×16k photo fits): bigger
+/// files are refused with a clear error before anything is read into memory.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The tile thumbnail's path for a thumbnail path (`<hash>.jpg` → `<hash>.tile.jpg`).
 pub fn tile_rel(thumb_rel: &str) -> String {
     match thumb_rel.rsplit_once('.') {
@@ -124,7 +128,7 @@ pub fn prepare_in_memory(
 /// Prepares an image file made elsewhere (a command executor, an image editor). A corrupt file
 /// is an error naming the file. Blocking: call from a blocking thread.
 pub fn prepare_file(ws: &Workspace, path: &Path) -> Result<PreparedImage> {
-    let bytes = std::fs::read(path).map_err(|e| CoreError::io("cannot read image", path, e))?;
+    let bytes = crate::workspace::read_regular_file(path, MAX_IMAGE_FILE_BYTES)?;
     prepare_bytes(ws, &bytes).map_err(|e| match e {
         CoreError::Imaging(err) => {
             CoreError::invalid("image", format!("{}: {err}", path.display()))

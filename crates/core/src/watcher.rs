@@ -147,7 +147,9 @@ pub async fn on_asset_changed(
     let ws = core.workspace.clone();
     let full = ws.resolve(rel)?;
     let (bytes, hash) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String)> {
-        let bytes = std::fs::read(&full).map_err(|e| CoreError::io("cannot read", &full, e))?;
+        // Regular files under the size cap only: a FIFO named like an asset must not hang the
+        // watcher, and a huge file must not be read into memory.
+        let bytes = crate::workspace::read_regular_file(&full, thumbs::MAX_IMAGE_FILE_BYTES)?;
         let hash = thumbs::content_hash(&bytes);
         Ok((bytes, hash))
     })

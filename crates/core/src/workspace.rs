@@ -150,6 +150,74 @@ pub fn write_atomic_abs(full: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Opens a file for reading only if it is a regular file, without ever blocking on a FIFO, a
+/// socket or a device: the open is non-blocking (a FIFO with no writer would otherwise hang the
+/// calling thread forever) and the type is checked on the open handle, so a swap between a check
+/// and the open cannot slip a special file through. `None` when missing or not a regular file.
+pub fn open_regular(path: &Path) -> Option<(std::fs::File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A cheap refusal first: opening even non-blocking has side effects on some devices.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then_some((file, meta))
+}
+
+/// Reads a whole regular file of at most `max_bytes`, refusing FIFOs, devices and oversized files
+/// with an error naming the file (its content is never quoted).
+pub fn read_regular_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_regular(path).ok_or_else(|| CoreError::Invalid {
+        field: "file".into(),
+        message: format!("{} is missing or not a regular file", path.display()),
+    })?;
+    if meta.len() > max_bytes {
+        return Err(too_large(path, max_bytes));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // `take` guards against a file that grows while it is read.
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CoreError::io("cannot read", path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(path, max_bytes));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &Path, max_bytes: u64) -> CoreError {
+    CoreError::Invalid {
+        field: "file".into(),
+        message: format!(
+            "{} is larger than {} KiB, the most Review Desk reads for it",
+            path.display(),
+            max_bytes / 1024
+        ),
+    }
+}
+
+/// How a workspace file may be shown by the app's own origin. Only media and JSON are shown
+/// inline; anything else (HTML, scripts, SVG, unknown) is a download, because a file dropped into
+/// the workspace must never run with the app's origin and its API access.
+pub fn served_type(path: &Path) -> (&'static str, bool) {
+    let t = content_type(path);
+    let inline = t.starts_with("image/") && t != "image/svg+xml"
+        || t.starts_with("video/")
+        || t.starts_with("audio/")
+        || t == "application/json";
+    if inline {
+        (t, true)
+    } else {
+        ("application/octet-stream", false)
+    }
+}
+
 /// The Content-Type a webview needs for a workspace or UI file, by extension.
 pub fn content_type(path: &std::path::Path) -> &'static str {
     match path
@@ -164,6 +232,10 @@ pub fn content_type(path: &std::path::Path) -> &'static str {
         Some("mp4") => "video/mp4",
         Some("mp3") => "audio/mpeg",
         Some("wav") => "audio/wav",
+        Some("webm") => "video/webm",
+        Some("mov") => "video/quicktime",
+        Some("ogg" | "opus") => "audio/ogg",
+        Some("m4a") => "audio/mp4",
         Some("html") => "text/html; charset=utf-8",
         Some("js" | "mjs") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",

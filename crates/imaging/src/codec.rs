@@ -11,6 +11,63 @@ use crate::ImagingError;
 /// (a tiny file claiming gigapixel dimensions), same bound as `image`'s default.
 pub(crate) const MAX_DECODED_BYTES: usize = 512 * 1024 * 1024;
 
+/// What all decodes running at once in this process may hold in decoded pixels. A gallery of
+/// 22 images or a batch of thumbnails on every core stays far below it; a flood of large files
+/// dropped into the workspace waits its turn instead of exhausting memory.
+pub const DECODE_BUDGET_BYTES: usize = MAX_DECODED_BYTES;
+
+/// The global decode budget: a weighted semaphore over decoded bytes. Hand-written because
+/// decodes run on rayon and blocking threads (no async runtime to lend tokio's semaphore), and
+/// the standard library has no counting semaphore.
+struct Budget {
+    used: std::sync::Mutex<(usize, usize)>,
+    freed: std::sync::Condvar,
+}
+
+static BUDGET: Budget = Budget {
+    // (bytes in use, decodes waiting)
+    used: std::sync::Mutex::new((0, 0)),
+    freed: std::sync::Condvar::new(),
+};
+
+/// A share of the decode budget, returned on drop.
+#[derive(Debug)]
+pub struct DecodePermit(usize);
+
+impl Drop for DecodePermit {
+    fn drop(&mut self) {
+        let mut g = BUDGET.used.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 -= self.0;
+        drop(g);
+        BUDGET.freed.notify_all();
+    }
+}
+
+/// Takes `bytes` of the decode budget, waiting while other decodes hold too much of it. A single
+/// image larger than the whole budget is refused at once.
+pub fn reserve_decode_memory(bytes: usize) -> Result<DecodePermit, ImagingError> {
+    if bytes > DECODE_BUDGET_BYTES {
+        return Err(ImagingError::Decode(format!(
+            "the image would take {} MiB decoded, more than the {} MiB Review Desk allows",
+            bytes / (1024 * 1024),
+            DECODE_BUDGET_BYTES / (1024 * 1024)
+        )));
+    }
+    let mut g = BUDGET.used.lock().unwrap_or_else(|p| p.into_inner());
+    g.1 += 1;
+    while g.0 + bytes > DECODE_BUDGET_BYTES {
+        g = BUDGET.freed.wait(g).unwrap_or_else(|p| p.into_inner());
+    }
+    g.1 -= 1;
+    g.0 += bytes;
+    Ok(DecodePermit(bytes))
+}
+
+/// Bytes of the decode budget in use and decodes waiting for it (for tests and diagnostics).
+pub fn decode_budget_state() -> (usize, usize) {
+    *BUDGET.used.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Pixel layout of a decoded image; kept as decoded so opaque images never pay
 /// for an alpha channel they do not have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +186,8 @@ pub(crate) fn decode_png_into(
     if size > MAX_DECODED_BYTES {
         return Err(ImagingError::Decode("PNG dimensions are too large".into()));
     }
+    // Gray+alpha expands to RGBA below: budget for the larger of the two buffers.
+    let _permit = reserve_decode_memory((size * 2).min(DECODE_BUDGET_BYTES))?;
     // Reused buffers are already the right size for same-sized files, so no
     // zeroing and no fresh pages to fault in.
     buf.resize(size, 0);
@@ -157,9 +216,17 @@ pub(crate) fn decode_png_into(
 }
 
 pub(crate) fn decode_other(bytes: &[u8]) -> Result<Decoded, ImagingError> {
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
+    let reader = || {
+        image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ImagingError::Decode(e.to_string()))
+    };
+    // The header gives the size to budget for before any pixel is allocated.
+    let (w, h) = reader()?
+        .into_dimensions()
         .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    let _permit = reserve_decode_memory((w as usize * h as usize * 4).min(MAX_DECODED_BYTES))?;
+    let mut reader = reader()?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
     reader.limits(limits);

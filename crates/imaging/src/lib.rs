@@ -15,6 +15,10 @@ mod composite;
 mod generate;
 mod thumb;
 
+pub use codec::{
+    DECODE_BUDGET_BYTES, DecodePermit, decode_budget_state, reserve_decode_memory,
+};
+
 /// Longest edge of a thumbnail, in pixels.
 pub const THUMB_MAX_EDGE: u32 = 640;
 

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use crate::AppState;
 use crate::error::HttpError;
-use reviewdesk_core::workspace::{ByteRange, content_type, is_immutable, parse_range};
+use reviewdesk_core::workspace::{
+    ByteRange, content_type, is_immutable, open_regular, parse_range, served_type,
+};
 
 // Ranges are parsed here rather than by tower-http's `ServeFile`: that needs its `fs` feature (new
 // crates), answers with `Last-Modified` instead of our size-mtime ETag, guesses types with
@@ -55,11 +57,8 @@ struct Conditions {
 /// Opens, stats and reads a file on one blocking thread (one hop instead of one per call: a
 /// gallery open asks for 22 thumbnails at once). `None` when it is missing or not a file.
 fn load(path: &std::path::Path, cond: &Conditions) -> Option<Loaded> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() {
-        return None;
-    }
+    // Regular files only: a FIFO or device in the workspace is a 404, never a hung thread.
+    let (mut file, meta) = open_regular(path)?;
     let mtime = meta
         .modified()
         .ok()
@@ -133,10 +132,21 @@ fn stream_body(file: std::fs::File, left: u64) -> Body {
     Body::from_stream(chunks)
 }
 
+/// How a file is presented to the browser.
+struct Presentation {
+    content_type: &'static str,
+    /// Sent as a download (`Content-Disposition: attachment`), never rendered.
+    attachment: bool,
+    /// Workspace content: `Content-Security-Policy: sandbox`, so even a file a browser renders
+    /// runs in an opaque origin without scripts or the API's cookies.
+    sandboxed: bool,
+}
+
 async fn send_file(
     path: PathBuf,
     headers: &HeaderMap,
     immutable: bool,
+    presentation: Presentation,
 ) -> Result<Response, HttpError> {
     let not_found = || HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file");
     let header_text = |name| {
@@ -155,7 +165,11 @@ async fn send_file(
     } else {
         "no-cache"
     };
-    let content_type = content_type(&path);
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .replace(|c: char| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '_' | '-'), "_");
     let loaded = tokio::task::spawn_blocking(move || load(&path, &cond))
         .await
         .map_err(|_| not_found())?
@@ -208,7 +222,21 @@ async fn send_file(
     };
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(presentation.content_type),
+    );
+    if presentation.attachment
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if presentation.sandboxed {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'; media-src 'self'"),
+        );
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     // Tells media players they may seek with ranges.
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -238,7 +266,13 @@ pub async fn workspace_file(
         .workspace
         .resolve(&rel)
         .map_err(|_| HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
-    send_file(path, &headers, is_immutable(&rel)).await
+    let (content_type, inline) = served_type(&path);
+    let presentation = Presentation {
+        content_type,
+        attachment: !inline,
+        sandboxed: true,
+    };
+    send_file(path, &headers, is_immutable(&rel), presentation).await
 }
 
 /// The built UI: a file from `ui_dir`, or `index.html` for client-side routes.
@@ -260,14 +294,13 @@ pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -
         dir.join("index.html")
     };
     let immutable = rel.starts_with("assets/");
-    let mut resp = match send_file(path, &headers, immutable).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
+    let presentation = Presentation {
+        content_type: content_type(&path),
+        attachment: false,
+        sandboxed: false,
     };
-    // A strict CSP: only this origin's scripts, styles, images and event stream.
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
-    );
-    resp
+    match send_file(path, &headers, immutable, presentation).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
 }

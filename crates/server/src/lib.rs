@@ -58,6 +58,11 @@ pub enum ServeError {
     /// The runtime could not start (event log, database).
     #[error("cannot start Review Desk: {0}")]
     Runtime(#[from] reviewdesk_runtime::RuntimeError),
+    /// A token too short to resist guessing.
+    #[error(
+        "the server token is too short ({0} characters): use at least {MIN_TOKEN_CHARS}, e.g. `openssl rand -hex 16`"
+    )]
+    WeakToken(usize),
     /// The port is taken or not allowed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -68,6 +73,9 @@ pub enum ServeError {
         source: std::io::Error,
     },
 }
+
+/// The shortest server token accepted: anyone who can reach the port may try tokens.
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// A bound server, ready to run.
 pub struct BoundServer {
@@ -85,6 +93,11 @@ pub async fn bind(
     if !config.addr.ip().is_loopback() && config.token.as_deref().is_none_or(str::is_empty) {
         return Err(ServeError::TokenRequired(config.addr));
     }
+    if let Some(t) = config.token.as_deref().filter(|t| !t.is_empty())
+        && t.chars().count() < MIN_TOKEN_CHARS
+    {
+        return Err(ServeError::WeakToken(t.chars().count()));
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -95,15 +108,7 @@ pub async fn bind(
         addr: config.addr,
         source,
     })?;
-    let port = local_addr.port();
-    let mut hosts = vec![
-        format!("127.0.0.1:{port}"),
-        format!("localhost:{port}"),
-        format!("[::1]:{port}"),
-    ];
-    if !config.addr.ip().is_loopback() && !config.addr.ip().is_unspecified() {
-        hosts.push(format!("{}:{port}", config.addr.ip()));
-    }
+    let hosts = allowed_hosts(config.addr, local_addr.port());
     let state = AppState {
         core: runtime.core.clone(),
         feed: runtime.feed.clone(),
@@ -119,6 +124,20 @@ pub async fn bind(
         router,
         local_addr,
     })
+}
+
+/// The Host headers that name this server: its loopback names, and the bound address itself.
+fn allowed_hosts(addr: SocketAddr, port: u16) -> Vec<String> {
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        // SocketAddr's form brackets IPv6 (`[fd00::1]:7777`), as a Host header does.
+        hosts.push(SocketAddr::new(addr.ip(), port).to_string());
+    }
+    hosts
 }
 
 /// [`bind`] over parts the caller runs itself (tests drive their own worker and mirror).
@@ -140,5 +159,18 @@ impl BoundServer {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_loopback_ipv6_address_is_its_own_host_in_brackets() {
+        let hosts = allowed_hosts("[fd00::2]:7777".parse().unwrap(), 7777);
+        assert!(hosts.contains(&"[fd00::2]:7777".to_string()), "{hosts:?}");
+        let v4 = allowed_hosts("192.0.2.7:80".parse().unwrap(), 80);
+        assert!(v4.contains(&"192.0.2.7:80".to_string()), "{v4:?}");
     }
 }

@@ -252,7 +252,11 @@ async fn events(State(s): State<AppState>) -> Response {
             .ok()
             .map(Ok::<_, std::convert::Infallible>)
     });
-    Sse::new(stream)
+    // The stream ends when the runtime stops, so a browser left open never holds shutdown up.
+    Sse::new(futures::StreamExt::take_until(
+        stream,
+        s.runtime.stopped(),
+    ))
         .keep_alive(KeepAlive::default())
         .into_response()
 }

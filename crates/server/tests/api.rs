@@ -342,7 +342,7 @@ async fn every_answer_carries_a_strict_content_security_policy() {
 async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
     let err = spawn_app(None, "0.0.0.0:0").await.err().expect("refused");
     assert!(err.to_string().contains("--token"), "{err}");
-    let app = spawn_app(Some("s3cret-token"), "0.0.0.0:0").await.unwrap();
+    let app = spawn_app(Some("s3cret-token-of-24-chars"), "0.0.0.0:0").await.unwrap();
     assert_eq!(
         app.get("/api/tasks").await.status(),
         StatusCode::UNAUTHORIZED
@@ -358,7 +358,7 @@ async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
     let r = app
         .http
         .get(format!("{}/api/tasks", app.base))
-        .bearer_auth("s3cret-token")
+        .bearer_auth("s3cret-token-of-24-chars")
         .send()
         .await
         .unwrap();
@@ -409,4 +409,141 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
         1,
         "shown once: {seen}"
     );
+}
+
+#[tokio::test]
+async fn tokens_shorter_than_16_characters_are_refused() {
+    let err = spawn_app(Some("short-token"), "0.0.0.0:0")
+        .await
+        .err()
+        .expect("a short token is refused");
+    assert!(err.to_string().contains("at least 16"), "{err}");
+}
+
+#[tokio::test]
+async fn a_plan_is_text_from_the_client_and_never_a_path_the_server_reads() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let secret = app._dir.path().join("secret.txt");
+    std::fs::write(&secret, "TOPSECRET-VALUE-1234\n").unwrap();
+    // The retired `plan_file` field is refused as unknown; nothing is read (not even /dev/zero,
+    // which used to hang the request while memory grew).
+    for path in [secret.to_str().unwrap(), "/dev/zero", "/etc/passwd"] {
+        let r = app
+            .post("/api/tasks", json!({"title": "T", "plan_file": path}))
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("plan_file"), "{body}");
+        assert!(!body.contains("TOPSECRET") && !body.contains("root:"), "{body}");
+    }
+    // A plan's text that is not a plan is refused without echoing it.
+    let r = app
+        .post("/api/tasks", json!({"title": "T", "plan": "TOPSECRET-VALUE-1234"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("TOPSECRET"), "{body}");
+    assert!(body.contains("plan"), "{body}");
+    // Oversized plans are refused by size.
+    let big = format!("characters: []\n#{}", "x".repeat(300 * 1024));
+    let r = app.post("/api/tasks", json!({"title": "T", "plan": big})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("larger than 256 KiB"));
+    assert!(
+        app.core.store.tasks(&Default::default()).await.unwrap().is_empty(),
+        "nothing was created"
+    );
+    // A valid plan's text becomes the task's 18 assets.
+    let entry = |n: String| format!("{{name: {n}, prompt: draw {n}}}");
+    let list = |p: &str, n: usize| {
+        (0..n)
+            .map(|i| entry(format!("{p}{i}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let plan = format!(
+        "characters: [{}]\nenvironments: [{}]\nprops: [{}]\n",
+        list("c", 6),
+        list("e", 8),
+        list("p", 4)
+    );
+    let r = app
+        .post("/api/tasks", json!({"title": "Planned", "plan": plan}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id: String = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .into();
+    Worker::new(app.core.clone())
+        .run_until_idle()
+        .await
+        .unwrap();
+    let detail: Value = app.get(&format!("/api/tasks/{id}")).await.json().await.unwrap();
+    assert_eq!(detail["task"]["status"], "assets_ready", "{detail}");
+    assert_eq!(detail["assets"].as_array().unwrap().len(), 18);
+}
+
+#[tokio::test]
+async fn a_fifo_in_the_workspace_is_a_404_not_a_hung_request() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let fifo = app.core.workspace.root().join("pipe.png");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Twice: a hung first request would also have taken a blocking thread.
+    for _ in 0..2 {
+        let r = tokio::time::timeout(Duration::from_secs(10), app.get("/files/pipe.png"))
+            .await
+            .expect("the request for a FIFO must not hang");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn workspace_files_never_run_as_the_app() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let ws = &app.core.workspace;
+    ws.write_atomic("x.html", b"<script>fetch('/api/tasks')</script>")
+        .unwrap();
+    ws.write_atomic("x.js", b"fetch('/api/tasks')").unwrap();
+    ws.write_atomic("x.svg", b"<svg onload=\"alert(1)\"/>").unwrap();
+    ws.write_atomic("x.png", b"\x89PNG").unwrap();
+    ws.write_atomic("x.json", b"{}").unwrap();
+    let csp = |r: &reqwest::Response| {
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for active in ["x.html", "x.js", "x.svg"] {
+        let r = app.get(&format!("/files/{active}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{active}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/octet-stream",
+            "{active}"
+        );
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment"),
+            "{active}"
+        );
+        assert!(csp(&r).starts_with("sandbox"), "{active}: {}", csp(&r));
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    for (inline, ty) in [("x.png", "image/png"), ("x.json", "application/json")] {
+        let r = app.get(&format!("/files/{inline}")).await;
+        assert_eq!(r.headers()["content-type"], ty, "{inline}");
+        assert!(r.headers().get("content-disposition").is_none(), "{inline}");
+        assert!(csp(&r).starts_with("sandbox"), "{inline}");
+    }
+    // The app itself keeps its own policy.
+    assert!(csp(&app.get("/").await).starts_with("default-src 'self'"));
 }

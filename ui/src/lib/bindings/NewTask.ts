@@ -2,7 +2,8 @@
 import type { Priority } from "./Priority";
 
 /**
- * What is needed to create a task.
+ * What is needed to create a task. Unknown fields are refused (a misspelt or retired field such
+ * as `plan_file` must not be silently ignored).
  */
 export type NewTask = { 
 /**
@@ -30,9 +31,10 @@ priority: Priority | null,
  */
 draft: boolean, 
 /**
- * A plan file for step 1.
+ * The asset plan for step 1, as text (YAML or JSON, at most 256 KiB; see
+ * `AssetPlan::parse`). A plan is data sent by the client, never a path the server reads.
  */
-plan_file: string | null, 
+plan: string | null, 
 /**
  * The Notion page that created it.
  */

@@ -82,6 +82,7 @@ error_category: ErrorCategory | null,
  */
 correlation_id: string, 
 /**
- * A plan file given at creation, if any.
+ * The path of a plan file given at creation by tasks made before plans were stored as text
+ * (new tasks keep their plan's text in the database and leave this empty).
  */
 plan_file: string | null, };
