@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TERM_COLOR ?= never
 BIN := ./target/debug/reviewdesk
 
-.PHONY: setup run test lint test-rust test-ui test-e2e test-desktop test-bins ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
+.PHONY: setup run test lint test-rust test-ui test-api test-e2e test-desktop test-bins ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
 
 setup:
 	./scripts/setup.sh
@@ -29,7 +29,7 @@ run: setup ui-build cli
 	fi
 
 ## Set up and run every test.
-test: setup ui-build lint test-rust test-ui test-e2e test-desktop
+test: setup ui-build lint test-rust test-ui test-api test-e2e test-desktop
 
 # clippy builds the desktop crate, whose Tauri context embeds ui/dist: build the UI first.
 lint: ui-build
@@ -49,6 +49,11 @@ test-ui:
 # resolves features per package and would compile some hundred dependencies again.
 test-bins: ui-build
 	cargo build --workspace --bins --tests
+
+# Schemathesis against a live `reviewdesk serve`, driven by /api/openapi.json: no 5xx, and every
+# answer's status, content type and body as documented.
+test-api: test-bins
+	./tests/api-fuzz/run.sh
 
 test-e2e: test-bins
 	cd tests/e2e && npm test

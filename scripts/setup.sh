@@ -36,6 +36,13 @@ if ! command -v moto_server >/dev/null 2>&1; then
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 
+# Schemathesis fuzzes the HTTP API from its OpenAPI document (`make test-api`).
+if ! command -v schemathesis >/dev/null 2>&1; then
+  echo "setup: installing schemathesis" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked

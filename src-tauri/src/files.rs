@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use reviewdesk_core::workspace::{ByteRange, Workspace, content_type, is_immutable, parse_range};
+use reviewdesk_core::workspace::{
+    ByteRange, Workspace, is_immutable, open_regular, parse_range, served_type,
+};
 use tauri::http::{Request, Response, StatusCode, header};
 
 /// The scheme name; the UI builds URLs with `convertFileSrc(rel, SCHEME)`.
@@ -31,20 +33,63 @@ pub fn respond(workspace: &Workspace, request: &Request<Vec<u8>>) -> Response<Ve
         .headers()
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok());
-    let Some(range) = range else {
-        return match std::fs::read(&path) {
-            Ok(bytes) => Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, content_type(&path))
-                .header(header::CACHE_CONTROL, cache)
-                .header(header::ACCEPT_RANGES, "bytes")
-                .header("x-content-type-options", "nosniff")
-                .body(bytes)
-                .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
-            Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
-        };
+    // Regular files only: a FIFO or device dropped into the workspace is "not there", never a
+    // blocked thread.
+    let Some((file, meta)) = open_regular(&path) else {
+        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
     };
-    partial(&path, range, cache)
+    let (content_type, inline) = served_type(&path);
+    let response = match range.map(|r| parse_range(r, meta.len())) {
+        None | Some(ByteRange::Full) => whole(file),
+        Some(ByteRange::Part { start, end }) => partial(file, meta.len(), start, end),
+        Some(ByteRange::Unsatisfiable) => {
+            let mut r = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "the range is past the end",
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{}", meta.len())) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return r;
+        }
+    };
+    let Some(mut response) = response else {
+        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
+    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    // Workspace files never run as the app: no scripts, an opaque origin, and anything but media
+    // and JSON is a download (the same rules as the server's /files).
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "sandbox; default-src 'none'; img-src 'self'; media-src 'self'",
+        ),
+    );
+    if !inline {
+        h.insert(
+            header::CONTENT_DISPOSITION,
+            header::HeaderValue::from_static("attachment"),
+        );
+    }
+    response
+}
+
+/// The whole file, 200.
+fn whole(mut file: std::fs::File) -> Option<Response<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(Response::new(bytes))
 }
 
 /// The most one range answer carries. A scheme handler's body is one buffer, so an open-ended
@@ -53,67 +98,25 @@ pub fn respond(workspace: &Workspace, request: &Request<Vec<u8>>) -> Response<Ve
 const MAX_RANGE: u64 = 4 * 1024 * 1024;
 
 /// Answers a `Range` request (what WebKit's `<video>`/`<audio>` send to play and seek): 206 with
-/// just those bytes, 416 past the end, the whole file for anything else (allowed, and what the
-/// server does too, with the same parser from core).
-fn partial(path: &std::path::Path, range: &str, cache: &str) -> Response<Vec<u8>> {
+/// just those bytes, capped at [`MAX_RANGE`].
+fn partial(mut file: std::fs::File, len: u64, start: u64, end: u64) -> Option<Response<Vec<u8>>> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
-    };
-    let Some(len) = file
-        .metadata()
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-    else {
-        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
-    };
-    let (start, end) = match parse_range(range, len) {
-        ByteRange::Part { start, end } => (start, end),
-        ByteRange::Full => {
-            let mut bytes = Vec::new();
-            return match file.read_to_end(&mut bytes) {
-                Ok(_) => Response::builder()
-                    .status(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, content_type(path))
-                    .header(header::CACHE_CONTROL, cache)
-                    .header(header::ACCEPT_RANGES, "bytes")
-                    .header("x-content-type-options", "nosniff")
-                    .body(bytes)
-                    .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
-                Err(_) => error(StatusCode::NOT_FOUND, "no such file in the workspace"),
-            };
-        }
-        ByteRange::Unsatisfiable => {
-            let mut r = error(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "the range is past the end",
-            );
-            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return r;
-        }
-    };
-    // One buffer per answer: cap a range as Tauri's own asset protocol does.
     let end = end.min(start + MAX_RANGE - 1);
     let mut bytes = Vec::new();
-    let read = file
-        .seek(SeekFrom::Start(start))
-        .and_then(|_| (&mut file).take(end - start + 1).read_to_end(&mut bytes));
-    if read.is_err() {
-        return error(StatusCode::NOT_FOUND, "no such file in the workspace");
-    }
-    let end = start + bytes.len() as u64 - 1;
-    Response::builder()
-        .status(StatusCode::PARTIAL_CONTENT)
-        .header(header::CONTENT_TYPE, content_type(path))
-        .header(header::CACHE_CONTROL, cache)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
-        .header("x-content-type-options", "nosniff")
-        .body(bytes)
-        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "bad response"))
+    file.seek(SeekFrom::Start(start)).ok()?;
+    (&mut file)
+        .take(end - start + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    // Shrunk underneath us: nothing sensible to answer.
+    let end = (start + bytes.len() as u64).checked_sub(1)?;
+    let mut r = Response::new(bytes);
+    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+    r.headers_mut().insert(
+        header::CONTENT_RANGE,
+        header::HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).ok()?,
+    );
+    Some(r)
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
@@ -223,6 +226,40 @@ mod tests {
         std::fs::write(dir.path().join("secret.txt"), b"secret").unwrap();
         let r = get_range(&ws, "reviewdesk://localhost/..%2Fsecret.txt", "bytes=0-2");
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn fifos_are_not_served_and_active_content_is_a_sandboxed_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        let fifo = ws.root().join("pipe.png");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Without the regular-file rule this read blocks forever (no writer on the FIFO).
+        let r = get(&ws, "reviewdesk://localhost/pipe.png");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+        ws.write_atomic("x.html", b"<script>alert(1)</script>").unwrap();
+        ws.write_atomic("x.svg", b"<svg onload=alert(1)/>").unwrap();
+        for uri in ["reviewdesk://localhost/x.html", "reviewdesk://localhost/x.svg"] {
+            let r = get(&ws, uri);
+            assert_eq!(r.status(), StatusCode::OK, "{uri}");
+            assert_eq!(r.headers()[header::CONTENT_TYPE], "application/octet-stream");
+            assert_eq!(r.headers()[header::CONTENT_DISPOSITION], "attachment");
+            assert!(
+                r.headers()[header::CONTENT_SECURITY_POLICY]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("sandbox")
+            );
+        }
+        ws.write_atomic("p/clip.mp4", b"mp4").unwrap();
+        let r = get(&ws, "reviewdesk://localhost/p%2Fclip.mp4");
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "video/mp4");
+        assert!(r.headers().get(header::CONTENT_DISPOSITION).is_none());
     }
 
     #[test]
