@@ -140,6 +140,20 @@ impl AppRuntime {
         self.notion_report(true).await
     }
 
+    /// The client of the process for this token: the running mirror's when it uses the same
+    /// token, else the process-wide one. Notion limits requests per token, so a check must queue
+    /// behind the mirror's requests (and wait out a 429 the mirror met), not add its own.
+    fn notion_client_for(&self, token: &str) -> Result<NotionClient, NotionCheckError> {
+        let token = NotionToken::new(token);
+        if let Some(m) = self.mirror()
+            && m.client().uses_token(&token)
+        {
+            return Ok(m.client().clone());
+        }
+        NotionClient::shared(token, self.notion_client.clone())
+            .map_err(|e| NotionCheckError::Notion(e.into()))
+    }
+
     async fn notion_report(&self, fix: bool) -> Result<NotionCheckReport, NotionCheckError> {
         let token = self.notion_token().ok_or(NotionCheckError::Off)?;
         let channels: Vec<ChannelConfig> = self
@@ -151,8 +165,7 @@ impl AppRuntime {
         if channels.is_empty() {
             return Err(NotionCheckError::NotSetUp);
         }
-        let client = NotionClient::with_config(NotionToken::new(token), self.notion_client.clone())
-            .map_err(|e| NotionCheckError::Notion(e.into()))?;
+        let client = self.notion_client_for(&token)?;
         let mut out = Vec::new();
         for c in &channels {
             let added = if fix {
@@ -173,5 +186,134 @@ impl AppRuntime {
             fixable: all().any(|f| f.fixable),
             channels: out,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble};
+    use reviewdesk_core::config::NotionIds;
+    use reviewdesk_core::{Core, CoreOptions};
+    use reviewdesk_notion::{ClientConfig, NotionClient, NotionToken, PageId};
+    use reviewdesk_sync::MirrorConfig;
+
+    use crate::{AppRuntime, Door, RuntimeOptions};
+
+    /// A channel whose databases live in the double, and a runtime whose mirror runs with
+    /// `client` (one attempt per call, so a 429 is final at once).
+    async fn runtime(
+        dir: &tempfile::TempDir,
+        double: &NotionDouble,
+    ) -> (NotionIds, Arc<AppRuntime>) {
+        let config = ClientConfig::default()
+            .base_url(double.url())
+            .rate(500.0, 50)
+            .max_attempts(1);
+        let setup_client =
+            NotionClient::with_config(NotionToken::new(double.token()), config.clone()).unwrap();
+        let parent = double.seed_page("Review Desk");
+        let ids = reviewdesk_sync::setup::init(&setup_client, &PageId::new(&parent), "News")
+            .await
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("cfg/channels")).unwrap();
+        let yaml = dir.path().join("cfg/channels/news.yaml");
+        std::fs::write(&yaml, "channel_id: news\nchannel_name: News\n").unwrap();
+        reviewdesk_sync::setup::write_channel_ids(&yaml, &ids).unwrap();
+        let core = Core::open(CoreOptions {
+            database_url: Some(format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("db.sqlite").display()
+            )),
+            workspace: Some(dir.path().join("ws")),
+            config_dir: Some(dir.path().join("cfg")),
+            worker_settings: None,
+        })
+        .await
+        .unwrap();
+        let rt = AppRuntime::start(
+            core,
+            RuntimeOptions {
+                run_worker: false,
+                watch_files: false,
+                door: Door::Desktop,
+                notion_token: Some(double.token()),
+                notion_client: config,
+                mirror: MirrorConfig {
+                    poll_interval: Duration::from_secs(600),
+                    ..MirrorConfig::default()
+                },
+                ..RuntimeOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        (ids, rt)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn check_connection_waits_out_a_rate_limit_the_running_mirror_met() {
+        let double = NotionDouble::start(DoubleConfig::default().without_rate_limit())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (ids, rt) = runtime(&dir, &double).await;
+        let mirror = rt.mirror().expect("the mirror runs");
+        // The mirror meets a final 429: every caller of its token waits for Retry-After.
+        double.inject_fault(
+            FaultRule::next(1, FaultKind::Status(429))
+                .path_prefix("/v1/users/me")
+                .retry_after(1),
+        );
+        let err = mirror.client().me().await.unwrap_err();
+        assert_eq!(err.status(), Some(429));
+        let report = rt.check_notion().await.unwrap();
+        assert!(report.ok, "{report:?}");
+        let log = double.requests();
+        let limited = log
+            .iter()
+            .find(|r| r.status == Some(429))
+            .expect("the 429")
+            .at_ms;
+        // Only the check reads the Videos database (the mirror's loops never do).
+        let videos = ids.videos_database_id.clone().unwrap();
+        let check_reads: Vec<u64> = log
+            .iter()
+            .filter(|r| r.path.contains(&videos))
+            .map(|r| r.at_ms)
+            .collect();
+        assert!(!check_reads.is_empty());
+        for at in check_reads {
+            assert!(
+                at >= limited + 950,
+                "the check read Notion {} ms after the mirror's 429 (Retry-After: 1): it has a limiter of its own",
+                at - limited
+            );
+        }
+        rt.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn check_connection_without_a_mirror_reuses_one_client_per_token() {
+        let double = NotionDouble::start(DoubleConfig::default().without_rate_limit())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_ids, rt) = runtime(&dir, &double).await;
+        // A token saved in Settings that the running mirror does not use.
+        rt.set_notion_token(Some("ntn_another_token"));
+        let a = rt.notion_client_for("ntn_another_token").unwrap();
+        let b = rt.notion_client_for("ntn_another_token").unwrap();
+        assert!(a.shares_limiter_with(&b));
+        let mirror = rt.mirror().unwrap();
+        assert!(!a.shares_limiter_with(mirror.client()));
+        assert!(
+            rt.notion_client_for(&double.token())
+                .unwrap()
+                .shares_limiter_with(mirror.client())
+        );
+        rt.shutdown().await.unwrap();
     }
 }
