@@ -18,7 +18,10 @@ fn serve(extra: &[&str]) -> Serve {
         .env("REVIEWDESK_CONFIG_DIR", dir.path().join("cfg"))
         .env(
             "REVIEWDESK_DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("db.sqlite").display()),
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("db.sqlite").display()
+            ),
         )
         .env("REVIEWDESK_WORKSPACE", dir.path().join("ws"))
         .env_remove("REVIEWDESK_SERVER_TOKEN")
