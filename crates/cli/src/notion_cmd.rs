@@ -156,6 +156,7 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
             let stuck = store.stuck().await?;
             let (waiting, _) = store.waiting().await?;
             let discarded = store.discarded().await?;
+            let refused = store.refused_pages().await?;
             if json {
                 let stuck: Vec<_> = stuck
                     .iter()
@@ -174,9 +175,18 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                             "discarded_at_ms": d.discarded_at})
                     })
                     .collect();
+                let refused: Vec<_> = refused
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({"page_id": r.page_id, "title": r.title,
+                            "notion_status": r.notion_status, "reason": r.reason,
+                            "error_log_written": r.error_log_written, "refused_at_ms": r.refused_at})
+                    })
+                    .collect();
                 println!(
                     "{}",
-                    serde_json::json!({"waiting": waiting, "stuck": stuck, "discarded": discarded})
+                    serde_json::json!({"waiting": waiting, "stuck": stuck, "discarded": discarded,
+                        "refused_pages": refused})
                 );
             } else {
                 println!("{waiting} event(s) waiting to be mirrored");
@@ -199,6 +209,25 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                     println!(
                         "discarded: event {} ({}) of task {} by {}: {}",
                         d.event_id, d.kind, d.task_id, d.discarded_by, d.reason
+                    );
+                }
+                for r in &refused {
+                    println!(
+                        "Notion page \"{}\" ({}) not applied (Status \"{}\"): {}{}",
+                        r.title,
+                        r.page_id,
+                        r.notion_status,
+                        r.reason,
+                        if r.error_log_written {
+                            " — its Error Log says so"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                if !refused.is_empty() {
+                    println!(
+                        "fix each page in Notion and set its Status again; the next poll applies it"
                     );
                 }
             }

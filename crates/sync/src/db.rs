@@ -19,6 +19,11 @@ const MIGRATION: &[&str] = &[
      state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, last_error TEXT, done_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS sync_outbox_by_task ON sync_outbox (task_id, state, event_id)",
     "CREATE INDEX IF NOT EXISTS sync_outbox_by_state ON sync_outbox (state, event_id)",
+    // Notion pages whose change could not be applied (the poll moved on): one row per page, until
+    // a later edit of the page is applied. `fingerprint` is what was refused, so a re-read of
+    // the same change within the poll margin is not refused (and written to Notion) again.
+    "CREATE TABLE IF NOT EXISTS sync_refused_pages (page_id TEXT PRIMARY KEY, title TEXT NOT NULL, notion_status TEXT NOT NULL, \
+     reason TEXT NOT NULL, error_log_written BIGINT NOT NULL, fingerprint TEXT NOT NULL, refused_at BIGINT NOT NULL)",
     // Events the creator chose to drop, kept as an audit trail (never pruned).
     "CREATE TABLE IF NOT EXISTS sync_discarded (event_id BIGINT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, \
      attempts BIGINT NOT NULL, last_error TEXT, reason TEXT NOT NULL, discarded_by TEXT NOT NULL, discarded_at BIGINT NOT NULL)",
@@ -65,6 +70,25 @@ pub struct DiscardedEvent {
     pub discarded_by: String,
     /// When (epoch ms).
     pub discarded_at: i64,
+}
+
+/// A Notion page whose change the mirror could not apply; the poll went on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedPage {
+    /// The Notion page.
+    pub page_id: String,
+    /// Its title, to find it on the board.
+    pub title: String,
+    /// The Status it had in Notion.
+    pub notion_status: String,
+    /// Why it was not applied, worded for the creator.
+    pub reason: String,
+    /// Whether the reason was also appended to the page's Error Log in Notion.
+    pub error_log_written: bool,
+    /// What was refused (the page's edit and the properties the mirror reads).
+    pub fingerprint: String,
+    /// When (epoch ms).
+    pub refused_at: i64,
 }
 
 /// What the mirror remembers of a task.
@@ -213,6 +237,58 @@ impl SyncStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records (or replaces) the refusal of a page's change.
+    pub async fn record_refused_page(&self, r: &RefusedPage) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sync_refused_pages (page_id, title, notion_status, reason, error_log_written, fingerprint, refused_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (page_id) DO UPDATE SET title = excluded.title, \
+             notion_status = excluded.notion_status, reason = excluded.reason, error_log_written = excluded.error_log_written, \
+             fingerprint = excluded.fingerprint, refused_at = excluded.refused_at",
+        )
+        .bind(&r.page_id)
+        .bind(&r.title)
+        .bind(&r.notion_status)
+        .bind(&r.reason)
+        .bind(r.error_log_written as i64)
+        .bind(&r.fingerprint)
+        .bind(r.refused_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The recorded refusal of a page, if any.
+    pub async fn refused_page(&self, page_id: &str) -> Result<Option<RefusedPage>> {
+        let row = sqlx::query(
+            "SELECT page_id, title, notion_status, reason, error_log_written, fingerprint, refused_at \
+             FROM sync_refused_pages WHERE page_id = $1",
+        )
+        .bind(page_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(refused_row).transpose()
+    }
+
+    /// Every page whose change is refused, oldest first.
+    pub async fn refused_pages(&self) -> Result<Vec<RefusedPage>> {
+        let rows = sqlx::query(
+            "SELECT page_id, title, notion_status, reason, error_log_written, fingerprint, refused_at \
+             FROM sync_refused_pages ORDER BY refused_at, page_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(refused_row).collect()
+    }
+
+    /// Forgets a page's refusal (a later change of it was applied); true when one was recorded.
+    pub async fn clear_refused_page(&self, page_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sync_refused_pages WHERE page_id = $1")
+            .bind(page_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// A setting.
@@ -538,4 +614,16 @@ impl SyncStore {
             })
             .collect()
     }
+}
+
+fn refused_row(r: &sqlx::any::AnyRow) -> Result<RefusedPage> {
+    Ok(RefusedPage {
+        page_id: r.try_get("page_id")?,
+        title: r.try_get("title")?,
+        notion_status: r.try_get("notion_status")?,
+        reason: r.try_get("reason")?,
+        error_log_written: r.try_get::<i64, _>("error_log_written")? != 0,
+        fingerprint: r.try_get("fingerprint")?,
+        refused_at: r.try_get("refused_at")?,
+    })
 }

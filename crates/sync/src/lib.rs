@@ -16,7 +16,9 @@
 //! - **In** ([`Mirror::pull_once`], [`Mirror::pull_page`]): polls the Tasks data source by
 //!   `last_edited_time` and turns a creator's status change into a call to the same
 //!   [`reviewdesk_core::ReviewService`] the desktop uses; a refused change is reverted in Notion
-//!   with the reason in the Error Log.
+//!   with the reason in the Error Log. A page that cannot be applied at all (a title too long, an
+//!   inactive channel) gets the reason in its Error Log and in [`SyncStore::refused_pages`], and
+//!   the poll goes on.
 //! - [`setup`]: `reviewdesk notion init` / `check`.
 //! - [`webhook`]: signature check of Notion webhook deliveries.
 //!
@@ -30,7 +32,7 @@ mod r2;
 pub mod setup;
 pub mod webhook;
 
-pub use db::{DiscardedEvent, StuckEvent, SyncStore};
+pub use db::{DiscardedEvent, RefusedPage, StuckEvent, SyncStore};
 pub use error::{Result, SyncError};
 pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};
 pub use r2::{create_bucket, describe_r2_credentials, r2_secret_ids};

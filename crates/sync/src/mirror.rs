@@ -218,6 +218,29 @@ impl Mirror {
                     )
                 }),
         };
+        let err = match err {
+            Some(e) => Some(e),
+            None => self
+                .store
+                .refused_pages()
+                .await
+                .ok()
+                .filter(|r| !r.is_empty())
+                .map(|refused| {
+                    let r = &refused[refused.len() - 1];
+                    format!(
+                        "the Notion page \"{}\" was not applied: {} — {}fix the page in Notion and set its Status again; other pages go on ({} page(s) not applied: `reviewdesk notion outbox` lists them)",
+                        r.title,
+                        r.reason,
+                        if r.error_log_written {
+                            "its Error Log says so; "
+                        } else {
+                            ""
+                        },
+                        refused.len()
+                    )
+                }),
+        };
         match err {
             Some(message) => MirrorState::Error { message, waiting },
             None => MirrorState::Connected {
@@ -1036,7 +1059,9 @@ impl Mirror {
                 .await?;
             let mut max = cursor;
             for page in &pages {
-                self.pull_page_in(&ctx, page).await?;
+                // Only a failure every page would meet stops the poll (before the cursor moves,
+                // so the next poll tries again); one page's refusal is recorded and passed over.
+                self.apply_page(&ctx, page).await?;
                 max = max.max(page.last_edited_time.timestamp_millis());
                 n += 1;
             }
@@ -1056,10 +1081,115 @@ impl Mirror {
         };
         for ctx in self.all_ctx().await? {
             if ctx.tasks_ds == ds {
-                return self.pull_page_in(&ctx, &page).await;
+                return self.apply_page(&ctx, &page).await;
             }
         }
         Ok(())
+    }
+
+    /// Acts on one page. A failure that concerns this page only (a title too long, an inactive
+    /// channel, a value Notion refuses…) is recorded on the page's Error Log and locally
+    /// ([`SyncStore::refused_pages`]) and is not returned, so other pages, and later decisions,
+    /// still go through. Failures every page would meet (Notion unreachable, token revoked,
+    /// local database) are returned.
+    async fn apply_page(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
+        let fingerprint = page_fingerprint(page);
+        let known = self.store.refused_page(page.id.as_str()).await?;
+        if known.as_ref().is_some_and(|r| r.fingerprint == fingerprint) {
+            // The same change, read again within the poll margin: already refused and recorded.
+            return Ok(());
+        }
+        match self.pull_page_in(ctx, page).await {
+            Ok(()) => {
+                // Our own Error Log write is an edit too: only a person's later edit clears it.
+                if known.is_some() && page.last_edited_by.id != self.bot_id().await? {
+                    self.store.clear_refused_page(page.id.as_str()).await?;
+                }
+                Ok(())
+            }
+            Err(e) if affects_every_task(&e) => Err(e),
+            Err(e) => self.refuse_page(page, fingerprint, &e).await,
+        }
+    }
+
+    /// Records why a page's change was not applied: appended to its Error Log in Notion (and to
+    /// the local task's log when the page has one), and in `sync_refused_pages`.
+    async fn refuse_page(&self, page: &Page, fingerprint: String, why: &SyncError) -> Result<()> {
+        let notion_status = page
+            .get("Status")
+            .and_then(PropertyValue::plain_text)
+            .unwrap_or_default();
+        let title = page.title();
+        let reason = why.to_string().replace(['\r', '\n'], " ");
+        let text = format!(
+            "Review Desk did not apply this change: {reason} — fix the page and set its Status again"
+        );
+        tracing::warn!(page_id = %page.id, "Notion page \"{title}\" not applied, the poll goes on: {reason}");
+        let task = self
+            .core
+            .store
+            .task_by_notion_page(page.id.as_str())
+            .await?;
+        let line = match &task {
+            Some(t) => error_log_line(Utc::now(), t.status, &text),
+            None => format!(
+                "[{}] {}: {text}",
+                Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                if notion_status.is_empty() {
+                    "No status"
+                } else {
+                    notion_status.as_str()
+                }
+            ),
+        };
+        let log = page
+            .get("Error Log")
+            .and_then(PropertyValue::plain_text)
+            .unwrap_or_default();
+        let log = if log.trim().is_empty() {
+            line.clone()
+        } else {
+            format!("{}\n{line}", log.trim_end())
+        };
+        // The whole new value is sent, so a repeat after a timeout writes the same text.
+        let update = PageUpdate {
+            properties: vec![("Error Log".into(), error_log_value(&log))],
+            in_trash: None,
+        };
+        let error_log_written = match self
+            .client
+            .update_page(&page.id, &update, Idempotency::Idempotent)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                let e = SyncError::from(e);
+                if affects_every_task(&e) {
+                    // Nothing recorded: the next poll reads the page again and retries.
+                    return Err(e);
+                }
+                tracing::warn!(page_id = %page.id, "could not write the refusal to the page's Error Log: {e}");
+                false
+            }
+        };
+        if let Some(t) = &task {
+            // The local log reaches the page's Error Log with the task's next status push too.
+            self.core
+                .store
+                .append_log(t.id, &line, Source::Notion)
+                .await?;
+        }
+        self.store
+            .record_refused_page(&crate::db::RefusedPage {
+                page_id: page.id.to_string(),
+                title,
+                notion_status,
+                reason,
+                error_log_written,
+                fingerprint,
+                refused_at: now_ms(),
+            })
+            .await
     }
 
     async fn pull_page_in(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
@@ -1291,7 +1421,7 @@ impl Mirror {
                     story_direction: text("Story Direction"),
                     priority,
                     draft: false,
-                    plan_file: None,
+                    plan: None,
                     notion_page_id: Some(page.id.to_string()),
                 },
                 Source::Notion,
@@ -1373,16 +1503,43 @@ impl Mirror {
     }
 }
 
-/// A failure every task would meet (Notion down or slow, token revoked, local database): the
-/// round stops instead of trying each task in turn.
+/// A failure every task (or polled page) would meet (Notion down or slow, token revoked, local
+/// database): the round stops instead of trying each task or page in turn.
 fn affects_every_task(e: &SyncError) -> bool {
     match e {
         SyncError::Notion(n) => {
             n.is_transient() || n.kind() == reviewdesk_notion::ErrorKind::Unauthorized
         }
-        SyncError::Db(_) => true,
+        SyncError::Db(_) | SyncError::Core(CoreError::Database(_)) => true,
         _ => false,
     }
+}
+
+/// What the in side acts on in a page: who changed it when, and the properties it reads.
+fn page_fingerprint(page: &Page) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(page.last_edited_time.to_rfc3339());
+    h.update([0u8]);
+    h.update(page.last_edited_by.id.as_str());
+    for name in [
+        "Status",
+        "Title",
+        "Topic",
+        "Story Direction",
+        "Channel",
+        "Priority",
+    ] {
+        h.update([0u8]);
+        h.update(name);
+        h.update([1u8]);
+        if name == "Title" {
+            h.update(page.title());
+        } else if let Some(v) = page.get(name).and_then(PropertyValue::plain_text) {
+            h.update(v);
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 /// The newest entry of an Error Log: its last non-empty line.
