@@ -44,8 +44,14 @@ pub enum NotionCommand {
         #[arg(long)]
         fix: bool,
     },
-    /// Forget the trusted webhook verification token, so the next handshake is trusted (after
-    /// recreating the Notion subscription, or when a handshake was refused with 409).
+    /// The webhook's verification token: show the pending one, confirm it, or reset.
+    Webhook {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: WebhookCommand,
+    },
+    /// Same as `webhook reset` (kept for scripts written before `webhook`).
+    #[command(hide = true)]
     WebhookReset,
     /// List the tasks whose events cannot be mirrored (the oldest failing event of each), and
     /// the events already discarded.
@@ -59,6 +65,23 @@ pub enum NotionCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+/// `reviewdesk notion webhook …`.
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Show the token of the last handshake waiting for confirmation, and whether one is
+    /// confirmed.
+    Status,
+    /// Trust the pending token (after pasting it into Notion's Webhooks tab, which accepts only
+    /// the token Notion sent): signed events are accepted from then on.
+    Confirm {
+        /// The pending token, as `reviewdesk notion webhook status` shows it.
+        token: String,
+    },
+    /// Forget the confirmed and the pending token; events are refused until a new handshake is
+    /// confirmed.
+    Reset,
 }
 
 fn client() -> anyhow::Result<NotionClient> {
@@ -137,20 +160,8 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                 );
             }
         }
-        NotionCommand::WebhookReset => {
-            let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
-            let had = reviewdesk_sync::webhook::reset_trusted_token(&store).await?;
-            tracing::warn!("Notion webhook: the trusted verification token was reset by the CLI");
-            if json {
-                println!("{}", serde_json::json!({"reset": had}));
-            } else if had {
-                println!(
-                    "forgot the trusted webhook verification token; the next handshake Notion sends is trusted"
-                );
-            } else {
-                println!("no webhook verification token was stored; the next handshake is trusted");
-            }
-        }
+        NotionCommand::WebhookReset => webhook_cmd(&core, WebhookCommand::Reset, json).await?,
+        NotionCommand::Webhook { cmd } => webhook_cmd(&core, cmd, json).await?,
         NotionCommand::Outbox => {
             let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
             let stuck = store.stuck().await?;
@@ -317,20 +328,83 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                     }
                 }
             }
-            if let Ok(m) = Mirror::new(core.clone(), client, MirrorConfig::default()).await
-                && let Ok(Some(t)) = m
-                    .store()
-                    .setting(reviewdesk_sync::webhook::VERIFICATION_TOKEN_SETTING)
-                    .await
+            if let Ok(store) = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await
+                && let Ok(w) = reviewdesk_sync::webhook::status(&store).await
+                && let Some(t) = w.pending_token
             {
                 println!(
-                    "webhook verification token (paste it into the integration's Webhooks tab): {t}"
+                    "webhook verification token waiting for confirmation (paste it into the integration's Webhooks tab, then `reviewdesk notion webhook confirm <token>`): {t}"
                 );
             }
             anyhow::ensure!(
                 problems == 0,
                 "{problems} problem(s) found; fix them as named above"
             );
+        }
+    }
+    Ok(())
+}
+
+async fn webhook_cmd(core: &Core, cmd: WebhookCommand, json: bool) -> anyhow::Result<()> {
+    use reviewdesk_sync::webhook;
+    let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
+    match cmd {
+        WebhookCommand::Status => {
+            let w = webhook::status(&store).await?;
+            let env_secret = std::env::var(webhook::SECRET_ENV)
+                .ok()
+                .is_some_and(|s| !s.is_empty());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"pending_token": w.pending_token,
+                        "pending_since_ms": w.pending_since_ms, "confirmed": w.confirmed,
+                        "secret_from_env": env_secret})
+                );
+                return Ok(());
+            }
+            if env_secret {
+                println!(
+                    "NOTION_WEBHOOK_SECRET is set: it checks signatures, and handshakes are not stored"
+                );
+            } else if w.confirmed {
+                println!("a webhook verification token is confirmed: signed events are accepted");
+            } else {
+                println!("no webhook verification token is confirmed: events are refused");
+            }
+            match w.pending_token {
+                Some(t) => println!(
+                    "pending (received {}): {t}\npaste it into the integration's Webhooks tab; once Notion accepts it, run: reviewdesk notion webhook confirm {t}",
+                    w.pending_since_ms
+                        .and_then(chrono::DateTime::from_timestamp_millis)
+                        .map_or_else(|| "at an unknown time".into(), |t| t.to_rfc3339())
+                ),
+                None => println!("no handshake is waiting for confirmation"),
+            }
+        }
+        WebhookCommand::Confirm { token } => {
+            webhook::confirm_pending(&store, &token).await?;
+            tracing::warn!(
+                "Notion webhook: the pending verification token was confirmed by the CLI"
+            );
+            if json {
+                println!("{}", serde_json::json!({"confirmed": true}));
+            } else {
+                println!("confirmed: events signed with this token are accepted from now on");
+            }
+        }
+        WebhookCommand::Reset => {
+            let had = webhook::reset_trusted_token(&store).await?;
+            tracing::warn!("Notion webhook: the verification tokens were reset by the CLI");
+            if json {
+                println!("{}", serde_json::json!({"reset": had}));
+            } else if had {
+                println!(
+                    "forgot the webhook verification tokens; have Notion send the handshake again, then confirm it"
+                );
+            } else {
+                println!("no webhook verification token was stored");
+            }
         }
     }
     Ok(())

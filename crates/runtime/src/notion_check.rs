@@ -140,6 +140,19 @@ impl AppRuntime {
         self.notion_report(true).await
     }
 
+    /// The Notion webhook's verification state: the token of a handshake waiting for the
+    /// creator's confirmation (also named in the status bar's mirror message), and whether one
+    /// is confirmed. `None` without a running mirror (webhooks reach `reviewdesk serve` only
+    /// through it).
+    pub async fn notion_webhook_status(
+        &self,
+    ) -> Result<Option<reviewdesk_sync::webhook::WebhookStatus>, NotionCheckError> {
+        let Some(m) = self.mirror() else {
+            return Ok(None);
+        };
+        Ok(Some(reviewdesk_sync::webhook::status(m.store()).await?))
+    }
+
     /// The client of the process for this token: the running mirror's when it uses the same
     /// token, else the process-wide one. Notion limits requests per token, so a check must queue
     /// behind the mirror's requests (and wait out a 429 the mirror met), not add its own.

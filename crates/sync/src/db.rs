@@ -239,6 +239,25 @@ impl SyncStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Forgets webhook event ids received at or before `cutoff_ms` (Notion redelivers for a
+    /// few hours at most, so old ids only take space); returns how many were removed.
+    pub async fn prune_webhook_events(&self, cutoff_ms: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sync_webhook_events WHERE received_at <= $1")
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The webhook event ids kept for deduplication, oldest first.
+    pub async fn webhook_event_ids(&self) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT event_id FROM sync_webhook_events ORDER BY received_at, event_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("event_id")?)).collect()
+    }
+
     /// Records (or replaces) the refusal of a page's change.
     pub async fn record_refused_page(&self, r: &RefusedPage) -> Result<()> {
         sqlx::query(

@@ -20,7 +20,8 @@
 //!   inactive channel) gets the reason in its Error Log and in [`SyncStore::refused_pages`], and
 //!   the poll goes on.
 //! - [`setup`]: `reviewdesk notion init` / `check`.
-//! - [`webhook`]: signature check of Notion webhook deliveries.
+//! - [`webhook`]: signature check of Notion webhook deliveries, and the handshake token that
+//!   stays pending until the creator confirms it.
 //!
 //! The mirror keeps its own tables (`sync_*`) in the core's database; [`SyncStore::migrate`]
 //! creates them.

@@ -56,6 +56,9 @@ pub struct MirrorConfig {
     /// Where the `r2` storage strategy reads its credentials: the OS keyring, then the
     /// environment ([`SecretStore::os`] by default; tests inject a `MemoryKeyring`).
     pub secrets: SecretStore,
+    /// How long webhook event ids are kept to drop redeliveries (default 7 days; Notion retries
+    /// a delivery for a few hours at most).
+    pub webhook_event_retention: Duration,
 }
 
 impl Default for MirrorConfig {
@@ -66,6 +69,7 @@ impl Default for MirrorConfig {
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             secrets: SecretStore::os(),
+            webhook_event_retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -182,6 +186,17 @@ impl Mirror {
         &self.client
     }
 
+    /// Records a webhook event id; false when it was seen before (a redelivery). Ids older than
+    /// [`MirrorConfig::webhook_event_retention`] are forgotten first, so the table stays small.
+    pub async fn record_webhook_event(&self, event_id: &str) -> Result<bool> {
+        let retention =
+            i64::try_from(self.config.webhook_event_retention.as_millis()).unwrap_or(i64::MAX);
+        self.store
+            .prune_webhook_events(now_ms().saturating_sub(retention))
+            .await?;
+        self.store.first_delivery(event_id).await
+    }
+
     /// True when some channel has Notion database ids.
     pub fn configured(core: &Core) -> bool {
         core.channels()
@@ -241,6 +256,10 @@ impl Mirror {
                     )
                 }),
         };
+        let err = match err {
+            Some(e) => Some(e),
+            None => self.webhook_pending_message().await,
+        };
         match err {
             Some(message) => MirrorState::Error { message, waiting },
             None => MirrorState::Connected {
@@ -248,6 +267,25 @@ impl Mirror {
                 oldest_age_secs: oldest.map(|ms| ((now_ms() - ms).max(0) / 1000) as u64),
             },
         }
+    }
+
+    /// A webhook handshake waiting for the creator: the token to paste into Notion and confirm.
+    /// Until then signed events are refused, so the status bar says so (with the token: the
+    /// creator is the one who must see it).
+    async fn webhook_pending_message(&self) -> Option<String> {
+        if std::env::var(crate::webhook::SECRET_ENV).is_ok_and(|s| !s.is_empty()) {
+            return None;
+        }
+        let w = crate::webhook::status(&self.store).await.ok()?;
+        let token = w.pending_token?;
+        Some(format!(
+            "a Notion webhook handshake is waiting for confirmation: paste the verification token {token} into the integration's Webhooks tab, then run `reviewdesk notion webhook confirm {token}`; until then webhook events are refused ({}; polling goes on)",
+            if w.confirmed {
+                "events signed with the token confirmed earlier are still accepted"
+            } else {
+                "none is confirmed"
+            }
+        ))
     }
 
     /// Emits a `Mirror` domain event when the state changed since the last one.
