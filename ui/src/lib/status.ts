@@ -1,45 +1,14 @@
-// The one place that knows how a status is named and where it sits on the board.
-// Names are the board names of shared/design/domain.md, exactly.
+// How a status is named and where it sits on the board. The table itself is generated from the
+// Rust `Status::ALL` (bindings/StatusTable.ts), so the UI never keeps a copy of its own.
 import type { Status } from './bindings/Status';
 import type { StatusKind } from './bindings/StatusKind';
 import type { Task } from './bindings/Task';
+import { STATUS_TABLE, type StatusRow } from './bindings/StatusTable';
 
-export interface StatusInfo {
-  /** Name shown on the board (and on Notion). */
-  name: string;
-  kind: StatusKind;
-}
+export type StatusInfo = StatusRow;
 
-/** Every status in pipeline order (the order of domain.md's table). */
-export const STATUS_INFO: Readonly<Record<Status, StatusInfo>> = {
-  draft: { name: 'Draft', kind: 'planning' },
-  queued: { name: 'Queued', kind: 'planning' },
-  claimed: { name: 'Processing', kind: 'step' },
-  generating_assets: { name: 'Assets Generating', kind: 'step' },
-  assets_ready: { name: 'Assets Ready', kind: 'gate' },
-  assets_approved: { name: 'Assets Approved', kind: 'decision' },
-  generating_composites: { name: 'Composites Creating', kind: 'step' },
-  composites_ready: { name: 'Composites Ready', kind: 'pass_through' },
-  generating_video: { name: 'Videos Generating', kind: 'step' },
-  video_ready: { name: 'Videos Ready', kind: 'gate' },
-  video_approved: { name: 'Videos Approved', kind: 'decision' },
-  generating_audio: { name: 'Audio Generating', kind: 'step' },
-  audio_ready: { name: 'Audio Ready', kind: 'gate' },
-  audio_approved: { name: 'Audio Approved', kind: 'decision' },
-  generating_sfx: { name: 'SFX Generating', kind: 'step' },
-  sfx_ready: { name: 'SFX Ready', kind: 'pass_through' },
-  assembling: { name: 'Assembling Video', kind: 'step' },
-  assembly_ready: { name: 'Assembly Ready', kind: 'pass_through' },
-  final_review: { name: 'Ready for Review', kind: 'gate' },
-  approved: { name: 'Review Approved', kind: 'decision' },
-  uploading: { name: 'Uploading', kind: 'step' },
-  published: { name: 'Upload Complete', kind: 'terminal' },
-  cancelled: { name: 'Cancelled', kind: 'terminal' },
-  asset_error: { name: 'Asset Error', kind: 'error' },
-  video_error: { name: 'Video Error', kind: 'error' },
-  audio_error: { name: 'Audio Error', kind: 'error' },
-  upload_error: { name: 'Upload Error', kind: 'error' },
-};
+/** Every status in pipeline order. */
+export const STATUS_INFO: Readonly<Record<Status, StatusInfo>> = STATUS_TABLE;
 
 export const ALL_STATUSES = Object.keys(STATUS_INFO) as Status[];
 
@@ -51,8 +20,8 @@ export function statusKind(s: Status): StatusKind {
   return STATUS_INFO[s].kind;
 }
 
-export const GATES: readonly Status[] = ['assets_ready', 'video_ready', 'audio_ready', 'final_review'];
-export const ERRORS: readonly Status[] = ['asset_error', 'video_error', 'audio_error', 'upload_error'];
+export const GATES: readonly Status[] = ALL_STATUSES.filter((s) => STATUS_INFO[s].gate);
+export const ERRORS: readonly Status[] = ALL_STATUSES.filter((s) => STATUS_INFO[s].kind === 'error');
 
 export function isGate(s: Status): boolean {
   return STATUS_INFO[s].kind === 'gate';
