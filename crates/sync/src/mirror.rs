@@ -279,7 +279,7 @@ impl Mirror {
         let w = crate::webhook::status(&self.store).await.ok()?;
         let token = w.pending_token?;
         Some(format!(
-            "a Notion webhook handshake is waiting for confirmation: paste the verification token {token} into the integration's Webhooks tab, then run `reviewdesk notion webhook confirm {token}`; until then webhook events are refused ({}; polling goes on)",
+            "webhook verification token {token} is waiting for confirmation: paste it into the Notion integration's Webhooks tab, then run `reviewdesk notion webhook confirm {token}`; until then webhook events are refused ({}; polling goes on)",
             if w.confirmed {
                 "events signed with the token confirmed earlier are still accepted"
             } else {
