@@ -1,7 +1,13 @@
 //! Step executors: the built-in local generators and a user's command, behind one trait.
+//!
+//! An executor never writes an item's output in place: it hands back the finished bytes or a
+//! file staged under a name unique to the attempt, and the worker moves it into place only while
+//! its claim still holds the task. A stale run (its task was cancelled, retried and claimed again)
+//! therefore never overwrites the current run's output, and two attempts never share a file.
 
 use futures::future::BoxFuture;
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,13 +58,64 @@ pub struct ItemJob {
     pub workspace: Workspace,
 }
 
-/// What an executor produced.
-#[derive(Debug, Clone, Default)]
+/// What an executor produced. Nothing is in place yet: [`ItemOutput::install`] puts it there.
+#[derive(Debug, Default)]
 pub struct ItemOutput {
     /// Set when the executor already prepared the image (hash, thumbnail) from memory.
     pub prepared: Option<PreparedImage>,
-    /// The encoded bytes written, when the executor had them (saves re-reading the file).
+    /// The encoded bytes, when the executor had them (saves re-reading the file).
     pub bytes: Option<Arc<Vec<u8>>>,
+    /// The finished file, beside the output under a name unique to this attempt; removed when
+    /// dropped without being installed (a stale or cancelled attempt's output is discarded).
+    pub staged: Option<StagedFile>,
+}
+
+impl ItemOutput {
+    /// Puts the output at `dest` (atomically: a rename of the staged file, or an atomic write of
+    /// the bytes). The worker calls it only after checking that its claim still holds the task.
+    pub fn install(&mut self, dest: &Path) -> Result<(), CoreError> {
+        if let Some(staged) = self.staged.take() {
+            return staged.install(dest);
+        }
+        match &self.bytes {
+            Some(bytes) => write_atomic_abs(dest, bytes),
+            None => Err(CoreError::invalid(
+                "executor output",
+                format!("the executor produced nothing for {}", dest.display()),
+            )),
+        }
+    }
+}
+
+/// A finished output waiting beside its destination. Dropping it removes the file.
+#[derive(Debug)]
+pub struct StagedFile {
+    path: PathBuf,
+}
+
+impl StagedFile {
+    /// Takes charge of a finished file.
+    pub fn new(path: PathBuf) -> Self {
+        StagedFile { path }
+    }
+
+    /// Where the file is now.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves the file to `dest` (same folder, so the rename is atomic).
+    pub fn install(self, dest: &Path) -> Result<(), CoreError> {
+        // Dropping `self` afterwards removes the file if the rename failed, and finds nothing
+        // to remove if it worked.
+        std::fs::rename(&self.path, dest).map_err(|e| CoreError::io("cannot write", dest, e))
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A failed item, classified for the retry policy.
@@ -112,11 +169,11 @@ pub fn executor_for(config: &ExecutorConfig) -> Arc<dyn StepExecutor> {
             program,
             args,
             timeout_secs,
-        } => Arc::new(CommandExecutor {
-            program: program.clone(),
-            args: args.clone(),
-            timeout: Duration::from_secs(*timeout_secs),
-        }),
+        } => Arc::new(CommandExecutor::new(
+            program.clone(),
+            args.clone(),
+            Duration::from_secs(*timeout_secs),
+        )),
     }
 }
 
@@ -209,15 +266,21 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
     let encoded = reviewdesk_imaging::encode_png(&image)
         .map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))?;
     let prepared = thumbs::prepare_in_memory(&job.workspace, &image, &encoded)?;
-    let out = job.workspace.resolve(&item.output_rel)?;
-    write_atomic_abs(&out, &encoded)?;
+    // Checked now so a bad path fails the item here rather than at install time.
+    job.workspace.resolve(&item.output_rel)?;
     Ok(ItemOutput {
         prepared: Some(prepared),
         bytes: Some(Arc::new(encoded)),
+        staged: None,
     })
 }
 
 /// Runs a user's program once per item, with an argument template and a timeout.
+///
+/// The program runs in a process group of its own, so a timeout, a cancel or the worker's
+/// shutdown stops it together with everything it started. Its stderr is read to the end (a
+/// verbose program must not die of a full pipe) and only the last [`STDERR_TAIL_BYTES`] are kept
+/// the failure message. It writes to a file named for this attempt only.
 #[derive(Debug, Clone)]
 pub struct CommandExecutor {
     /// Program path or name.
@@ -227,6 +290,9 @@ pub struct CommandExecutor {
     /// Time limit per item.
     pub timeout: Duration,
 }
+
+/// How much of a program's stderr is kept (the end of it) for the failure message.
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
 
 /// Classifies a program's exit code (sysexits.h conventions where they exist).
 pub fn classify_exit(code: Option<i32>) -> ErrorCategory {
@@ -256,7 +322,140 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Sends SIGKILL to every process of a group. std has no `killpg` and this crate forbids unsafe
+/// code, so the shell's `kill` builtin sends it (one short process; failures mean the group is
+/// already gone).
+pub fn kill_process_group(pgid: u32) {
+    if pgid <= 1 {
+        return;
+    }
+    let _ = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -s KILL -- -{pgid} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The process groups of the step programs running in this process.
+static RUNNING_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running_groups() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills the process groups of every step program running in this process, at once. For a
+/// process about to exit without an orderly stop (a second Ctrl-C before `std::process::exit`):
+/// the programs run in process groups of their own, so they would otherwise outlive it. An
+/// orderly stop is [`crate::worker::Worker::shutdown`], which also gives the leases back.
+pub fn kill_all_running_programs() {
+    let groups = std::mem::take(&mut *running_groups());
+    for pgid in groups {
+        kill_process_group(pgid);
+    }
+}
+
+/// Kills a running program's process group and removes its partial output when dropped: on a
+/// timeout, and when the worker drops the item's future (cancel, lost lease, shutdown).
+struct RunningProgram {
+    pgid: Option<u32>,
+    partial: Option<PathBuf>,
+}
+
+impl RunningProgram {
+    fn new(pgid: Option<u32>, partial: PathBuf) -> Self {
+        if let Some(g) = pgid {
+            running_groups().push(g);
+        }
+        RunningProgram {
+            pgid,
+            partial: Some(partial),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            running_groups().retain(|g| *g != pgid);
+            kill_process_group(pgid);
+        }
+    }
+
+    /// The program exited: its group is killed now (stragglers it left behind must not write
+    /// after the output is checked) and the partial file becomes the caller's.
+    fn finished(&mut self) -> Option<PathBuf> {
+        self.kill();
+        self.partial.take()
+    }
+}
+
+impl Drop for RunningProgram {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(p) = self.partial.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The last `cap` bytes of a stream.
+#[derive(Debug, Default)]
+struct Tail {
+    buf: VecDeque<u8>,
+    cap: usize,
+}
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        let bytes = &bytes[bytes.len().saturating_sub(self.cap)..];
+        let overflow = (self.buf.len() + bytes.len()).saturating_sub(self.cap);
+        self.buf.drain(..overflow);
+        self.buf.extend(bytes);
+    }
+
+    /// The last lines (progress redraws with `\r` count as lines), joined with " | ".
+    fn last_lines(&self, n: usize) -> String {
+        let bytes: Vec<u8> = self.buf.iter().copied().collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+        // A single huge line must not become a huge message: keep its end.
+        match joined.char_indices().rev().nth(1999) {
+            Some((i, _)) => format!("…{}", &joined[i..]),
+            None => joined,
+        }
+    }
+}
+
+/// Reads a stream to its end, keeping the last `cap` bytes.
+async fn drain_tail(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Tail {
+    let mut tail = Tail {
+        buf: VecDeque::new(),
+        cap,
+    };
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => return tail,
+            Ok(n) => tail.push(&chunk[..n]),
+        }
+    }
+}
+
 impl CommandExecutor {
+    /// A program with an argument template and a time limit per item.
+    pub fn new(program: impl Into<String>, args: impl Into<String>, timeout: Duration) -> Self {
+        CommandExecutor {
+            program: program.into(),
+            args: args.into(),
+            timeout,
+        }
+    }
+
     fn argv(&self, job: &ItemJob, output: &std::path::Path) -> Vec<String> {
         let item = &job.item;
         let input = item
@@ -284,6 +483,36 @@ impl CommandExecutor {
     }
 }
 
+/// `.<name>.<attempt>.partial.<ext>` beside the output: unique per attempt, hidden, and with the
+/// output's extension last (programs such as ffmpeg pick the format from it).
+fn partial_name(output: &Path, attempt: &str) -> PathBuf {
+    let name = output.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+    output.with_file_name(format!(".{name}.{attempt}.partial.{ext}"))
+}
+
+/// Removes partial outputs of earlier attempts at this output (a killed worker leaves them).
+async fn remove_old_partials(output: &Path) {
+    let (Some(dir), Some(name), Some(ext)) = (
+        output.parent(),
+        output.file_name().and_then(|n| n.to_str()),
+        output.extension().and_then(|e| e.to_str()),
+    ) else {
+        return;
+    };
+    let (prefix, suffix) = (format!(".{name}."), format!(".partial.{ext}"));
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && n.ends_with(&suffix) {
+            let _ = tokio::fs::remove_file(e.path()).await;
+        }
+    }
+}
+
 impl StepExecutor for CommandExecutor {
     fn run_item<'a>(&'a self, job: &'a ItemJob) -> BoxFuture<'a, Result<ItemOutput, StepFailure>> {
         Box::pin(async move {
@@ -293,73 +522,96 @@ impl StepExecutor for CommandExecutor {
                     .await
                     .map_err(|e| CoreError::io("cannot create folder", dir, e))?;
             }
-            // Write to a temporary name and rename after success, so an interrupted program never
-            // leaves a half-written output that looks finished.
-            let tmp = output.with_file_name(format!(
-                ".{}.partial.{}",
-                output.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-                output.extension().and_then(|e| e.to_str()).unwrap_or("bin")
-            ));
+            // A name of its own per attempt: a leftover of a killed attempt is never taken for
+            // this attempt's output, and two runs of one item never write the same file.
+            remove_old_partials(&output).await;
+            let attempt = uuid::Uuid::new_v4().simple().to_string();
+            let tmp = partial_name(&output, &attempt[..12]);
             let argv = self.argv(job, &tmp);
             tracing::debug!(program = %self.program, args = %redact(&argv.join(" ")), item = %job.item.key, "running step command");
-            let mut child = tokio::process::Command::new(&self.program)
-                .args(&argv)
+            let mut cmd = tokio::process::Command::new(&self.program);
+            cmd.args(&argv)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| {
-                    let category = if e.kind() == std::io::ErrorKind::NotFound
-                        || e.kind() == std::io::ErrorKind::PermissionDenied
-                    {
-                        ErrorCategory::Configuration
-                    } else {
-                        ErrorCategory::Transient
-                    };
-                    StepFailure::new(
-                        category,
-                        format!(
-                            "cannot start {:?}: {e}; check `program` in the channel file",
-                            self.program
-                        ),
-                    )
-                })?;
-            let mut stderr = child.stderr.take().expect("piped");
-            let read_err = async move {
-                let mut buf = Vec::new();
-                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
-                buf
-            };
-            let run = async { tokio::join!(child.wait(), read_err) };
-            let (status, err_bytes) = match tokio::time::timeout(self.timeout, run).await {
-                Ok((status, err)) => (status, err),
+                .kill_on_drop(true);
+            #[cfg(unix)]
+            cmd.process_group(0);
+            let mut child = cmd.spawn().map_err(|e| {
+                let category = if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::PermissionDenied
+                {
+                    ErrorCategory::Configuration
+                } else {
+                    ErrorCategory::Transient
+                };
+                StepFailure::new(
+                    category,
+                    format!(
+                        "cannot start {:?}: {e}; check `program` in the channel file",
+                        self.program
+                    ),
+                )
+            })?;
+            let mut running = RunningProgram::new(child.id(), tmp);
+            // Read to the end however much comes, keeping the end: a program stopped from
+            // writing its progress would die of SIGPIPE.
+            let stderr = child
+                .stderr
+                .take()
+                .map(|e| drain_tail(e, STDERR_TAIL_BYTES));
+            let mut stderr = tokio::spawn(async move {
+                match stderr {
+                    Some(f) => f.await,
+                    None => Tail::default(),
+                }
+            });
+            let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+                Ok(status) => status,
                 Err(_) => {
-                    let _ = tokio::fs::remove_file(&tmp).await;
+                    drop(running); // kills the whole group, removes the partial output
+                    let tail = tokio::time::timeout(Duration::from_secs(2), &mut stderr)
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .map(|t| t.last_lines(3))
+                        .unwrap_or_default();
+                    stderr.abort();
+                    let said = if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (it last said: {tail})")
+                    };
                     return Err(StepFailure::new(
                         ErrorCategory::Transient,
-                        format!(
-                            "{} timed out after {} s on {}",
+                        redact(&format!(
+                            "{} timed out after {} s on {} and was stopped with everything it started{said}; raise `timeout_secs` in the channel file if it needs longer",
                             self.program,
                             self.timeout.as_secs(),
                             job.item.key
-                        ),
+                        )),
                     ));
                 }
             };
+            let tmp = running.finished();
+            // The group is gone, so the pipe closes; a program that escaped it (setsid) must not
+            // hold the item forever.
+            let tail = match tokio::time::timeout(Duration::from_secs(5), &mut stderr).await {
+                Ok(Ok(t)) => t,
+                _ => {
+                    stderr.abort();
+                    Tail::default()
+                }
+            };
+            // From here the partial file is ours to keep or remove.
+            let staged = tmp.map(StagedFile::new);
             let status = status.map_err(|e| {
                 StepFailure::new(
                     ErrorCategory::Transient,
                     format!("waiting for {}: {e}", self.program),
                 )
             })?;
-            let stderr_tail: String = {
-                let text = String::from_utf8_lossy(&err_bytes);
-                let lines: Vec<&str> = text.lines().rev().take(5).collect();
-                lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            };
             if !status.success() {
-                let _ = tokio::fs::remove_file(&tmp).await;
                 let category = classify_exit(status.code());
                 let code = status
                     .code()
@@ -371,12 +623,18 @@ impl StepExecutor for CommandExecutor {
                         "{} exited with {code} on {}: {}",
                         self.program,
                         job.item.key,
-                        stderr_tail.trim()
+                        tail.last_lines(5)
                     )),
                 ));
             }
-            match tokio::fs::metadata(&tmp).await {
-                Ok(m) if m.len() > 0 => {}
+            let Some(staged) = staged else {
+                return Err(StepFailure::new(
+                    ErrorCategory::Transient,
+                    "the partial output was lost",
+                ));
+            };
+            match tokio::fs::metadata(staged.path()).await {
+                Ok(m) if m.is_file() && m.len() > 0 => {}
                 _ => {
                     return Err(StepFailure::new(
                         ErrorCategory::Permanent,
@@ -387,10 +645,11 @@ impl StepExecutor for CommandExecutor {
                     ));
                 }
             }
-            tokio::fs::rename(&tmp, &output)
-                .await
-                .map_err(|e| CoreError::io("cannot write", &output, e))?;
-            Ok(ItemOutput::default())
+            Ok(ItemOutput {
+                prepared: None,
+                bytes: None,
+                staged: Some(staged),
+            })
         })
     }
 
@@ -415,5 +674,30 @@ mod tests {
         assert_eq!(classify_exit(Some(65)), ErrorCategory::Permanent);
         assert_eq!(classify_exit(Some(1)), ErrorCategory::Unknown);
         assert_eq!(classify_exit(None), ErrorCategory::Transient);
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes_and_lines() {
+        let mut t = Tail {
+            buf: VecDeque::new(),
+            cap: 16,
+        };
+        t.push(b"first line\nsecond line\n");
+        t.push(b"progress 1\rprogress 2\rdone\n");
+        assert_eq!(t.buf.len(), 16);
+        assert_eq!(t.last_lines(2), "progress 2 | done");
+        t.push(&[b'x'; 100]);
+        assert_eq!(t.last_lines(5), "x".repeat(16));
+        let mut huge = Tail {
+            buf: VecDeque::new(),
+            cap: 64 * 1024,
+        };
+        huge.push("é".repeat(10_000).as_bytes());
+        let line = huge.last_lines(1);
+        assert!(
+            line.starts_with('…') && line.chars().count() <= 2001,
+            "{}",
+            line.len()
+        );
     }
 }

@@ -58,11 +58,11 @@ const IN_PROGRESS: &str = "'claimed','generating_assets','generating_composites'
 /// The SQLite claim statement: leases the most urgent claimable task. Full channels are found once
 /// per statement (an uncorrelated subquery over the leased tasks, which never include the
 /// candidate: it is unleased or its lease expired), not once per candidate row. `$1` worker, `$2`
-/// lease end, `$3` now. PostgreSQL claims through `reviewdesk_claim` (migrations/postgres), whose
-/// status lists must match [`CLAIMABLE_WAITING`] and [`IN_PROGRESS`].
+/// lease end, `$3` now, `$4` the claim's lease token. PostgreSQL claims through `reviewdesk_claim`
+/// (migrations/postgres), whose status lists must match [`CLAIMABLE_WAITING`] and [`IN_PROGRESS`].
 fn sqlite_claim_sql() -> String {
     format!(
-        "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3 WHERE id = (\
+        "UPDATE tasks SET lease_owner = $1, lease_token = $4, lease_expires_at = $2, updated_at = $3 WHERE id = (\
            SELECT t.id FROM tasks t LEFT JOIN channels c ON c.channel_id = t.channel_id \
            WHERE (t.lease_expires_at IS NULL OR t.lease_expires_at < $3) \
              AND (t.next_retry_at IS NULL OR t.next_retry_at <= $3) \
@@ -76,15 +76,16 @@ fn sqlite_claim_sql() -> String {
     )
 }
 
-/// The PostgreSQL claim: one statement (see `reviewdesk_claim` in migrations/postgres). `$4` is 1
-/// to move a queued task to claimed with its event row in the same statement.
+/// The PostgreSQL claim: one statement (see `reviewdesk_claim` in migrations/postgres). `$1`
+/// worker, `$2` the claim's lease token, `$3` lease end, `$4` now; `$5` is 1 to move a queued task
+/// to claimed with its event row in the same statement.
 fn postgres_claim_sql() -> String {
     let cols: Vec<String> = TASK_COLS
         .split(',')
         .map(|c| format!("(c.claimed).{}", c.trim()))
         .collect();
     format!(
-        "SELECT {}, c.claimed_from FROM reviewdesk_claim($1, $2, $3, $4) c",
+        "SELECT {}, c.claimed_from FROM reviewdesk_claim($1, $2, $3, $4, $5) c",
         cols.join(", ")
     )
 }
@@ -246,14 +247,38 @@ pub struct Transition<'a> {
     pub source: Source,
     /// Line to append to error_log (already formatted).
     pub log_line: Option<String>,
-    /// Only if this worker holds the lease.
-    pub lease_owner: Option<&'a str>,
+    /// Only if this claim still holds the task (a worker's writes; fails with a conflict once
+    /// the task was cancelled, released or claimed again).
+    pub lease: Option<&'a Lease>,
     /// Release the lease in the same write.
     pub release_lease: bool,
     /// Reset attempts / retry time / category.
     pub clear_retry: bool,
     /// Extra JSON for the event row.
     pub payload: serde_json::Value,
+    /// Writes that belong to the decision and commit (or roll back) with it, in this order.
+    pub effects: Vec<Effect>,
+}
+
+/// A write that commits in the same transaction as a decision's status change, so a decision is
+/// never half applied (a rejected task whose step is still complete would skip regeneration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Exactly these assets are flagged afterwards (the others unflagged; notes kept), with a
+    /// `flag` event for each change.
+    SetFlags(Vec<AssetName>),
+    /// Flagged assets become `rejected` (`approved: false`), or every drawn asset `approved`.
+    SettleAssets {
+        /// Approve rather than reject.
+        approved: bool,
+    },
+    /// The step (and every later one) runs again: only `items` of it, or all when `None`.
+    ReopenStep {
+        /// Step.
+        step: Step,
+        /// Items to redo.
+        items: Option<Vec<String>>,
+    },
 }
 
 impl<'a> Transition<'a> {
@@ -264,10 +289,11 @@ impl<'a> Transition<'a> {
             to,
             source,
             log_line: None,
-            lease_owner: None,
+            lease: None,
             release_lease: false,
             clear_retry: false,
             payload: serde_json::json!({}),
+            effects: Vec::new(),
         }
     }
 }
@@ -292,13 +318,30 @@ pub struct ClaimRequest<'a> {
     pub lease: Duration,
 }
 
-/// A task claimed by [`Store::claim_and_start`].
+/// A task claimed by [`Store::claim`] or [`Store::claim_and_start`].
 #[derive(Debug, Clone)]
 pub struct Claimed {
     /// The task as it is now (leased to the worker; claimed if it was queued).
     pub task: Task,
     /// Its status before the claim: `Queued` when the claim moved it to claimed.
     pub from: Status,
+    /// The claim's hold on the task: every write for it presents this.
+    pub lease: Lease,
+}
+
+/// One claim's hold on a task. All slots of a worker share its owner id, so the owner alone
+/// cannot tell a stale run (its task was cancelled, retried and claimed again meanwhile) from the
+/// current one; the token is unique to the claim. Every write a worker makes for the task
+/// (heartbeat, checkpoint, step completion, status change, retry, release) presents it and fails
+/// with [`CoreError::Conflict`] once the task was cancelled, released or claimed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The task held.
+    pub task_id: TaskId,
+    /// The worker holding it (for people and logs; shared by the worker's slots).
+    pub owner: String,
+    /// Unique to this claim.
+    pub token: String,
 }
 
 /// The database.
@@ -546,11 +589,21 @@ impl Store {
 
     /// Inserts a task and its `created` event in one transaction.
     pub async fn insert_task(&self, task: &Task, source: Source) -> Result<()> {
+        self.insert_task_with_plan(task, None, source).await
+    }
+
+    /// [`Store::insert_task`] with the text of a custom asset plan.
+    pub async fn insert_task_with_plan(
+        &self,
+        task: &Task,
+        plan: Option<&str>,
+        source: Source,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
             "INSERT INTO tasks (id, channel_id, title, topic, story_direction, priority, priority_rank, status, \
-             status_changed_at, created_at, updated_at, notion_page_id, error_log, correlation_id, plan_file) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,'',$11,$12)",
+             status_changed_at, created_at, updated_at, notion_page_id, error_log, correlation_id, plan_file, plan) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,'',$11,$12,$13)",
         )
         .bind(task.id.to_string())
         .bind(task.channel_id.as_str())
@@ -564,6 +617,7 @@ impl Store {
         .bind(task.notion_page_id.clone())
         .bind(&task.correlation_id)
         .bind(task.plan_file.clone())
+        .bind(plan)
         .execute(&mut *tx)
         .await;
         if let Err(sqlx::Error::Database(e)) = &res
@@ -603,6 +657,19 @@ impl Store {
             id: id.to_string(),
         })?;
         task_from_row(&row)
+    }
+
+    /// The text of a task's custom asset plan, if it was given one.
+    pub async fn task_plan(&self, id: TaskId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT plan FROM tasks WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "task",
+                id: id.to_string(),
+            })?;
+        Ok(row.try_get::<Option<String>, _>("plan")?)
     }
 
     /// The task mirroring a Notion page.
@@ -685,6 +752,10 @@ impl Store {
                     if let Some(audit) = &c.audit {
                         insert_audit_in(&mut tx, audit).await?;
                     }
+                    for effect in &c.transition.effects {
+                        self.effect_in(&mut tx, c.id, effect, c.transition.source)
+                            .await?;
+                    }
                     out.push(task);
                 }
                 None => {
@@ -722,13 +793,14 @@ impl Store {
              review_started_at = CASE WHEN $4 = 1 THEN $2 ELSE review_started_at END, \
              review_completed_at = CASE WHEN $4 = 1 THEN NULL WHEN $5 = 1 THEN $2 ELSE review_completed_at END, \
              lease_owner = CASE WHEN $6 = 1 THEN NULL ELSE lease_owner END, \
+             lease_token = CASE WHEN $6 = 1 THEN NULL ELSE lease_token END, \
              lease_expires_at = CASE WHEN $6 = 1 THEN NULL ELSE lease_expires_at END, \
              attempts = CASE WHEN $7 = 1 THEN 0 ELSE attempts END, \
              next_retry_at = CASE WHEN $7 = 1 THEN NULL ELSE next_retry_at END, \
              error_category = CASE WHEN $7 = 1 THEN NULL ELSE error_category END \
              WHERE id = $8 AND status = $9 {} RETURNING {TASK_COLS}",
-            if t.lease_owner.is_some() {
-                "AND lease_owner = $10"
+            if t.lease.is_some() {
+                "AND lease_token = $10 AND lease_owner IS NOT NULL"
             } else {
                 ""
             },
@@ -744,8 +816,8 @@ impl Store {
             .bind(t.clear_retry as i64)
             .bind(id.to_string())
             .bind(t.from.as_str());
-        if let Some(owner) = t.lease_owner {
-            q = q.bind(owner.to_string());
+        if let Some(lease) = t.lease {
+            q = q.bind(lease.token.clone());
         }
         let Some(row) = q.fetch_optional(&mut **tx).await? else {
             return Ok(None);
@@ -822,8 +894,8 @@ impl Store {
     /// then counts the channel's leases under a per-channel advisory lock held to commit, so two
     /// workers claiming different tasks of one channel at the same instant cannot both squeeze
     /// past max_concurrent; a full channel is skipped and the next candidate tried.
-    pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Option<Task>> {
-        Ok(self.claim_with(req, false).await?.map(|c| c.task))
+    pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Option<Claimed>> {
+        self.claim_with(req, false).await
     }
 
     /// [`Store::claim`], and a queued task moves to claimed with its status_changed event row
@@ -836,10 +908,17 @@ impl Store {
     async fn claim_with(&self, req: ClaimRequest<'_>, start: bool) -> Result<Option<Claimed>> {
         let now = now_ms();
         let lease_end = now + req.lease.as_millis() as i64;
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let lease_for = |task: &Task| Lease {
+            task_id: task.id,
+            owner: req.worker_id.to_string(),
+            token: token.clone(),
+        };
         if self.backend == Backend::Postgres {
             // Autocommit: one round trip, one commit.
             let Some(row) = sqlx::query(AssertSqlSafe(postgres_claim_sql()))
                 .bind(req.worker_id)
+                .bind(&token)
                 .bind(lease_end)
                 .bind(now)
                 .bind(start as i64)
@@ -848,9 +927,11 @@ impl Store {
             else {
                 return Ok(None);
             };
+            let task = task_from_row(&row)?;
             return Ok(Some(Claimed {
-                task: task_from_row(&row)?,
+                lease: lease_for(&task),
                 from: Status::from_str(&get::<String>(&row, "claimed_from")?)?,
+                task,
             }));
         }
         let mut tx = self.pool.begin().await?;
@@ -858,6 +939,7 @@ impl Store {
             .bind(req.worker_id)
             .bind(lease_end)
             .bind(now)
+            .bind(&token)
             .fetch_optional(&mut *tx)
             .await?
         else {
@@ -865,38 +947,53 @@ impl Store {
             return Ok(None);
         };
         let mut task = task_from_row(&row)?;
+        let lease = lease_for(&task);
         let from = task.status;
         if start && from == Status::Queued {
             let mut t = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-            t.lease_owner = Some(req.worker_id);
+            t.lease = Some(&lease);
             task = self
                 .transition_in(&mut tx, task.id, &t)
                 .await?
                 .ok_or_else(|| CoreError::Conflict(task.id.to_string()))?;
         }
         tx.commit().await?;
-        Ok(Some(Claimed { task, from }))
+        Ok(Some(Claimed { task, from, lease }))
     }
 
-    /// Renews a lease; `false` means another worker took the task over.
-    pub async fn heartbeat(&self, id: TaskId, worker_id: &str, lease: Duration) -> Result<bool> {
+    /// Renews a lease for `length` from now; `false` means this claim no longer holds the task
+    /// (it was cancelled, released or claimed again, possibly by another slot of the same worker).
+    pub async fn heartbeat(&self, lease: &Lease, length: Duration) -> Result<bool> {
         let now = now_ms();
         let res = sqlx::query(
-            "UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3",
+            "UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3 AND lease_owner IS NOT NULL",
         )
-        .bind(now + lease.as_millis() as i64)
-        .bind(id.to_string())
-        .bind(worker_id)
+        .bind(now + length.as_millis() as i64)
+        .bind(lease.task_id.to_string())
+        .bind(&lease.token)
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
     }
 
-    /// Gives a lease back.
-    pub async fn release(&self, id: TaskId, worker_id: &str) -> Result<()> {
-        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2")
-            .bind(id.to_string())
-            .bind(worker_id)
+    /// Whether this claim still holds its task (a read; the worker checks it whenever the task
+    /// may have changed, so a cancel stops the running step without waiting for a heartbeat).
+    pub async fn lease_held(&self, lease: &Lease) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS held FROM tasks WHERE id = $1 AND lease_token = $2 AND lease_owner IS NOT NULL",
+        )
+        .bind(lease.task_id.to_string())
+        .bind(&lease.token)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Gives a lease back (nothing happens when this claim no longer holds the task).
+    pub async fn release(&self, lease: &Lease) -> Result<()> {
+        sqlx::query("UPDATE tasks SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_token = $2")
+            .bind(lease.task_id.to_string())
+            .bind(&lease.token)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -905,18 +1002,19 @@ impl Store {
     /// Records a failed attempt that will be retried later, releasing the lease.
     pub async fn schedule_retry(
         &self,
-        id: TaskId,
-        worker_id: &str,
+        lease: &Lease,
         attempts: u32,
         next_at: DateTime<Utc>,
         category: ErrorCategory,
         log_line: &str,
     ) -> Result<()> {
         let sql = format!(
-            "UPDATE tasks SET attempts = $1, next_retry_at = $2, error_category = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4, \
-             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || {nl} || $5 END WHERE id = $6 AND lease_owner = $7 RETURNING status, correlation_id",
+            "UPDATE tasks SET attempts = $1, next_retry_at = $2, error_category = $3, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = $4, \
+             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || {nl} || $5 END \
+             WHERE id = $6 AND lease_token = $7 AND lease_owner IS NOT NULL RETURNING status, correlation_id",
             nl = self.newline()
         );
+        let id = lease.task_id;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(attempts as i64)
@@ -925,7 +1023,7 @@ impl Store {
             .bind(now_ms())
             .bind(log_line)
             .bind(id.to_string())
-            .bind(worker_id)
+            .bind(&lease.token)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| CoreError::Conflict(id.to_string()))?;
@@ -1028,8 +1126,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a new version of an asset (and, for the worker, the step checkpoint) in one
-    /// transaction. `expected_current` guards against two writers adding the same version.
+    /// Records a new version of an asset (and, for the worker, the step checkpoint under its
+    /// lease) in one transaction. `expected_current` guards against two writers adding the same
+    /// version; with a checkpoint, nothing is written unless the lease still holds the task.
     #[allow(clippy::too_many_arguments)]
     pub async fn add_asset_version(
         &self,
@@ -1037,11 +1136,14 @@ impl Store {
         name: &AssetName,
         expected_current: u32,
         v: &AssetVersion,
-        checkpoint: Option<(Step, &str)>,
+        checkpoint: Option<(&Lease, Step, &str)>,
         source: Source,
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        if let Some((lease, _, _)) = checkpoint {
+            guard_lease_in(&mut tx, lease).await?;
+        }
         let res = sqlx::query(
             "UPDATE assets SET current_version = $1, review_state = 'generated', flagged = 0, flag_note = NULL, updated_at = $2 \
              WHERE task_id = $3 AND name = $4 AND current_version = $5",
@@ -1072,7 +1174,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        if let Some((step, output)) = checkpoint {
+        if let Some((_, step, output)) = checkpoint {
             checkpoint_in(&mut tx, id, step, name.as_str(), output, now).await?;
         }
         let corr: String = sqlx::query("SELECT correlation_id FROM tasks WHERE id = $1")
@@ -1095,10 +1197,27 @@ impl Store {
         Ok(())
     }
 
-    /// Records one finished item of a step.
+    /// Records one finished item of a step, without a lease: for outputs recorded outside a
+    /// worker (imports, tests). A worker records through [`Store::checkpoint_leased`].
     pub async fn checkpoint(&self, id: TaskId, step: Step, item: &str, output: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         checkpoint_in(&mut tx, id, step, item, output, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records one finished item of a step for the claim holding `lease`; fails with
+    /// [`CoreError::Conflict`] (and records nothing) once the claim no longer holds the task.
+    pub async fn checkpoint_leased(
+        &self,
+        lease: &Lease,
+        step: Step,
+        item: &str,
+        output: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        guard_lease_in(&mut tx, lease).await?;
+        checkpoint_in(&mut tx, lease.task_id, step, item, output, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1152,14 +1271,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks a step finished.
-    pub async fn complete_step(&self, id: TaskId, step: Step) -> Result<()> {
+    /// Marks a step finished for the claim holding `lease`; fails with [`CoreError::Conflict`]
+    /// (and records nothing) once the claim no longer holds the task.
+    pub async fn complete_step(&self, lease: &Lease, step: Step) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        guard_lease_in(&mut tx, lease).await?;
         sqlx::query("INSERT INTO step_completions (task_id, step, completed_at) VALUES ($1,$2,$3) ON CONFLICT (task_id, step) DO NOTHING")
-            .bind(id.to_string())
+            .bind(lease.task_id.to_string())
             .bind(step.as_str())
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1188,42 +1311,48 @@ impl Store {
         items: Option<&[String]>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let later: Vec<Step> = Step::ALL.into_iter().filter(|s| *s >= step).collect();
-        for s in &later {
-            sqlx::query("DELETE FROM step_completions WHERE task_id = $1 AND step = $2")
+        reopen_step_in(&mut tx, id, step, items).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one decision effect inside the decision's transaction.
+    async fn effect_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: TaskId,
+        effect: &Effect,
+        source: Source,
+    ) -> Result<()> {
+        match effect {
+            Effect::SetFlags(names) => {
+                let rows = sqlx::query(
+                    "SELECT name, flagged, flag_note FROM assets WHERE task_id = $1 ORDER BY position",
+                )
                 .bind(id.to_string())
-                .bind(s.as_str())
-                .execute(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
-        }
-        match items {
-            Some(items) => {
-                for item in items {
-                    sqlx::query("DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2 AND item = $3")
-                        .bind(id.to_string())
-                        .bind(step.as_str())
-                        .bind(item)
-                        .execute(&mut *tx)
-                        .await?;
+                for r in rows {
+                    let name: String = r.try_get("name")?;
+                    let was = r.try_get::<i64, _>("flagged")? != 0;
+                    let note: Option<String> = r.try_get("flag_note")?;
+                    let on = names.iter().any(|n| n.as_str() == name);
+                    if on != was {
+                        let name = AssetName::parse(name)?;
+                        set_flag_in(tx, id, &name, on, note.as_deref(), source).await?;
+                    }
                 }
             }
-            None => {
-                sqlx::query("DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2")
+            Effect::SettleAssets { approved } => {
+                sqlx::query(settle_sql(*approved))
                     .bind(id.to_string())
-                    .bind(step.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
+            Effect::ReopenStep { step, items } => {
+                reopen_step_in(tx, id, *step, items.as_deref()).await?;
+            }
         }
-        // Later steps consumed the old outputs, so they run again in full.
-        for s in later.iter().skip(1) {
-            sqlx::query("DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2")
-                .bind(id.to_string())
-                .bind(s.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -1237,31 +1366,7 @@ impl Store {
         source: Source,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let res = sqlx::query("UPDATE assets SET flagged = $1, flag_note = $2, updated_at = $3 WHERE task_id = $4 AND name = $5")
-            .bind(flagged as i64)
-            .bind(note.map(str::to_string))
-            .bind(now_ms())
-            .bind(id.to_string())
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if res.rows_affected() != 1 {
-            return Err(CoreError::NotFound {
-                what: "asset",
-                id: format!("{id}/{name}"),
-            });
-        }
-        insert_event(
-            &mut tx,
-            id,
-            "flag",
-            None,
-            None,
-            source,
-            serde_json::json!({"name": name.as_str(), "flagged": flagged, "note": note}),
-            "",
-        )
-        .await?;
+        set_flag_in(&mut tx, id, name, flagged, note, source).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1269,12 +1374,7 @@ impl Store {
     /// Sets the review state of every current asset after a decision: flagged ones become
     /// `rejected` (on reject), the rest `approved` (on approve) or stay `generated`.
     pub async fn settle_asset_states(&self, id: TaskId, approved: bool) -> Result<()> {
-        let sql = if approved {
-            "UPDATE assets SET review_state = 'approved', flagged = 0, flag_note = NULL WHERE task_id = $1 AND current_version > 0"
-        } else {
-            "UPDATE assets SET review_state = CASE WHEN flagged = 1 THEN 'rejected' ELSE review_state END WHERE task_id = $1"
-        };
-        sqlx::query(sql)
+        sqlx::query(settle_sql(approved))
             .bind(id.to_string())
             .execute(&self.pool)
             .await?;
@@ -1409,6 +1509,23 @@ async fn insert_audit_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, row: &AuditR
     Ok(())
 }
 
+/// Fails with [`CoreError::Conflict`] unless `lease` still holds its task, and keeps it so until
+/// the transaction ends: the guard is a write, so it locks the task row (PostgreSQL) or takes the
+/// write lock (SQLite) before anything else is written, and a cancel or a new claim waits for it.
+async fn guard_lease_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, lease: &Lease) -> Result<()> {
+    let res = sqlx::query(
+        "UPDATE tasks SET lease_token = lease_token WHERE id = $1 AND lease_token = $2 AND lease_owner IS NOT NULL",
+    )
+    .bind(lease.task_id.to_string())
+    .bind(&lease.token)
+    .execute(&mut **tx)
+    .await?;
+    if res.rows_affected() != 1 {
+        return Err(CoreError::Conflict(lease.task_id.to_string()));
+    }
+    Ok(())
+}
+
 async fn checkpoint_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: TaskId,
@@ -1455,6 +1572,100 @@ async fn insert_event(
     .bind(correlation_id)
     .bind(now_ms())
     .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a step's completion (and every later step's) and the checkpoints of `items` (all when
+/// `None`), inside the caller's transaction.
+async fn reopen_step_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: TaskId,
+    step: Step,
+    items: Option<&[String]>,
+) -> Result<()> {
+    let later: Vec<Step> = Step::ALL.into_iter().filter(|s| *s >= step).collect();
+    for s in &later {
+        sqlx::query("DELETE FROM step_completions WHERE task_id = $1 AND step = $2")
+            .bind(id.to_string())
+            .bind(s.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    match items {
+        Some(items) => {
+            for item in items {
+                sqlx::query(
+                    "DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2 AND item = $3",
+                )
+                .bind(id.to_string())
+                .bind(step.as_str())
+                .bind(item)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        None => {
+            sqlx::query("DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2")
+                .bind(id.to_string())
+                .bind(step.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    // Later steps consumed the old outputs, so they run again in full.
+    for s in later.iter().skip(1) {
+        sqlx::query("DELETE FROM step_checkpoints WHERE task_id = $1 AND step = $2")
+            .bind(id.to_string())
+            .bind(s.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The asset review states after a decision.
+fn settle_sql(approved: bool) -> &'static str {
+    if approved {
+        "UPDATE assets SET review_state = 'approved', flagged = 0, flag_note = NULL WHERE task_id = $1 AND current_version > 0"
+    } else {
+        "UPDATE assets SET review_state = CASE WHEN flagged = 1 THEN 'rejected' ELSE review_state END WHERE task_id = $1"
+    }
+}
+
+/// Sets or clears an asset's flag with its event row, inside the caller's transaction.
+async fn set_flag_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: TaskId,
+    name: &AssetName,
+    flagged: bool,
+    note: Option<&str>,
+    source: Source,
+) -> Result<()> {
+    let res = sqlx::query("UPDATE assets SET flagged = $1, flag_note = $2, updated_at = $3 WHERE task_id = $4 AND name = $5")
+            .bind(flagged as i64)
+            .bind(note.map(str::to_string))
+            .bind(now_ms())
+            .bind(id.to_string())
+            .bind(name.as_str())
+            .execute(&mut **tx)
+            .await?;
+    if res.rows_affected() != 1 {
+        return Err(CoreError::NotFound {
+            what: "asset",
+            id: format!("{id}/{name}"),
+        });
+    }
+    insert_event(
+        tx,
+        id,
+        "flag",
+        None,
+        None,
+        source,
+        serde_json::json!({"name": name.as_str(), "flagged": flagged, "note": note}),
+        "",
+    )
     .await?;
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! The pipeline worker: claims tasks under a lease, runs the next incomplete step item by item with
 //! checkpoints, stops at every review gate, and retries transient failures on a schedule.
+//!
+//! Each claim has a lease of its own ([`Lease`]): the worker presents it with every write, watches
+//! it while a step runs, and stops the step's running programs (their whole process groups) as
+//! soon as the task is cancelled or claimed again, or the worker shuts down ([`Worker::shutdown`]).
 
 use chrono::Utc;
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -17,7 +21,7 @@ use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
 use crate::runtime::Core;
 use crate::status::{Status, StatusKind, Step};
-use crate::store::{ClaimRequest, Claimed, Transition};
+use crate::store::{ClaimRequest, Claimed, Lease, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
@@ -25,20 +29,70 @@ use crate::workspace::Workspace;
 /// Number of composites, clips, narration and effect items per video.
 pub const SCENES: usize = 18;
 
+/// How often a running claim looks whether it still holds its task (besides its heartbeats and
+/// the in-process and database notifications), so a cancel from another process stops the
+/// running program within about this long.
+const LEASE_LOOK_EVERY: Duration = Duration::from_secs(1);
+
 /// A worker: one per process is usual; several may share a database.
+///
+/// Clones share everything (pause state, shutdown): [`Worker::shutdown`] on any clone stops
+/// them all.
 #[derive(Debug, Clone)]
 pub struct Worker {
     core: Arc<Core>,
     id: String,
     slots: usize,
     paused: watch::Sender<bool>,
+    halt: watch::Sender<bool>,
 }
 
 enum Outcome {
     /// The task reached a gate, an error, or the end; the lease is released.
     Stopped,
-    /// Another worker owns the task now.
+    /// The claim was stopped while it ran: its programs are killed, nothing more is written.
+    Interrupted(StopReason),
+}
+
+/// Why a running claim stopped before its step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    /// The task was cancelled, released or claimed again: the lease is someone else's now.
     LeaseLost,
+    /// The worker is shutting down: the lease is given back so the task resumes elsewhere.
+    Shutdown,
+}
+
+/// One claim being run: its lease, and the signal that stops it.
+struct Claim {
+    lease: Lease,
+    stop: watch::Sender<Option<StopReason>>,
+}
+
+impl Claim {
+    fn stop(&self, reason: StopReason) {
+        self.stop.send_if_modified(|r| {
+            let first = r.is_none();
+            if first {
+                *r = Some(reason);
+            }
+            first
+        });
+    }
+
+    fn stopped(&self) -> Option<StopReason> {
+        *self.stop.borrow()
+    }
+
+    /// Resolves when the claim is stopped.
+    async fn wait_stopped(&self) -> StopReason {
+        let mut rx = self.stop.subscribe();
+        match rx.wait_for(Option::is_some).await.map(|r| *r) {
+            Ok(Some(reason)) => reason,
+            // The sender lives in `self`, so the channel cannot close while we borrow it.
+            _ => std::future::pending().await,
+        }
+    }
 }
 
 impl Worker {
@@ -54,6 +108,7 @@ impl Worker {
             ),
             slots: 2,
             paused: watch::channel(false).0,
+            halt: watch::channel(false).0,
         }
     }
 
@@ -63,7 +118,7 @@ impl Worker {
         self
     }
 
-    /// This worker's id (lease owner).
+    /// This worker's id (the lease owner shown for its claims; each claim has its own token).
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -90,18 +145,39 @@ impl Worker {
         *self.paused.borrow()
     }
 
-    /// Runs until no task needs a worker any more (all at gates, errors or finished).
+    /// Shuts the worker down without waiting for running programs: it claims nothing more, kills
+    /// the process groups of the step programs it is running, discards their partial outputs and
+    /// gives the leases back (the tasks keep their status and checkpoints, so another worker or
+    /// the next start resumes them at the unfinished items). [`Worker::run`] and
+    /// [`Worker::run_until_idle`] return soon after; await them to know that the leases are
+    /// released. Safe to call from a signal handler's task, more than once, on any clone. A
+    /// worker that was shut down stays shut down.
+    pub fn shutdown(&self) {
+        self.halt.send_replace(true);
+    }
+
+    /// Whether [`Worker::shutdown`] was called (or `run`'s shutdown signal turned true).
+    pub fn is_shut_down(&self) -> bool {
+        *self.halt.borrow()
+    }
+
+    /// Runs until no task needs a worker any more (all at gates, errors or finished), or until
+    /// [`Worker::shutdown`].
     pub async fn run_until_idle(&self) -> Result<()> {
-        let (_tx, rx) = watch::channel(false);
-        self.run_inner(rx, true).await
+        self.run_inner(None, true).await
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true (or [`Worker::shutdown`] is called), which stops running
+    /// programs at once and gives their leases back, as [`Worker::shutdown`] describes.
     pub async fn run(&self, shutdown: watch::Receiver<bool>) -> Result<()> {
-        self.run_inner(shutdown, false).await
+        self.run_inner(Some(shutdown), false).await
     }
 
-    async fn run_inner(&self, shutdown: watch::Receiver<bool>, until_idle: bool) -> Result<()> {
+    async fn run_inner(
+        &self,
+        shutdown: Option<watch::Receiver<bool>>,
+        until_idle: bool,
+    ) -> Result<()> {
         // On PostgreSQL, work made claimable by any machine (a new task, a decision, a released
         // lease) is announced with NOTIFY; wake this process's idle slots at once.
         let listener = {
@@ -110,13 +186,18 @@ impl Worker {
                 .store
                 .spawn_work_listener(move || core.work_available.notify_waiters(), None)
         };
+        let forward = shutdown.map(|mut rx| {
+            let me = self.clone();
+            tokio::spawn(async move {
+                if rx.wait_for(|s| *s).await.is_ok() {
+                    me.shutdown();
+                }
+            })
+        });
         let mut loops = Vec::new();
         for _ in 0..self.slots {
             let me = self.clone();
-            let mut sd = shutdown.clone();
-            loops.push(tokio::spawn(async move {
-                me.slot_loop(&mut sd, until_idle).await
-            }));
+            loops.push(tokio::spawn(async move { me.slot_loop(until_idle).await }));
         }
         let mut first_err = None;
         for l in loops {
@@ -131,6 +212,9 @@ impl Worker {
                 }
             }
         }
+        if let Some(f) = forward {
+            f.abort();
+        }
         if let Some(l) = listener {
             l.abort();
         }
@@ -140,14 +224,11 @@ impl Worker {
         first_err.map_or(Ok(()), Err)
     }
 
-    async fn slot_loop(
-        &self,
-        shutdown: &mut watch::Receiver<bool>,
-        until_idle: bool,
-    ) -> Result<()> {
+    async fn slot_loop(&self, until_idle: bool) -> Result<()> {
         let mut paused = self.paused.subscribe();
+        let mut halt = self.halt.subscribe();
         loop {
-            if *shutdown.borrow() {
+            if self.is_shut_down() {
                 return Ok(());
             }
             let notified = self.core.work_available.notified();
@@ -159,6 +240,9 @@ impl Worker {
                         // A database hiccup must not kill the worker; log and back off.
                         tracing::error!(error = %e, "worker could not claim or run a task");
                     }
+                }
+                if self.is_shut_down() {
+                    return Ok(());
                 }
                 if until_idle && self.core.store.pending_work().await? == 0 {
                     return Ok(());
@@ -172,18 +256,21 @@ impl Worker {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+                _ = halt.changed() => {}
                 _ = paused.changed() => {}
             }
         }
     }
 
-    /// Claims one task and runs it until it stops (gate, error, retry wait, end).
-    /// Returns `false` when nothing was claimable.
+    /// Claims one task and runs it until it stops (gate, error, retry wait, end, cancel,
+    /// shutdown). Returns `false` when nothing was claimable or the worker is shut down.
     pub async fn process_one(&self) -> Result<bool> {
+        if self.is_shut_down() {
+            return Ok(false);
+        }
         let settings = &self.core.worker_settings;
         // A queued task moves to claimed in the same commit as its lease.
-        let Some(Claimed { task, from }) = self
+        let Some(Claimed { task, from, lease }) = self
             .core
             .store
             .claim_and_start(ClaimRequest {
@@ -204,65 +291,102 @@ impl Worker {
         }
         let span =
             tracing::info_span!("task", task_id = %task.id, correlation_id = %task.correlation_id);
-        let lost = Arc::new(AtomicBool::new(false));
-        let beat = {
-            let store = self.core.store.clone();
-            let (id, worker, lease, every, lost) = (
-                task.id,
-                self.id.clone(),
-                settings.lease,
-                settings.heartbeat,
-                lost.clone(),
-            );
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    match store.heartbeat(id, &worker, lease).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            lost.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
-                    }
-                }
-            })
-        };
-        let result = self.drive(task.clone(), &lost).instrument(span).await;
-        beat.abort();
+        let claim = Arc::new(Claim {
+            lease,
+            stop: watch::channel(None).0,
+        });
+        let watchdog = tokio::spawn(self.clone().watch_claim(claim.clone()));
+        let result = self.drive(task.clone(), &claim).instrument(span).await;
+        watchdog.abort();
         self.core.events.emit(DomainEvent::Worker {
             state: WorkerState::Idle,
         });
         match result {
             Ok(Outcome::Stopped) => {}
-            Ok(Outcome::LeaseLost) => {
-                tracing::warn!(task_id = %task.id, "lease lost; another worker took the task over")
+            Ok(Outcome::Interrupted(StopReason::LeaseLost)) => {
+                tracing::info!(task_id = %task.id, "the task was cancelled or claimed again while it ran; its running programs were stopped and their outputs discarded")
+            }
+            Ok(Outcome::Interrupted(StopReason::Shutdown)) => {
+                self.core.store.release(&claim.lease).await?;
+                tracing::info!(task_id = %task.id, "worker shutting down: running programs stopped, lease given back; the task resumes at its unfinished items");
             }
             // The creator cancelled (or another door moved) the task while it ran: not a failure.
             Err(CoreError::Conflict(_) | CoreError::RefusedTransition { .. }) => {
                 tracing::info!(task_id = %task.id, "task changed while running (cancelled?); stopping");
-                let _ = self.core.store.release(task.id, &self.id).await;
+                let _ = self.core.store.release(&claim.lease).await;
             }
             Err(e) => {
                 tracing::error!(task_id = %task.id, error = %e, "task run failed");
-                let _ = self.core.store.release(task.id, &self.id).await;
+                let _ = self.core.store.release(&claim.lease).await;
                 return Err(e);
             }
         }
         Ok(true)
     }
 
+    /// Keeps a claim's lease alive and stops the claim as soon as it no longer holds its task or
+    /// the worker shuts down. It looks at once when this process changes the task (a cancel from
+    /// a window) or the database announces work (on PostgreSQL, a lease given back anywhere),
+    /// and at least every [`LEASE_LOOK_EVERY`] otherwise.
+    async fn watch_claim(self, claim: Arc<Claim>) {
+        let settings = &self.core.worker_settings;
+        let store = &self.core.store;
+        let mut halt = self.halt.subscribe();
+        let mut events = self.core.events.subscribe();
+        let mut events_open = true;
+        let mut beat = tokio::time::interval(settings.heartbeat);
+        let mut look = tokio::time::interval(settings.heartbeat.min(LEASE_LOOK_EVERY));
+        beat.tick().await;
+        look.tick().await;
+        loop {
+            let renew = tokio::select! {
+                _ = halt.wait_for(|h| *h) => {
+                    claim.stop(StopReason::Shutdown);
+                    return;
+                }
+                _ = beat.tick() => true,
+                _ = look.tick() => false,
+                _ = self.core.work_available.notified() => false,
+                ev = events.recv(), if events_open => {
+                    use tokio::sync::broadcast::error::RecvError;
+                    match ev {
+                        Ok(DomainEvent::StatusChanged { task_id, source, .. })
+                            if task_id == claim.lease.task_id && source != Source::Worker => false,
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(_)) => false,
+                        Err(RecvError::Closed) => {
+                            events_open = false;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let held = if renew {
+                store.heartbeat(&claim.lease, settings.lease).await
+            } else {
+                store.lease_held(&claim.lease).await
+            };
+            match held {
+                Ok(true) => {}
+                Ok(false) => {
+                    claim.stop(StopReason::LeaseLost);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot check the lease; will try again"),
+            }
+        }
+    }
+
     async fn move_to(
         &self,
         task: &Task,
+        claim: &Claim,
         to: Status,
         log: Option<String>,
         release: bool,
     ) -> Result<Task> {
         let mut t = Transition::new(task.status, to, Source::Worker);
-        t.lease_owner = Some(&self.id);
+        t.lease = Some(&claim.lease);
         t.log_line = log;
         t.release_lease = release;
         if to.kind() == StatusKind::Gate || to.kind() == StatusKind::Terminal {
@@ -291,18 +415,22 @@ impl Worker {
         })
     }
 
-    async fn drive(&self, mut task: Task, lost: &AtomicBool) -> Result<Outcome> {
+    async fn drive(&self, mut task: Task, claim: &Claim) -> Result<Outcome> {
         if task.status == Status::Queued {
-            task = self.move_to(&task, Status::Claimed, None, false).await?;
+            task = self
+                .move_to(&task, claim, Status::Claimed, None, false)
+                .await?;
         }
         loop {
-            if lost.load(Ordering::SeqCst) {
-                return Ok(Outcome::LeaseLost);
+            if let Some(reason) = claim.stopped() {
+                return Ok(Outcome::Interrupted(reason));
             }
             if task.status == Status::AssemblyReady {
                 // The assembled video waits at the final review (a gate), never straight for the
                 // upload; also where a worker that died right after assembling left it.
-                task = self.move_to(&task, Status::FinalReview, None, true).await?;
+                task = self
+                    .move_to(&task, claim, Status::FinalReview, None, true)
+                    .await?;
                 self.core.events.emit(DomainEvent::ReviewReady {
                     task_id: task.id,
                     gate: Status::FinalReview,
@@ -313,22 +441,25 @@ impl Worker {
             }
             let Some(step) = self.next_step(&task).await? else {
                 // Nothing left (a re-queued finished task): publish state is the truth.
-                let _ = self.core.store.release(task.id, &self.id).await;
+                let _ = self.core.store.release(&claim.lease).await;
                 return Ok(Outcome::Stopped);
             };
             if task.status != step.running_status() {
                 task = self
-                    .move_to(&task, step.running_status(), None, false)
+                    .move_to(&task, claim, step.running_status(), None, false)
                     .await?;
             }
             tracing::info!(step = %step, "running step");
-            match self.run_step(&task, step, lost).await {
-                Ok(()) if lost.load(Ordering::SeqCst) => return Ok(Outcome::LeaseLost),
+            let result = self.run_step(&task, step, claim).await;
+            if let Some(reason) = claim.stopped() {
+                return Ok(Outcome::Interrupted(reason));
+            }
+            match result {
                 Ok(()) => {
-                    self.core.store.complete_step(task.id, step).await?;
+                    self.core.store.complete_step(&claim.lease, step).await?;
                     let done = step.done_status();
                     let stop = done.is_gate() || done.is_terminal();
-                    task = self.move_to(&task, done, None, stop).await?;
+                    task = self.move_to(&task, claim, done, None, stop).await?;
                     if done.is_gate() {
                         let items = match step {
                             Step::Assets => self.core.store.assets(task.id).await?.len(),
@@ -346,17 +477,20 @@ impl Worker {
                     }
                 }
                 Err(failure) => {
-                    if lost.load(Ordering::SeqCst) {
-                        return Ok(Outcome::LeaseLost);
-                    }
-                    self.fail(&task, step, failure).await?;
+                    self.fail(&task, claim, step, failure).await?;
                     return Ok(Outcome::Stopped);
                 }
             }
         }
     }
 
-    async fn fail(&self, task: &Task, step: Step, failure: StepFailure) -> Result<()> {
+    async fn fail(
+        &self,
+        task: &Task,
+        claim: &Claim,
+        step: Step,
+        failure: StepFailure,
+    ) -> Result<()> {
         let settings = &self.core.worker_settings;
         let attempts = task.attempts + 1;
         let now = Utc::now();
@@ -377,7 +511,7 @@ impl Worker {
             );
             self.core
                 .store
-                .schedule_retry(task.id, &self.id, attempts, next, failure.category, &line)
+                .schedule_retry(&claim.lease, attempts, next, failure.category, &line)
                 .await?;
             return Ok(());
         }
@@ -395,7 +529,7 @@ impl Worker {
             &format!("{} step failed: {}{hint}", step, failure.message),
         );
         let mut t = Transition::new(task.status, to, Source::Worker);
-        t.lease_owner = Some(&self.id);
+        t.lease = Some(&claim.lease);
         t.log_line = Some(line);
         t.release_lease = true;
         t.payload =
@@ -410,11 +544,13 @@ impl Worker {
         Ok(())
     }
 
+    /// Runs a step's unfinished items. Returns early (`Ok`) when the claim is stopped: the items
+    /// still running are dropped, which kills their programs and discards their outputs.
     async fn run_step(
         &self,
         task: &Task,
         step: Step,
-        lost: &AtomicBool,
+        claim: &Claim,
     ) -> std::result::Result<(), StepFailure> {
         let channel = self.core.channel(&task.channel_id)?;
         let Some(exec_cfg) = channel.executor_for(step) else {
@@ -458,12 +594,20 @@ impl Worker {
             }
         });
         let mut stream = futures::stream::iter(jobs).buffer_unordered(executor.concurrency());
-        while let Some((job, out)) = stream.next().await {
-            if lost.load(Ordering::SeqCst) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = claim.wait_stopped() => return Ok(()),
+                next = stream.next() => next,
+            };
+            let Some((job, out)) = next else {
+                break;
+            };
+            let out = out?;
+            self.record_item(task, claim, &job, out).await?;
+            if claim.stopped().is_some() {
                 return Ok(());
             }
-            let out = out?;
-            self.record_item(task, &job, out).await?;
             finished += 1;
             self.core.events.emit(DomainEvent::Worker {
                 state: WorkerState::Working {
@@ -475,78 +619,118 @@ impl Worker {
         Ok(())
     }
 
-    /// Checkpoints one finished item; for assets, also the kept version copy and thumbnail.
+    /// Puts one finished item in place and checkpoints it; for assets, also the kept version
+    /// copy and thumbnail. Only a claim that still holds the task does so: a stale one's output
+    /// is discarded and the claim stopped.
     async fn record_item(
         &self,
         task: &Task,
+        claim: &Claim,
         job: &ItemJob,
         out: ItemOutput,
     ) -> std::result::Result<(), StepFailure> {
+        let store = &self.core.store;
+        // Renewing is also the check: the output must not replace the current run's.
+        if !store
+            .heartbeat(&claim.lease, self.core.worker_settings.lease)
+            .await?
+        {
+            claim.stop(StopReason::LeaseLost);
+            return Ok(()); // `out` is dropped: a staged file is removed
+        }
         let item = &job.item;
         let output = item.output_rel.to_string_lossy().into_owned();
-        if job.step != Step::Assets {
-            self.core
-                .store
-                .checkpoint(task.id, job.step, &item.key, &output)
-                .await?;
-            return Ok(());
-        }
-        let kind = item
-            .kind
-            .ok_or_else(|| StepFailure::new(ErrorCategory::Permanent, "asset without kind"))?;
-        let name = crate::ids::AssetName::parse(&item.key)?;
+        let asset = match job.step {
+            Step::Assets => {
+                let kind = item.kind.ok_or_else(|| {
+                    StepFailure::new(ErrorCategory::Permanent, "asset without kind")
+                })?;
+                let name = crate::ids::AssetName::parse(&item.key)?;
+                let version_rel = Workspace::asset_version_rel(
+                    &task.channel_id,
+                    task.id,
+                    kind,
+                    &name,
+                    item.version,
+                );
+                Some((name, version_rel))
+            }
+            _ => None,
+        };
         let ws = self.core.workspace.clone();
-        let version_rel =
-            Workspace::asset_version_rel(&task.channel_id, task.id, kind, &name, item.version);
         let out_rel = item.output_rel.clone();
-        let prepared = tokio::task::spawn_blocking(move || -> Result<thumbs::PreparedImage> {
-            let bytes = match out.bytes {
-                Some(b) => b,
-                None => {
-                    let p = ws.resolve(&out_rel)?;
-                    Arc::new(std::fs::read(&p).map_err(|e| CoreError::io("cannot read", &p, e))?)
+        let version_rel = asset.as_ref().map(|(_, v)| v.clone());
+        let prepared =
+            tokio::task::spawn_blocking(move || -> Result<Option<thumbs::PreparedImage>> {
+                let mut out = out;
+                let dest = ws.resolve(&out_rel)?;
+                out.install(&dest)?;
+                let Some(version_rel) = version_rel else {
+                    return Ok(None);
+                };
+                let bytes = match out.bytes.take() {
+                    Some(b) => b,
+                    None => Arc::new(
+                        std::fs::read(&dest).map_err(|e| CoreError::io("cannot read", &dest, e))?,
+                    ),
+                };
+                let prepared = match out.prepared.take() {
+                    Some(p) => p,
+                    None => thumbs::prepare_bytes(&ws, &bytes).map_err(|e| match e {
+                        CoreError::Imaging(err) => {
+                            CoreError::invalid("image", format!("{}: {err}", out_rel.display()))
+                        }
+                        other => other,
+                    })?,
+                };
+                ws.write_atomic(&version_rel, &bytes)?;
+                Ok(Some(prepared))
+            })
+            .await
+            .map_err(|e| {
+                StepFailure::new(
+                    ErrorCategory::Transient,
+                    format!("thumbnail thread failed: {e}"),
+                )
+            })??;
+        let written = match (asset, prepared) {
+            (Some((name, _)), Some(prepared)) => {
+                let v = prepared.into_version(item.version, Source::Worker);
+                let res = store
+                    .add_asset_version(
+                        task.id,
+                        &name,
+                        item.version - 1,
+                        &v,
+                        Some((&claim.lease, Step::Assets, &output)),
+                        Source::Worker,
+                    )
+                    .await;
+                if res.is_ok() && item.version > 1 {
+                    self.core.events.emit(DomainEvent::AssetVersionAdded {
+                        task_id: task.id,
+                        name: name.to_string(),
+                        version: item.version,
+                        source: Source::Worker,
+                    });
                 }
-            };
-            let prepared = match out.prepared {
-                Some(p) => p,
-                None => thumbs::prepare_bytes(&ws, &bytes).map_err(|e| match e {
-                    CoreError::Imaging(err) => {
-                        CoreError::invalid("image", format!("{}: {err}", out_rel.display()))
-                    }
-                    other => other,
-                })?,
-            };
-            ws.write_atomic(&version_rel, &bytes)?;
-            Ok(prepared)
-        })
-        .await
-        .map_err(|e| {
-            StepFailure::new(
-                ErrorCategory::Transient,
-                format!("thumbnail thread failed: {e}"),
-            )
-        })??;
-        let v = prepared.into_version(item.version, Source::Worker);
-        self.core
-            .store
-            .add_asset_version(
-                task.id,
-                &name,
-                item.version - 1,
-                &v,
-                Some((Step::Assets, &output)),
-                Source::Worker,
-            )
-            .await?;
-        if item.version > 1 {
-            self.core.events.emit(DomainEvent::AssetVersionAdded {
-                task_id: task.id,
-                name: name.to_string(),
-                version: item.version,
-                source: Source::Worker,
-            });
+                res
+            }
+            _ => {
+                store
+                    .checkpoint_leased(&claim.lease, job.step, &item.key, &output)
+                    .await
+            }
+        };
+        match written {
+            Ok(()) => Ok(()),
+            // The lease went between the check above and the write: nothing was recorded.
+            Err(CoreError::Conflict(_)) if !store.lease_held(&claim.lease).await? => {
+                claim.stop(StopReason::LeaseLost);
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
-        Ok(())
     }
 
     /// The items a step must produce.
@@ -580,9 +764,11 @@ impl Worker {
         let abs = |rel: PathBuf| ws.root().join(rel);
         Ok(match step {
             Step::Assets => {
-                let plan = match &task.plan_file {
-                    Some(p) => AssetPlan::from_file(std::path::Path::new(p))?,
-                    None => {
+                let plan = match (self.core.store.task_plan(task.id).await?, &task.plan_file) {
+                    (Some(text), _) => AssetPlan::parse(&text, "the task's plan")?,
+                    // Tasks created before plans were stored as text name a local file.
+                    (None, Some(p)) => AssetPlan::from_file(std::path::Path::new(p))?,
+                    (None, None) => {
                         AssetPlan::derive(&task.topic, &task.story_direction, channel.counts()?)?
                     }
                 };

@@ -92,6 +92,130 @@ fn mtime(p: &Path) -> std::time::SystemTime {
     std::fs::metadata(p).unwrap().modified().unwrap()
 }
 
+/// A tiny real video clip made with ffmpeg (Debian package ffmpeg; scripts/setup.sh installs it).
+fn fixture_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("fixture.mp4");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=navy:s=32x32:d=0.2",
+        ])
+        .args(["-c:v", "mpeg4", "-y"])
+        .arg(&clip)
+        .output()
+        .expect("ffmpeg runs (install the Debian package ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    clip
+}
+
+/// A tiny real PNG, for step programs that make assets.
+fn fixture_png(dir: &Path) -> PathBuf {
+    let png = dir.join("fixture.png");
+    image::RgbaImage::from_fn(24, 16, |x, y| {
+        image::Rgba([x as u8 * 10, y as u8 * 15, 90, 255])
+    })
+    .save(&png)
+    .unwrap();
+    png
+}
+
+fn executable(script: &Path, text: &str) {
+    std::fs::write(script, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Whether a process is running (a zombie waiting for its parent counts as stopped).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn pid_in(file: &Path) -> u32 {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Files in the task's asset folders whose name says they are partial outputs.
+fn partial_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.to_string_lossy().contains(".partial.") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out
+}
+
+/// A channel whose assets step runs `script` with `{output} {item} {index}`.
+fn assets_by(script: &Path) -> String {
+    format!(
+        "channel_id: default\nchannel_name: Default\nsteps:\n  assets:\n    executor: command\n    program: {}\n    args: \"{{output}} {{item}} {{index}}\"\n",
+        script.display()
+    )
+}
+
+/// A step program whose first call for item 1 starts a grandchild and waits for ever (writing
+/// its own and the grandchild's pid); every other call copies a PNG to its output and logs
+/// `<index> <output> <pid>`.
+fn hanging_first_item(dir: &Path) -> PathBuf {
+    let png = fixture_png(dir);
+    let script = dir.join("gen.sh");
+    let p = |n: &str| dir.join(n).display().to_string();
+    executable(
+        &script,
+        &format!(
+            "#!/bin/sh\necho \"$3 $1 $$\" >> {log}\n\
+             if [ \"$3\" = 1 ] && [ ! -f {hung} ]; then\n  \
+               touch {hung}; printf partial > \"$1\"\n  \
+               sleep 300 & echo $! > {child}\n  echo $$ > {pid}; touch {started}\n  wait; exit 0\n\
+             fi\ncp {png} \"$1\"\n",
+            log = p("log"),
+            hung = p("hung"),
+            child = p("child.pid"),
+            pid = p("program.pid"),
+            started = p("started"),
+            png = png.display(),
+        ),
+    );
+    script
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_executor() {
     let app = spawn_app(None).await;
@@ -316,12 +440,18 @@ async fn command_executor_carries_the_task_on_and_transient_failures_retry() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("make.sh");
     let counter = dir.path().join("count");
-    // Fails with EX_TEMPFAIL on its 2nd call, then works: exercises the retry schedule.
+    let clip = fixture_clip(dir.path());
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    // Fails with EX_TEMPFAIL on its 2nd call, then works: exercises the retry schedule. Clips
+    // are real video (outputs are checked with ffprobe); the prompt goes to a side file.
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\nif [ $n -eq 2 ]; then echo 'service busy' >&2; exit 75; fi\nprintf 'clip %s %s' \"$1\" \"$3\" > \"$2\"\n",
-            c = counter.display()
+            "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\nif [ $n -eq 2 ]; then echo 'service busy' >&2; exit 75; fi\nprintf 'clip %s %s' \"$1\" \"$3\" > {p}/\"$3\"\ncp {clip} \"$2\"\n",
+            c = counter.display(),
+            p = prompts.display(),
+            clip = clip.display(),
         ),
     )
     .unwrap();
@@ -358,7 +488,11 @@ async fn command_executor_carries_the_task_on_and_transient_failures_retry() {
         .await
         .unwrap();
     assert_eq!(clips.len(), 18);
-    let text = std::fs::read_to_string(app.root.join(&clips[0].1)).unwrap();
+    assert_eq!(
+        std::fs::read(app.root.join(&clips[0].1)).unwrap(),
+        std::fs::read(&clip).unwrap()
+    );
+    let text = std::fs::read_to_string(prompts.join(&clips[0].0)).unwrap();
     assert!(text.starts_with("clip Animate scene 1"), "{text}");
     assert_eq!(
         std::fs::read_to_string(&counter).unwrap().trim(),
@@ -604,5 +738,208 @@ async fn cancelling_a_running_task_stops_the_worker_cleanly() {
         t.error_log.contains("Cancelled: wrong topic"),
         "{}",
         t.error_log
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_kills_the_running_program_and_everything_it_started_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = hanging_first_item(dir.path());
+    let app = spawn_app(Some(&assets_by(&script))).await;
+    let task = add_task(&app, "Cancel a hung program").await;
+    let worker = Worker::new(app.core.clone());
+    let running = tokio::spawn({
+        let w = worker.clone();
+        async move { w.process_one().await }
+    });
+    let started = dir.path().join("started");
+    wait_for("the program to start", Duration::from_secs(30), || {
+        started.exists()
+    })
+    .await;
+    let (program, child) = (
+        pid_in(&dir.path().join("program.pid")),
+        pid_in(&dir.path().join("child.pid")),
+    );
+    assert!(alive(program) && alive(child));
+
+    // The program never finishes by itself: only the cancel can stop it.
+    ReviewService::new(app.core.clone())
+        .cancel(task.id, review(Source::Desktop).with_reason("wrong topic"))
+        .await
+        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the worker stopped the hung program after the cancel")
+        .unwrap();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    wait_for("the process group to die", Duration::from_secs(10), || {
+        !alive(program) && !alive(child)
+    })
+    .await;
+    let t = app.core.store.task(task.id).await.unwrap();
+    assert_eq!(t.status, Status::Cancelled);
+    assert!(
+        t.error_log.contains("Cancelled: wrong topic"),
+        "{}",
+        t.error_log
+    );
+    assert!(
+        partial_files(&app.root).is_empty(),
+        "the killed attempt's partial output is removed: {:?}",
+        partial_files(&app.root)
+    );
+    assert!(
+        app.core
+            .store
+            .checkpoints(task.id, Step::Assets)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_after_cancel_and_retry_never_shares_the_stale_run_s_temp_file_or_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = hanging_first_item(dir.path());
+    let app = spawn_app(Some(&assets_by(&script))).await;
+    let task = add_task(&app, "Cancel, retry, re-claim").await;
+    // Two slots: the second may claim the retried task while the first still runs it.
+    let worker = Worker::new(app.core.clone()).with_slots(2);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let w = worker.clone();
+        async move { w.run(rx).await }
+    });
+    let started = dir.path().join("started");
+    wait_for("the first run to start", Duration::from_secs(30), || {
+        started.exists()
+    })
+    .await;
+    let stale = pid_in(&dir.path().join("program.pid"));
+    let reviews = ReviewService::new(app.core.clone());
+    reviews
+        .cancel(task.id, review(Source::Desktop))
+        .await
+        .unwrap();
+    reviews
+        .retry(task.id, review(Source::Desktop))
+        .await
+        .unwrap();
+    let store = app.core.store.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = store.task(task.id).await.unwrap();
+        if t.status == Status::AssetsReady {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the re-run never finished: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the worker stopped")
+        .unwrap()
+        .unwrap();
+
+    // Item 1 ran twice, each attempt with its own temp file; the stale one was killed.
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let firsts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("1 "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(firsts.len(), 2, "{log}");
+    assert_ne!(
+        firsts[0], firsts[1],
+        "two runs of one item wrote the same temp file"
+    );
+    assert!(!alive(stale), "the stale run's program was stopped");
+    // Only the re-run's output counts: one version per asset, all 22 checkpointed once.
+    let detail = TaskService::new(app.core.clone())
+        .detail(task.id)
+        .await
+        .unwrap();
+    assert_eq!(detail.assets.len(), 22);
+    let png = std::fs::read(dir.path().join("fixture.png")).unwrap();
+    for a in &detail.assets {
+        assert_eq!(a.asset.current_version, 1, "{}", a.asset.name);
+        assert_eq!(std::fs::read(app.root.join(&a.file)).unwrap(), png);
+    }
+    assert!(
+        partial_files(&app.root).is_empty(),
+        "{:?}",
+        partial_files(&app.root)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_kills_running_programs_and_gives_the_lease_back_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = hanging_first_item(dir.path());
+    let app = spawn_app(Some(&assets_by(&script))).await;
+    let task = add_task(&app, "Shut down mid-step").await;
+    let worker = Worker::new(app.core.clone()).with_slots(1);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let w = worker.clone();
+        async move { w.run(rx).await }
+    });
+    let started = dir.path().join("started");
+    wait_for("the program to start", Duration::from_secs(30), || {
+        started.exists()
+    })
+    .await;
+    let (program, child) = (
+        pid_in(&dir.path().join("program.pid")),
+        pid_in(&dir.path().join("child.pid")),
+    );
+
+    // What AppRuntime::shutdown does: the worker must not wait for the program.
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("shutdown did not wait for the running program")
+        .unwrap()
+        .unwrap();
+    assert!(worker.is_shut_down());
+    wait_for("the process group to die", Duration::from_secs(10), || {
+        !alive(program) && !alive(child)
+    })
+    .await;
+    let t = app.core.store.task(task.id).await.unwrap();
+    assert_eq!(
+        t.status,
+        Status::GeneratingAssets,
+        "the task keeps its step"
+    );
+    let (owner,): (Option<String>,) = sqlx::query_as("SELECT lease_owner FROM tasks WHERE id = $1")
+        .bind(task.id.to_string())
+        .fetch_one(app.core.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(owner, None, "the lease was given back, not left to expire");
+    assert!(
+        partial_files(&app.root).is_empty(),
+        "{:?}",
+        partial_files(&app.root)
+    );
+
+    // The next start resumes it at once (no lease to wait for) and finishes the step.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        Worker::new(app.core.clone()).run_until_idle(),
+    )
+    .await
+    .expect("resumed in time")
+    .unwrap();
+    assert_eq!(
+        app.core.store.task(task.id).await.unwrap().status,
+        Status::AssetsReady
     );
 }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use reviewdesk_core::asset::{AssetKind, PlannedAsset, ReviewState};
 use reviewdesk_core::config::{ChannelConfig, WorkerSettings};
 use reviewdesk_core::store::{
-    AssetVersion, AuditRow, Backend, Change, ClaimRequest, Reviewer, TaskFilter, Transition,
+    AssetVersion, AuditRow, Backend, Change, ClaimRequest, Lease, Reviewer, TaskFilter, Transition,
 };
 use reviewdesk_core::task::ErrorCategory;
 use reviewdesk_core::{
@@ -140,6 +140,7 @@ both!(
     expired_and_unleased_tasks_are_claimed_in_one_priority_order,
     full_channels_ahead_in_line_are_skipped,
     concurrent_claim_and_start_respects_limits_and_logs_each_claim_once,
+    a_stale_claim_of_the_same_worker_cannot_write_after_cancel_retry_and_reclaim,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -249,14 +250,23 @@ async fn walk(s: &Store, id: TaskId, path: &[Status]) -> Task {
 }
 
 /// Gives `id` a lease of `owner` that expired long ago (a dead worker's), without waiting.
-async fn expired_lease(s: &Store, id: TaskId, owner: &str) {
-    sqlx::query("UPDATE tasks SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3")
-        .bind(owner)
-        .bind(1_i64)
-        .bind(id.to_string())
-        .execute(s.pool())
-        .await
-        .unwrap();
+async fn expired_lease(s: &Store, id: TaskId, owner: &str) -> Lease {
+    let lease = Lease {
+        task_id: id,
+        owner: owner.into(),
+        token: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    sqlx::query(
+        "UPDATE tasks SET lease_owner = $1, lease_token = $2, lease_expires_at = $3 WHERE id = $4",
+    )
+    .bind(owner)
+    .bind(&lease.token)
+    .bind(1_i64)
+    .bind(id.to_string())
+    .execute(s.pool())
+    .await
+    .unwrap();
+    lease
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,9 +373,10 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     );
 
     let claimed = s.claim(req("w1", LONG)).await.unwrap().unwrap();
-    assert_eq!(claimed.id, t.id);
+    assert_eq!(claimed.task.id, t.id);
+    let w1 = claimed.lease;
     let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-    tr.lease_owner = Some("w1");
+    tr.lease = Some(&w1);
     tr.payload = serde_json::json!({"note": "first"});
     let after = s.transition(t.id, &tr).await.unwrap();
     assert_eq!(after.status, Status::Claimed);
@@ -417,8 +428,13 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
         "{err}"
     );
     // A worker that does not hold the lease.
+    let not_held = Lease {
+        owner: "w2".into(),
+        token: "never-claimed".into(),
+        ..w1.clone()
+    };
     let mut other = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
-    other.lease_owner = Some("w2");
+    other.lease = Some(&not_held);
     assert!(matches!(
         s.transition(t.id, &other).await.unwrap_err(),
         CoreError::Conflict(_)
@@ -434,7 +450,7 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     ));
 
     let mut tr = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
-    tr.lease_owner = Some("w1");
+    tr.lease = Some(&w1);
     tr.log_line = Some("[t] first line".into());
     let running = s.transition(t.id, &tr).await.unwrap();
     assert_eq!(running.error_log, "[t] first line");
@@ -442,8 +458,7 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
 
     // Entering a gate sets review_started_at, releases the lease and clears retry state.
     s.schedule_retry(
-        t.id,
-        "w1",
+        &w1,
         2,
         Utc::now(),
         ErrorCategory::Transient,
@@ -451,13 +466,13 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
     )
     .await
     .unwrap();
-    assert!(s.claim(req("w1", LONG)).await.unwrap().is_some());
+    let w1 = s.claim(req("w1", LONG)).await.unwrap().unwrap().lease;
     let mut tr = Transition::new(
         Status::GeneratingAssets,
         Status::AssetsReady,
         Source::Worker,
     );
-    tr.lease_owner = Some("w1");
+    tr.lease = Some(&w1);
     tr.release_lease = true;
     tr.clear_retry = true;
     tr.log_line = Some("[t] third line".into());
@@ -477,11 +492,7 @@ async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
         "gates are not claimable"
     );
     // The released lease lets a heartbeat of the old owner fail.
-    assert!(
-        !s.heartbeat(t.id, "w1", Duration::from_secs(5))
-            .await
-            .unwrap()
-    );
+    assert!(!s.heartbeat(&w1, Duration::from_secs(5)).await.unwrap());
 
     // Leaving it sets review_completed_at.
     let approved = s
@@ -564,45 +575,56 @@ async fn claims_follow_priority_lease_heartbeat_release(db: &Db) {
     s.insert_task(&draft, Source::Cli).await.unwrap();
 
     let mut order = Vec::new();
-    while let Some(t) = s.claim(req("w1", LONG)).await.unwrap() {
-        order.push(t.id);
+    let mut leases = Vec::new();
+    while let Some(c) = s.claim(req("w1", LONG)).await.unwrap() {
+        assert_eq!((c.lease.task_id, c.lease.owner.as_str()), (c.task.id, "w1"));
+        order.push(c.task.id);
+        leases.push(c.lease);
     }
     assert_eq!(order, vec![high.id, normal_old.id, normal_new.id, low.id]);
+    let tokens: HashSet<&str> = leases.iter().map(|l| l.token.as_str()).collect();
+    assert_eq!(tokens.len(), 4, "each claim has a token of its own");
+    let w1 = leases[0].clone();
 
-    // Heartbeat: only the owner renews.
+    // Heartbeat: only the claim's own lease renews.
+    assert!(s.heartbeat(&w1, Duration::from_secs(60)).await.unwrap());
+    let forged = Lease {
+        owner: "w2".into(),
+        token: "forged".into(),
+        ..w1.clone()
+    };
+    assert!(!s.heartbeat(&forged, Duration::from_secs(60)).await.unwrap());
+    let other_task = Lease {
+        task_id: normal_old.id,
+        ..w1.clone()
+    };
     assert!(
-        s.heartbeat(high.id, "w1", Duration::from_secs(60))
+        !s.heartbeat(&other_task, Duration::from_secs(60))
             .await
-            .unwrap()
+            .unwrap(),
+        "a token holds only its own task"
     );
-    assert!(
-        !s.heartbeat(high.id, "w2", Duration::from_secs(60))
-            .await
-            .unwrap()
-    );
-    // Release by someone else does nothing; by the owner frees it for another worker.
-    s.release(high.id, "w2").await.unwrap();
+    // Release by someone else does nothing; by the holder frees it for another worker.
+    s.release(&forged).await.unwrap();
     assert!(s.claim(req("w2", LONG)).await.unwrap().is_none());
-    s.release(high.id, "w1").await.unwrap();
-    assert!(
-        !s.heartbeat(high.id, "w1", Duration::from_secs(60))
-            .await
-            .unwrap()
-    );
+    s.release(&w1).await.unwrap();
+    assert!(!s.heartbeat(&w1, Duration::from_secs(60)).await.unwrap());
+    assert!(!s.lease_held(&w1).await.unwrap());
     let again = s.claim(req("w2", LONG)).await.unwrap().unwrap();
-    assert_eq!(again.id, high.id);
+    assert_eq!(again.task.id, high.id);
     assert!(
-        s.heartbeat(high.id, "w2", Duration::from_secs(60))
+        s.heartbeat(&again.lease, Duration::from_secs(60))
             .await
             .unwrap()
     );
+    assert!(s.lease_held(&again.lease).await.unwrap());
     let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-    tr.lease_owner = Some("w1");
+    tr.lease = Some(&w1);
     assert!(matches!(
         s.transition(high.id, &tr).await.unwrap_err(),
         CoreError::Conflict(_)
     ));
-    tr.lease_owner = Some("w2");
+    tr.lease = Some(&again.lease);
     s.transition(high.id, &tr).await.unwrap();
 }
 
@@ -622,8 +644,8 @@ async fn claims_honour_max_concurrent_and_inactive_channels(db: &Db) {
         add(s, "unknown", "u", Priority::Low, i).await; // no channel row: default limit 2
     }
     let mut per: HashMap<String, usize> = HashMap::new();
-    while let Some(t) = s.claim(req("w1", LONG)).await.unwrap() {
-        *per.entry(t.channel_id.to_string()).or_default() += 1;
+    while let Some(c) = s.claim(req("w1", LONG)).await.unwrap() {
+        *per.entry(c.task.channel_id.to_string()).or_default() += 1;
     }
     assert_eq!(per.get("one"), Some(&1));
     assert_eq!(per.get("three"), Some(&3));
@@ -635,8 +657,8 @@ async fn claims_honour_max_concurrent_and_inactive_channels(db: &Db) {
         .await
         .unwrap();
     let mut more: HashMap<String, usize> = HashMap::new();
-    while let Some(t) = s.claim(req("w1", LONG)).await.unwrap() {
-        *more.entry(t.channel_id.to_string()).or_default() += 1;
+    while let Some(c) = s.claim(req("w1", LONG)).await.unwrap() {
+        *more.entry(c.task.channel_id.to_string()).or_default() += 1;
     }
     assert_eq!(
         more,
@@ -648,7 +670,7 @@ async fn claims_honour_max_concurrent_and_inactive_channels(db: &Db) {
 async fn expired_lease_makes_the_task_claimable_again(db: &Db) {
     let s = &db.store;
     let t = add(s, "alpha", "T", Priority::Normal, 1).await;
-    assert!(s.claim(req("dead", 300)).await.unwrap().is_some());
+    let dead = s.claim(req("dead", 300)).await.unwrap().unwrap().lease;
     assert!(
         s.claim(req("w2", LONG)).await.unwrap().is_none(),
         "lease still held"
@@ -656,8 +678,8 @@ async fn expired_lease_makes_the_task_claimable_again(db: &Db) {
     let taken = {
         let start = Instant::now();
         loop {
-            if let Some(t) = s.claim(req("w2", LONG)).await.unwrap() {
-                break t;
+            if let Some(c) = s.claim(req("w2", LONG)).await.unwrap() {
+                break c;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
@@ -666,20 +688,16 @@ async fn expired_lease_makes_the_task_claimable_again(db: &Db) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    assert_eq!(taken.id, t.id);
+    assert_eq!(taken.task.id, t.id);
+    assert!(!s.heartbeat(&dead, Duration::from_secs(60)).await.unwrap());
     assert!(
-        !s.heartbeat(t.id, "dead", Duration::from_secs(60))
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.heartbeat(t.id, "w2", Duration::from_secs(60))
+        s.heartbeat(&taken.lease, Duration::from_secs(60))
             .await
             .unwrap()
     );
     // The dead worker's stale transition is refused.
     let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-    tr.lease_owner = Some("dead");
+    tr.lease = Some(&dead);
     assert!(matches!(
         s.transition(t.id, &tr).await.unwrap_err(),
         CoreError::Conflict(_)
@@ -689,17 +707,25 @@ async fn expired_lease_makes_the_task_claimable_again(db: &Db) {
 async fn schedule_retry_waits_then_becomes_claimable(db: &Db) {
     let s = &db.store;
     let t = add(s, "alpha", "T", Priority::Normal, 1).await;
-    s.claim(req("w1", LONG)).await.unwrap().unwrap();
+    let w1 = s.claim(req("w1", LONG)).await.unwrap().unwrap().lease;
     let next = Utc::now() + chrono::Duration::milliseconds(400);
+    let forged = Lease {
+        token: "forged".into(),
+        ..w1.clone()
+    };
     assert!(matches!(
-        s.schedule_retry(t.id, "w2", 1, next, ErrorCategory::Transient, "x")
+        s.schedule_retry(&forged, 1, next, ErrorCategory::Transient, "x")
             .await
             .unwrap_err(),
         CoreError::Conflict(_)
     ));
-    s.schedule_retry(t.id, "w1", 1, next, ErrorCategory::Quota, "[t] quota hit")
+    s.schedule_retry(&w1, 1, next, ErrorCategory::Quota, "[t] quota hit")
         .await
         .unwrap();
+    assert!(
+        !s.lease_held(&w1).await.unwrap(),
+        "a retry gives the lease back"
+    );
     let got = s.task(t.id).await.unwrap();
     assert_eq!(got.attempts, 1);
     assert_eq!(got.error_category, Some(ErrorCategory::Quota));
@@ -724,7 +750,7 @@ async fn schedule_retry_waits_then_becomes_claimable(db: &Db) {
         Utc::now() >= next
     })
     .await;
-    let again = s.claim(req("w2", LONG)).await.unwrap().unwrap();
+    let again = s.claim(req("w2", LONG)).await.unwrap().unwrap().task;
     assert_eq!((again.id, again.attempts), (t.id, 1));
 }
 
@@ -766,12 +792,13 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     ));
 
     let out = "channels/alpha/projects/x/assets/characters/hero.png";
+    let lease = s.claim(req("w1", LONG)).await.unwrap().unwrap().lease;
     s.add_asset_version(
         t.id,
         &name("hero"),
         0,
         &version(1, "h1"),
-        Some((Step::Assets, out)),
+        Some((&lease, Step::Assets, out)),
         Source::Worker,
     )
     .await
@@ -847,9 +874,9 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
         ]
     );
     for step in [Step::Assets, Step::Composites, Step::Video] {
-        s.complete_step(t.id, step).await.unwrap();
+        s.complete_step(&lease, step).await.unwrap();
     }
-    s.complete_step(t.id, Step::Assets).await.unwrap(); // idempotent
+    s.complete_step(&lease, Step::Assets).await.unwrap(); // idempotent
     assert_eq!(
         s.completed_steps(t.id).await.unwrap(),
         BTreeSet::from([Step::Assets, Step::Composites, Step::Video])
@@ -1198,16 +1225,16 @@ async fn concurrent_claims_never_double_claim(db: &Db) {
         workers.push(tokio::spawn(async move {
             let me = format!("w{w}");
             let mut mine = Vec::new();
-            while let Some(t) = store.claim(req(&me, LONG)).await.unwrap() {
+            while let Some(c) = store.claim(req(&me, LONG)).await.unwrap() {
                 let mut tr = Transition::new(Status::Queued, Status::Claimed, Source::Worker);
-                tr.lease_owner = Some(&me);
-                store.transition(t.id, &tr).await.unwrap();
+                tr.lease = Some(&c.lease);
+                store.transition(c.task.id, &tr).await.unwrap();
                 // Finish it so the channel slot frees up for the next claim.
                 let mut done = Transition::new(Status::Claimed, Status::Cancelled, Source::Worker);
-                done.lease_owner = Some(&me);
+                done.lease = Some(&c.lease);
                 done.release_lease = true;
-                store.transition(t.id, &done).await.unwrap();
-                mine.push(t.id);
+                store.transition(c.task.id, &done).await.unwrap();
+                mine.push(c.task.id);
             }
             store.close().await;
             mine
@@ -1323,8 +1350,9 @@ async fn work_listener_hears_claimable_work(db: &Db) {
     let after_insert = count();
     let draft = task("alpha", "D", Priority::Normal, Status::Draft, 2);
     other.insert_task(&draft, Source::Cli).await.unwrap();
-    other.claim(req("w", LONG)).await.unwrap().unwrap();
-    other.release(t.id, "w").await.unwrap();
+    let claimed = other.claim(req("w", LONG)).await.unwrap().unwrap();
+    assert_eq!(claimed.task.id, t.id);
+    other.release(&claimed.lease).await.unwrap();
     wait_until(
         "a notification for the released lease",
         Duration::from_secs(10),
@@ -1422,14 +1450,15 @@ async fn claim_and_start_leases_and_moves_queued_to_claimed_in_one_go(db: &Db) {
         .find(|e| e.to_status.as_deref() == Some("claimed"))
         .unwrap();
     assert_eq!(claimed.source, "worker");
+    assert_eq!(c.lease.task_id, queued.id);
     assert!(
-        s.heartbeat(queued.id, "w1", Duration::from_secs(60))
+        s.heartbeat(&c.lease, Duration::from_secs(60))
             .await
             .unwrap()
     );
-    // The lease is the worker's: its next move passes the lease check.
+    // The lease is the claim's: its next move passes the lease check.
     let mut tr = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
-    tr.lease_owner = Some("w1");
+    tr.lease = Some(&c.lease);
     s.transition(queued.id, &tr).await.unwrap();
 
     // Other claimable statuses are leased and keep their status (no event row).
@@ -1444,6 +1473,132 @@ async fn claim_and_start_leases_and_moves_queued_to_claimed_in_one_go(db: &Db) {
     assert!(s.claim_and_start(req("w2", LONG)).await.unwrap().is_none());
 }
 
+/// Leases belong to the claim, not to the worker: after cancel → retry → re-claim by the same
+/// worker (another of its slots), the first claim's heartbeat, checkpoint, step completion, asset
+/// version, status change, retry and release all fail or do nothing, and write nothing.
+async fn a_stale_claim_of_the_same_worker_cannot_write_after_cancel_retry_and_reclaim(db: &Db) {
+    let s = &db.store;
+    let t = add(s, "alpha", "T", Priority::Normal, 1).await;
+    s.ensure_assets(
+        t.id,
+        &[PlannedAsset {
+            name: name("hero"),
+            kind: AssetKind::Character,
+            prompt: "a hero".into(),
+        }],
+    )
+    .await
+    .unwrap();
+    let first = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    let stale = first.lease.clone();
+    let mut tr = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
+    tr.lease = Some(&stale);
+    s.transition(t.id, &tr).await.unwrap();
+
+    // The creator cancels (which gives the lease back), then retries; the same worker claims it.
+    let mut cancel = Transition::new(Status::GeneratingAssets, Status::Cancelled, Source::Desktop);
+    cancel.release_lease = true;
+    s.transition(t.id, &cancel).await.unwrap();
+    let mut retry = Transition::new(Status::Cancelled, Status::Queued, Source::Desktop);
+    retry.clear_retry = true;
+    s.transition(t.id, &retry).await.unwrap();
+    let second = s.claim_and_start(req("w1", LONG)).await.unwrap().unwrap();
+    assert_eq!(second.task.id, t.id);
+    let current = second.lease.clone();
+    assert_eq!(current.owner, stale.owner, "one worker, two claims");
+    assert_ne!(current.token, stale.token);
+
+    let conflict = |r: Result<(), CoreError>, what: &str| match r {
+        Err(CoreError::Conflict(id)) => assert_eq!(id, t.id.to_string(), "{what}"),
+        other => panic!("{what}: expected a conflict, got {other:?}"),
+    };
+    assert!(!s.heartbeat(&stale, Duration::from_secs(60)).await.unwrap());
+    assert!(!s.lease_held(&stale).await.unwrap());
+    conflict(
+        s.checkpoint_leased(&stale, Step::Assets, "hero", "stale.png")
+            .await,
+        "checkpoint",
+    );
+    conflict(
+        s.complete_step(&stale, Step::Assets).await,
+        "step completion",
+    );
+    conflict(
+        s.add_asset_version(
+            t.id,
+            &name("hero"),
+            0,
+            &version(1, "stale"),
+            Some((&stale, Step::Assets, "stale.png")),
+            Source::Worker,
+        )
+        .await,
+        "asset version",
+    );
+    let mut moved = Transition::new(Status::Claimed, Status::GeneratingAssets, Source::Worker);
+    moved.lease = Some(&stale);
+    assert!(matches!(
+        s.transition(t.id, &moved).await.unwrap_err(),
+        CoreError::Conflict(_)
+    ));
+    conflict(
+        s.schedule_retry(&stale, 1, Utc::now(), ErrorCategory::Transient, "[t] stale")
+            .await,
+        "retry",
+    );
+    s.release(&stale).await.unwrap();
+
+    // Nothing of the stale claim was recorded, and the current claim still holds the task.
+    let now = s.task(t.id).await.unwrap();
+    assert_eq!((now.status, now.attempts), (Status::Claimed, 0));
+    assert!(!now.error_log.contains("stale"), "{}", now.error_log);
+    assert!(s.checkpoints(t.id, Step::Assets).await.unwrap().is_empty());
+    assert!(s.completed_steps(t.id).await.unwrap().is_empty());
+    assert_eq!(
+        s.asset(t.id, &name("hero")).await.unwrap().current_version,
+        0
+    );
+    assert!(
+        s.asset_versions(t.id, &name("hero"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.lease_held(&current).await.unwrap());
+    assert!(
+        s.claim(req("w2", LONG)).await.unwrap().is_none(),
+        "still leased"
+    );
+
+    // The current claim writes as usual.
+    moved.lease = Some(&current);
+    s.transition(t.id, &moved).await.unwrap();
+    s.add_asset_version(
+        t.id,
+        &name("hero"),
+        0,
+        &version(1, "h1"),
+        Some((&current, Step::Assets, "hero.png")),
+        Source::Worker,
+    )
+    .await
+    .unwrap();
+    s.complete_step(&current, Step::Assets).await.unwrap();
+    assert_eq!(
+        s.checkpoints(t.id, Step::Assets).await.unwrap(),
+        vec![("hero".to_string(), "hero.png".to_string())]
+    );
+    assert_eq!(
+        s.completed_steps(t.id).await.unwrap(),
+        BTreeSet::from([Step::Assets])
+    );
+    assert!(
+        s.heartbeat(&current, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+}
+
 /// Unleased tasks and tasks whose lease expired compete in one (priority, age) order; a held
 /// lease is never taken.
 async fn expired_and_unleased_tasks_are_claimed_in_one_priority_order(db: &Db) {
@@ -1454,8 +1609,8 @@ async fn expired_and_unleased_tasks_are_claimed_in_one_priority_order(db: &Db) {
     let unleased_normal = add(s, "d", "unleased normal", Priority::Normal, 1).await;
     let expired_low = add(s, "e", "expired low", Priority::Low, 0).await;
     let first = s.claim(req("alive", LONG)).await.unwrap().unwrap();
-    assert_eq!(first.id, held.id);
-    expired_lease(s, expired_high.id, "dead").await;
+    assert_eq!(first.task.id, held.id);
+    let dead_high = expired_lease(s, expired_high.id, "dead").await;
     // A dead worker's running task resumes in its step status.
     let running = walk(
         s,
@@ -1463,11 +1618,13 @@ async fn expired_and_unleased_tasks_are_claimed_in_one_priority_order(db: &Db) {
         &[Status::Claimed, Status::GeneratingAssets],
     )
     .await;
-    expired_lease(s, running.id, "dead").await;
+    let dead_low = expired_lease(s, running.id, "dead").await;
 
     let mut order = Vec::new();
+    let mut taken = HashMap::new();
     while let Some(c) = s.claim_and_start(req("w2", LONG)).await.unwrap() {
         order.push((c.task.id, c.from, c.task.status));
+        taken.insert(c.task.id, c.lease);
     }
     assert_eq!(
         order,
@@ -1482,20 +1639,16 @@ async fn expired_and_unleased_tasks_are_claimed_in_one_priority_order(db: &Db) {
             ),
         ]
     );
-    for id in [expired_high.id, expired_low.id] {
+    for dead in [dead_high, dead_low] {
+        assert!(!s.heartbeat(&dead, Duration::from_secs(60)).await.unwrap());
         assert!(
-            !s.heartbeat(id, "dead", Duration::from_secs(60))
-                .await
-                .unwrap()
-        );
-        assert!(
-            s.heartbeat(id, "w2", Duration::from_secs(60))
+            s.heartbeat(&taken[&dead.task_id], Duration::from_secs(60))
                 .await
                 .unwrap()
         );
     }
     assert!(
-        s.heartbeat(held.id, "alive", Duration::from_secs(60))
+        s.heartbeat(&first.lease, Duration::from_secs(60))
             .await
             .unwrap()
     );
@@ -1529,7 +1682,7 @@ async fn full_channels_ahead_in_line_are_skipped(db: &Db) {
 
     // A finished task frees its channel's slot.
     let mut done = Transition::new(Status::Claimed, Status::Cancelled, Source::Worker);
-    done.lease_owner = Some("w1");
+    done.lease = Some(&a.lease);
     done.release_lease = true;
     s.transition(a.task.id, &done).await.unwrap();
     let next = s.claim_and_start(req("w2", LONG)).await.unwrap().unwrap();

@@ -1,0 +1,291 @@
+//! The command executor against real programs: verbose output, timeouts, leftovers of killed
+//! attempts, and stopping every running program at once.
+
+use reviewdesk_core::TaskId;
+use reviewdesk_core::executor::{
+    CommandExecutor, ItemJob, StepExecutor, StepItem, kill_all_running_programs,
+};
+use reviewdesk_core::status::Step;
+use reviewdesk_core::task::ErrorCategory;
+use reviewdesk_core::workspace::Workspace;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct Bench {
+    dir: tempfile::TempDir,
+    ws: Workspace,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws")).unwrap();
+        Bench { dir, ws }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// An executable shell script.
+    fn script(&self, name: &str, body: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        p.display().to_string()
+    }
+
+    fn job(&self, output: &str) -> ItemJob {
+        ItemJob {
+            task_id: TaskId::new(),
+            step: Step::Video,
+            item: StepItem {
+                key: "clip_01".into(),
+                index: 1,
+                kind: None,
+                prompt: "Animate scene 1".into(),
+                output_rel: PathBuf::from(output),
+                width: 32,
+                height: 32,
+                inputs: vec![],
+                version: 1,
+            },
+            workspace: self.ws.clone(),
+        }
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.ws.root().join("out")
+    }
+}
+
+fn exec(program: &str, timeout: Duration) -> CommandExecutor {
+    CommandExecutor::new(program, "{output} {item}", timeout)
+}
+
+/// Runs one item and returns the bytes it produced.
+async fn produced(e: &CommandExecutor, job: &ItemJob) -> Result<Vec<u8>, (ErrorCategory, String)> {
+    match e.run_item(job).await {
+        Ok(mut out) => {
+            let dest = job.workspace.resolve(&job.item.output_rel).unwrap();
+            out.install(&dest).unwrap();
+            Ok(std::fs::read(&dest).unwrap())
+        }
+        Err(f) => Err((f.category, f.message)),
+    }
+}
+
+fn partials(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial."))
+        .collect()
+}
+
+/// Whether a process is running (a zombie waiting for its parent counts as stopped).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_verbose_program_is_read_to_the_end_and_succeeds() {
+    let b = Bench::new();
+    // ~600 KiB of ffmpeg/tqdm-style progress on stderr (redrawn with \r), far over any pipe
+    // buffer; printf is a shell builtin, so a closed pipe would kill the script itself.
+    let program = b.script(
+        "verbose.sh",
+        "i=0\nwhile [ $i -lt 20000 ]; do printf 'frame=%6d fps=30 q=28.0 size=  1024kB\\r' $i >&2; i=$((i+1)); done\nprintf 'the clip' > \"$1\"",
+    );
+    let got = produced(
+        &exec(&program, Duration::from_secs(120)),
+        &b.job("out/clip_01.bin"),
+    )
+    .await;
+    assert_eq!(got, Ok(b"the clip".to_vec()));
+}
+
+#[tokio::test]
+async fn a_failing_verbose_program_reports_the_end_of_its_stderr() {
+    let b = Bench::new();
+    let program = b.script(
+        "fails.sh",
+        "i=0\nwhile [ $i -lt 10000 ]; do echo \"early noise line $i\" >&2; i=$((i+1)); done\necho 'error: the upstream service refused the prompt' >&2\nexit 1",
+    );
+    let (category, message) = produced(
+        &exec(&program, Duration::from_secs(120)),
+        &b.job("out/x.bin"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(category, ErrorCategory::Unknown, "{message}");
+    assert!(message.contains("exited with 1 on clip_01"), "{message}");
+    assert!(
+        message.contains("the upstream service refused the prompt"),
+        "the last lines are kept: {message}"
+    );
+    assert!(
+        !message.contains("noise line 1 "),
+        "not the first ones: {message}"
+    );
+    assert!(message.len() < 4000, "bounded: {} bytes", message.len());
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_process_group_and_removes_the_partial_output() {
+    let b = Bench::new();
+    let (pid, child) = (b.path("program.pid"), b.path("child.pid"));
+    let program = b.script(
+        "hangs.sh",
+        &format!(
+            "printf half > \"$1\"\nsleep 300 & echo $! > {c}\necho $$ > {p}\nwait",
+            c = child.display(),
+            p = pid.display()
+        ),
+    );
+    let job = b.job("out/clip_01.mp4");
+    let started = std::time::Instant::now();
+    let (category, message) = produced(&exec(&program, Duration::from_millis(800)), &job)
+        .await
+        .unwrap_err();
+    assert_eq!(category, ErrorCategory::Transient);
+    assert!(message.contains("timed out after"), "{message}");
+    assert!(
+        message.contains("timeout_secs"),
+        "says what to change: {message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let read = |p: &Path| -> u32 { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
+    let (pid, child) = (read(&pid), read(&child));
+    wait_for(
+        "the program and its child to die",
+        Duration::from_secs(10),
+        || !alive(pid) && !alive(child),
+    )
+    .await;
+    assert_eq!(partials(&b.out_dir()), Vec::<String>::new());
+    assert!(!b.out_dir().join("clip_01.mp4").exists());
+}
+
+#[tokio::test]
+async fn a_partial_output_left_by_a_killed_attempt_is_never_taken_for_the_next_one() {
+    let b = Bench::new();
+    let dir = b.out_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    // What a worker killed mid-item leaves: partial files under any attempt's name.
+    for leftover in [
+        ".clip_01.bin.partial.bin",
+        ".clip_01.bin.0123456789ab.partial.bin",
+    ] {
+        std::fs::write(dir.join(leftover), b"half a clip").unwrap();
+    }
+    let lazy = b.script("lazy.sh", "exit 0");
+    let (category, message) = produced(
+        &exec(&lazy, Duration::from_secs(30)),
+        &b.job("out/clip_01.bin"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(category, ErrorCategory::Permanent);
+    assert!(message.contains("wrote nothing"), "{message}");
+    assert!(!dir.join("clip_01.bin").exists());
+    assert_eq!(
+        partials(&dir),
+        Vec::<String>::new(),
+        "leftovers are removed"
+    );
+}
+
+const CHILD: &str = "REVIEWDESK_EXECUTOR_ENV_CHILD";
+
+/// Runs one `#[ignore]`d test of this binary in a child process, with `env` set.
+fn run_in_child(test: &str, env: &[(&str, &str)]) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        test,
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the child test ran: {text}");
+}
+
+/// In a process of its own: killing every running program must not hit other tests' programs.
+#[test]
+fn kill_all_running_programs_stops_every_step_program_of_the_process() {
+    run_in_child("kill_all_in_a_child_process", &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by kill_all_running_programs_stops_every_step_program_of_the_process"]
+async fn kill_all_in_a_child_process() {
+    if std::env::var(CHILD).as_deref() != Ok("1") {
+        return; // only meaningful when the parent test runs it (`--include-ignored` alone)
+    }
+    let b = Bench::new();
+    let (pid, child) = (b.path("program.pid"), b.path("child.pid"));
+    let program = b.script(
+        "hangs.sh",
+        &format!(
+            "sleep 300 & echo $! > {c}\necho $$ > {p}\nwait",
+            c = child.display(),
+            p = pid.display()
+        ),
+    );
+    let e = exec(&program, Duration::from_secs(600));
+    let job = b.job("out/clip_01.bin");
+    let running = tokio::spawn(async move { produced(&e, &job).await });
+    wait_for("the program to start", Duration::from_secs(30), || {
+        pid.exists() && std::fs::metadata(&pid).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
+    kill_all_running_programs();
+    let (category, message) = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the item ended when its program was killed")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(category, ErrorCategory::Transient, "{message}");
+    let read = |p: &Path| -> u32 { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
+    let (pid, child) = (read(&pid), read(&child));
+    wait_for(
+        "the program and its child to die",
+        Duration::from_secs(10),
+        || !alive(pid) && !alive(child),
+    )
+    .await;
+}
