@@ -280,7 +280,8 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
 /// The program runs in a process group of its own, so a timeout, a cancel or the worker's
 /// shutdown stops it together with everything it started. Its stderr is read to the end (a
 /// verbose program must not die of a full pipe) and only the last [`STDERR_TAIL_BYTES`] are kept
-/// the failure message. It writes to a file named for this attempt only.
+/// the failure message. It writes to a file named for this attempt only; video and audio outputs
+/// must pass `ffprobe` before they count.
 #[derive(Debug, Clone)]
 pub struct CommandExecutor {
     /// Program path or name.
@@ -289,10 +290,15 @@ pub struct CommandExecutor {
     pub args: String,
     /// Time limit per item.
     pub timeout: Duration,
+    /// The `ffprobe` that checks video and audio outputs (`ffprobe` on the PATH by default).
+    pub ffprobe: String,
 }
 
 /// How much of a program's stderr is kept (the end of it) for the failure message.
 pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
+
+/// How long the validation of one media output may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Classifies a program's exit code (sysexits.h conventions where they exist).
 pub fn classify_exit(code: Option<i32>) -> ErrorCategory {
@@ -446,6 +452,121 @@ async fn drain_tail(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Tai
     }
 }
 
+/// Whether an output file is video or audio, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// mp4, mov, webm, mkv.
+    Video,
+    /// mp3, wav, ogg, opus, m4a, aac.
+    Audio,
+}
+
+impl MediaKind {
+    /// The kind of a file by its extension; `None` for anything else.
+    pub fn of(path: &Path) -> Option<MediaKind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "mp4" | "mov" | "webm" | "mkv" => Some(MediaKind::Video),
+            "mp3" | "wav" | "ogg" | "opus" | "m4a" | "aac" => Some(MediaKind::Audio),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+        }
+    }
+}
+
+/// Checks with `ffprobe` that `file` is a readable video or audio file with a stream of `kind`.
+/// `shown` names the output in messages.
+pub async fn probe_media(
+    ffprobe: &str,
+    file: &Path,
+    kind: MediaKind,
+    shown: &str,
+) -> Result<(), StepFailure> {
+    let mut cmd = tokio::process::Command::new(ffprobe);
+    cmd.args([
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_type",
+        "-of",
+        "csv=p=0",
+    ])
+    // `file:` so that a name with a colon is never read as a protocol.
+    .arg(format!("file:{}", file.display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StepFailure::new(
+                ErrorCategory::Configuration,
+                format!(
+                    "cannot check {shown}: {ffprobe} was not found. Video and audio outputs are checked with ffprobe; install the Debian package ffmpeg (`sudo apt-get install ffmpeg`, or run scripts/setup.sh)"
+                ),
+            )
+        } else {
+            StepFailure::new(
+                ErrorCategory::Configuration,
+                format!("cannot run {ffprobe} to check {shown}: {e}"),
+            )
+        }
+    })?;
+    let out = match tokio::time::timeout(PROBE_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            return Err(StepFailure::new(
+                ErrorCategory::Transient,
+                format!("waiting for {ffprobe} on {shown}: {e}"),
+            ));
+        }
+        Err(_) => {
+            return Err(StepFailure::new(
+                ErrorCategory::Transient,
+                format!(
+                    "{ffprobe} took more than {} s to check {shown}",
+                    PROBE_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+    };
+    let what = kind.as_str();
+    if !out.status.success() {
+        let mut tail = Tail {
+            buf: VecDeque::new(),
+            cap: 4096,
+        };
+        tail.push(&out.stderr);
+        return Err(StepFailure::new(
+            ErrorCategory::Permanent,
+            format!(
+                "{shown} is not a valid {what} file (ffprobe: {}); the program must write a complete {what} file to {{output}}",
+                tail.last_lines(2)
+            ),
+        ));
+    }
+    let streams = String::from_utf8_lossy(&out.stdout);
+    if !streams.lines().any(|l| l.trim() == what) {
+        return Err(StepFailure::new(
+            ErrorCategory::Permanent,
+            format!(
+                "{shown} has no {what} stream (ffprobe found: {}); the program must write a {what} file to {{output}}",
+                match streams.split_whitespace().collect::<Vec<_>>().join(", ") {
+                    s if s.is_empty() => "nothing".to_string(),
+                    s => s,
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl CommandExecutor {
     /// A program with an argument template and a time limit per item.
     pub fn new(program: impl Into<String>, args: impl Into<String>, timeout: Duration) -> Self {
@@ -453,6 +574,7 @@ impl CommandExecutor {
             program: program.into(),
             args: args.into(),
             timeout,
+            ffprobe: "ffprobe".into(),
         }
     }
 
@@ -645,6 +767,18 @@ impl StepExecutor for CommandExecutor {
                     ));
                 }
             }
+            if let Some(kind) = MediaKind::of(&output) {
+                let shown = format!(
+                    "the {} that {} wrote for {}",
+                    output
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .unwrap_or_default(),
+                    self.program,
+                    job.item.key
+                );
+                probe_media(&self.ffprobe, staged.path(), kind, &shown).await?;
+            }
             Ok(ItemOutput {
                 prepared: None,
                 bytes: None,
@@ -699,5 +833,16 @@ mod tests {
             "{}",
             line.len()
         );
+    }
+
+    #[test]
+    fn media_kinds_by_extension() {
+        assert_eq!(
+            MediaKind::of(Path::new("a/clip.MP4")),
+            Some(MediaKind::Video)
+        );
+        assert_eq!(MediaKind::of(Path::new("n.opus")), Some(MediaKind::Audio));
+        assert_eq!(MediaKind::of(Path::new("x.png")), None);
+        assert_eq!(MediaKind::of(Path::new("noext")), None);
     }
 }

@@ -1,5 +1,5 @@
 //! The command executor against real programs: verbose output, timeouts, leftovers of killed
-//! attempts, and stopping every running program at once.
+//! attempts, media validation with ffprobe, and stopping every running program at once.
 
 use reviewdesk_core::TaskId;
 use reviewdesk_core::executor::{
@@ -110,6 +110,21 @@ async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+fn ffmpeg(args: &[&str], out: &Path) {
+    let res = std::process::Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(args)
+        .arg("-y")
+        .arg(out)
+        .output()
+        .expect("ffmpeg runs (install the Debian package ffmpeg)");
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
 #[tokio::test]
 async fn a_verbose_program_is_read_to_the_end_and_succeeds() {
     let b = Bench::new();
@@ -216,6 +231,98 @@ async fn a_partial_output_left_by_a_killed_attempt_is_never_taken_for_the_next_o
         Vec::<String>::new(),
         "leftovers are removed"
     );
+}
+
+#[tokio::test]
+async fn video_and_audio_outputs_count_only_when_ffprobe_reads_them() {
+    let b = Bench::new();
+    let (clip, sound) = (b.path("real.mp4"), b.path("real.wav"));
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=navy:s=32x32:d=0.2",
+            "-c:v",
+            "mpeg4",
+        ],
+        &clip,
+    );
+    ffmpeg(
+        &["-f", "lavfi", "-i", "sine=frequency=440:duration=0.2"],
+        &sound,
+    );
+    let copy = |from: &Path| format!("cp {} \"$1\"", from.display());
+
+    let fake = b.script("fake.sh", "printf 'not a video at all' > \"$1\"");
+    let (category, message) = produced(
+        &exec(&fake, Duration::from_secs(60)),
+        &b.job("out/clip_01.mp4"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(category, ErrorCategory::Permanent, "{message}");
+    assert!(message.contains("not a valid video file"), "{message}");
+    assert!(message.contains("clip_01"), "{message}");
+    assert!(
+        !b.out_dir().join("clip_01.mp4").exists(),
+        "an invalid file never counts"
+    );
+    assert_eq!(partials(&b.out_dir()), Vec::<String>::new());
+
+    // A real clip passes; a real clip is not narration.
+    let real = b.script("real.sh", &copy(&clip));
+    let got = produced(
+        &exec(&real, Duration::from_secs(60)),
+        &b.job("out/clip_01.mp4"),
+    )
+    .await;
+    assert_eq!(got, Ok(std::fs::read(&clip).unwrap()));
+    let (category, message) = produced(
+        &exec(&real, Duration::from_secs(60)),
+        &b.job("out/narration_01.mp3"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(category, ErrorCategory::Permanent);
+    assert!(message.contains("no audio stream"), "{message}");
+
+    let tone = b.script("tone.sh", &copy(&sound));
+    let got = produced(
+        &exec(&tone, Duration::from_secs(60)),
+        &b.job("out/sfx_01.wav"),
+    )
+    .await;
+    assert_eq!(got, Ok(std::fs::read(&sound).unwrap()));
+    let fake_audio = b.script("fake_audio.sh", "printf 'ID3 but nothing else' > \"$1\"");
+    let (category, message) = produced(
+        &exec(&fake_audio, Duration::from_secs(60)),
+        &b.job("out/narration_01.mp3"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(category, ErrorCategory::Permanent);
+    assert!(message.contains("not a valid audio file"), "{message}");
+    // Other outputs are not probed.
+    let got = produced(
+        &exec(&fake, Duration::from_secs(60)),
+        &b.job("out/result.txt"),
+    )
+    .await;
+    assert!(got.is_ok(), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_missing_ffprobe_is_reported_with_the_package_to_install() {
+    let b = Bench::new();
+    let fake = b.script("fake.sh", "printf 'a clip' > \"$1\"");
+    let mut e = exec(&fake, Duration::from_secs(60));
+    e.ffprobe = b.path("no-such-ffprobe").display().to_string();
+    let (category, message) = produced(&e, &b.job("out/clip_01.mp4")).await.unwrap_err();
+    assert_eq!(category, ErrorCategory::Configuration);
+    assert!(message.contains("was not found"), "{message}");
+    assert!(message.contains("Debian package ffmpeg"), "{message}");
+    assert!(!b.out_dir().join("clip_01.mp4").exists());
 }
 
 const CHILD: &str = "REVIEWDESK_EXECUTOR_ENV_CHILD";
