@@ -278,10 +278,10 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
 /// Runs a user's program once per item, with an argument template and a timeout.
 ///
 /// The program runs in a process group of its own, so a timeout, a cancel or the worker's
-/// shutdown stops it together with everything it started. Its stderr is read to the end (a
-/// verbose program must not die of a full pipe) and only the last [`STDERR_TAIL_BYTES`] are kept
-/// the failure message. It writes to a file named for this attempt only; video and audio outputs
-/// must pass `ffprobe` before they count.
+/// shutdown stops it together with everything it started. It never sees the app's secrets (see
+/// [`is_secret_env`]). Its stderr is read to the end (a verbose program must not die of a full
+/// pipe) and only the last [`STDERR_TAIL_BYTES`] are kept for the failure message. It writes to a
+/// file named for this attempt only; video and audio outputs must pass `ffprobe` before they count.
 #[derive(Debug, Clone)]
 pub struct CommandExecutor {
     /// Program path or name.
@@ -326,6 +326,72 @@ pub fn redact(text: &str) -> String {
         }
     }
     out
+}
+
+/// Variables a step program never inherits, by exact name: the app's own secrets and database
+/// URLs. Anything matching [`is_secret_env`]'s patterns is removed as well.
+pub const SECRET_ENV: &[&str] = &[
+    "NOTION_TOKEN",
+    "NOTION_WEBHOOK_SECRET",
+    "REVIEWDESK_SERVER_TOKEN",
+    "REVIEWDESK_DATABASE_URL",
+    "REVIEWDESK_TEST_PG_URL",
+    "DATABASE_URL",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "GEMINI_API_KEY",
+    "KLING_ACCESS_KEY",
+    "KLING_SECRET_KEY",
+    "ELEVENLABS_API_KEY",
+];
+
+/// Whether an environment variable must be kept from a step program: the names in
+/// [`SECRET_ENV`], cloud storage keys (`R2_*`, `AWS_*`), anything named like a secret (`*SECRET*`,
+/// `*TOKEN*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, a `KEY` word), any `*DATABASE_URL*`, and
+/// any URL that carries a password (`scheme://user:password@host`). A program is the user's
+/// code and may log or upload its environment; it gets what it needs through its arguments.
+pub fn is_secret_env(name: &str, value: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if SECRET_ENV.contains(&upper.as_str())
+        || upper.starts_with("R2_")
+        || upper.starts_with("AWS_")
+        || upper.contains("DATABASE_URL")
+    {
+        return true;
+    }
+    if ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"]
+        .iter()
+        .any(|w| upper.contains(w))
+    {
+        return true;
+    }
+    if upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY"))
+    {
+        return true;
+    }
+    url_has_password(value)
+}
+
+fn url_has_password(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// Removes the secret variables of this process from a child's environment.
+fn scrub_env(cmd: &mut tokio::process::Command) {
+    for (name, value) in std::env::vars_os() {
+        let (n, v) = (name.to_string_lossy(), value.to_string_lossy());
+        if is_secret_env(&n, &v) {
+            cmd.env_remove(&name);
+        }
+    }
 }
 
 /// Sends SIGKILL to every process of a group. std has no `killpg` and this crate forbids unsafe
@@ -503,6 +569,7 @@ pub async fn probe_media(
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .kill_on_drop(true);
+    scrub_env(&mut cmd);
     let child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             StepFailure::new(
@@ -657,6 +724,7 @@ impl StepExecutor for CommandExecutor {
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
+            scrub_env(&mut cmd);
             #[cfg(unix)]
             cmd.process_group(0);
             let mut child = cmd.spawn().map_err(|e| {
@@ -808,6 +876,38 @@ mod tests {
         assert_eq!(classify_exit(Some(65)), ErrorCategory::Permanent);
         assert_eq!(classify_exit(Some(1)), ErrorCategory::Unknown);
         assert_eq!(classify_exit(None), ErrorCategory::Transient);
+    }
+
+    #[test]
+    fn secret_variables_are_recognised_by_name_and_by_url_password() {
+        for name in [
+            "NOTION_TOKEN",
+            "REVIEWDESK_SERVER_TOKEN",
+            "NOTION_WEBHOOK_SECRET",
+            "R2_ACCOUNT_ID",
+            "AWS_REGION",
+            "REVIEWDESK_DATABASE_URL",
+            "PGPASSWORD",
+            "REVIEWDESK_TEST_PG_URL",
+            "GEMINI_API_KEY",
+            "KLING_ACCESS_KEY",
+            "openai_api_key",
+            "SSH_KEY",
+        ] {
+            assert!(is_secret_env(name, "x"), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "LANG",
+            "KEYBOARD_LAYOUT",
+            "REVIEWDESK_WORKSPACE",
+        ] {
+            assert!(!is_secret_env(name, "/usr/bin"), "{name}");
+        }
+        assert!(is_secret_env("MIRROR", "https://u:pw@example.com/x"));
+        assert!(!is_secret_env("MIRROR", "https://example.com/a@b"));
+        assert!(!is_secret_env("MIRROR", "https://user@example.com/"));
     }
 
     #[test]

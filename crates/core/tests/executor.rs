@@ -1,5 +1,6 @@
 //! The command executor against real programs: verbose output, timeouts, leftovers of killed
-//! attempts, media validation with ffprobe, and stopping every running program at once.
+//! attempts, media validation with ffprobe, stopping every running program at once, and what a
+//! program may see of the environment.
 
 use reviewdesk_core::TaskId;
 use reviewdesk_core::executor::{
@@ -325,6 +326,37 @@ async fn a_missing_ffprobe_is_reported_with_the_package_to_install() {
     assert!(!b.out_dir().join("clip_01.mp4").exists());
 }
 
+/// Secret-bearing variables set in the parent, and a plain one that must stay.
+const SECRETS: &[(&str, &str)] = &[
+    ("NOTION_TOKEN", "ntn_secret_notion_value"),
+    ("REVIEWDESK_SERVER_TOKEN", "server-token-value-123"),
+    ("NOTION_WEBHOOK_SECRET", "webhook-secret-value-123"),
+    ("R2_ACCESS_KEY_ID", "r2-access-key-id-value"),
+    ("R2_SECRET_ACCESS_KEY", "r2-secret-access-key-value"),
+    ("R2_PROD_SECRET_ACCESS_KEY", "r2-prod-secret-value"),
+    ("AWS_ACCESS_KEY_ID", "aws-access-key-id-value"),
+    ("AWS_SECRET_ACCESS_KEY", "aws-secret-access-key-value"),
+    (
+        "REVIEWDESK_DATABASE_URL",
+        "postgres://rd:db-password-value@db.example/rd",
+    ),
+    ("PGPASSWORD", "pg-password-value-123"),
+    (
+        "REVIEWDESK_TEST_PG_URL",
+        "postgres://postgres@127.0.0.1:1/test-url-value",
+    ),
+    ("GEMINI_API_KEY", "gemini-api-key-value"),
+    ("KLING_ACCESS_KEY", "kling-access-key-value"),
+    ("KLING_SECRET_KEY", "kling-secret-key-value"),
+    ("ELEVENLABS_API_KEY", "elevenlabs-api-key-value"),
+    ("MY_STORAGE_SECRET", "some-other-secret-value"),
+    (
+        "BACKUP_URL",
+        "https://backup:url-password-value@backup.example/",
+    ),
+];
+const PLAIN: (&str, &str) = ("REVIEWDESK_PLAIN_SETTING", "plain-value-kept");
+
 const CHILD: &str = "REVIEWDESK_EXECUTOR_ENV_CHILD";
 
 /// Runs one `#[ignore]`d test of this binary in a child process, with `env` set.
@@ -349,6 +381,15 @@ fn run_in_child(test: &str, env: &[(&str, &str)]) {
     );
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "the child test ran: {text}");
+}
+
+/// The executor runs in a child process of this test with the secrets set in its environment
+/// (this crate forbids `unsafe`, so `std::env::set_var` is not available to set them here).
+#[test]
+fn step_programs_never_see_the_app_s_secrets() {
+    let mut env = SECRETS.to_vec();
+    env.push(PLAIN);
+    run_in_child("env_dump_in_a_child_process", &env);
 }
 
 /// In a process of its own: killing every running program must not hit other tests' programs.
@@ -395,4 +436,37 @@ async fn kill_all_in_a_child_process() {
         || !alive(pid) && !alive(child),
     )
     .await;
+}
+
+#[tokio::test]
+#[ignore = "run by step_programs_never_see_the_app_s_secrets, with the secrets set"]
+async fn env_dump_in_a_child_process() {
+    if std::env::var(CHILD).as_deref() != Ok("1") {
+        return; // only meaningful when the parent test runs it (`--include-ignored` alone)
+    }
+    for (k, v) in SECRETS {
+        assert_eq!(
+            std::env::var(k).as_deref(),
+            Ok(*v),
+            "{k} is set in the parent"
+        );
+    }
+    let b = Bench::new();
+    let dump = b.script("dump.sh", "env > \"$1\"");
+    let env = produced(&exec(&dump, Duration::from_secs(30)), &b.job("out/env.txt"))
+        .await
+        .unwrap();
+    let env = String::from_utf8(env).unwrap();
+    for (k, v) in SECRETS {
+        assert!(!env.contains(v), "{k}'s value reached the program:\n{env}");
+        assert!(
+            !env.lines().any(|l| l.starts_with(&format!("{k}="))),
+            "{k} reached the program"
+        );
+    }
+    assert!(
+        env.contains(&format!("{}={}", PLAIN.0, PLAIN.1)),
+        "other variables are kept:\n{env}"
+    );
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
 }
