@@ -217,7 +217,7 @@ pub async fn get_status(d: State<'_, Desktop>) -> CmdResult<AppStatus> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn pause_worker(app: tauri::AppHandle, d: State<'_, Desktop>) -> CmdResult<AppStatus> {
     let s = d.runtime()?.pause_worker().await?;
-    crate::refresh_tray(&app).await;
+    crate::events::refresh_tray(&app).await;
     Ok(s)
 }
 
@@ -225,7 +225,7 @@ pub async fn pause_worker(app: tauri::AppHandle, d: State<'_, Desktop>) -> CmdRe
 #[tauri::command(rename_all = "snake_case")]
 pub async fn resume_worker(app: tauri::AppHandle, d: State<'_, Desktop>) -> CmdResult<AppStatus> {
     let s = d.runtime()?.resume_worker().await?;
-    crate::refresh_tray(&app).await;
+    crate::events::refresh_tray(&app).await;
     Ok(s)
 }
 

@@ -61,8 +61,14 @@ pub fn respond(workspace: &Workspace, request: &Request<Vec<u8>>) -> Response<Ve
         header::CONTENT_TYPE,
         header::HeaderValue::from_static(content_type),
     );
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
-    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),
@@ -242,12 +248,19 @@ mod tests {
         let r = get(&ws, "reviewdesk://localhost/pipe.png");
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-        ws.write_atomic("x.html", b"<script>alert(1)</script>").unwrap();
+        ws.write_atomic("x.html", b"<script>alert(1)</script>")
+            .unwrap();
         ws.write_atomic("x.svg", b"<svg onload=alert(1)/>").unwrap();
-        for uri in ["reviewdesk://localhost/x.html", "reviewdesk://localhost/x.svg"] {
+        for uri in [
+            "reviewdesk://localhost/x.html",
+            "reviewdesk://localhost/x.svg",
+        ] {
             let r = get(&ws, uri);
             assert_eq!(r.status(), StatusCode::OK, "{uri}");
-            assert_eq!(r.headers()[header::CONTENT_TYPE], "application/octet-stream");
+            assert_eq!(
+                r.headers()[header::CONTENT_TYPE],
+                "application/octet-stream"
+            );
             assert_eq!(r.headers()[header::CONTENT_DISPOSITION], "attachment");
             assert!(
                 r.headers()[header::CONTENT_SECURITY_POLICY]

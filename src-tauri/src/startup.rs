@@ -1,0 +1,94 @@
+//! Start-up: the settings (folders, poll interval, the Notion token from the keyring or
+//! `NOTION_TOKEN`), then the same runtime `reviewdesk serve` starts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reviewdesk_core::{Core, CoreOptions};
+use reviewdesk_runtime::{AppRuntime, Door, RuntimeOptions};
+use reviewdesk_settings::{Paths, SecretStore, SettingsFile, SettingsService};
+use reviewdesk_sync::MirrorConfig;
+
+/// What every command reaches through `State`.
+pub struct Desktop {
+    /// The runtime, or why it could not start (every view shows that message).
+    pub runtime: Result<Arc<AppRuntime>, String>,
+    /// The Settings screen's service, or why the settings file could not be read.
+    pub settings: Result<SettingsService, String>,
+}
+
+/// The folders used when the settings file names none: environment, then the OS defaults.
+fn default_paths() -> (Paths, std::path::PathBuf) {
+    let o = CoreOptions::default().resolved();
+    let config_dir = o.config_dir.unwrap_or_default();
+    let settings_file = config_dir.join("settings.json");
+    (
+        Paths {
+            workspace: o.workspace.unwrap_or_default(),
+            config_dir,
+        },
+        settings_file,
+    )
+}
+
+/// Reads the settings (folders, poll interval, token from the keyring or `NOTION_TOKEN`) and
+/// starts the runtime with them.
+pub async fn start() -> Desktop {
+    let (defaults, settings_file) = default_paths();
+    let saved = match SettingsFile::load(&settings_file) {
+        Ok(f) => f.settings,
+        Err(e) => {
+            let message = format!("Review Desk could not start: {e}");
+            return Desktop {
+                runtime: Err(message.clone()),
+                settings: Err(message),
+            };
+        }
+    };
+    let running = Paths {
+        workspace: saved
+            .workspace
+            .clone()
+            .unwrap_or(defaults.workspace.clone()),
+        config_dir: saved
+            .config_dir
+            .clone()
+            .unwrap_or(defaults.config_dir.clone()),
+    };
+    let settings =
+        SettingsService::open(&settings_file, SecretStore::os(), defaults, running.clone())
+            .map_err(|e| e.to_string());
+    let token = match settings.as_ref().map(|s| s.secrets().notion_token()) {
+        Ok(Ok(t)) => t.map(|(token, _source)| token),
+        Ok(Err(e)) => {
+            tracing::warn!("Notion token unavailable: {e}");
+            None
+        }
+        Err(_) => None,
+    };
+    let runtime = async {
+        let core = Core::open(CoreOptions {
+            workspace: Some(running.workspace),
+            config_dir: Some(running.config_dir),
+            ..CoreOptions::default()
+        })
+        .await?;
+        let mut mirror = MirrorConfig::from_env();
+        mirror.poll_interval = Duration::from_secs(u64::from(saved.poll_secs()));
+        AppRuntime::start(
+            core,
+            RuntimeOptions {
+                notion_token: token,
+                mirror,
+                // A hidden window should cost nearly nothing; changes made in this process arrive at once.
+                feed_poll: Duration::from_secs(1),
+                door: Door::Desktop,
+                ..RuntimeOptions::default()
+            },
+        )
+        .await
+    }
+    .await
+    .map_err(|e| format!("Review Desk could not start: {e}"));
+    Desktop { runtime, settings }
+}
