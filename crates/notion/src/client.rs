@@ -233,7 +233,7 @@ impl NotionClient {
             NotionError::Api(a) => Some((a.status, a.retry_after)),
             NotionError::Unexpected { status, .. } => Some((*status, None)),
             NotionError::Timeout { .. } | NotionError::Network { .. } => None,
-            NotionError::InvalidInput(_) => return Retry::No,
+            NotionError::InvalidInput(_) | NotionError::Decode { .. } => return Retry::No,
         };
         match status {
             Some((429 | 529, after)) => {
@@ -405,23 +405,19 @@ impl NotionClient {
 
     /// `GET /v1/users/me`: the bot id (to recognise our own edits) and the upload limit.
     pub async fn me(&self) -> Result<BotUser> {
-        Ok(BotUser::from_response(&self.get("/v1/users/me").await?))
+        BotUser::from_response(&self.get("/v1/users/me").await?)
     }
 
     /// `GET /v1/users/{id}`: a person (with `person.email` only when the integration may read
     /// email addresses) or a bot. Without any user-information capability Notion answers 403
     /// ([`ErrorKind::Forbidden`](crate::ErrorKind::Forbidden)).
     pub async fn retrieve_user(&self, id: &UserId) -> Result<User> {
-        Ok(User::from_response(
-            &self.get(&format!("/v1/users/{id}")).await?,
-        ))
+        User::from_response(&self.get(&format!("/v1/users/{id}")).await?)
     }
 
     /// `GET /v1/databases/{id}`: the container and its data sources.
     pub async fn retrieve_database(&self, id: &DatabaseId) -> Result<Database> {
-        Ok(Database::from_response(
-            &self.get(&format!("/v1/databases/{id}")).await?,
-        ))
+        Database::from_response(&self.get(&format!("/v1/databases/{id}")).await?)
     }
 
     /// The data sources of a database (cache the id you use).
@@ -431,9 +427,7 @@ impl NotionClient {
 
     /// `GET /v1/data_sources/{id}`: the schema.
     pub async fn retrieve_data_source(&self, id: &DataSourceId) -> Result<DataSource> {
-        Ok(DataSource::from_response(
-            &self.get(&format!("/v1/data_sources/{id}")).await?,
-        ))
+        DataSource::from_response(&self.get(&format!("/v1/data_sources/{id}")).await?)
     }
 
     /// One page of `POST /v1/data_sources/{id}/query` (a read: retried like a GET).
@@ -451,7 +445,7 @@ impl NotionClient {
                 Safety::Read,
             )
             .await?;
-        Ok(list_of(&v, Page::from_response))
+        ListPage::decode(&v, "page", Page::decode)
     }
 
     /// Every page matching the query, following `next_cursor` to the end.
@@ -481,14 +475,12 @@ impl NotionClient {
                 Safety::Write(Idempotency::NotIdempotent),
             )
             .await?;
-        Ok(Page::from_response(&v))
+        Page::from_response(&v)
     }
 
     /// `GET /v1/pages/{id}` (relations cut at 25; see [`PropertyValue::Relation`]).
     pub async fn retrieve_page(&self, id: &PageId) -> Result<Page> {
-        Ok(Page::from_response(
-            &self.get(&format!("/v1/pages/{id}")).await?,
-        ))
+        Page::from_response(&self.get(&format!("/v1/pages/{id}")).await?)
     }
 
     /// `PATCH /v1/pages/{id}`: only the properties sent change.
@@ -506,7 +498,7 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(Page::from_response(&v))
+        Page::from_response(&v)
     }
 
     /// `POST /v1/databases` with `initial_data_source.properties` (for `init`). Not idempotent.
@@ -519,7 +511,7 @@ impl NotionClient {
                 Safety::Write(Idempotency::NotIdempotent),
             )
             .await?;
-        Ok(Database::from_response(&v))
+        Database::from_response(&v)
     }
 
     /// `PATCH /v1/data_sources/{id}`: add missing properties, rename, remove.
@@ -537,7 +529,7 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(DataSource::from_response(&v))
+        DataSource::from_response(&v)
     }
 
     /// `POST /v1/file_uploads`. A duplicate upload is harmless (unattached ones expire), so
@@ -555,7 +547,7 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(FileUpload::from_response(&v))
+        FileUpload::from_response(&v)
     }
 
     /// `POST /v1/file_uploads/{id}/send` (multipart `file`, plus `part_number` for multi-part).
@@ -581,7 +573,7 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(FileUpload::from_response(&v))
+        FileUpload::from_response(&v)
     }
 
     /// `POST /v1/file_uploads/{id}/complete` (multi-part, after every part).
@@ -598,14 +590,12 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(FileUpload::from_response(&v))
+        FileUpload::from_response(&v)
     }
 
     /// `GET /v1/file_uploads/{id}`.
     pub async fn retrieve_file_upload(&self, id: &FileUploadId) -> Result<FileUpload> {
-        Ok(FileUpload::from_response(
-            &self.get(&format!("/v1/file_uploads/{id}")).await?,
-        ))
+        FileUpload::from_response(&self.get(&format!("/v1/file_uploads/{id}")).await?)
     }
 
     /// Upload a whole file: single part up to 20 MB, multi-part (10 MiB parts) above.
@@ -693,7 +683,7 @@ impl NotionClient {
                 Safety::Write(idem),
             )
             .await?;
-        Ok(list_of(&v, Block::from_response).results)
+        Ok(ListPage::decode(&v, "block", Block::decode)?.results)
     }
 }
 
@@ -701,21 +691,6 @@ fn auth_matches(auth: &HeaderValue, token: &NotionToken) -> bool {
     let want = format!("Bearer {}", token.expose_secret());
     let (a, b) = (auth.as_bytes(), want.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn list_of<T>(v: &Value, f: impl Fn(&Value) -> T) -> ListPage<T> {
-    ListPage {
-        results: v
-            .get("results")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(f).collect())
-            .unwrap_or_default(),
-        next_cursor: v
-            .get("next_cursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        has_more: v.get("has_more").and_then(Value::as_bool).unwrap_or(false),
-    }
 }
 
 /// The longest `Retry-After` this client believes. Notion's per-workspace limit can ask for more

@@ -70,6 +70,15 @@ pub enum NotionError {
         /// `x-notion-request-id`, if any.
         request_id: Option<String>,
     },
+    /// A success answer that lacks a field this client needs, or has it in another shape (the
+    /// field is named, e.g. `page.last_edited_time`); nothing is made up in its place.
+    #[error("unexpected answer from Notion: `{field}` {problem}")]
+    Decode {
+        /// The field, as a path from the object (`page.properties.Status.select.name`).
+        field: String,
+        /// What is wrong with it (`is missing`, `is a number where a string was expected`).
+        problem: String,
+    },
     /// Input this crate refuses before sending (e.g. an empty file).
     #[error("invalid Notion request: {0}")]
     InvalidInput(String),

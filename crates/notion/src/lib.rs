@@ -6,7 +6,9 @@
 //! - Retries: 429/529 for every request; 500/502/503/504, timeouts and dropped connections only
 //!   for reads and for writes the caller marks [`Idempotency::Idempotent`]; exponential backoff
 //!   with jitter, at most 5 attempts; 400/401/403/404 never.
-//! - Errors are [`NotionError`]s whose messages say what to do.
+//! - Errors are [`NotionError`]s whose messages say what to do. A success answer without a field
+//!   Notion always sends (an id, a time) is a [`NotionError::Decode`] naming the field, never a
+//!   default value.
 //! - The token ([`NotionToken`]) never appears in Debug output, logs or errors.
 //!
 //! ```no_run
