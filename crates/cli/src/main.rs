@@ -72,7 +72,8 @@ enum Command {
         /// A file holding the bearer token (its first line), so it never shows in `ps`.
         #[arg(long, conflicts_with = "token")]
         token_file: Option<PathBuf>,
-        /// Folder of the built UI (default: ui/dist of this source tree).
+        /// Serve the UI from this folder (a `ui/dist` build, read on every request: for UI work)
+        /// instead of the one embedded in this binary.
         #[arg(long, env = "REVIEWDESK_UI_DIR")]
         ui_dir: Option<PathBuf>,
     },
@@ -332,6 +333,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let _ = tx.send(true);
                     signals.next().await;
                     eprintln!("second signal: exiting at once");
+                    // Step programs run in process groups of their own: stop them too.
+                    reviewdesk_core::executor::kill_all_running_programs();
                     std::process::exit(130);
                 });
                 eprintln!("worker {} running; Ctrl-C stops it", worker.id());
@@ -349,12 +352,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => Some(read_token_file(&path)?),
                 None => token,
             };
-            let ui_dir = ui_dir.or_else(|| {
-                Some(PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../ui/dist"
-                )))
-            });
             let runtime = AppRuntime::start(
                 core.clone(),
                 RuntimeOptions {
@@ -387,6 +384,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(async move {
                 signals.next().await;
                 eprintln!("second signal: exiting at once");
+                // Step programs run in process groups of their own: stop them too.
+                reviewdesk_core::executor::kill_all_running_programs();
                 std::process::exit(130);
             });
             // Orderly: the worker stops at its next safe point (its running program killed, its

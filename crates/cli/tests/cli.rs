@@ -409,10 +409,17 @@ fn a_worker_killed_mid_step_is_finished_by_another_after_its_lease_expires() {
 #[test]
 fn secrets_in_a_failing_command_are_redacted() {
     let env = Env::new();
+    // The program never sees the app's secrets in its environment; it reads this one from a file
+    // (as a real script might from its own config), and the worker still redacts it.
+    let secret_file = env.path().join("secret.txt");
+    std::fs::write(&secret_file, "sk-very-secret-123").unwrap();
     let bad = script(
         env.path(),
         "bad.sh",
-        "echo \"auth failed with $MY_API_TOKEN\" >&2; exit 78",
+        &format!(
+            "echo \"env: [$MY_API_TOKEN]\" >&2; echo \"auth failed with $(cat {})\" >&2; exit 78",
+            secret_file.display()
+        ),
     );
     env.channel(&format!(
         "channel_id: default\nchannel_name: D\nsteps:\n  assets:\n    executor: command\n    program: {}\n",
@@ -439,4 +446,8 @@ fn secrets_in_a_failing_command_are_redacted() {
         "{log}"
     );
     assert!(log.contains("fix the configuration"), "{log}");
+    assert!(
+        log.contains("env: []"),
+        "the program inherited the secret: {log}"
+    );
 }

@@ -103,6 +103,24 @@ impl PgEnv {
         })
         .save(&fixture)
         .unwrap();
+        // Video and audio outputs count only when ffprobe reads them: real media, made once.
+        let clip = self.path().join("fixture.mp4");
+        let sound = self.path().join("fixture.mp3");
+        for (out, args) in [
+            (
+                &clip,
+                "-f lavfi -i color=c=navy:s=64x36:d=0.2 -pix_fmt yuv420p",
+            ),
+            (&sound, "-f lavfi -i anullsrc=r=22050:cl=mono -t 0.2"),
+        ] {
+            let made = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y"])
+                .args(args.split(' '))
+                .arg(out)
+                .status()
+                .expect("ffmpeg (Debian package ffmpeg) makes the media fixtures");
+            assert!(made.success());
+        }
         let p = |name: &str| self.path().join(name).display().to_string();
         let script = self.path().join("gen.sh");
         std::fs::write(
@@ -113,12 +131,19 @@ impl PgEnv {
                    echo \"$2 $4 $3 $PPID\" >> {log}; echo $$ > {reached}; exec sleep 600\n\
                  fi\n\
                  echo \"$2 $4 $3 $PPID\" >> {log}\n\
-                 if [ \"$4\" = assets ]; then cp {fixture} \"$1\"; else echo \"$4 $3\" > \"$1\"; fi\n",
+                 case \"$1\" in\n  \
+                   *.png) cp {fixture} \"$1\" ;;\n  \
+                   *.mp4|*.mov|*.webm|*.mkv) cp {clip} \"$1\" ;;\n  \
+                   *.mp3|*.wav|*.ogg|*.opus|*.m4a|*.aac) cp {sound} \"$1\" ;;\n  \
+                   *) echo \"$4 $3\" > \"$1\" ;;\n\
+                 esac\n",
                 block = p("block"),
                 victim = p("victim"),
                 log = self.log().display(),
                 reached = p("reached"),
                 fixture = fixture.display(),
+                clip = clip.display(),
+                sound = sound.display(),
             ),
         )
         .unwrap();

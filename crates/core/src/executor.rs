@@ -519,7 +519,7 @@ async fn drain_tail(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Tai
 }
 
 /// Whether an output file is video or audio, by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaKind {
     /// mp4, mov, webm, mkv.
     Video,
@@ -546,9 +546,56 @@ impl MediaKind {
     }
 }
 
+/// Contents (blake3 hash, kind) that ffprobe accepted in this process. Identical bytes always
+/// probe the same, and a program that copies one clip many times (a placeholder, a test fixture)
+/// would otherwise pay a process start for each; bounded, so it never grows without limit.
+fn probed() -> std::sync::MutexGuard<'static, std::collections::HashSet<(String, MediaKind)>> {
+    static PROBED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashSet<(String, MediaKind)>>,
+    > = std::sync::OnceLock::new();
+    PROBED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Most contents remembered by [`probed`].
+const PROBED_CAP: usize = 4096;
+
 /// Checks with `ffprobe` that `file` is a readable video or audio file with a stream of `kind`.
-/// `shown` names the output in messages.
+/// `shown` names the output in messages. Contents accepted before are not probed again.
 pub async fn probe_media(
+    ffprobe: &str,
+    file: &Path,
+    kind: MediaKind,
+    shown: &str,
+) -> Result<(), StepFailure> {
+    let path = file.to_path_buf();
+    let hash = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(std::fs::File::open(&path)?)?;
+        Ok(hasher.finalize().to_hex().to_string())
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
+    if let Some(h) = &hash
+        && probed().contains(&(h.clone(), kind))
+    {
+        return Ok(());
+    }
+    probe_media_uncached(ffprobe, file, kind, shown).await?;
+    if let Some(h) = hash {
+        let mut seen = probed();
+        if seen.len() >= PROBED_CAP {
+            seen.clear();
+        }
+        seen.insert((h, kind));
+    }
+    Ok(())
+}
+
+async fn probe_media_uncached(
     ffprobe: &str,
     file: &Path,
     kind: MediaKind,

@@ -314,6 +314,49 @@ async fn video_and_audio_outputs_count_only_when_ffprobe_reads_them() {
 }
 
 #[tokio::test]
+async fn identical_media_is_probed_once_and_new_content_again() {
+    let b = Bench::new();
+    let clip = b.path("same.mp4");
+    // Parameters of its own: no other test makes these bytes (the cache is process-wide).
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=maroon:s=48x24:d=0.3",
+            "-c:v",
+            "mpeg4",
+        ],
+        &clip,
+    );
+    let count = b.path("probes.log");
+    let counting = b.script(
+        "counting-ffprobe.sh",
+        &format!("echo probe >> {}\nexec ffprobe \"$@\"", count.display()),
+    );
+    let copy = b.script("copy.sh", &format!("cp {} \"$1\"", clip.display()));
+    let mut e = exec(&copy, Duration::from_secs(60));
+    e.ffprobe = counting;
+    let probes = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    for i in 1..=5 {
+        let got = produced(&e, &b.job(&format!("out/clip_0{i}.mp4"))).await;
+        assert!(got.is_ok(), "{got:?}");
+    }
+    assert_eq!(probes(), 1, "five copies of one clip are probed once");
+    // Other bytes are probed, and broken bytes are still refused.
+    let broken = b.script("broken.sh", "printf 'still not a video' > \"$1\"");
+    let mut e2 = exec(&broken, Duration::from_secs(60));
+    e2.ffprobe = e.ffprobe.clone();
+    assert!(produced(&e2, &b.job("out/clip_09.mp4")).await.is_err());
+    assert_eq!(probes(), 2);
+}
+
+#[tokio::test]
 async fn a_missing_ffprobe_is_reported_with_the_package_to_install() {
     let b = Bench::new();
     let fake = b.script("fake.sh", "printf 'a clip' > \"$1\"");
