@@ -10,6 +10,7 @@ pub mod event;
 pub mod executor;
 pub mod feed;
 pub mod ids;
+pub mod pipeline;
 pub mod review;
 pub mod runtime;
 pub mod status;

@@ -77,6 +77,55 @@ impl Workspace {
             .join(format!("{name}.v{version}.png"))
     }
 
+    /// Relative path of one scene's composite (scenes count from 1):
+    /// `composites/composite_{nn}.png`.
+    pub fn composite_rel(channel: &ChannelId, task: TaskId, scene: usize) -> PathBuf {
+        Self::scene_rel(channel, task, "composites", "composite", scene, "png")
+    }
+
+    /// Relative path of one scene's video clip: `video/clip_{nn}.mp4`.
+    pub fn clip_rel(channel: &ChannelId, task: TaskId, scene: usize) -> PathBuf {
+        Self::scene_rel(channel, task, "video", "clip", scene, "mp4")
+    }
+
+    /// Relative path of one scene's narration: `audio/narration_{nn}.mp3`.
+    pub fn narration_rel(channel: &ChannelId, task: TaskId, scene: usize) -> PathBuf {
+        Self::scene_rel(channel, task, "audio", "narration", scene, "mp3")
+    }
+
+    /// Relative path of one scene's sound effect: `sfx/sfx_{nn}.mp3`.
+    pub fn sfx_rel(channel: &ChannelId, task: TaskId, scene: usize) -> PathBuf {
+        Self::scene_rel(channel, task, "sfx", "sfx", scene, "mp3")
+    }
+
+    /// Relative path of the assembled video: `final/video.mp4`.
+    pub fn final_video_rel(channel: &ChannelId, task: TaskId) -> PathBuf {
+        Self::project_rel(channel, task)
+            .join("final")
+            .join("video.mp4")
+    }
+
+    /// Relative path of the upload step's result: `upload/result.txt`.
+    pub fn upload_result_rel(channel: &ChannelId, task: TaskId) -> PathBuf {
+        Self::project_rel(channel, task)
+            .join("upload")
+            .join("result.txt")
+    }
+
+    /// `{folder}/{prefix}_{nn}.{ext}` in the project: one file per scene, numbered from 01.
+    fn scene_rel(
+        channel: &ChannelId,
+        task: TaskId,
+        folder: &str,
+        prefix: &str,
+        scene: usize,
+        ext: &str,
+    ) -> PathBuf {
+        Self::project_rel(channel, task)
+            .join(folder)
+            .join(format!("{prefix}_{scene:02}.{ext}"))
+    }
+
     /// Relative path of a thumbnail made from content with this hash.
     pub fn thumb_rel(hash: &str, ext: &str) -> PathBuf {
         PathBuf::from(PRIVATE_DIR)

@@ -15,9 +15,7 @@ mod composite;
 mod generate;
 mod thumb;
 
-pub use codec::{
-    DECODE_BUDGET_BYTES, DecodePermit, decode_budget_state, reserve_decode_memory,
-};
+pub use codec::{DECODE_BUDGET_BYTES, DecodePermit, decode_budget_state, reserve_decode_memory};
 
 /// Longest edge of a thumbnail, in pixels.
 pub const THUMB_MAX_EDGE: u32 = 640;
@@ -43,7 +41,9 @@ pub enum ImageKind {
 }
 
 impl ImageKind {
-    /// Pixel size `(width, height)` the built-in generator draws this kind at.
+    /// Pixel size `(width, height)` of this kind: what the built-in generator draws, and what the
+    /// pipeline asks every other executor for (reviewdesk-core's `pipeline::asset_size` reads it
+    /// here, so the sizes have this one definition).
     pub fn generated_size(self) -> (u32, u32) {
         match self {
             ImageKind::Character => (768, 1024),
