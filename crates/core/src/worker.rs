@@ -1,5 +1,8 @@
 //! The pipeline worker: claims tasks under a lease, runs the next incomplete step item by item with
-//! checkpoints, stops at every review gate, and retries transient failures on a schedule.
+//! checkpoints, stops at every review gate, and retries transient failures on a schedule. What a
+//! step makes (its items, inputs, sizes and output paths) is the pipeline's rule
+//! ([`crate::pipeline`]): the worker gathers the task's data for it, runs the items it describes and
+//! checkpoints them.
 //!
 //! Each claim has a lease of its own ([`Lease`]): the worker presents it with every write, watches
 //! it while a step runs, and stops the step's running programs (their whole process groups) as
@@ -8,26 +11,23 @@
 use chrono::Utc;
 use futures::StreamExt;
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::asset::{AssetKind, AssetPlan};
+use crate::asset::AssetPlan;
 use crate::config::ChannelConfig;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
+use crate::pipeline;
 use crate::runtime::Core;
 use crate::status::{Status, StatusKind, Step};
 use crate::store::{ClaimRequest, Claimed, Lease, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
-
-/// Number of composites, clips, narration and effect items per video.
-pub const SCENES: usize = 18;
 
 /// How often a running claim looks whether it still holds its task (besides its heartbeats and
 /// the in-process and database notifications), so a cancel from another process stops the
@@ -563,7 +563,6 @@ impl Worker {
             ));
         };
         let executor = executor_for(&exec_cfg);
-        let items = self.items(task, step, &channel).await?;
         let done: HashSet<String> = self
             .core
             .store
@@ -572,6 +571,7 @@ impl Worker {
             .into_iter()
             .map(|(i, _)| i)
             .collect();
+        let items = self.items(task, step, &channel, &done).await?;
         let todo: Vec<StepItem> = items
             .into_iter()
             .filter(|i| !done.contains(&i.key))
@@ -733,200 +733,48 @@ impl Worker {
         }
     }
 
-    /// The items a step must produce.
+    /// The items a step must produce, from the pipeline's rules and the task's data; `done`
+    /// holds the items already checkpointed in this run of the step.
     async fn items(
         &self,
         task: &Task,
         step: Step,
         channel: &ChannelConfig,
+        done: &HashSet<String>,
     ) -> std::result::Result<Vec<StepItem>, StepFailure> {
-        let project = Workspace::project_rel(&task.channel_id, task.id);
-        let ws = &self.core.workspace;
-        let scene_items = |folder: &str,
-                           prefix: &str,
-                           ext: &str,
-                           inputs: &dyn Fn(usize) -> Vec<PathBuf>,
-                           prompt: &dyn Fn(usize) -> String| {
-            (1..=SCENES)
-                .map(|i| StepItem {
-                    key: format!("{prefix}_{i:02}"),
-                    index: i,
-                    kind: None,
-                    prompt: prompt(i),
-                    output_rel: project.join(folder).join(format!("{prefix}_{i:02}.{ext}")),
-                    width: 1920,
-                    height: 1080,
-                    inputs: inputs(i),
-                    version: 1,
-                })
-                .collect::<Vec<_>>()
-        };
-        let abs = |rel: PathBuf| ws.root().join(rel);
+        let root = self.core.workspace.root();
+        let store = &self.core.store;
         Ok(match step {
             Step::Assets => {
-                let plan = match (self.core.store.task_plan(task.id).await?, &task.plan_file) {
-                    (Some(text), _) => AssetPlan::parse(&text, "the task's plan")?,
-                    // Tasks created before plans were stored as text name a local file.
-                    (None, Some(p)) => AssetPlan::from_file(std::path::Path::new(p))?,
-                    (None, None) => {
-                        AssetPlan::derive(&task.topic, &task.story_direction, channel.counts()?)?
-                    }
-                };
-                self.core.store.ensure_assets(task.id, &plan.assets).await?;
-                let assets = self.core.store.assets(task.id).await?;
-                let done: HashSet<String> = self
-                    .core
-                    .store
-                    .checkpoints(task.id, step)
-                    .await?
-                    .into_iter()
-                    .map(|(i, _)| i)
-                    .collect();
-                assets
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, a)| {
-                        let (width, height) = match a.kind {
-                            AssetKind::Environment => (1920, 1080),
-                            AssetKind::Character => (768, 1024),
-                            AssetKind::Prop => (512, 512),
-                        };
-                        // A done item keeps its version; a redo adds one.
-                        let version = if done.contains(a.name.as_str()) {
-                            a.current_version
-                        } else {
-                            a.current_version + 1
-                        };
-                        StepItem {
-                            output_rel: Workspace::asset_rel(
-                                &task.channel_id,
-                                task.id,
-                                a.kind,
-                                &a.name,
-                            ),
-                            key: a.name.to_string(),
-                            index: i + 1,
-                            kind: Some(a.kind),
-                            prompt: a.prompt,
-                            width,
-                            height,
-                            inputs: vec![],
-                            version,
-                        }
-                    })
-                    .collect()
+                let plan = self.asset_plan(task, channel).await?;
+                store.ensure_assets(task.id, &plan.assets).await?;
+                pipeline::asset_items(task, &store.assets(task.id).await?, done)
             }
             Step::Composites => {
-                let assets = self.core.store.assets(task.id).await?;
-                let files = |k: AssetKind| -> Vec<(String, PathBuf)> {
-                    assets
-                        .iter()
-                        .filter(|a| a.kind == k && a.current_version > 0)
-                        .map(|a| {
-                            (
-                                a.name.to_string(),
-                                abs(Workspace::asset_rel(
-                                    &task.channel_id,
-                                    task.id,
-                                    a.kind,
-                                    &a.name,
-                                )),
-                            )
-                        })
-                        .collect()
-                };
-                let (chars, envs) = (files(AssetKind::Character), files(AssetKind::Environment));
-                if chars.len() < 2 || envs.is_empty() {
-                    return Err(StepFailure::new(
-                        ErrorCategory::Permanent,
-                        "composites need at least two characters and one environment; regenerate the assets",
-                    ));
-                }
-                // Each round over the characters shifts the environments, so no pair repeats.
-                let env_of = |i: usize| ((i - 1) + (i - 1) / chars.len()) % envs.len();
-                let inputs = |i: usize| {
-                    if i == SCENES {
-                        vec![
-                            chars[0].1.clone(),
-                            chars[1].1.clone(),
-                            envs[envs.len() - 1].1.clone(),
-                        ]
-                    } else {
-                        vec![
-                            chars[(i - 1) % chars.len()].1.clone(),
-                            envs[env_of(i)].1.clone(),
-                        ]
-                    }
-                };
-                let prompt = |i: usize| {
-                    if i == SCENES {
-                        format!(
-                            "Split screen: {} and {} in {}",
-                            chars[0].0,
-                            chars[1].0,
-                            envs[envs.len() - 1].0
-                        )
-                    } else {
-                        format!(
-                            "{} in {}",
-                            chars[(i - 1) % chars.len()].0,
-                            envs[env_of(i)].0
-                        )
-                    }
-                };
-                scene_items("composites", "composite", "png", &inputs, &prompt)
+                pipeline::composite_items(task, root, &store.assets(task.id).await?)?
             }
-            Step::Video => {
-                let comps = self
-                    .core
-                    .store
-                    .checkpoints(task.id, Step::Composites)
-                    .await?;
-                let input = |i: usize| {
-                    comps
-                        .get(i - 1)
-                        .map(|(_, o)| vec![abs(PathBuf::from(o))])
-                        .unwrap_or_default()
-                };
-                scene_items("video", "clip", "mp4", &input, &|i| {
-                    format!("Animate scene {i} of \"{}\" (about 10 s)", task.title)
-                })
-            }
-            Step::Audio => scene_items("audio", "narration", "mp3", &|_| vec![], &|i| {
-                format!(
-                    "Narration for scene {i} of \"{}\": {}",
-                    task.title, task.topic
-                )
-            }),
-            Step::Sfx => scene_items("sfx", "sfx", "mp3", &|_| vec![], &|i| {
-                format!("Sound effect for scene {i} of \"{}\"", task.title)
-            }),
-            Step::Assembly | Step::Upload => {
-                let (key, file, prompt) = if step == Step::Assembly {
-                    (
-                        "final",
-                        "final/video.mp4",
-                        format!("Assemble \"{}\"", task.title),
-                    )
-                } else {
-                    (
-                        "upload",
-                        "upload/result.txt",
-                        format!("Upload \"{}\"", task.title),
-                    )
-                };
-                vec![StepItem {
-                    key: key.into(),
-                    index: 1,
-                    kind: None,
-                    prompt,
-                    output_rel: project.join(file),
-                    width: 1920,
-                    height: 1080,
-                    inputs: vec![abs(project.clone())],
-                    version: 1,
-                }]
-            }
+            Step::Video => pipeline::clip_items(
+                task,
+                root,
+                &store.checkpoints(task.id, Step::Composites).await?,
+            ),
+            Step::Audio => pipeline::narration_items(task),
+            Step::Sfx => pipeline::sfx_items(task),
+            Step::Assembly => pipeline::assembly_items(task, root),
+            Step::Upload => pipeline::upload_items(task, root),
         })
+    }
+
+    /// The task's asset plan: the text stored with it, else the plan file it was created with,
+    /// else one derived from its topic and story with the channel's counts.
+    async fn asset_plan(&self, task: &Task, channel: &ChannelConfig) -> Result<AssetPlan> {
+        match (self.core.store.task_plan(task.id).await?, &task.plan_file) {
+            (Some(text), _) => AssetPlan::parse(&text, "the task's plan"),
+            // Tasks created before plans were stored as text name a local file.
+            (None, Some(p)) => AssetPlan::from_file(std::path::Path::new(p)),
+            (None, None) => {
+                AssetPlan::derive(&task.topic, &task.story_direction, channel.counts()?)
+            }
+        }
     }
 }
