@@ -1,4 +1,5 @@
-//! Workspace files and the built UI, with caching headers.
+//! Workspace files and the built UI, with caching headers. The UI is embedded in the binary at
+//! build time (`serve` needs no source tree); `--ui-dir` serves it from a folder instead.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -24,10 +25,19 @@ const READ_AT_ONCE: u64 = 4 * 1024 * 1024;
 /// Chunk size when streaming.
 const CHUNK: u64 = 256 * 1024;
 
+/// The built UI (`ui/dist`) as it was when this crate was compiled; empty when it was not built
+/// (build.rs creates the folder, and makes cargo rebuild this crate whenever it changes).
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../../ui/dist/"]
+#[allow_missing = true]
+struct EmbeddedUi;
+
 /// The bytes to send.
 enum Payload {
     /// Read already (small spans).
     Bytes(Vec<u8>),
+    /// Embedded in the binary.
+    Static(Bytes),
     /// An open file positioned at the span's start, and how many bytes to stream from it.
     Stream(std::fs::File, u64),
 }
@@ -100,6 +110,45 @@ fn load(path: &std::path::Path, cond: &Conditions) -> Option<Loaded> {
     })
 }
 
+/// [`load`]'s answer for a file embedded in the binary, whose ETag is its content hash.
+fn load_embedded(file: rust_embed::EmbeddedFile, cond: &Conditions) -> Loaded {
+    let etag = format!(
+        "\"{}\"",
+        file.metadata.sha256_hash()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    if cond.if_none_match.as_deref() == Some(etag.as_str()) {
+        return Loaded::NotModified { etag };
+    }
+    let bytes = match file.data {
+        std::borrow::Cow::Borrowed(b) => Bytes::from_static(b),
+        std::borrow::Cow::Owned(v) => Bytes::from(v),
+    };
+    let len = bytes.len() as u64;
+    let range_applies = cond.if_range.as_deref().is_none_or(|v| v == etag);
+    let range = match cond.range.as_deref().filter(|_| range_applies) {
+        None => None,
+        Some(v) => match parse_range(v, len) {
+            ByteRange::Full => None,
+            ByteRange::Unsatisfiable => return Loaded::Unsatisfiable { etag, len },
+            ByteRange::Part { start, end } => Some((start, end)),
+        },
+    };
+    let payload = match range {
+        // Within `len`, which came from a slice: the casts are lossless.
+        Some((start, end)) => Payload::Static(bytes.slice(start as usize..=end as usize)),
+        None => Payload::Static(bytes),
+    };
+    Loaded::Send {
+        etag,
+        len,
+        range,
+        payload,
+    }
+}
+
 /// A body that reads `left` bytes from `file` in chunks, each on a blocking thread.
 fn stream_body(file: std::fs::File, left: u64) -> Body {
     // The state is `None` once the stream has failed: it ends after reporting the error.
@@ -142,6 +191,22 @@ struct Presentation {
     sandboxed: bool,
 }
 
+/// The request headers [`load`] looks at.
+fn conditions(headers: &HeaderMap) -> Conditions {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Conditions {
+        if_none_match: header_text(header::IF_NONE_MATCH),
+        range: header_text(header::RANGE),
+        if_range: header_text(header::IF_RANGE),
+    }
+}
+
+/// A file on disk; a 404 when it is missing or not a regular file.
 async fn send_file(
     path: PathBuf,
     headers: &HeaderMap,
@@ -149,44 +214,47 @@ async fn send_file(
     presentation: Presentation,
 ) -> Result<Response, HttpError> {
     let not_found = || HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file");
-    let header_text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let cond = Conditions {
-        if_none_match: header_text(header::IF_NONE_MATCH),
-        range: header_text(header::RANGE),
-        if_range: header_text(header::IF_RANGE),
-    };
+    let cond = conditions(headers);
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '_' | '-'),
+            "_",
+        );
+    let loaded = tokio::task::spawn_blocking(move || load(&path, &cond))
+        .await
+        .map_err(|_| not_found())?
+        .ok_or_else(not_found)?;
+    Ok(respond(loaded, &file_name, immutable, presentation))
+}
+
+/// The response for a loaded file: status, body and headers.
+fn respond(
+    loaded: Loaded,
+    file_name: &str,
+    immutable: bool,
+    presentation: Presentation,
+) -> Response {
     let cache = if immutable {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
     };
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file")
-        .replace(|c: char| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '_' | '-'), "_");
-    let loaded = tokio::task::spawn_blocking(move || load(&path, &cond))
-        .await
-        .map_err(|_| not_found())?
-        .ok_or_else(not_found)?;
     let (etag, status, len, range, payload) = match loaded {
         Loaded::NotModified { etag } => {
-            return Ok((
+            return (
                 StatusCode::NOT_MODIFIED,
                 [
                     (header::ETAG, etag),
                     (header::CACHE_CONTROL, cache.to_string()),
                 ],
             )
-                .into_response());
+                .into_response();
         }
         Loaded::Unsatisfiable { etag, len } => {
-            return Ok((
+            return (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 [
                     (header::CONTENT_RANGE, format!("bytes */{len}")),
@@ -194,7 +262,7 @@ async fn send_file(
                     (header::ETAG, etag),
                 ],
             )
-                .into_response());
+                .into_response();
         }
         Loaded::Send {
             etag,
@@ -212,6 +280,7 @@ async fn send_file(
     let span = range.map_or(len, |(s, e)| e - s + 1);
     let mut resp = match payload {
         Payload::Bytes(bytes) => Response::new(Body::from(bytes)),
+        Payload::Static(bytes) => Response::new(Body::from(bytes)),
         Payload::Stream(file, left) => {
             let mut r = Response::new(stream_body(file, left));
             // A stream has no size hint; say it so the player knows the length up front.
@@ -234,7 +303,9 @@ async fn send_file(
     if presentation.sandboxed {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'; media-src 'self'"),
+            HeaderValue::from_static(
+                "sandbox; default-src 'none'; img-src 'self'; media-src 'self'",
+            ),
         );
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -252,7 +323,7 @@ async fn send_file(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    Ok(resp)
+    resp
 }
 
 /// `GET /files/{*path}`: a file inside the workspace; anything that would leave it is a 404.
@@ -275,30 +346,53 @@ pub async fn workspace_file(
     send_file(path, &headers, is_immutable(&rel), presentation).await
 }
 
-/// The built UI: a file from `ui_dir`, or `index.html` for client-side routes.
+/// The page served when there is no built UI (not embedded at build time, or no index.html in
+/// `--ui-dir`).
+fn ui_not_built() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><title>Review Desk</title><p>The web UI is not built yet: run <code>make run</code> (or <code>npm --prefix ui ci && npm --prefix ui run build</code>, then build <code>reviewdesk</code> again). The API is at <a href=\"/api/tasks\">/api/tasks</a>.</p>",
+    )
+        .into_response()
+}
+
+/// The built UI: a file from `ui_dir` (`None`: the UI embedded in the binary), or `index.html`
+/// for client-side routes. Hashed files under `assets/` are immutable; everything else, the
+/// `index.html` fallback included, is revalidated (`no-cache` with an ETag).
 pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -> Response {
-    let Some(dir) = ui_dir.filter(|d| d.join("index.html").is_file()) else {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            "<!doctype html><title>Review Desk</title><p>The web UI is not built yet: run <code>make run</code> (or <code>npm --prefix ui ci && npm --prefix ui run build</code>). The API is at <a href=\"/api/tasks\">/api/tasks</a>.</p>",
-        )
-            .into_response();
-    };
     let rel = rel.trim_start_matches('/');
-    let safe = !rel.split('/').any(|p| p == ".." || p.starts_with('.'));
-    let candidate = dir.join(rel);
-    let path = if safe && !rel.is_empty() && candidate.is_file() {
-        candidate
-    } else {
-        dir.join("index.html")
-    };
-    let immutable = rel.starts_with("assets/");
-    let presentation = Presentation {
-        content_type: content_type(&path),
+    let safe = !rel.is_empty() && !rel.split('/').any(|p| p == ".." || p.starts_with('.'));
+    let presentation = |name: &std::path::Path| Presentation {
+        content_type: content_type(name),
         attachment: false,
         sandboxed: false,
     };
+    let Some(dir) = ui_dir else {
+        let found = safe.then(|| EmbeddedUi::get(rel)).flatten();
+        let immutable = found.is_some() && rel.starts_with("assets/");
+        let (name, file) = match found {
+            Some(file) => (rel, file),
+            None => match EmbeddedUi::get("index.html") {
+                Some(file) => ("index.html", file),
+                None => return ui_not_built(),
+            },
+        };
+        let name = std::path::Path::new(name);
+        let file_name = name.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let loaded = load_embedded(file, &conditions(&headers));
+        return respond(loaded, file_name, immutable, presentation(name));
+    };
+    if !dir.join("index.html").is_file() {
+        return ui_not_built();
+    }
+    let candidate = dir.join(rel);
+    let (path, immutable) = if safe && candidate.is_file() {
+        (candidate, rel.starts_with("assets/"))
+    } else {
+        (dir.join("index.html"), false)
+    };
+    let presentation = presentation(&path);
     match send_file(path, &headers, immutable, presentation).await {
         Ok(r) => r,
         Err(e) => e.into_response(),

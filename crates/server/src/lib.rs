@@ -1,5 +1,6 @@
 //! Review Desk's HTTP server: a JSON API over the core services, server-sent events carrying the
-//! domain events, workspace files (thumbnails and full size), the built UI, and an OpenAPI document.
+//! domain events, workspace files (thumbnails and full size), the built UI (embedded in the binary),
+//! and an OpenAPI document.
 //! Handlers are thin: parse, call the service, map the error.
 
 mod error;
@@ -26,7 +27,9 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// Required bearer token when binding anything but loopback.
     pub token: Option<String>,
-    /// Folder with the built UI (index.html); `None` serves a short page saying how to build it.
+    /// Folder with the built UI (index.html), read on every request (for UI work); `None` serves
+    /// the UI embedded in the binary at build time. Either way, without an index.html a short page
+    /// says how to build it.
     pub ui_dir: Option<PathBuf>,
 }
 
