@@ -19,6 +19,8 @@
 //!   with the reason in the Error Log. A page that cannot be applied at all (a title too long, an
 //!   inactive channel) gets the reason in its Error Log and in [`SyncStore::refused_pages`], and
 //!   the poll goes on.
+//! - [`rows`]: every Notion property name, once, and the typed rows ([`rows::TaskRow`],
+//!   [`rows::AssetRow`]) the mirror writes and reads; [`setup`] builds the schemas from them.
 //! - [`setup`]: `reviewdesk notion init` / `check`.
 //! - [`webhook`]: signature check of Notion webhook deliveries, and the handshake token that
 //!   stays pending until the creator confirms it.
@@ -30,6 +32,7 @@ mod db;
 mod error;
 mod mirror;
 mod r2;
+pub mod rows;
 pub mod setup;
 pub mod webhook;
 

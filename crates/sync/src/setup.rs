@@ -11,6 +11,7 @@ use reviewdesk_notion::{
 };
 
 use crate::error::{Result, SyncError};
+use crate::rows::{PRIORITIES, StatusShape, asset_status, assets, clips, tasks};
 
 /// Colours do not matter to the mirror; one keeps the schema readable.
 const COLOR: &str = "default";
@@ -28,82 +29,91 @@ pub fn status_options() -> Vec<&'static str> {
 }
 
 /// The asset row statuses.
-pub const ASSET_STATUSES: &[&str] = &["pending", "generated", "approved", "rejected"];
+pub const ASSET_STATUSES: &[&str] = asset_status::ALL;
 /// The asset types.
 pub const ASSET_TYPES: &[&str] = &["character", "environment", "prop", "composite"];
 
 /// The Tasks schema (reverse relations are added by the dual relations of the other databases).
 pub fn tasks_schema() -> Vec<(String, PropertyConfig)> {
     vec![
-        ("Title".into(), PropertyConfig::Title),
-        ("Topic".into(), PropertyConfig::RichText),
-        ("Channel".into(), PropertyConfig::Select(vec![])),
-        ("Story Direction".into(), PropertyConfig::RichText),
+        (tasks::TITLE.into(), PropertyConfig::Title),
+        (tasks::TOPIC.into(), PropertyConfig::RichText),
+        (tasks::CHANNEL.into(), PropertyConfig::Select(vec![])),
+        (tasks::STORY_DIRECTION.into(), PropertyConfig::RichText),
         (
-            "Status".into(),
+            tasks::STATUS.into(),
             PropertyConfig::Select(options(&status_options())),
         ),
         (
-            "Priority".into(),
-            PropertyConfig::Select(options(&["High", "Normal", "Low"])),
+            tasks::PRIORITY.into(),
+            PropertyConfig::Select(options(PRIORITIES)),
         ),
-        ("Error Log".into(), PropertyConfig::RichText),
-        ("Updated".into(), PropertyConfig::Date),
-        ("Retry Status".into(), PropertyConfig::RichText),
-        ("YouTube URL".into(), PropertyConfig::Url),
+        (tasks::ERROR_LOG.into(), PropertyConfig::RichText),
+        (tasks::UPDATED.into(), PropertyConfig::Date),
+        (tasks::RETRY_STATUS.into(), PropertyConfig::RichText),
+        (tasks::YOUTUBE_URL.into(), PropertyConfig::Url),
     ]
 }
 
 /// The Assets schema, related to the Tasks data source.
 pub fn assets_schema(tasks: &DataSourceId) -> Vec<(String, PropertyConfig)> {
     vec![
-        ("Name".into(), PropertyConfig::Title),
-        ("Asset Key".into(), PropertyConfig::RichText),
+        (assets::NAME.into(), PropertyConfig::Title),
+        (assets::ASSET_KEY.into(), PropertyConfig::RichText),
         (
-            "Asset Type".into(),
+            assets::ASSET_TYPE.into(),
             PropertyConfig::Select(options(ASSET_TYPES)),
         ),
         (
-            "Status".into(),
+            assets::STATUS.into(),
             PropertyConfig::Select(options(ASSET_STATUSES)),
         ),
-        ("Generated Date".into(), PropertyConfig::Date),
+        (assets::GENERATED_DATE.into(), PropertyConfig::Date),
         (
-            "Task".into(),
+            assets::TASK.into(),
             PropertyConfig::Relation {
                 data_source_id: tasks.clone(),
                 dual: true,
             },
         ),
-        ("File".into(), PropertyConfig::Files),
-        ("Version".into(), PropertyConfig::Number("number".into())),
-        ("Notes".into(), PropertyConfig::RichText),
+        (assets::FILE.into(), PropertyConfig::Files),
+        (
+            assets::VERSION.into(),
+            PropertyConfig::Number("number".into()),
+        ),
+        (assets::NOTES.into(), PropertyConfig::RichText),
     ]
 }
 
 fn clip_schema(tasks: &DataSourceId, types: &[&str]) -> Vec<(String, PropertyConfig)> {
     vec![
-        ("Name".into(), PropertyConfig::Title),
+        (clips::NAME.into(), PropertyConfig::Title),
         (
-            "Clip Number".into(),
+            clips::CLIP_NUMBER.into(),
             PropertyConfig::Number("number".into()),
         ),
-        ("Type".into(), PropertyConfig::Select(options(types))),
-        ("Duration".into(), PropertyConfig::Number("number".into())),
+        (clips::TYPE.into(), PropertyConfig::Select(options(types))),
         (
-            "Status".into(),
+            clips::DURATION.into(),
+            PropertyConfig::Number("number".into()),
+        ),
+        (
+            clips::STATUS.into(),
             PropertyConfig::Select(options(ASSET_STATUSES)),
         ),
         (
-            "Task".into(),
+            clips::TASK.into(),
             PropertyConfig::Relation {
                 data_source_id: tasks.clone(),
                 dual: true,
             },
         ),
-        ("File".into(), PropertyConfig::Files),
-        ("Version".into(), PropertyConfig::Number("number".into())),
-        ("Notes".into(), PropertyConfig::RichText),
+        (clips::FILE.into(), PropertyConfig::Files),
+        (
+            clips::VERSION.into(),
+            PropertyConfig::Number("number".into()),
+        ),
+        (clips::NOTES.into(), PropertyConfig::RichText),
     ]
 }
 
@@ -319,7 +329,9 @@ fn compare(
                 ));
             }
             Some(p) => {
-                let ok = p.kind == kind || (name == "Status" && p.kind == "status");
+                // Every database's Status may be Notion's status type; the mirror writes that shape.
+                let ok = p.kind == kind
+                    || (name == tasks::STATUS && StatusShape::of_kind(&p.kind).is_some());
                 if !ok {
                     out.push((
                         name.clone(),
@@ -332,7 +344,7 @@ fn compare(
                 }
                 // Channel's options are the creator's own; only the mirror's fixed sets matter.
                 if let PropertyConfig::Select(opts) = cfg
-                    && name != "Channel"
+                    && name != tasks::CHANNEL
                 {
                     let missing: Vec<(String, String)> = opts
                         .iter()

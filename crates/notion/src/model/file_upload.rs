@@ -25,7 +25,7 @@ pub enum FileUploadStatus {
 /// A file upload object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileUpload {
-    /// Upload id (attach it with [`FileSource::Upload`]).
+    /// Upload id (attach it with [`FileSource::Upload`](super::FileSource::Upload)).
     pub id: FileUploadId,
     /// State.
     pub status: FileUploadStatus,

@@ -7,12 +7,11 @@ use chrono::Utc;
 use reviewdesk_core::Task;
 use reviewdesk_core::asset::AssetKind;
 use reviewdesk_core::store::AssetRecord;
-use reviewdesk_notion::{
-    DateValue, Filter, Idempotency, NewPage, PageId, PageParent, PageUpdate, PropertyValue, Query,
-};
+use reviewdesk_notion::{Filter, Idempotency, NewPage, PageId, PageParent, PageUpdate, Query};
 
 use super::{ChannelCtx, Mirror, asset_key};
 use crate::error::Result;
+use crate::rows::{AssetRow, asset_status, assets};
 
 impl Mirror {
     /// Sets the Status of the task's current asset rows (only `only` when given).
@@ -32,7 +31,11 @@ impl Mirror {
             let key = asset_key(task.id, &a.name, a.current_version);
             if let Some(Some(page)) = self.store.page(&key).await? {
                 let update = PageUpdate {
-                    properties: vec![("Status".into(), PropertyValue::select(status))],
+                    properties: AssetRow {
+                        status: Some(status.into()),
+                        ..AssetRow::default()
+                    }
+                    .to_properties(),
                     in_trash: None,
                 };
                 self.client
@@ -73,7 +76,7 @@ impl Mirror {
                 &ctx.assets_ds,
                 &Query {
                     filter: Some(Filter::property(
-                        "Asset Key",
+                        assets::ASSET_KEY,
                         "rich_text",
                         "starts_with",
                         format!("{}/", task.id),
@@ -83,17 +86,14 @@ impl Mirror {
                 },
             )
             .await?;
-        for p in &existing {
-            if let Some(k) = p.get("Asset Key").and_then(PropertyValue::plain_text) {
-                self.store
-                    .set_page(&k, task.id, Some(p.id.as_str()))
-                    .await?;
-            }
-        }
-        let found: std::collections::HashSet<String> = existing
+        let keys: Vec<(String, &PageId)> = existing
             .iter()
-            .filter_map(|p| p.get("Asset Key").and_then(PropertyValue::plain_text))
+            .filter_map(|p| AssetRow::from_page(p).key.map(|k| (k, &p.id)))
             .collect();
+        for (k, id) in &keys {
+            self.store.set_page(k, task.id, Some(id.as_str())).await?;
+        }
+        let found: std::collections::HashSet<&String> = keys.iter().map(|(k, _)| k).collect();
         todo.retain(|(_, k)| !found.contains(k));
         for (asset, key) in todo {
             self.create_asset_row(ctx, task, page, &asset, &key).await?;
@@ -117,33 +117,18 @@ impl Mirror {
             .map(|v| v.created_at)
             .unwrap_or_else(Utc::now);
         let (file, notes) = self.asset_file(ctx, task, asset).await?;
-        let mut properties = vec![
-            (
-                "Name".into(),
-                PropertyValue::title(&format!("{} v{version}", asset.name)),
-            ),
-            ("Asset Key".into(), PropertyValue::text(key)),
-            (
-                "Asset Type".into(),
-                PropertyValue::select(kind_name(asset.kind)),
-            ),
-            ("Status".into(), PropertyValue::select("generated")),
-            (
-                "Generated Date".into(),
-                PropertyValue::Date(Some(DateValue::datetime(generated))),
-            ),
-            ("Task".into(), PropertyValue::relation([task_page.clone()])),
-            (
-                "Version".into(),
-                PropertyValue::Number(Some(version as f64)),
-            ),
-        ];
-        if let Some(f) = file {
-            properties.push(("File".into(), PropertyValue::Files(vec![f])));
+        let properties = AssetRow {
+            name: Some(format!("{} v{version}", asset.name)),
+            key: Some(key.into()),
+            asset_type: Some(kind_name(asset.kind).into()),
+            status: Some(asset_status::GENERATED.into()),
+            generated: Some(generated),
+            task: Some(task_page.clone()),
+            version: Some(version),
+            file,
+            notes,
         }
-        if let Some(n) = notes {
-            properties.push(("Notes".into(), PropertyValue::text(&n)));
-        }
+        .to_properties();
         self.store.set_page(key, task.id, None).await?;
         let created = self
             .client

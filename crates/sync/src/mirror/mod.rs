@@ -31,6 +31,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::db::SyncStore;
 use crate::error::{Result, SyncError};
+use crate::rows::{StatusShape, tasks};
 
 /// Ids re-read behind the out cursor on PostgreSQL, where a transaction can commit after a
 /// later id was already read (core transactions last milliseconds; this covers bursts of ~1000
@@ -97,8 +98,8 @@ struct ChannelCtx {
     channel: ChannelConfig,
     tasks_ds: DataSourceId,
     assets_ds: DataSourceId,
-    /// `select` or `status`: the shape the Tasks Status property has.
-    status_kind: String,
+    /// The shape the Tasks Status property has.
+    status_shape: StatusShape,
     /// The uploader of the `r2` strategy.
     r2: Option<Arc<crate::r2::R2Uploader>>,
 }
@@ -372,10 +373,13 @@ impl Mirror {
             "Assets",
         )?;
         let schema = self.client.retrieve_data_source(&tasks_ds).await?;
-        let status_kind = match schema.properties.get("Status") {
-            Some(p) if p.kind == "status" => "status".to_string(),
-            Some(p) if p.kind == "select" => "select".to_string(),
-            _ => {
+        let status_shape = match schema
+            .properties
+            .get(tasks::STATUS)
+            .and_then(|p| StatusShape::of_kind(&p.kind))
+        {
+            Some(shape) => shape,
+            None => {
                 return Err(SyncError::Setup(
                     "the Tasks database has no Status property of type select or status: run `reviewdesk notion check`".into(),
                 ));
@@ -397,7 +401,7 @@ impl Mirror {
             channel: cfg,
             tasks_ds,
             assets_ds,
-            status_kind,
+            status_shape,
         };
         map.insert(channel.as_str().to_string(), ctx.clone());
         Ok(Some(ctx))
@@ -411,14 +415,6 @@ impl Mirror {
             }
         }
         Ok(out)
-    }
-
-    fn status_value(ctx: &ChannelCtx, name: &str) -> PropertyValue {
-        if ctx.status_kind == "status" {
-            PropertyValue::status(name)
-        } else {
-            PropertyValue::select(name)
-        }
     }
 }
 

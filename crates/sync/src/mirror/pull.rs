@@ -8,11 +8,12 @@ use reviewdesk_core::{
     StatusKind, Task, TaskService,
 };
 use reviewdesk_notion::{
-    Direction, Filter, Idempotency, Page, PageId, PageUpdate, PropertyValue, Query, Sort, Timestamp,
+    Direction, Filter, Idempotency, Page, PageId, PageUpdate, Query, Sort, Timestamp,
 };
 
-use super::{ChannelCtx, Mirror, POLL_MARGIN_MS, affects_every_task, asset_key, error_log_value};
+use super::{ChannelCtx, Mirror, POLL_MARGIN_MS, affects_every_task, asset_key};
 use crate::error::{Result, SyncError};
+use crate::rows::{AssetRow, StatusShape, TaskRow, asset_status, assets, tasks};
 
 impl Mirror {
     /// Polls every channel's Tasks data source from its cursor (minus a margin), to the end of
@@ -104,11 +105,9 @@ impl Mirror {
         fingerprint: String,
         why: &SyncError,
     ) -> Result<()> {
-        let notion_status = page
-            .get("Status")
-            .and_then(PropertyValue::plain_text)
-            .unwrap_or_default();
-        let title = page.title();
+        let row = TaskRow::from_page(page);
+        let notion_status = row.status.unwrap_or_default();
+        let title = row.title.unwrap_or_default();
         let reason = why.to_string().replace(['\r', '\n'], " ");
         let text = format!(
             "Review Desk did not apply this change: {reason} — fix the page and set its Status again"
@@ -131,18 +130,20 @@ impl Mirror {
                 }
             ),
         };
-        let log = page
-            .get("Error Log")
-            .and_then(PropertyValue::plain_text)
-            .unwrap_or_default();
+        let log = row.error_log.unwrap_or_default();
         let log = if log.trim().is_empty() {
             line.clone()
         } else {
             format!("{}\n{line}", log.trim_end())
         };
-        // The whole new value is sent, so a repeat after a timeout writes the same text.
+        // The whole new value is sent, so a repeat after a timeout writes the same text (no
+        // Status in it: its shape does not matter).
         let update = PageUpdate {
-            properties: vec![("Error Log".into(), error_log_value(&log))],
+            properties: TaskRow {
+                error_log: Some(log),
+                ..TaskRow::default()
+            }
+            .to_properties(StatusShape::Select),
             in_trash: None,
         };
         let error_log_written = match self
@@ -182,7 +183,8 @@ impl Mirror {
     }
 
     pub(super) async fn pull_page_in(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
-        let Some(notion_status) = page.get("Status").and_then(PropertyValue::plain_text) else {
+        let row = TaskRow::from_page(page);
+        let Some(notion_status) = row.status else {
             return Ok(());
         };
         let bot = self.bot_id().await?;
@@ -225,11 +227,7 @@ impl Mirror {
                     && task.status.is_gate()
                     && task.status.can_transition_to(s) =>
             {
-                let log = page
-                    .get("Error Log")
-                    .and_then(PropertyValue::plain_text)
-                    .unwrap_or_default();
-                let feedback = newest_entry(&log);
+                let feedback = newest_entry(row.error_log.as_deref().unwrap_or_default());
                 let flags = self.rejected_rows(ctx, &task, &page.id).await?;
                 review
                     .reject(task.id, Some(flags), input.with_reason(feedback))
@@ -356,8 +354,8 @@ impl Mirror {
                 &ctx.assets_ds,
                 &Query {
                     filter: Some(Filter::And(vec![
-                        Filter::relation_contains("Task", page),
-                        Filter::select_equals("Status", "rejected"),
+                        Filter::relation_contains(assets::TASK, page),
+                        Filter::select_equals(assets::STATUS, asset_status::REJECTED),
                     ])),
                     page_size: Some(100),
                     ..Query::default()
@@ -367,7 +365,7 @@ impl Mirror {
         let assets = self.core.store.assets(task.id).await?;
         let mut out = Vec::new();
         for r in rows {
-            let Some(key) = r.get("Asset Key").and_then(PropertyValue::plain_text) else {
+            let Some(key) = AssetRow::from_page(&r).key else {
                 continue;
             };
             if let Some(a) = assets
@@ -382,12 +380,8 @@ impl Mirror {
     }
 
     pub(super) async fn create_from_page(&self, ctx: &ChannelCtx, page: &Page) -> Result<()> {
-        let text = |n: &str| {
-            page.get(n)
-                .and_then(PropertyValue::plain_text)
-                .unwrap_or_default()
-        };
-        let channel = text("Channel");
+        let row = TaskRow::from_page(page);
+        let channel = row.channel.unwrap_or_default();
         let channel_id = self
             .core
             .channels()
@@ -395,8 +389,8 @@ impl Mirror {
             .find(|c| c.channel_id.as_str() == channel || c.channel_name == channel)
             .map(|c| c.channel_id)
             .unwrap_or_else(|| ctx.channel.channel_id.clone());
-        let priority = Priority::parse(&text("Priority").to_lowercase()).ok();
-        let title = page.title();
+        let priority = Priority::parse(&row.priority.unwrap_or_default().to_lowercase()).ok();
+        let title = row.title.unwrap_or_default();
         let task = TaskService::new(self.core.clone())
             .create(
                 NewTask {
@@ -406,8 +400,8 @@ impl Mirror {
                     } else {
                         title
                     },
-                    topic: text("Topic"),
-                    story_direction: text("Story Direction"),
+                    topic: row.topic.unwrap_or_default(),
+                    story_direction: row.story_direction.unwrap_or_default(),
                     priority,
                     draft: false,
                     plan: None,
@@ -430,20 +424,19 @@ pub(super) fn page_fingerprint(page: &Page) -> String {
     h.update(page.last_edited_time.to_rfc3339());
     h.update([0u8]);
     h.update(page.last_edited_by.id.as_str());
-    for name in [
-        "Status",
-        "Title",
-        "Topic",
-        "Story Direction",
-        "Channel",
-        "Priority",
+    let row = TaskRow::from_page(page);
+    for (name, value) in [
+        (tasks::STATUS, &row.status),
+        (tasks::TITLE, &row.title),
+        (tasks::TOPIC, &row.topic),
+        (tasks::STORY_DIRECTION, &row.story_direction),
+        (tasks::CHANNEL, &row.channel),
+        (tasks::PRIORITY, &row.priority),
     ] {
         h.update([0u8]);
         h.update(name);
         h.update([1u8]);
-        if name == "Title" {
-            h.update(page.title());
-        } else if let Some(v) = page.get(name).and_then(PropertyValue::plain_text) {
+        if let Some(v) = value {
             h.update(v);
         }
     }

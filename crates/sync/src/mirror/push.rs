@@ -9,11 +9,12 @@ use futures::StreamExt;
 use reviewdesk_core::store::{TaskEventRow, now_ms};
 use reviewdesk_core::task::error_log_line;
 use reviewdesk_core::{CoreError, Source, Status, Task, TaskId};
-use reviewdesk_notion::{Idempotency, PageId, PageUpdate, PropertyValue};
+use reviewdesk_notion::{Idempotency, PageId, PageUpdate};
 
-use super::{Mirror, PG_RESCAN_IDS, PUSH_TASKS, affects_every_task, error_log_value, retry_status};
+use super::{Mirror, PG_RESCAN_IDS, PUSH_TASKS, affects_every_task};
 use crate::db::{DiscardedEvent, StuckEvent};
 use crate::error::{Result, SyncError};
+use crate::rows::asset_status;
 
 impl Mirror {
     /// Takes the log's new events in, then mirrors every task's waiting events, each task in
@@ -268,11 +269,12 @@ impl Mirror {
                     self.publish_assets(&ctx, &task, &page).await?;
                 }
                 if from == Status::AssetsReady && to == Status::AssetsApproved {
-                    self.mark_rows(&task, None, "approved").await?;
+                    self.mark_rows(&task, None, asset_status::APPROVED).await?;
                 }
                 if from == Status::AssetsReady && to == Status::AssetError {
                     let flagged = self.rejected_flags(&task).await?;
-                    self.mark_rows(&task, Some(&flagged), "rejected").await?;
+                    self.mark_rows(&task, Some(&flagged), asset_status::REJECTED)
+                        .await?;
                 }
                 if !superseded {
                     self.push_status(&ctx, &task, &page, to, ev.created_at)
@@ -282,16 +284,7 @@ impl Mirror {
             "log" | "retry_scheduled" if !superseded => {
                 if let Some(page) = task.notion_page_id.as_deref() {
                     let update = PageUpdate {
-                        properties: vec![
-                            ("Error Log".into(), error_log_value(&task.error_log)),
-                            (
-                                "Retry Status".into(),
-                                PropertyValue::text(&retry_status(
-                                    &task,
-                                    self.core.worker_settings.max_attempts,
-                                )),
-                            ),
-                        ],
+                        properties: self.log_row(&task).to_properties(ctx.status_shape),
                         in_trash: None,
                     };
                     self.client

@@ -1,15 +1,24 @@
 //! The Tasks page of a task: found or created once, then every status pushed to it.
 
 use chrono::{DateTime, Utc};
-use reviewdesk_core::{Priority, Status, Task};
-use reviewdesk_notion::{
-    DateValue, Filter, Idempotency, NewPage, PageId, PageParent, PageUpdate, PropertyValue, Query,
-};
+use reviewdesk_core::{Status, Task};
+use reviewdesk_notion::{Filter, Idempotency, NewPage, PageId, PageParent, PageUpdate, Query};
 
-use super::{ChannelCtx, Mirror, error_log_value, retry_status};
+use super::{ChannelCtx, Mirror, retry_status};
 use crate::error::Result;
+use crate::rows::{TaskRow, priority_name, tasks};
 
 impl Mirror {
+    /// The task's Error Log and Retry Status, as the page shows them.
+    pub(super) fn log_row(&self, task: &Task) -> TaskRow {
+        TaskRow {
+            error_log: Some(task.error_log.clone()),
+            retry_status: Some(retry_status(task, self.core.worker_settings.max_attempts)),
+            ..TaskRow::default()
+        }
+    }
+
+    /// Sets the page's Status (in the property's shape), Updated, Error Log and Retry Status.
     pub(super) async fn push_status(
         &self,
         ctx: &ChannelCtx,
@@ -20,21 +29,12 @@ impl Mirror {
     ) -> Result<()> {
         let name = status.board_name();
         let update = PageUpdate {
-            properties: vec![
-                ("Status".into(), Self::status_value(ctx, name)),
-                (
-                    "Updated".into(),
-                    PropertyValue::Date(Some(DateValue::datetime(at))),
-                ),
-                ("Error Log".into(), error_log_value(&task.error_log)),
-                (
-                    "Retry Status".into(),
-                    PropertyValue::text(&retry_status(
-                        task,
-                        self.core.worker_settings.max_attempts,
-                    )),
-                ),
-            ],
+            properties: TaskRow {
+                status: Some(name.into()),
+                updated: Some(at),
+                ..self.log_row(task)
+            }
+            .to_properties(ctx.status_shape),
             in_trash: None,
         };
         self.client
@@ -63,7 +63,7 @@ impl Mirror {
                     .query_data_source(
                         &ctx.tasks_ds,
                         &Query {
-                            filter: Some(Filter::title_equals("Title", &task.title)),
+                            filter: Some(Filter::title_equals(tasks::TITLE, &task.title)),
                             ..Query::default()
                         },
                     )
@@ -95,30 +95,17 @@ impl Mirror {
             .client
             .create_page(&NewPage {
                 parent: PageParent::DataSource(ctx.tasks_ds.clone()),
-                properties: vec![
-                    ("Title".into(), PropertyValue::title(&task.title)),
-                    ("Topic".into(), PropertyValue::text(&task.topic)),
-                    (
-                        "Story Direction".into(),
-                        PropertyValue::text(&task.story_direction),
-                    ),
-                    (
-                        "Channel".into(),
-                        PropertyValue::select(task.channel_id.as_str()),
-                    ),
-                    (
-                        "Priority".into(),
-                        PropertyValue::select(priority_name(task.priority)),
-                    ),
-                    (
-                        "Status".into(),
-                        Self::status_value(ctx, task.status.board_name()),
-                    ),
-                    (
-                        "Updated".into(),
-                        PropertyValue::Date(Some(DateValue::datetime(task.status_changed_at))),
-                    ),
-                ],
+                properties: TaskRow {
+                    title: Some(task.title.clone()),
+                    topic: Some(task.topic.clone()),
+                    story_direction: Some(task.story_direction.clone()),
+                    channel: Some(task.channel_id.as_str().into()),
+                    priority: Some(priority_name(task.priority).into()),
+                    status: Some(task.status.board_name().into()),
+                    updated: Some(task.status_changed_at),
+                    ..TaskRow::default()
+                }
+                .to_properties(ctx.status_shape),
                 children: vec![],
             })
             .await?;
@@ -133,13 +120,5 @@ impl Mirror {
             .set_pushed(task.id, task.status.board_name())
             .await?;
         Ok(page.id)
-    }
-}
-
-pub(super) fn priority_name(p: Priority) -> &'static str {
-    match p {
-        Priority::High => "High",
-        Priority::Low => "Low",
-        _ => "Normal",
     }
 }
