@@ -73,12 +73,9 @@ pub async fn forward_events(app: AppHandle, rt: Arc<AppRuntime>) {
         let _ = app.emit(DOMAIN, &ev);
         match &ev {
             DomainEvent::ReviewReady {
-                task_id,
-                gate,
-                title,
-                items,
+                task_id, headline, ..
             } => {
-                let (title, body) = notify::review_ready_text(*gate, title, *items);
+                let (title, body) = (headline.clone(), notify::BODY.to_string());
                 tracing::info!(task = %task_id, "notifying: {title}");
                 notify(&app, title, body);
                 refresh_tray(&app).await;

@@ -102,6 +102,9 @@ pub enum DomainEvent {
         title: String,
         /// How many items wait for review.
         items: u32,
+        /// The notification's first line, built here once for every door:
+        /// "Assets ready — <title> (22 images)".
+        headline: String,
     },
     /// A person decided at a gate.
     DecisionMade {
@@ -156,6 +159,18 @@ pub enum DomainEvent {
 }
 
 impl DomainEvent {
+    /// A task entered a review gate, with the notification's headline.
+    pub fn review_ready(task_id: TaskId, gate: Status, title: String, items: u32) -> Self {
+        let headline = review_ready_headline(gate, &title, items);
+        DomainEvent::ReviewReady {
+            task_id,
+            gate,
+            title,
+            items,
+            headline,
+        }
+    }
+
     /// The task concerned, if any.
     pub fn task_id(&self) -> Option<TaskId> {
         match self {
@@ -200,5 +215,48 @@ impl EventBus {
     /// Subscribes to future events.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DomainEvent> {
         self.tx.subscribe()
+    }
+}
+
+/// The first line of the "ready for review" notification: what is ready, for which task, and how
+/// many items wait ("Video ready — Deep sea (18 clips)").
+pub fn review_ready_headline(gate: Status, title: &str, items: u32) -> String {
+    let (what, unit) = match gate {
+        Status::AssetsReady => ("Assets ready", "images"),
+        Status::VideoReady => ("Video ready", "clips"),
+        Status::AudioReady => ("Audio ready", "tracks"),
+        _ => ("Final review", "files"),
+    };
+    let unit = if items == 1 {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
+    format!("{what} — {title} ({items} {unit})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_review_ready_headline_names_the_gate_the_task_and_the_count() {
+        let id = TaskId::new();
+        let ev = DomainEvent::review_ready(id, Status::AssetsReady, "Deep sea".into(), 22);
+        let json = serde_json::to_value(&ev).unwrap();
+        // Every door shows this line: the desktop natively, the browser through its API.
+        assert_eq!(json["headline"], "Assets ready — Deep sea (22 images)");
+        assert_eq!(
+            review_ready_headline(Status::VideoReady, "X", 1),
+            "Video ready — X (1 clip)"
+        );
+        assert_eq!(
+            review_ready_headline(Status::AudioReady, "X", 18),
+            "Audio ready — X (18 tracks)"
+        );
+        assert_eq!(
+            review_ready_headline(Status::FinalReview, "X", 1),
+            "Final review — X (1 file)"
+        );
     }
 }

@@ -45,12 +45,12 @@ pub fn events_of(row: &TaskEventRow, title: Option<&str>, items: u32) -> Vec<Dom
                 });
             }
             if to.is_gate() {
-                out.push(DomainEvent::ReviewReady {
+                out.push(DomainEvent::review_ready(
                     task_id,
-                    gate: to,
-                    title: title.unwrap_or_default().into(),
+                    to,
+                    title.unwrap_or_default().into(),
                     items,
-                });
+                ));
             }
             out
         }

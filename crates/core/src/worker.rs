@@ -431,12 +431,12 @@ impl Worker {
                 task = self
                     .move_to(&task, claim, Status::FinalReview, None, true)
                     .await?;
-                self.core.events.emit(DomainEvent::ReviewReady {
-                    task_id: task.id,
-                    gate: Status::FinalReview,
-                    title: task.title.clone(),
-                    items: 1,
-                });
+                self.core.events.emit(DomainEvent::review_ready(
+                    task.id,
+                    Status::FinalReview,
+                    task.title.clone(),
+                    1,
+                ));
                 return Ok(Outcome::Stopped);
             }
             let Some(step) = self.next_step(&task).await? else {
@@ -465,12 +465,12 @@ impl Worker {
                             Step::Assets => self.core.store.assets(task.id).await?.len(),
                             _ => self.core.store.checkpoints(task.id, step).await?.len(),
                         };
-                        self.core.events.emit(DomainEvent::ReviewReady {
-                            task_id: task.id,
-                            gate: done,
-                            title: task.title.clone(),
-                            items: items as u32,
-                        });
+                        self.core.events.emit(DomainEvent::review_ready(
+                            task.id,
+                            done,
+                            task.title.clone(),
+                            items as u32,
+                        ));
                     }
                     if stop {
                         return Ok(Outcome::Stopped);

@@ -58,6 +58,7 @@ async fn the_started_worker_takes_a_task_to_the_gate_and_the_status_counts_it() 
                 gate,
                 title,
                 items,
+                ..
             }) = events.recv().await
                 && task_id == task.id
             {

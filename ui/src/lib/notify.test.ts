@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrowserNotifier, reviewReadyText, type NotificationHost } from './notify';
-
-describe('reviewReadyText', () => {
-  it('names the gate, the task and the count, like the desktop', () => {
-    expect(reviewReadyText('assets_ready', 'Deep sea', 22).title).toBe('Assets ready — Deep sea (22 images)');
-    expect(reviewReadyText('video_ready', 'X', 1).title).toBe('Video ready — X (1 clip)');
-    expect(reviewReadyText('audio_ready', 'X', 18).title).toBe('Audio ready — X (18 tracks)');
-    expect(reviewReadyText('final_review', 'X', 1).title).toBe('Final review — X (1 file)');
-    expect(reviewReadyText('assets_ready', 'X', 2).body).toContain('A approves');
-  });
-});
+import { BrowserNotifier, REVIEW_READY_BODY, type NotificationHost } from './notify';
 
 /** A recording double of the browser's Notification class. */
 function fakeHost(permission: NotificationPermission, answer: NotificationPermission = permission) {
@@ -32,7 +22,8 @@ function fakeHost(permission: NotificationPermission, answer: NotificationPermis
   return { host: FakeNotification as unknown as NotificationHost, shown };
 }
 
-const event = { task_id: 't1', gate: 'assets_ready' as const, title: 'Deep sea', items: 22 };
+// The event carries its headline, built once in core (event.rs `review_ready_headline`).
+const event = { task_id: 't1', headline: 'Assets ready — Deep sea (22 images)' };
 
 describe('BrowserNotifier', () => {
   it('shows nothing until the creator allows it', async () => {
@@ -45,6 +36,7 @@ describe('BrowserNotifier', () => {
     expect(n.reviewReady(event, () => {})).toBe(true);
     expect(shown[0].title).toBe('Assets ready — Deep sea (22 images)');
     expect(shown[0].options?.tag).toBe('review-t1');
+    expect(shown[0].options?.body).toBe(REVIEW_READY_BODY);
   });
 
   it('opens the task on a click and closes the notification', () => {

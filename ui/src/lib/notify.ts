@@ -1,24 +1,9 @@
 // The browser's stand-in for the desktop's "assets ready" notification (ux.md, Headless: "the
 // browser's notification API may stand in"). The desktop app notifies natively from Rust; this
 // module is used only when the UI runs in a browser on `reviewdesk serve`.
-import type { Status } from './bindings/Status';
 
-/** The notification for a task that entered a review gate. Same words as the desktop's. */
-export function reviewReadyText(gate: Status, title: string, items: number): { title: string; body: string } {
-  const [what, unit] =
-    gate === 'assets_ready'
-      ? ['Assets ready', 'images']
-      : gate === 'video_ready'
-        ? ['Video ready', 'clips']
-        : gate === 'audio_ready'
-          ? ['Audio ready', 'tracks']
-          : ['Final review', 'files'];
-  const u = items === 1 ? unit.replace(/s$/, '') : unit;
-  return {
-    title: `${what} — ${title} (${items} ${u})`,
-    body: 'Click to open it: A approves, F flags, R rejects with feedback.',
-  };
-}
+/** What the notification says under the headline (which comes with the event, built in core). */
+export const REVIEW_READY_BODY = 'Click to open it: A approves, F flags, R rejects with feedback.';
 
 /** Where the browser stands on notifications for this page. */
 export type NotifyPermission = 'unsupported' | 'default' | 'granted' | 'denied';
@@ -58,11 +43,10 @@ export class BrowserNotifier {
    * notification per task (tagged by id), so several open tabs or a repeated event replace it
    * instead of stacking. Returns whether one was shown.
    */
-  reviewReady(e: { task_id: string; gate: Status; title: string; items: number }, onOpen: (taskId: string) => void): boolean {
+  reviewReady(e: { task_id: string; headline: string }, onOpen: (taskId: string) => void): boolean {
     if (!this.host || this.host.permission !== 'granted') return false;
-    const { title, body } = reviewReadyText(e.gate, e.title, e.items);
     try {
-      const n = new this.host(title, { body, tag: `review-${e.task_id}` });
+      const n = new this.host(e.headline, { body: REVIEW_READY_BODY, tag: `review-${e.task_id}` });
       n.onclick = () => {
         n.close();
         onOpen(e.task_id);

@@ -48,7 +48,12 @@ title: string,
 /**
  * How many items wait for review.
  */
-items: number, } | { "type": "decision_made", 
+items: number, 
+/**
+ * The notification's first line, built here once for every door:
+ * "Assets ready — <title> (22 images)".
+ */
+headline: string, } | { "type": "decision_made", 
 /**
  * Task.
  */
