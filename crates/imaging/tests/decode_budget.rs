@@ -4,7 +4,12 @@
 use reviewdesk_imaging::*;
 
 fn small_png() -> Vec<u8> {
-    encode_png(&image::RgbaImage::from_pixel(64, 48, image::Rgba([10, 20, 30, 255]))).unwrap()
+    encode_png(&image::RgbaImage::from_pixel(
+        64,
+        48,
+        image::Rgba([10, 20, 30, 255]),
+    ))
+    .unwrap()
 }
 
 #[test]

@@ -41,7 +41,9 @@ fn op(summary: &str, body: Option<&str>, ok: (u16, Option<Value>), fails: Fails)
     responses.insert(
         code.to_string(),
         match schema {
-            Some(s) => json!({"description": summary, "content": {"application/json": {"schema": s}}}),
+            Some(s) => {
+                json!({"description": summary, "content": {"application/json": {"schema": s}}})
+            }
             None => json!({"description": summary}),
         },
     );
@@ -131,7 +133,10 @@ pub fn document() -> Value {
     let id = json!([id_param]);
     let name_param = json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}});
     let task = (200, Some(schema_ref("Task")));
-    let tasks = (200, Some(json!({"type": "array", "items": schema_ref("Task")})));
+    let tasks = (
+        200,
+        Some(json!({"type": "array", "items": schema_ref("Task")})),
+    );
     let status = (200, Some(schema_ref("AppStatus")));
     let decision = Fails {
         body: true,
@@ -139,10 +144,7 @@ pub fn document() -> Value {
         decides: true,
         validates: false,
     };
-    let write = Fails {
-        body: true,
-        ..READ
-    };
+    let write = Fails { body: true, ..READ };
     let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
     let board_names: Vec<&str> = Status::ALL.iter().map(|s| s.board_name()).collect();
     let date_time = json!({"type": "string", "format": "date-time"});

@@ -253,10 +253,7 @@ async fn events(State(s): State<AppState>) -> Response {
             .map(Ok::<_, std::convert::Infallible>)
     });
     // The stream ends when the runtime stops, so a browser left open never holds shutdown up.
-    Sse::new(futures::StreamExt::take_until(
-        stream,
-        s.runtime.stopped(),
-    ))
+    Sse::new(futures::StreamExt::take_until(stream, s.runtime.stopped()))
         .keep_alive(KeepAlive::default())
         .into_response()
 }

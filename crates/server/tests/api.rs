@@ -342,7 +342,9 @@ async fn every_answer_carries_a_strict_content_security_policy() {
 async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
     let err = spawn_app(None, "0.0.0.0:0").await.err().expect("refused");
     assert!(err.to_string().contains("--token"), "{err}");
-    let app = spawn_app(Some("s3cret-token-of-24-chars"), "0.0.0.0:0").await.unwrap();
+    let app = spawn_app(Some("s3cret-token-of-24-chars"), "0.0.0.0:0")
+        .await
+        .unwrap();
     assert_eq!(
         app.get("/api/tasks").await.status(),
         StatusCode::UNAUTHORIZED
@@ -434,11 +436,17 @@ async fn a_plan_is_text_from_the_client_and_never_a_path_the_server_reads() {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
         let body = r.text().await.unwrap();
         assert!(body.contains("plan_file"), "{body}");
-        assert!(!body.contains("TOPSECRET") && !body.contains("root:"), "{body}");
+        assert!(
+            !body.contains("TOPSECRET") && !body.contains("root:"),
+            "{body}"
+        );
     }
     // A plan's text that is not a plan is refused without echoing it.
     let r = app
-        .post("/api/tasks", json!({"title": "T", "plan": "TOPSECRET-VALUE-1234"}))
+        .post(
+            "/api/tasks",
+            json!({"title": "T", "plan": "TOPSECRET-VALUE-1234"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
@@ -446,11 +454,18 @@ async fn a_plan_is_text_from_the_client_and_never_a_path_the_server_reads() {
     assert!(body.contains("plan"), "{body}");
     // Oversized plans are refused by size.
     let big = format!("characters: []\n#{}", "x".repeat(300 * 1024));
-    let r = app.post("/api/tasks", json!({"title": "T", "plan": big})).await;
+    let r = app
+        .post("/api/tasks", json!({"title": "T", "plan": big}))
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("larger than 256 KiB"));
     assert!(
-        app.core.store.tasks(&Default::default()).await.unwrap().is_empty(),
+        app.core
+            .store
+            .tasks(&Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing was created"
     );
     // A valid plan's text becomes the task's 18 assets.
@@ -479,7 +494,12 @@ async fn a_plan_is_text_from_the_client_and_never_a_path_the_server_reads() {
         .run_until_idle()
         .await
         .unwrap();
-    let detail: Value = app.get(&format!("/api/tasks/{id}")).await.json().await.unwrap();
+    let detail: Value = app
+        .get(&format!("/api/tasks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["task"]["status"], "assets_ready", "{detail}");
     assert_eq!(detail["assets"].as_array().unwrap().len(), 18);
 }
@@ -511,7 +531,8 @@ async fn workspace_files_never_run_as_the_app() {
     ws.write_atomic("x.html", b"<script>fetch('/api/tasks')</script>")
         .unwrap();
     ws.write_atomic("x.js", b"fetch('/api/tasks')").unwrap();
-    ws.write_atomic("x.svg", b"<svg onload=\"alert(1)\"/>").unwrap();
+    ws.write_atomic("x.svg", b"<svg onload=\"alert(1)\"/>")
+        .unwrap();
     ws.write_atomic("x.png", b"\x89PNG").unwrap();
     ws.write_atomic("x.json", b"{}").unwrap();
     let csp = |r: &reqwest::Response| {
