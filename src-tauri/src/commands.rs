@@ -8,7 +8,7 @@ use reviewdesk_core::api::{
     ApiError, AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
 };
 use reviewdesk_core::store::TaskFilter;
-use reviewdesk_core::tasks::TaskDetail;
+use reviewdesk_core::task_service::TaskDetail;
 use reviewdesk_core::{
     AssetName, CoreError, NewTask, ReviewInput, ReviewService, Source, Status, Task, TaskId,
     TaskService,

@@ -20,7 +20,7 @@ use tauri::{Manager, RunEvent, WindowEvent};
 pub use startup::Desktop;
 
 fn main() -> std::process::ExitCode {
-    let logs = reviewdesk_core::runtime::default_data_dir().join("logs");
+    let logs = reviewdesk_core::context::default_data_dir().join("logs");
     let _log_guard = reviewdesk_core::telemetry::init(Some(&logs), "info");
     let desktop = tauri::async_runtime::block_on(startup::start());
     if let Err(e) = &desktop.runtime {

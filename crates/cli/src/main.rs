@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await?;
     let tasks = TaskService::new(core.clone());
     let reviews = ReviewService::new(core.clone());
-    let input = || ReviewInput::from(Source::Cli, local_reviewer());
+    let input = || ReviewInput::by(Source::Cli, local_reviewer());
     let json = cli.json;
     match cli.command {
         Command::Demo => {
@@ -471,7 +471,7 @@ fn main() -> ExitCode {
         2 => "debug",
         _ => "trace",
     };
-    let logs = reviewdesk_core::runtime::default_data_dir().join("logs");
+    let logs = reviewdesk_core::context::default_data_dir().join("logs");
     let _guard = reviewdesk_core::telemetry::init(Some(&logs), level);
     let rt = match tokio::runtime::Runtime::new().context("cannot start the async runtime") {
         Ok(rt) => rt,

@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 
 use crate::event::{DomainEvent, Source};
 use crate::ids::TaskId;
-use crate::runtime::Core;
+use crate::context::Core;
 use crate::status::Status;
 use crate::store::TaskEventRow;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
-use crate::runtime::Core;
+use crate::context::Core;
 use crate::status::{Status, Step};
 use crate::store::{AuditRow, Change, Effect, Reviewer, Transition};
 use crate::task::{Task, error_log_line};
@@ -28,8 +28,8 @@ pub struct ReviewInput {
 }
 
 impl ReviewInput {
-    /// A decision by `source` with no reason.
-    pub fn from(source: Source, reviewer: Reviewer) -> Self {
+    /// A decision by `reviewer` through `source`, with no reason yet.
+    pub fn by(source: Source, reviewer: Reviewer) -> Self {
         ReviewInput {
             reviewer,
             source,

@@ -11,7 +11,7 @@ use crate::asset::AssetKind;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
-use crate::runtime::Core;
+use crate::context::Core;
 use crate::status::Status;
 use crate::thumbs;
 use crate::workspace::Workspace;

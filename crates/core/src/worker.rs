@@ -22,7 +22,7 @@ use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
 use crate::pipeline;
-use crate::runtime::Core;
+use crate::context::Core;
 use crate::status::{Status, StatusKind, Step};
 use crate::store::{ClaimRequest, Claimed, Lease, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};

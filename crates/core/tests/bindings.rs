@@ -10,7 +10,7 @@ fn generate(dir: &Path) {
     let cfg = ts_rs::Config::new()
         .with_out_dir(dir)
         .with_large_int("number");
-    reviewdesk_core::tasks::TaskDetail::export_all(&cfg).unwrap();
+    reviewdesk_core::task_service::TaskDetail::export_all(&cfg).unwrap();
     reviewdesk_core::DomainEvent::export_all(&cfg).unwrap();
     reviewdesk_core::NewTask::export_all(&cfg).unwrap();
     reviewdesk_core::StatusKind::export_all(&cfg).unwrap();

@@ -75,7 +75,7 @@ async fn add_task(app: &TestApp, title: &str) -> reviewdesk_core::Task {
 }
 
 fn review(source: Source) -> ReviewInput {
-    ReviewInput::from(source, local_reviewer())
+    ReviewInput::by(source, local_reviewer())
 }
 
 async fn run_worker(app: &TestApp) {

@@ -182,7 +182,7 @@ async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
         let t = run().await;
         assert_eq!(t.status, gate, "{}", t.error_log);
         ReviewService::new(core.clone())
-            .approve(task.id, ReviewInput::from(Source::Cli, local_reviewer()))
+            .approve(task.id, ReviewInput::by(Source::Cli, local_reviewer()))
             .await
             .unwrap();
     }

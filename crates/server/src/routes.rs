@@ -10,7 +10,7 @@ use reviewdesk_core::api::{
     AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
 };
 use reviewdesk_core::store::TaskFilter;
-use reviewdesk_core::tasks::TaskDetail;
+use reviewdesk_core::task_service::TaskDetail;
 use reviewdesk_core::{
     AssetName, NewTask, ReviewInput, ReviewService, Source, Status, Task, TaskId, TaskService,
 };

@@ -388,7 +388,7 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
     reviewdesk_core::ReviewService::new(other)
         .approve(
             id.parse().unwrap(),
-            reviewdesk_core::ReviewInput::from(Source::Cli, Default::default()),
+            reviewdesk_core::ReviewInput::by(Source::Cli, Default::default()),
         )
         .await
         .unwrap();

@@ -557,7 +557,7 @@ async fn desktop_approval_while_notion_down_arrives_later() {
     reviewdesk_core::ReviewService::new(e.core.clone())
         .approve(
             task.id,
-            reviewdesk_core::ReviewInput::from(
+            reviewdesk_core::ReviewInput::by(
                 Source::Desktop,
                 reviewdesk_core::review::local_reviewer(),
             ),
@@ -1323,7 +1323,7 @@ async fn mirror_state_changes_are_announced_as_domain_events() {
     reviewdesk_core::ReviewService::new(e.core.clone())
         .approve(
             task.id,
-            reviewdesk_core::ReviewInput::from(
+            reviewdesk_core::ReviewInput::by(
                 Source::Desktop,
                 reviewdesk_core::review::local_reviewer(),
             ),
@@ -1420,7 +1420,7 @@ async fn files_above_the_upload_limit_are_sent_as_jpeg_renditions_with_a_note() 
 }
 
 fn desk() -> reviewdesk_core::ReviewInput {
-    reviewdesk_core::ReviewInput::from(Source::Desktop, reviewdesk_core::review::local_reviewer())
+    reviewdesk_core::ReviewInput::by(Source::Desktop, reviewdesk_core::review::local_reviewer())
 }
 
 /// Every PATCH of these pages is refused by Notion's validation (400) until the faults clear.

@@ -215,7 +215,7 @@ impl Mirror {
             return Ok(());
         }
         let reviewer = self.reviewer(&page.last_edited_by).await;
-        let input = ReviewInput::from(Source::Notion, reviewer);
+        let input = ReviewInput::by(Source::Notion, reviewer);
         let review = ReviewService::new(self.core.clone());
         let refused = |why: String| Err(CoreError::invalid("status", why));
         let result = match target {

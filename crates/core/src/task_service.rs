@@ -9,7 +9,7 @@ use crate::config::DEFAULT_CHANNEL;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{ChannelId, TaskId};
-use crate::runtime::Core;
+use crate::context::Core;
 use crate::status::{Status, Step};
 use crate::store::{AssetRecord, AssetVersion, AuditRow, TaskFilter};
 use crate::task::{NewTask, Task};
@@ -248,7 +248,7 @@ impl TaskService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::CoreOptions;
+    use crate::context::CoreOptions;
 
     async fn core(dir: &std::path::Path, database_url: Option<String>) -> Arc<Core> {
         std::fs::create_dir_all(dir.join("config/channels")).unwrap();
