@@ -1,6 +1,7 @@
 //! Review Desk core: the domain (statuses, tasks, assets, decisions), the store, the pipeline
 //! worker and its steps, the review service, thumbnails, workspace rules, configuration and
 //! domain events. No window, no HTTP: the desktop app, the server and the CLI host these.
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod asset;

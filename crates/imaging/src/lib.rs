@@ -4,6 +4,7 @@
 //! Everything here is synchronous and CPU-bound. Callers running on an async
 //! runtime should wrap calls in `spawn_blocking`. Nothing in this crate panics
 //! on bad input: unreadable bytes and files come back as [`ImagingError`].
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 

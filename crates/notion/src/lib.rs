@@ -22,6 +22,7 @@
 //!     .await?;
 //! # let _ = (me, edited); Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 mod client;
 mod config;

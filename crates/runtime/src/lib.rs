@@ -1,6 +1,7 @@
 //! The one function both doors call to bring Review Desk up in-process: `reviewdesk serve` (the
 //! headless twin) and the desktop app start the same [`AppRuntime`] — core, pipeline worker,
 //! workspace watcher, Notion mirror and the domain-event feed — and read the same status from it.
+#![warn(missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

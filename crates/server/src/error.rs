@@ -11,7 +11,7 @@ use reviewdesk_core::api::ApiError;
 pub struct HttpError {
     /// HTTP status.
     pub status: StatusCode,
-    /// Body.
+    /// The `{code, message}` sent as JSON.
     pub body: ApiError,
 }
 

@@ -2,6 +2,7 @@
 //! domain events, workspace files (thumbnails and full size), the built UI (embedded in the binary),
 //! and an OpenAPI document.
 //! Handlers are thin: parse, call the service, map the error.
+#![warn(missing_docs)]
 
 mod error;
 mod files;

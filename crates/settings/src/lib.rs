@@ -6,6 +6,7 @@
 //!   variable as fallback. Secrets are never written to a plain file and never appear in `Debug`
 //!   output or error messages.
 //! - [`SettingsService`]: what the Settings screen calls; every call returns a fresh [`SettingsView`].
+#![warn(missing_docs)]
 
 mod error;
 mod file;

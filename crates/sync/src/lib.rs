@@ -27,6 +27,7 @@
 //!
 //! The mirror keeps its own tables (`sync_*`) in the core's database; [`SyncStore::migrate`]
 //! creates them.
+#![warn(missing_docs)]
 
 mod db;
 mod error;

@@ -44,6 +44,7 @@
 //! | `POST /__control/pages/{id}/edit` | `{"user_id":"…","properties":{…}}` | edit as that person |
 //! | `POST /__control/share/{id}`, `/__control/unshare/{id}` | | share / unshare an object |
 //! | `POST /__control/token/revoke`; `PUT /__control/token` | `{"token":"…"}` | revoke / set a new token |
+#![warn(missing_docs)]
 
 mod api;
 mod control;
