@@ -8,8 +8,12 @@ BIN := ./target/debug/reviewdesk
 setup:
 	./scripts/setup.sh
 
-cli:
-	cargo build -p reviewdesk-cli
+# The binaries, built as the Rust tests build them (`test-bins`): the same packages and targets give
+# the same features and units, so `make run` after `make test` (or the reverse) compiles no dependency
+# again. A `-p` build resolves features per package, and a build of fewer targets profiles shared
+# build-time dependencies differently: either way some crates (a `-p` build: a hundred) compile again.
+# The UI is built first: the `reviewdesk` binary embeds ui/dist.
+cli: test-bins
 
 # The desktop app embeds ui/dist, so the UI is built first.
 desktop: ui-build
@@ -23,7 +27,7 @@ ui-build:
 run: setup ui-build cli
 	@if [ -z "$$($(BIN) task list --json | tr -d '[:space:]' | sed 's/^\[\]$$//')" ]; then $(BIN) demo >/dev/null; fi
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
-		cargo build -p reviewdesk-desktop && ./target/debug/reviewdesk-desktop; \
+		./target/debug/reviewdesk-desktop; \
 	else \
 		$(BIN) serve; \
 	fi
