@@ -205,6 +205,15 @@ fn a_copied_binary_serves_the_embedded_ui_with_its_caching_headers() {
     let etag = js.header("etag").to_string();
     assert_eq!(get(addr, &asset, &[("If-None-Match", &etag)]).status, 304);
 
+    // Ranges are answered from the embedded bytes too.
+    let part = get(addr, &asset, &[("Range", "bytes=2-9")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        format!("bytes 2-9/{}", on_disk.len())
+    );
+    assert!(part.body == on_disk[2..=9], "the range's bytes");
+
     // A missing asset is not cached for good (it falls back to the page, revalidated).
     let missing = get(addr, "/assets/index-00000000.js", &[]);
     assert_eq!(missing.header("cache-control"), "no-cache");
