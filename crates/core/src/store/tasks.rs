@@ -1,0 +1,481 @@
+//! Tasks and their status transitions: each change commits with its event row, its audit row
+//! and the decision's effects, or not at all.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+// Dynamic SQL here is assembled only from constants and enum names; values are always bound.
+use sqlx::{AssertSqlSafe, Row};
+use std::str::FromStr;
+
+use super::assets::{set_flag_in, settle_sql};
+use super::audit::{insert_audit_in, insert_event};
+use super::checkpoints::reopen_step_in;
+use super::{AuditRow, Lease, Store, get, ms_to_dt, now_ms, opt_ms};
+use crate::config::ChannelConfig;
+use crate::error::{CoreError, Result};
+use crate::event::Source;
+use crate::ids::{AssetName, ChannelId, TaskId};
+use crate::status::{Status, Step};
+use crate::task::{ErrorCategory, Priority, Task};
+
+pub(super) const TASK_COLS: &str = "id, channel_id, title, topic, story_direction, priority, status, status_changed_at, \
+    created_at, updated_at, notion_page_id, review_started_at, review_completed_at, error_log, attempts, \
+    next_retry_at, error_category, correlation_id, plan_file";
+
+/// Filters for listing tasks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
+pub struct TaskFilter {
+    /// Only these statuses.
+    pub statuses: Vec<Status>,
+    /// Only this channel.
+    pub channel_id: Option<String>,
+    /// At most this many (default 500).
+    pub limit: Option<i64>,
+}
+
+/// A status change with the extras that must commit with it.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    /// The status the caller saw; the change fails with a conflict if it moved meanwhile.
+    pub from: Status,
+    /// New status.
+    pub to: Status,
+    /// Origin.
+    pub source: Source,
+    /// Line to append to error_log (already formatted).
+    pub log_line: Option<String>,
+    /// Only if this claim still holds the task (a worker's writes; fails with a conflict once
+    /// the task was cancelled, released or claimed again).
+    pub lease: Option<&'a Lease>,
+    /// Release the lease in the same write.
+    pub release_lease: bool,
+    /// Reset attempts / retry time / category.
+    pub clear_retry: bool,
+    /// Extra JSON for the event row.
+    pub payload: serde_json::Value,
+    /// Writes that belong to the decision and commit (or roll back) with it, in this order.
+    pub effects: Vec<Effect>,
+}
+
+/// A write that commits in the same transaction as a decision's status change, so a decision is
+/// never half applied (a rejected task whose step is still complete would skip regeneration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Exactly these assets are flagged afterwards (the others unflagged; notes kept), with a
+    /// `flag` event for each change.
+    SetFlags(Vec<AssetName>),
+    /// Flagged assets become `rejected` (`approved: false`), or every drawn asset `approved`.
+    SettleAssets {
+        /// Approve rather than reject.
+        approved: bool,
+    },
+    /// The step (and every later one) runs again: only `items` of it, or all when `None`.
+    ReopenStep {
+        /// Step.
+        step: Step,
+        /// Items to redo.
+        items: Option<Vec<String>>,
+    },
+}
+
+impl<'a> Transition<'a> {
+    /// A plain change.
+    pub fn new(from: Status, to: Status, source: Source) -> Self {
+        Transition {
+            from,
+            to,
+            source,
+            log_line: None,
+            lease: None,
+            release_lease: false,
+            clear_retry: false,
+            payload: serde_json::json!({}),
+            effects: Vec::new(),
+        }
+    }
+}
+
+/// One status change of a batch, with the audit row that must commit with it.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    /// Task.
+    pub id: TaskId,
+    /// The move.
+    pub transition: Transition<'a>,
+    /// The decision's audit row.
+    pub audit: Option<AuditRow>,
+}
+
+pub(super) fn task_from_row(row: &AnyRow) -> Result<Task> {
+    let id: String = get(row, "id")?;
+    let status: String = get(row, "status")?;
+    Ok(Task {
+        id: TaskId::from_str(&id)?,
+        channel_id: ChannelId::parse(get::<String>(row, "channel_id")?)?,
+        title: get(row, "title")?,
+        topic: get(row, "topic")?,
+        story_direction: get(row, "story_direction")?,
+        priority: Priority::parse(&get::<String>(row, "priority")?)?,
+        status: Status::from_str(&status)?,
+        status_changed_at: ms_to_dt(get(row, "status_changed_at")?),
+        created_at: ms_to_dt(get(row, "created_at")?),
+        updated_at: ms_to_dt(get(row, "updated_at")?),
+        notion_page_id: get(row, "notion_page_id")?,
+        review_started_at: opt_ms(row, "review_started_at")?,
+        review_completed_at: opt_ms(row, "review_completed_at")?,
+        error_log: get(row, "error_log")?,
+        attempts: get::<i64>(row, "attempts")? as u32,
+        next_retry_at: opt_ms(row, "next_retry_at")?,
+        error_category: get::<Option<String>>(row, "error_category")?
+            .and_then(|c| ErrorCategory::parse(&c)),
+        correlation_id: get(row, "correlation_id")?,
+        plan_file: get(row, "plan_file")?,
+    })
+}
+
+impl Store {
+    /// Records channel limits used by claims.
+    pub async fn sync_channels(&self, channels: &[ChannelConfig]) -> Result<()> {
+        for c in channels {
+            sqlx::query(
+                "INSERT INTO channels (channel_id, max_concurrent, is_active) VALUES ($1, $2, $3) \
+                 ON CONFLICT (channel_id) DO UPDATE SET max_concurrent = excluded.max_concurrent, is_active = excluded.is_active",
+            )
+            .bind(c.channel_id.as_str())
+            .bind(c.max_concurrent as i64)
+            .bind(c.is_active as i64)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts a task and its `created` event in one transaction.
+    pub async fn insert_task(&self, task: &Task, source: Source) -> Result<()> {
+        self.insert_task_with_plan(task, None, source).await
+    }
+
+    /// [`Store::insert_task`] with the text of a custom asset plan.
+    pub async fn insert_task_with_plan(
+        &self,
+        task: &Task,
+        plan: Option<&str>,
+        source: Source,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query(
+            "INSERT INTO tasks (id, channel_id, title, topic, story_direction, priority, priority_rank, status, \
+             status_changed_at, created_at, updated_at, notion_page_id, error_log, correlation_id, plan_file, plan) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,'',$11,$12,$13)",
+        )
+        .bind(task.id.to_string())
+        .bind(task.channel_id.as_str())
+        .bind(&task.title)
+        .bind(&task.topic)
+        .bind(&task.story_direction)
+        .bind(task.priority.as_str())
+        .bind(task.priority.rank())
+        .bind(task.status.as_str())
+        .bind(task.created_at.timestamp_millis())
+        .bind(task.notion_page_id.clone())
+        .bind(&task.correlation_id)
+        .bind(task.plan_file.clone())
+        .bind(plan)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(e)) = &res
+            && e.is_unique_violation()
+        {
+            return Err(CoreError::invalid(
+                "notion_page_id",
+                "another task already mirrors this Notion page",
+            ));
+        }
+        res?;
+        insert_event(
+            &mut tx,
+            task.id,
+            "created",
+            None,
+            Some(task.status),
+            source,
+            serde_json::json!({"title": task.title}),
+            &task.correlation_id,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One task.
+    pub async fn task(&self, id: TaskId) -> Result<Task> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| CoreError::NotFound {
+            what: "task",
+            id: id.to_string(),
+        })?;
+        task_from_row(&row)
+    }
+
+    /// The text of a task's custom asset plan, if it was given one.
+    pub async fn task_plan(&self, id: TaskId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT plan FROM tasks WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "task",
+                id: id.to_string(),
+            })?;
+        Ok(row.try_get::<Option<String>, _>("plan")?)
+    }
+
+    /// The task mirroring a Notion page.
+    pub async fn task_by_notion_page(&self, page_id: &str) -> Result<Option<Task>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE notion_page_id = $1"
+        )))
+        .bind(page_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Links a task to its Notion page.
+    pub async fn set_notion_page(&self, id: TaskId, page_id: &str) -> Result<()> {
+        sqlx::query("UPDATE tasks SET notion_page_id = $1 WHERE id = $2")
+            .bind(page_id)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Tasks matching a filter, most urgent first.
+    pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        let mut sql = format!("SELECT {TASK_COLS} FROM tasks WHERE 1=1");
+        let mut n = 0;
+        if !filter.statuses.is_empty() {
+            let list: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            // Status names come from the enum, never from input text.
+            sql.push_str(&format!(" AND status IN ({})", list.join(",")));
+        }
+        if filter.channel_id.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND channel_id = ${n}"));
+        }
+        sql.push_str(&format!(
+            " ORDER BY priority_rank, created_at LIMIT {}",
+            filter.limit.unwrap_or(500).clamp(1, 10_000)
+        ));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some(c) = &filter.channel_id {
+            q = q.bind(c.clone());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
+    }
+
+    /// Changes a task's status with its event row in one short transaction.
+    /// Fails with [`CoreError::Conflict`] when the status moved meanwhile or the lease was lost.
+    pub async fn transition(&self, id: TaskId, t: &Transition<'_>) -> Result<Task> {
+        let mut tasks = self
+            .apply(&[Change {
+                id,
+                transition: t.clone(),
+                audit: None,
+            }])
+            .await?;
+        Ok(tasks.remove(0))
+    }
+
+    /// Applies several status changes (each with its event row and optional audit row) in ONE
+    /// transaction: all or nothing.
+    pub async fn apply(&self, changes: &[Change<'_>]) -> Result<Vec<Task>> {
+        for c in changes {
+            c.transition.from.check_transition(c.transition.to)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            match self.transition_in(&mut tx, c.id, &c.transition).await? {
+                Some(task) => {
+                    if let Some(audit) = &c.audit {
+                        insert_audit_in(&mut tx, audit).await?;
+                    }
+                    for effect in &c.transition.effects {
+                        self.effect_in(&mut tx, c.id, effect, c.transition.source)
+                            .await?;
+                    }
+                    out.push(task);
+                }
+                None => {
+                    tx.rollback().await?;
+                    // Distinguish "no such task", "no longer allowed" and "someone else was first".
+                    let current = self.task(c.id).await?;
+                    if current.status != c.transition.from
+                        && !current.status.can_transition_to(c.transition.to)
+                    {
+                        return Err(CoreError::RefusedTransition {
+                            from: current.status,
+                            to: c.transition.to,
+                        });
+                    }
+                    return Err(CoreError::Conflict(c.id.to_string()));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub(super) async fn transition_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: TaskId,
+        t: &Transition<'_>,
+    ) -> Result<Option<Task>> {
+        let now = now_ms();
+        let entering_gate = t.to.is_gate();
+        let leaving_gate = t.from.is_gate();
+        let sql = format!(
+            "UPDATE tasks SET status = $1, status_changed_at = $2, updated_at = $2, \
+             error_log = CASE WHEN $3 = '' THEN error_log WHEN error_log = '' THEN $3 ELSE error_log || {nl} || $3 END, \
+             review_started_at = CASE WHEN $4 = 1 THEN $2 ELSE review_started_at END, \
+             review_completed_at = CASE WHEN $4 = 1 THEN NULL WHEN $5 = 1 THEN $2 ELSE review_completed_at END, \
+             lease_owner = CASE WHEN $6 = 1 THEN NULL ELSE lease_owner END, \
+             lease_token = CASE WHEN $6 = 1 THEN NULL ELSE lease_token END, \
+             lease_expires_at = CASE WHEN $6 = 1 THEN NULL ELSE lease_expires_at END, \
+             attempts = CASE WHEN $7 = 1 THEN 0 ELSE attempts END, \
+             next_retry_at = CASE WHEN $7 = 1 THEN NULL ELSE next_retry_at END, \
+             error_category = CASE WHEN $7 = 1 THEN NULL ELSE error_category END \
+             WHERE id = $8 AND status = $9 {} RETURNING {TASK_COLS}",
+            if t.lease.is_some() {
+                "AND lease_token = $10 AND lease_owner IS NOT NULL"
+            } else {
+                ""
+            },
+            nl = self.newline()
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(t.to.as_str())
+            .bind(now)
+            .bind(t.log_line.clone().unwrap_or_default())
+            .bind(entering_gate as i64)
+            .bind(leaving_gate as i64)
+            .bind(t.release_lease as i64)
+            .bind(t.clear_retry as i64)
+            .bind(id.to_string())
+            .bind(t.from.as_str());
+        if let Some(lease) = t.lease {
+            q = q.bind(lease.token.clone());
+        }
+        let Some(row) = q.fetch_optional(&mut **tx).await? else {
+            return Ok(None);
+        };
+        let task = task_from_row(&row)?;
+        let mut payload = t.payload.clone();
+        if let Some(line) = &t.log_line
+            && let Some(obj) = payload.as_object_mut()
+        {
+            obj.insert("log_line".into(), serde_json::Value::String(line.clone()));
+        }
+        insert_event(
+            tx,
+            id,
+            "status_changed",
+            Some(t.from),
+            Some(t.to),
+            t.source,
+            payload,
+            &task.correlation_id,
+        )
+        .await?;
+        Ok(Some(task))
+    }
+
+    /// Appends a line to error_log without changing the status (with an event row).
+    pub async fn append_log(&self, id: TaskId, line: &str, source: Source) -> Result<()> {
+        let sql = format!(
+            "UPDATE tasks SET error_log = CASE WHEN error_log = '' THEN $1 ELSE error_log || {nl} || $1 END, updated_at = $2 WHERE id = $3 RETURNING correlation_id",
+            nl = self.newline()
+        );
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(line)
+            .bind(now_ms())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "task",
+                id: id.to_string(),
+            })?;
+        let corr: String = get(&row, "correlation_id")?;
+        insert_event(
+            &mut tx,
+            id,
+            "log",
+            None,
+            None,
+            source,
+            serde_json::json!({"log_line": line}),
+            &corr,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one decision effect inside the decision's transaction.
+    async fn effect_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: TaskId,
+        effect: &Effect,
+        source: Source,
+    ) -> Result<()> {
+        match effect {
+            Effect::SetFlags(names) => {
+                let rows = sqlx::query(
+                    "SELECT name, flagged, flag_note FROM assets WHERE task_id = $1 ORDER BY position",
+                )
+                .bind(id.to_string())
+                .fetch_all(&mut **tx)
+                .await?;
+                for r in rows {
+                    let name: String = r.try_get("name")?;
+                    let was = r.try_get::<i64, _>("flagged")? != 0;
+                    let note: Option<String> = r.try_get("flag_note")?;
+                    let on = names.iter().any(|n| n.as_str() == name);
+                    if on != was {
+                        let name = AssetName::parse(name)?;
+                        set_flag_in(tx, id, &name, on, note.as_deref(), source).await?;
+                    }
+                }
+            }
+            Effect::SettleAssets { approved } => {
+                sqlx::query(settle_sql(*approved))
+                    .bind(id.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::ReopenStep { step, items } => {
+                reopen_step_in(tx, id, *step, items.as_deref()).await?;
+            }
+        }
+        Ok(())
+    }
+}
