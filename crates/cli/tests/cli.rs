@@ -1,9 +1,10 @@
 //! The `reviewdesk` binary end to end: real processes, a real SQLite file, a real workspace.
 
 use assert_cmd::Command;
+use reviewdesk_testkit::{sqlite_url, wait_until_blocking};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -22,10 +23,7 @@ impl Env {
         self.path().join("ws")
     }
     fn db(&self) -> String {
-        format!(
-            "sqlite://{}?mode=rwc",
-            self.path().join("db.sqlite").display()
-        )
+        sqlite_url(self.path())
     }
     fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("reviewdesk").unwrap();
@@ -89,15 +87,6 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     p
-}
-
-/// Polls a condition (not a fixed sleep) until it holds or the deadline passes.
-fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -360,7 +349,7 @@ fn a_worker_killed_mid_step_is_finished_by_another_after_its_lease_expires() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("item 6 to start", Duration::from_secs(60), || {
+    wait_until_blocking("item 6 to start", Duration::from_secs(60), || {
         reached.exists()
     });
     first.kill().unwrap(); // SIGKILL

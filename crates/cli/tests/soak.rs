@@ -13,12 +13,13 @@ use notion_double::{DoubleConfig, FaultKind, NotionDouble, RandomFaults};
 use rand::{Rng, SeedableRng};
 use reviewdesk_core::config::WorkerSettings;
 use reviewdesk_core::workspace::Workspace;
-use reviewdesk_core::{AssetName, Core, CoreOptions, Status, TaskId};
+use reviewdesk_core::{AssetName, Status, TaskId};
 use reviewdesk_notion::{
     ClientConfig, DataSourceId, DatabaseId, Filter, NotionClient, NotionToken, PageId,
     PropertyValue, Query,
 };
 use reviewdesk_sync::{Mirror, MirrorConfig, setup};
+use reviewdesk_testkit::{TestCore, sqlite_url};
 use serde_json::{Value, json};
 
 const TASKS: usize = 4;
@@ -57,7 +58,7 @@ fn spawn_worker(dir: &Path) -> Child {
 }
 
 fn database_url(dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display())
+    sqlite_url(dir)
 }
 
 struct Api {
@@ -167,14 +168,11 @@ async fn twenty_worker_kills_and_notion_faults_lose_no_decision_page_or_file() {
     setup::write_channel_ids(&yaml, &ids).unwrap();
 
     // The review machine: core, the Notion mirror and the HTTP API in this process; no worker.
-    let core = Core::open(CoreOptions {
-        database_url: Some(database_url(&dir)),
-        workspace: Some(dir.join("ws")),
-        config_dir: Some(dir.join("config")),
-        worker_settings: Some(WorkerSettings::default()),
-    })
-    .await
-    .unwrap();
+    let core = TestCore::new()
+        .config_dir_name("config")
+        .worker_settings(WorkerSettings::default())
+        .open_in(&dir)
+        .await;
     let mirror = Mirror::new(
         core.clone(),
         notion_client(&double),

@@ -12,6 +12,7 @@
 
 use reviewdesk_core::store::ClaimRequest;
 use reviewdesk_core::{ChannelId, Priority, Source, Status, Store, Task, TaskId};
+use reviewdesk_testkit::PgDatabase;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -165,33 +166,23 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(3000);
         let mut rows = Vec::new();
-        match std::env::var("REVIEWDESK_TEST_PG_URL") {
-            Ok(admin) if !admin.trim().is_empty() => {
-                for (i, w) in WORKERS.into_iter().enumerate() {
-                    let name = format!(
-                        "rd_bench_{}",
-                        &uuid::Uuid::new_v4().simple().to_string()[..12]
-                    );
-                    let url = Store::create_postgres_database(&admin, &name)
-                        .await
-                        .expect("create the bench database");
-                    if i == 0 {
-                        println!("PostgreSQL: {}", pg_settings(&url).await);
-                    }
-                    rows.push(run("postgres", &url, w, n).await);
-                    Store::drop_postgres_database(&admin, &name)
-                        .await
-                        .expect("drop the bench database");
-                }
+        // Without REVIEWDESK_TEST_PG_URL the testkit prints why PostgreSQL is skipped.
+        for (i, w) in WORKERS.into_iter().enumerate() {
+            let Some(pg) = PgDatabase::create("rd_bench", "claims").await else {
+                break;
+            };
+            if i == 0 {
+                println!("PostgreSQL: {}", pg_settings(&pg.url).await);
             }
-            _ => println!(
-                "PostgreSQL: skipped; REVIEWDESK_TEST_PG_URL is not set. Start a throwaway cluster with\n  \
-                 export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)\nand run the bench again."
-            ),
+            rows.push(run("postgres", &pg.url, w, n).await);
+            pg.drop_database().await;
         }
         for w in WORKERS {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            );
             rows.push(run("sqlite", &url, w, n).await);
         }
         println!(

@@ -9,6 +9,7 @@ use reviewdesk_core::executor::{
 use reviewdesk_core::status::Step;
 use reviewdesk_core::task::ErrorCategory;
 use reviewdesk_core::workspace::Workspace;
+use reviewdesk_testkit::wait_until;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -100,17 +101,6 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn ffmpeg(args: &[&str], out: &Path) {
     let res = std::process::Command::new("ffmpeg")
         .args(["-v", "error"])
@@ -195,7 +185,7 @@ async fn a_timeout_kills_the_whole_process_group_and_removes_the_partial_output(
     assert!(started.elapsed() < Duration::from_secs(30));
     let read = |p: &Path| -> u32 { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
     let (pid, child) = (read(&pid), read(&child));
-    wait_for(
+    wait_until(
         "the program and its child to die",
         Duration::from_secs(10),
         || !alive(pid) && !alive(child),
@@ -460,7 +450,7 @@ async fn kill_all_in_a_child_process() {
     let e = exec(&program, Duration::from_secs(600));
     let job = b.job("out/clip_01.bin");
     let running = tokio::spawn(async move { produced(&e, &job).await });
-    wait_for("the program to start", Duration::from_secs(30), || {
+    wait_until("the program to start", Duration::from_secs(30), || {
         pid.exists() && std::fs::metadata(&pid).is_ok_and(|m| m.len() > 0)
     })
     .await;
@@ -473,7 +463,7 @@ async fn kill_all_in_a_child_process() {
     assert_eq!(category, ErrorCategory::Transient, "{message}");
     let read = |p: &Path| -> u32 { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
     let (pid, child) = (read(&pid), read(&child));
-    wait_for(
+    wait_until(
         "the program and its child to die",
         Duration::from_secs(10),
         || !alive(pid) && !alive(child),

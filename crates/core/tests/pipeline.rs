@@ -1,13 +1,12 @@
 //! End-to-end scenarios of the core library: worker, review service, retries, watcher.
 
 use image::GenericImageView;
-use reviewdesk_core::config::WorkerSettings;
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::{
-    AssetName, Core, CoreOptions, NewTask, ReviewInput, ReviewService, Source, Status, Step,
-    TaskService, Worker,
+    AssetName, Core, NewTask, ReviewInput, ReviewService, Source, Status, Step, TaskService, Worker,
 };
+use reviewdesk_testkit::{OpenCore, TestCore, fast_worker_settings, wait_until};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,38 +18,18 @@ struct TestApp {
     root: PathBuf,
 }
 
-fn fast_settings() -> WorkerSettings {
-    WorkerSettings {
-        lease: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(500),
-        poll: Duration::from_millis(50),
-        retry_schedule: vec![Duration::from_millis(50); 4],
-        max_attempts: 5,
-    }
-}
-
 async fn spawn_app(channel_yaml: Option<&str>) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::create_dir_all(config.join("channels")).unwrap();
+    let mut builder = TestCore::new()
+        .config_dir_name("config")
+        .worker_settings(fast_worker_settings());
     if let Some(y) = channel_yaml {
-        std::fs::write(config.join("channels/default.yaml"), y).unwrap();
+        builder = builder.channel(y);
     }
-    let core = Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(config),
-        worker_settings: Some(fast_settings()),
-    })
-    .await
-    .unwrap();
+    let OpenCore { core, dir } = builder.open().await;
     let root = core.workspace.root().to_path_buf();
     TestApp {
         _dir: dir,
@@ -152,17 +131,6 @@ fn pid_in(file: &Path) -> u32 {
         .trim()
         .parse()
         .unwrap()
-}
-
-async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Files in the task's asset folders whose name says they are partial outputs.
@@ -753,7 +721,7 @@ async fn cancel_kills_the_running_program_and_everything_it_started_at_once() {
         async move { w.process_one().await }
     });
     let started = dir.path().join("started");
-    wait_for("the program to start", Duration::from_secs(30), || {
+    wait_until("the program to start", Duration::from_secs(30), || {
         started.exists()
     })
     .await;
@@ -773,7 +741,7 @@ async fn cancel_kills_the_running_program_and_everything_it_started_at_once() {
         .expect("the worker stopped the hung program after the cancel")
         .unwrap();
     assert!(outcome.is_ok(), "{outcome:?}");
-    wait_for("the process group to die", Duration::from_secs(10), || {
+    wait_until("the process group to die", Duration::from_secs(10), || {
         !alive(program) && !alive(child)
     })
     .await;
@@ -813,7 +781,7 @@ async fn a_rerun_after_cancel_and_retry_never_shares_the_stale_run_s_temp_file_o
         async move { w.run(rx).await }
     });
     let started = dir.path().join("started");
-    wait_for("the first run to start", Duration::from_secs(30), || {
+    wait_until("the first run to start", Duration::from_secs(30), || {
         started.exists()
     })
     .await;
@@ -891,7 +859,7 @@ async fn shutdown_kills_running_programs_and_gives_the_lease_back_without_waitin
         async move { w.run(rx).await }
     });
     let started = dir.path().join("started");
-    wait_for("the program to start", Duration::from_secs(30), || {
+    wait_until("the program to start", Duration::from_secs(30), || {
         started.exists()
     })
     .await;
@@ -908,7 +876,7 @@ async fn shutdown_kills_running_programs_and_gives_the_lease_back_without_waitin
         .unwrap()
         .unwrap();
     assert!(worker.is_shut_down());
-    wait_for("the process group to die", Duration::from_secs(10), || {
+    wait_until("the process group to die", Duration::from_secs(10), || {
         !alive(program) && !alive(child)
     })
     .await;

@@ -5,23 +5,13 @@
 use reviewdesk_core::asset::{AssetCounts, AssetPlan};
 use reviewdesk_core::store::Transition;
 use reviewdesk_core::{
-    AssetName, Core, CoreOptions, NewTask, ReviewInput, ReviewService, Source, Status, TaskId,
-    TaskService,
+    AssetName, Core, NewTask, ReviewInput, ReviewService, Source, Status, TaskId, TaskService,
 };
+use reviewdesk_testkit::TestCore;
 use std::sync::Arc;
 
 async fn core(dir: &tempfile::TempDir) -> Arc<Core> {
-    Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(dir.path().join("cfg")),
-        worker_settings: None,
-    })
-    .await
-    .unwrap()
+    TestCore::new().open_in(dir.path()).await
 }
 
 /// `n` tasks at Assets Ready whose asset step is complete, with the 22 planned assets.

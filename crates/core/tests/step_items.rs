@@ -2,28 +2,17 @@
 //! step, from the assets to the upload, through a step program that logs what it was given.
 
 use reviewdesk_core::asset::AssetKind;
-use reviewdesk_core::config::WorkerSettings;
 use reviewdesk_core::executor::StepItem;
 use reviewdesk_core::pipeline;
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::{
-    Core, CoreOptions, NewTask, ReviewInput, ReviewService, Source, Status, Step, TaskService,
-    Worker,
+    Core, NewTask, ReviewInput, ReviewService, Source, Status, Step, TaskService, Worker,
 };
+use reviewdesk_testkit::{TestCore, fast_worker_settings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn fast_settings() -> WorkerSettings {
-    WorkerSettings {
-        lease: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(500),
-        poll: Duration::from_millis(50),
-        retry_schedule: vec![Duration::from_millis(50); 4],
-        max_attempts: 5,
-    }
-}
 
 /// Runs ffmpeg (Debian package ffmpeg; scripts/setup.sh installs it) to make a tiny real file.
 fn ffmpeg(input: &[&str], codec: &[&str], out: &Path) {
@@ -136,20 +125,12 @@ fn log_of(dir: &Path, step: Step) -> BTreeMap<String, String> {
 async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
     let dir = tempfile::tempdir().unwrap();
     let program = logging_program(dir.path());
-    let config = dir.path().join("config");
-    std::fs::create_dir_all(config.join("channels")).unwrap();
-    std::fs::write(config.join("channels/default.yaml"), channel_yaml(&program)).unwrap();
-    let core: Arc<Core> = Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(config),
-        worker_settings: Some(fast_settings()),
-    })
-    .await
-    .unwrap();
+    let core: Arc<Core> = TestCore::new()
+        .config_dir_name("config")
+        .channel(&channel_yaml(&program))
+        .worker_settings(fast_worker_settings())
+        .open_in(dir.path())
+        .await;
     let task = TaskService::new(core.clone())
         .create(
             NewTask {

@@ -209,9 +209,9 @@ mod tests {
 
     use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble};
     use reviewdesk_core::config::NotionIds;
-    use reviewdesk_core::{Core, CoreOptions};
     use reviewdesk_notion::{ClientConfig, NotionClient, NotionToken, PageId};
     use reviewdesk_sync::MirrorConfig;
+    use reviewdesk_testkit::TestCore;
 
     use crate::{AppRuntime, Door, RuntimeOptions};
 
@@ -235,17 +235,7 @@ mod tests {
         let yaml = dir.path().join("cfg/channels/news.yaml");
         std::fs::write(&yaml, "channel_id: news\nchannel_name: News\n").unwrap();
         reviewdesk_sync::setup::write_channel_ids(&yaml, &ids).unwrap();
-        let core = Core::open(CoreOptions {
-            database_url: Some(format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("db.sqlite").display()
-            )),
-            workspace: Some(dir.path().join("ws")),
-            config_dir: Some(dir.path().join("cfg")),
-            worker_settings: None,
-        })
-        .await
-        .unwrap();
+        let core = TestCore::new().open_in(dir.path()).await;
         let rt = AppRuntime::start(
             core,
             RuntimeOptions {

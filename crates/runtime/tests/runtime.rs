@@ -3,26 +3,19 @@
 use std::time::Duration;
 
 use reviewdesk_core::config::WorkerSettings;
-use reviewdesk_core::{
-    Core, CoreOptions, DomainEvent, NewTask, Source, Status, TaskService, WorkerState,
-};
+use reviewdesk_core::{Core, DomainEvent, NewTask, Source, Status, TaskService, WorkerState};
 use reviewdesk_runtime::{AppRuntime, Door, NotionCheckError, RuntimeError, RuntimeOptions};
+use reviewdesk_testkit::TestCore;
 
 async fn core(dir: &tempfile::TempDir) -> std::sync::Arc<Core> {
-    Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(dir.path().join("cfg")),
-        worker_settings: Some(WorkerSettings {
+    TestCore::new()
+        .without_channels_dir()
+        .worker_settings(WorkerSettings {
             poll: Duration::from_millis(50),
             ..Default::default()
-        }),
-    })
-    .await
-    .unwrap()
+        })
+        .open_in(dir.path())
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

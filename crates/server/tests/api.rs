@@ -2,7 +2,8 @@
 
 use reqwest::StatusCode;
 use reviewdesk_core::config::WorkerSettings;
-use reviewdesk_core::{Core, CoreOptions, NewTask, Source, TaskService, Worker};
+use reviewdesk_core::{Core, NewTask, Source, TaskService, Worker};
+use reviewdesk_testkit::{OpenCore, TestCore, spawn_server_on};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,34 +16,14 @@ struct App {
 }
 
 async fn spawn_app(token: Option<&str>, addr: &str) -> Result<App, reviewdesk_server::ServeError> {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(dir.path().join("cfg")),
-        worker_settings: Some(WorkerSettings {
+    let OpenCore { core, dir } = TestCore::new()
+        .worker_settings(WorkerSettings {
             poll: Duration::from_millis(50),
             ..Default::default()
-        }),
-    })
-    .await
-    .unwrap();
-    let server = reviewdesk_server::bind_with_mirror(
-        core.clone(),
-        None,
-        None,
-        reviewdesk_server::ServerConfig {
-            addr: addr.parse().unwrap(),
-            token: token.map(str::to_string),
-            ui_dir: None,
-        },
-    )
-    .await?;
-    let base = format!("http://127.0.0.1:{}", server.local_addr.port());
-    tokio::spawn(server.run(std::future::pending()));
+        })
+        .open()
+        .await;
+    let base = spawn_server_on(core.clone(), addr, token).await?;
     Ok(App {
         _dir: dir,
         core,
@@ -374,17 +355,7 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
     let mut events = app.get("/api/events").await;
     // A second core on the same database stands for another process (a CLI, a remote worker):
     // it shares nothing in memory with the server.
-    let other = Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            app._dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(app._dir.path().join("ws")),
-        config_dir: Some(app._dir.path().join("cfg")),
-        worker_settings: None,
-    })
-    .await
-    .unwrap();
+    let other = TestCore::new().open_in(app._dir.path()).await;
     reviewdesk_core::ReviewService::new(other)
         .approve(
             id.parse().unwrap(),

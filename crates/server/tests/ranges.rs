@@ -2,7 +2,8 @@
 //! real server, keeping its confinement, ETag and caching behaviour.
 
 use reqwest::StatusCode;
-use reviewdesk_core::{Core, CoreOptions};
+use reviewdesk_core::Core;
+use reviewdesk_testkit::{OpenCore, TestCore, spawn_server};
 use std::sync::Arc;
 
 struct App {
@@ -13,32 +14,8 @@ struct App {
 }
 
 async fn spawn_app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::open(CoreOptions {
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        )),
-        workspace: Some(dir.path().join("ws")),
-        config_dir: Some(dir.path().join("cfg")),
-        worker_settings: None,
-    })
-    .await
-    .unwrap();
-    let server = reviewdesk_server::bind_with_mirror(
-        core.clone(),
-        None,
-        None,
-        reviewdesk_server::ServerConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            token: None,
-            ui_dir: None,
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", server.local_addr.port());
-    tokio::spawn(server.run(std::future::pending()));
+    let OpenCore { core, dir } = TestCore::new().open().await;
+    let base = spawn_server(core.clone()).await;
     App {
         _dir: dir,
         core,

@@ -7,14 +7,17 @@ use std::time::{Duration, Instant};
 use notion_double::{
     DoubleConfig, FaultKind, FaultRule, NotionDouble, RandomFaults, RendezvousRule,
 };
-use reviewdesk_core::config::{NotionIds, WorkerSettings};
-use reviewdesk_core::{Core, CoreOptions, NewTask, Source, Status, Task, TaskService, Worker};
+use reviewdesk_core::config::NotionIds;
+use reviewdesk_core::{Core, NewTask, Source, Status, Task, TaskService, Worker};
 use reviewdesk_notion::{
     ClientConfig, DataSourceId, DatabaseId, Filter, NotionClient, NotionToken, Page, PageId,
     PropertyValue, Query,
 };
 use reviewdesk_settings::{MemoryKeyring, SecretBackend, SecretStore};
 use reviewdesk_sync::{Mirror, MirrorConfig, setup};
+use reviewdesk_testkit::{
+    PgDatabase, TestCore, fast_worker_settings, sqlite_url, wait_until_async,
+};
 use serde_json::json;
 
 struct Env {
@@ -24,8 +27,8 @@ struct Env {
     ids: NotionIds,
     core: Arc<Core>,
     mirror: Arc<Mirror>,
-    /// The PostgreSQL admin URL and database name, when the scenario runs on PostgreSQL.
-    pg: Option<(String, String)>,
+    /// The scenario's PostgreSQL database, when it runs on PostgreSQL.
+    pg: Option<PgDatabase>,
 }
 
 impl Env {
@@ -36,10 +39,8 @@ impl Env {
         } = self;
         drop(mirror);
         core.store.close().await;
-        if let Some((admin, name)) = pg {
-            reviewdesk_core::Store::drop_postgres_database(&admin, &name)
-                .await
-                .unwrap();
+        if let Some(pg) = pg {
+            pg.drop_database().await;
         }
     }
 }
@@ -49,41 +50,6 @@ impl Env {
 enum Db {
     Sqlite,
     Postgres,
-}
-
-/// A fresh PostgreSQL database through `REVIEWDESK_TEST_PG_URL` (`scripts/start-postgres.sh`
-/// prints one), or `None` when the variable is not set (the scenario is then skipped).
-async fn pg_database(test: &str) -> Option<(String, String, String)> {
-    let admin = match std::env::var("REVIEWDESK_TEST_PG_URL") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => {
-            eprintln!("SKIPPED {test} on PostgreSQL: REVIEWDESK_TEST_PG_URL is not set");
-            return None;
-        }
-    };
-    let name = format!(
-        "rds_sync_{}_{}",
-        &test[..test.len().min(30)],
-        &uuid_like()[..12]
-    );
-    let url = reviewdesk_core::Store::create_postgres_database(&admin, &name)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot create a test database through REVIEWDESK_TEST_PG_URL: {e}")
-        });
-    Some((admin, name, url))
-}
-
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    format!("{:016x}", h.finish())
 }
 
 fn client(double: &NotionDouble, fast: bool) -> NotionClient {
@@ -120,28 +86,16 @@ fn keyring_only(items: &[(&str, &str)]) -> (Arc<MemoryKeyring>, SecretStore) {
 }
 
 async fn open_core(dir: &std::path::Path) -> Arc<Core> {
-    open_core_on(
-        dir,
-        format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display()),
-    )
-    .await
+    open_core_on(dir, sqlite_url(dir)).await
 }
 
 async fn open_core_on(dir: &std::path::Path, database_url: String) -> Arc<Core> {
-    Core::open(CoreOptions {
-        database_url: Some(database_url),
-        workspace: Some(dir.join("ws")),
-        config_dir: Some(dir.join("config")),
-        worker_settings: Some(WorkerSettings {
-            lease: Duration::from_secs(5),
-            heartbeat: Duration::from_millis(500),
-            poll: Duration::from_millis(50),
-            retry_schedule: vec![Duration::from_millis(50); 4],
-            max_attempts: 5,
-        }),
-    })
-    .await
-    .unwrap()
+    TestCore::new()
+        .config_dir_name("config")
+        .worker_settings(fast_worker_settings())
+        .database_url(&database_url)
+        .open_in(dir)
+        .await
 }
 
 async fn env(double_cfg: DoubleConfig, fast: bool, storage: &str) -> Env {
@@ -160,7 +114,7 @@ async fn env_on(
 ) -> Option<Env> {
     let pg = match db {
         Db::Sqlite => None,
-        Db::Postgres => Some(pg_database(test).await?),
+        Db::Postgres => Some(PgDatabase::create("rds_sync", test).await?),
     };
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -183,7 +137,7 @@ async fn env_on(
         .unwrap();
     setup::write_channel_ids(&yaml, &ids).unwrap();
     let core = match &pg {
-        Some((_, _, url)) => open_core_on(&dir, url.clone()).await,
+        Some(pg) => open_core_on(&dir, pg.url.clone()).await,
         None => open_core(&dir).await,
     };
     assert_eq!(
@@ -200,7 +154,7 @@ async fn env_on(
         ids,
         core,
         mirror,
-        pg: pg.map(|(admin, name, _)| (admin, name)),
+        pg,
     })
 }
 
@@ -294,18 +248,6 @@ async fn push_until_done(m: &Mirror, deadline: Duration) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-    }
-}
-
-async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !f().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -412,7 +354,7 @@ async fn approve_scenario(e: &Env) {
         .unwrap();
     let edited = Instant::now();
     let core = e.core.clone();
-    wait_for("the approval", Duration::from_secs(5), || {
+    wait_until_async("the approval", Duration::from_secs(5), || {
         let core = core.clone();
         async move { core.store.task(task.id).await.unwrap().status != Status::AssetsReady }
     })
@@ -633,7 +575,7 @@ async fn publish_killed_midway_resumes_without_duplicates() {
             .filter(|r| r.method == "POST" && r.path == "/v1/pages")
             .count()
     };
-    wait_for("half the asset pages", Duration::from_secs(60), || async {
+    wait_until_async("half the asset pages", Duration::from_secs(60), || async {
         creates() >= 12
     })
     .await;
@@ -1140,7 +1082,7 @@ async fn start_moto() -> (KillOnDrop, String) {
         .spawn()
         .expect("moto_server runs (pip install 'moto[server]')");
     let moto = KillOnDrop(moto);
-    wait_for("moto_server", Duration::from_secs(30), || async {
+    wait_until_async("moto_server", Duration::from_secs(30), || async {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     })
     .await;

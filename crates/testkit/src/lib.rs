@@ -187,6 +187,7 @@ pub struct TestCore {
     worker_settings: Option<WorkerSettings>,
     config_dir: Option<String>,
     database_url: Option<String>,
+    no_channels_dir: bool,
     dir: Option<TempDir>,
 }
 
@@ -234,6 +235,13 @@ impl TestCore {
         self
     }
 
+    /// Leaves the config dir without `channels/`, as on a fresh install (the core then runs
+    /// with no channel files; a runtime's watcher has no channel folder to watch).
+    pub fn without_channels_dir(mut self) -> TestCore {
+        self.no_channels_dir = true;
+        self
+    }
+
     /// A database URL instead of `db.sqlite` in the temp dir (e.g. a [`TestDb`]'s).
     pub fn database_url(mut self, url: &str) -> TestCore {
         self.database_url = Some(url.to_string());
@@ -249,7 +257,9 @@ impl TestCore {
     /// The [`CoreOptions`] for a core in `dir`, creating the config dir and channel file.
     pub fn options(&self, dir: &Path) -> CoreOptions {
         let config = dir.join(self.config_dir.as_deref().unwrap_or("cfg"));
-        std::fs::create_dir_all(config.join("channels")).unwrap();
+        if !self.no_channels_dir || self.channel_yaml.is_some() {
+            std::fs::create_dir_all(config.join("channels")).unwrap();
+        }
         if let Some(y) = &self.channel_yaml {
             std::fs::write(config.join("channels/default.yaml"), y).unwrap();
         }
