@@ -3,10 +3,12 @@
 //! by the others once its lease expires.
 //!
 //! Needs `REVIEWDESK_TEST_PG_URL` (`export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)`);
-//! without it these tests fail, unless `REVIEWDESK_SKIP_PG=1`. Each test creates its own database.
+//! without it these tests fail in CI (env `CI` set) and are skipped with a printed reason locally
+//! (`reviewdesk_testkit::pg_admin_url`). Each test creates its own database.
 
 use reviewdesk_core::store::{TaskEventRow, TaskFilter};
-use reviewdesk_core::{Core, CoreOptions, NewTask, Source, Status, Step, Store, TaskService};
+use reviewdesk_core::{Core, NewTask, Source, Status, Step, Store, TaskService};
+use reviewdesk_testkit::{PgDatabase, TestCore};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,43 +23,20 @@ const ITEMS_PER_TASK: usize = ASSETS + 18 * 4 + 2;
 
 struct PgEnv {
     dir: tempfile::TempDir,
-    admin: String,
-    db_name: String,
+    pg: PgDatabase,
     url: String,
     rt: tokio::runtime::Runtime,
 }
 
 impl PgEnv {
-    /// A fresh database and folders, or `None` when PostgreSQL tests are explicitly skipped.
+    /// A fresh database and folders, or `None` when PostgreSQL is skipped (the testkit's policy).
     fn new(test: &str) -> Option<PgEnv> {
-        let admin = match std::env::var("REVIEWDESK_TEST_PG_URL") {
-            Ok(u) if !u.trim().is_empty() => u,
-            _ if std::env::var("REVIEWDESK_SKIP_PG").as_deref() == Ok("1") => {
-                eprintln!("SKIPPED {test}: REVIEWDESK_SKIP_PG=1");
-                return None;
-            }
-            _ => panic!(
-                "REVIEWDESK_TEST_PG_URL is not set: run `export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)` \
-                 (or set REVIEWDESK_SKIP_PG=1 to skip the PostgreSQL tests)"
-            ),
-        };
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let db_name = format!(
-            "rd_cli_{test}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
-        let url = rt
-            .block_on(Store::create_postgres_database(&admin, &db_name))
-            .expect("create the test database");
+        let pg = rt.block_on(PgDatabase::create("rd_cli", test))?;
+        let url = pg.url.clone();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("cfg/channels")).unwrap();
-        Some(PgEnv {
-            dir,
-            admin,
-            db_name,
-            url,
-            rt,
-        })
+        Some(PgEnv { dir, pg, url, rt })
     }
 
     fn path(&self) -> &Path {
@@ -168,13 +147,7 @@ impl PgEnv {
 
     fn core(&self) -> std::sync::Arc<Core> {
         self.rt
-            .block_on(Core::open(CoreOptions {
-                database_url: Some(self.url.clone()),
-                workspace: Some(self.path().join("ws")),
-                config_dir: Some(self.path().join("cfg")),
-                worker_settings: None,
-            }))
-            .unwrap()
+            .block_on(TestCore::new().database_url(&self.url).open_in(self.path()))
     }
 
     fn add_tasks(&self, core: &std::sync::Arc<Core>, n: usize) -> Vec<String> {
@@ -266,7 +239,7 @@ impl Drop for PgEnv {
     fn drop(&mut self) {
         let _ = self
             .rt
-            .block_on(Store::drop_postgres_database(&self.admin, &self.db_name));
+            .block_on(Store::drop_postgres_database(&self.pg.admin, &self.pg.name));
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! PostgreSQL: set `REVIEWDESK_TEST_PG_URL` to an admin URL (`scripts/start-postgres.sh` starts a
 //! throwaway cluster and prints one); each test creates and drops its own database, so tests run
-//! in parallel. Without the variable the PostgreSQL tests fail, unless `REVIEWDESK_SKIP_PG=1`.
+//! in parallel. Without the variable the PostgreSQL tests fail in CI (env `CI` set) and are skipped
+//! with a printed reason locally (`reviewdesk_testkit::pg_admin_url`).
 
 use chrono::Utc;
 use reviewdesk_core::asset::{AssetKind, PlannedAsset, ReviewState};
@@ -22,75 +23,8 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------
 // Harness
 
-struct Db {
-    store: Store,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Db {
-    async fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        );
-        Db {
-            store: Store::connect(&url).await.unwrap(),
-            url,
-            _dir: Some(dir),
-            pg: None,
-        }
-    }
-
-    /// A fresh PostgreSQL database, or `None` when PostgreSQL tests are explicitly skipped.
-    async fn postgres(test: &str) -> Option<Db> {
-        let admin = pg_admin_url(test)?;
-        let name = format!(
-            "rd_{}_{}",
-            &test[..test.len().min(30)],
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let url = Store::create_postgres_database(&admin, &name)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot create a test database through REVIEWDESK_TEST_PG_URL: {e}")
-            });
-        Some(Db {
-            store: Store::connect(&url).await.unwrap(),
-            url,
-            _dir: None,
-            pg: Some((admin, name)),
-        })
-    }
-
-    /// Another store (its own pool) on the same database, as a second worker process would have.
-    async fn another(&self) -> Store {
-        Store::connect(&self.url).await.unwrap()
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some((admin, name)) = self.pg {
-            Store::drop_postgres_database(&admin, &name).await.unwrap();
-        }
-    }
-}
-
-fn pg_admin_url(test: &str) -> Option<String> {
-    match std::env::var("REVIEWDESK_TEST_PG_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("REVIEWDESK_SKIP_PG").as_deref() == Ok("1") => {
-            eprintln!("SKIPPED {test} on PostgreSQL: REVIEWDESK_SKIP_PG=1");
-            None
-        }
-        _ => panic!(
-            "REVIEWDESK_TEST_PG_URL is not set: run `export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)` \
-             (or set REVIEWDESK_SKIP_PG=1 to skip the PostgreSQL tests)"
-        ),
-    }
-}
+// The testkit's store on a database of its own (SQLite file or fresh PostgreSQL database).
+use reviewdesk_testkit::TestDb as Db;
 
 /// Runs each named scenario `async fn name(db: &Db)` on SQLite and on PostgreSQL.
 macro_rules! both {
