@@ -269,26 +269,18 @@ mod tests {
         media_outputs_on(None).await;
     }
 
-    /// The same on PostgreSQL when the test cluster is there (`scripts/start-postgres.sh`); the
-    /// backend suite in tests/store_backends.rs makes it mandatory, this one only follows it.
+    /// The same on PostgreSQL (`scripts/start-postgres.sh`), under the testkit's one policy:
+    /// without `REVIEWDESK_TEST_PG_URL` it fails in CI and is skipped with a reason locally.
     #[tokio::test]
     async fn detail_lists_media_outputs_on_postgres_too() {
-        let Some(admin) = std::env::var("REVIEWDESK_TEST_PG_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
+        let Some(pg) =
+            reviewdesk_testkit::PgDatabase::create("rd_media", "detail_lists_media_outputs").await
         else {
-            eprintln!("SKIPPED on PostgreSQL: REVIEWDESK_TEST_PG_URL is not set");
             return;
         };
-        let name = format!("rd_media_{}", uuid::Uuid::new_v4().simple());
-        let url = crate::store::Store::create_postgres_database(&admin, &name)
-            .await
-            .unwrap();
-        let core = media_outputs_on(Some(url)).await;
+        let core = media_outputs_on(Some(pg.url.clone())).await;
         core.store.close().await;
-        crate::store::Store::drop_postgres_database(&admin, &name)
-            .await
-            .unwrap();
+        pg.drop_database().await;
     }
 
     async fn media_outputs_on(database_url: Option<String>) -> Arc<Core> {
