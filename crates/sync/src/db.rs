@@ -1,38 +1,31 @@
 //! The mirror's own tables, in the core's database (portable SQL: `$n`, BIGINT epoch ms).
+//!
+//! The core owns the schema: its migrations create these tables, and it owns the one query that
+//! reads its event log for the mirror (the outbox intake, [`reviewdesk_core::store::outbox`]).
 
-use reviewdesk_core::TaskId;
-use reviewdesk_core::store::now_ms;
-use sqlx::{AnyPool, Row};
+use reviewdesk_core::store::{now_ms, outbox};
+use reviewdesk_core::{CoreError, TaskId};
+// Table names in dynamic SQL come from the constant list below; values are always bound.
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 
-use crate::error::Result;
+use crate::error::{Result, SyncError};
 
-const MIGRATION: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS sync_cursor (name TEXT PRIMARY KEY, value BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sync_pages (asset_key TEXT PRIMARY KEY, task_id TEXT NOT NULL, page_id TEXT, created_at BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS sync_pages_task ON sync_pages (task_id)",
-    "CREATE TABLE IF NOT EXISTS sync_outbox_state (task_id TEXT PRIMARY KEY, pushed_status TEXT, pushed_at BIGINT, handled_status TEXT, handled_edit TEXT)",
-    "CREATE TABLE IF NOT EXISTS sync_webhook_events (event_id TEXT PRIMARY KEY, received_at BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sync_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    // One row per event of the log taken in by the out side: `pending` until handled (`done`) or
-    // discarded. The oldest pending row of a task is its head; only the head carries attempts.
-    "CREATE TABLE IF NOT EXISTS sync_outbox (event_id BIGINT PRIMARY KEY, task_id TEXT NOT NULL, created_at BIGINT NOT NULL, \
-     state TEXT NOT NULL, attempts BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL, last_error TEXT, done_at BIGINT)",
-    "CREATE INDEX IF NOT EXISTS sync_outbox_by_task ON sync_outbox (task_id, state, event_id)",
-    "CREATE INDEX IF NOT EXISTS sync_outbox_by_state ON sync_outbox (state, event_id)",
-    // Notion pages whose change could not be applied (the poll moved on): one row per page, until
-    // a later edit of the page is applied. `fingerprint` is what was refused, so a re-read of
-    // the same change within the poll margin is not refused (and written to Notion) again.
-    "CREATE TABLE IF NOT EXISTS sync_refused_pages (page_id TEXT PRIMARY KEY, title TEXT NOT NULL, notion_status TEXT NOT NULL, \
-     reason TEXT NOT NULL, error_log_written BIGINT NOT NULL, fingerprint TEXT NOT NULL, refused_at BIGINT NOT NULL)",
-    // Events the creator chose to drop, kept as an audit trail (never pruned).
-    "CREATE TABLE IF NOT EXISTS sync_discarded (event_id BIGINT PRIMARY KEY, task_id TEXT NOT NULL, kind TEXT NOT NULL, \
-     attempts BIGINT NOT NULL, last_error TEXT, reason TEXT NOT NULL, discarded_by TEXT NOT NULL, discarded_at BIGINT NOT NULL)",
+/// The mirror's tables, all created by the core's migrations (`migrations/*/…_sync_tables.sql`,
+/// run by [`reviewdesk_core::Store::connect`]); [`SyncStore::open`] checks they are there.
+const TABLES: &[&str] = &[
+    "sync_cursor",
+    "sync_pages",
+    "sync_outbox_state",
+    "sync_webhook_events",
+    "sync_settings",
+    "sync_outbox",
+    "sync_refused_pages",
+    "sync_discarded",
 ];
 
-/// The cursor up to which the log has been taken into `sync_outbox`.
-pub(crate) const OUT_CURSOR: &str = "out:task_events";
-/// Ids at or below this were handled before the outbox existed (set once, at the first intake).
-const OUT_FLOOR: &str = "out:floor";
+/// The cursor up to which the log has been taken into `sync_outbox` (the intake is the core's:
+/// [`reviewdesk_core::store::outbox`]).
+pub(crate) const OUT_CURSOR: &str = outbox::OUT_CURSOR;
 
 /// The oldest waiting event of a task that failed at least once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,12 +102,24 @@ pub struct SyncStore {
 }
 
 impl SyncStore {
-    /// Creates the tables if needed (idempotent) and returns the store.
-    pub async fn migrate(pool: &AnyPool) -> Result<SyncStore> {
-        for sql in MIGRATION {
-            sqlx::query(*sql).execute(pool).await?;
+    /// The mirror's tables in the store's database (`Store::pool`). The core's migrations,
+    /// run by `Store::connect`, create them; this only checks that they are there, so a database
+    /// that was not opened through the core fails here, at start-up, rather than at the first
+    /// write.
+    pub async fn open(pool: &AnyPool) -> Result<SyncStore> {
+        for table in TABLES {
+            sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} WHERE 1 = 0")))
+                .fetch_optional(pool)
+                .await?;
         }
         Ok(SyncStore { pool: pool.clone() })
+    }
+
+    /// [`SyncStore::open`], under the name it had when the mirror created its own tables (kept
+    /// for existing callers; it no longer creates anything).
+    #[doc(hidden)]
+    pub async fn migrate(pool: &AnyPool) -> Result<SyncStore> {
+        SyncStore::open(pool).await
     }
 
     /// A cursor's value (0 when never set).
@@ -359,27 +364,7 @@ impl SyncStore {
     /// Events of the log not mirrored yet (waiting in the outbox, or not taken in yet), and the
     /// creation time (ms) of the oldest.
     pub async fn waiting(&self) -> Result<(i64, Option<i64>)> {
-        let cursor = self.cursor(OUT_CURSOR).await?;
-        let fresh = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM task_events WHERE id > $1",
-        )
-        .bind(cursor)
-        .fetch_one(&self.pool)
-        .await?;
-        let queued = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM sync_outbox WHERE state = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let n = fresh.try_get::<i64, _>("n")? + queued.try_get::<i64, _>("n")?;
-        let oldest = [
-            fresh.try_get::<Option<i64>, _>("oldest")?,
-            queued.try_get::<Option<i64>, _>("oldest")?,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        Ok((n, oldest))
+        outbox::waiting(&self.pool).await.map_err(db_error)
     }
 
     /// A transaction that holds the write lock from its first statement. On SQLite (WAL) a
@@ -396,75 +381,10 @@ impl SyncStore {
     }
 
     /// Takes the log's new events into the outbox (one transaction with the cursor, so a crash
-    /// loses nothing and takes nothing twice); returns how many were added.
-    ///
-    /// `rescan` re-reads that many ids behind the cursor: on PostgreSQL an event whose
-    /// transaction commits after a later id was read would otherwise be skipped for good.
-    /// Already known rows are left alone, so the rescan never sends anything twice.
+    /// loses nothing and takes nothing twice); returns how many were added. `rescan` re-reads
+    /// that many ids behind the cursor (see [`reviewdesk_core::store::outbox::intake`]).
     pub async fn intake(&self, rescan: i64) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let cursor: i64 = match sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")
-            .bind(OUT_CURSOR)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            Some(r) => r.try_get("value")?,
-            None => 0,
-        };
-        let floor: i64 = match sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")
-            .bind(OUT_FLOOR)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            Some(r) => r.try_get("value")?,
-            None => {
-                // First intake: what the cursor passed before the outbox existed was handled.
-                sqlx::query(
-                    "INSERT INTO sync_cursor (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(OUT_FLOOR)
-                .bind(cursor)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-                cursor
-            }
-        };
-        let from = (cursor - rescan.max(0)).max(floor);
-        let added = sqlx::query(
-            "INSERT INTO sync_outbox (event_id, task_id, created_at, state, attempts, next_attempt_at) \
-             SELECT e.id, e.task_id, e.created_at, 'pending', 0, 0 FROM task_events e WHERE e.id > $1 \
-             AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.event_id = e.id) \
-             AND NOT EXISTS (SELECT 1 FROM sync_discarded d WHERE d.event_id = e.id) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(from)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let max: Option<i64> = sqlx::query("SELECT MAX(id) AS m FROM task_events WHERE id > $1")
-            .bind(cursor)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("m")?;
-        if let Some(max) = max {
-            sqlx::query(
-                "INSERT INTO sync_cursor (name, value, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(OUT_CURSOR)
-            .bind(max)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Handled rows are needed only while the rescan can still reach them.
-        sqlx::query("DELETE FROM sync_outbox WHERE state <> 'pending' AND event_id <= $1")
-            .bind(max.unwrap_or(cursor) - rescan.max(0))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(added)
+        outbox::intake(&self.pool, rescan).await.map_err(db_error)
     }
 
     /// The head (oldest waiting event) of every task with waiting events, oldest first, with
@@ -632,6 +552,15 @@ impl SyncStore {
                 })
             })
             .collect()
+    }
+}
+
+/// A database failure of the core's outbox queries is the mirror's database failure (transient,
+/// retried), as it was when the mirror ran these queries itself.
+fn db_error(e: CoreError) -> SyncError {
+    match e {
+        CoreError::Database(e) => SyncError::Db(e),
+        e => SyncError::Core(e),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Connecting to SQLite or PostgreSQL, running the migrations and listening for work on
-//! PostgreSQL.
+//! Connecting to SQLite or PostgreSQL, running the migrations (the one owner of the schema,
+//! the Notion mirror's `sync_*` tables included) and listening for work on PostgreSQL.
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{Backend, Secret, Store, WORK_CHANNEL};
 use crate::error::{CoreError, Result};
 
+// The whole schema, the Notion mirror's `sync_*` tables included: nothing else creates tables.
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -116,7 +117,8 @@ impl Store {
         self.backend
     }
 
-    /// The pool, for crates that add their own tables (the Notion mirror).
+    /// The pool, for crates that keep their own tables in this database (the Notion mirror's
+    /// `sync_*` tables, which the migrations run by [`Store::connect`] create).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -7,8 +7,9 @@
 //!
 //! One file per concern: `connection` (backends, migrations, the work listener), `tasks` (tasks
 //! and transitions), `claims` (claims and leases), `assets` (assets, versions, flags),
-//! `checkpoints` and `audit` (the event log and the audit trail). Every public type is
-//! re-exported here. [`test_support`] holds helpers for tests and benchmarks only.
+//! `checkpoints`, `audit` (the event log and the audit trail) and [`outbox`] (the Notion mirror's
+//! intake from the event log, the one reader of `task_events` outside this module). Every public
+//! type is re-exported here. [`test_support`] holds helpers for tests and benchmarks only.
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::AnyRow;
@@ -21,6 +22,7 @@ mod audit;
 mod checkpoints;
 mod claims;
 mod connection;
+pub mod outbox;
 mod tasks;
 #[doc(hidden)]
 pub mod test_support;
