@@ -163,7 +163,7 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
         NotionCommand::WebhookReset => webhook_cmd(&core, WebhookCommand::Reset, json).await?,
         NotionCommand::Webhook { cmd } => webhook_cmd(&core, cmd, json).await?,
         NotionCommand::Outbox => {
-            let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
+            let store = reviewdesk_sync::SyncStore::open(core.store.pool()).await?;
             let stuck = store.stuck().await?;
             let (waiting, _) = store.waiting().await?;
             let discarded = store.discarded().await?;
@@ -328,7 +328,7 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
                     }
                 }
             }
-            if let Ok(store) = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await
+            if let Ok(store) = reviewdesk_sync::SyncStore::open(core.store.pool()).await
                 && let Ok(w) = reviewdesk_sync::webhook::status(&store).await
                 && let Some(t) = w.pending_token
             {
@@ -347,7 +347,7 @@ pub async fn run(core: Arc<Core>, cmd: NotionCommand, json: bool) -> anyhow::Res
 
 async fn webhook_cmd(core: &Core, cmd: WebhookCommand, json: bool) -> anyhow::Result<()> {
     use reviewdesk_sync::webhook;
-    let store = reviewdesk_sync::SyncStore::migrate(core.store.pool()).await?;
+    let store = reviewdesk_sync::SyncStore::open(core.store.pool()).await?;
     match cmd {
         WebhookCommand::Status => {
             let w = webhook::status(&store).await?;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+use crate::context::Core;
 use crate::event::{DomainEvent, Source};
 use crate::ids::TaskId;
-use crate::context::Core;
 use crate::status::Status;
 use crate::store::TaskEventRow;
 

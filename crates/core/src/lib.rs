@@ -6,6 +6,7 @@
 pub mod api;
 pub mod asset;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod event;
 pub mod executor;
@@ -13,7 +14,6 @@ pub mod feed;
 pub mod ids;
 pub mod pipeline;
 pub mod review;
-pub mod context;
 pub mod status;
 pub mod store;
 pub mod task;
@@ -24,11 +24,11 @@ pub mod watcher;
 pub mod worker;
 pub mod workspace;
 
+pub use context::{Core, CoreOptions};
 pub use error::{CoreError, Result};
 pub use event::{DomainEvent, EventBus, Source, WorkerState};
 pub use ids::{AssetName, ChannelId, TaskId};
 pub use review::{ReviewInput, ReviewService};
-pub use context::{Core, CoreOptions};
 pub use status::{Status, StatusKind, Step};
 pub use store::{Reviewer, Store};
 pub use task::{NewTask, Priority, Task};

@@ -5,10 +5,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use crate::context::Core;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
-use crate::context::Core;
 use crate::status::{Status, Step};
 use crate::store::{AuditRow, Change, Effect, Reviewer, Transition};
 use crate::task::{Task, error_log_line};

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use crate::asset::AssetPlan;
 use crate::config::DEFAULT_CHANNEL;
+use crate::context::Core;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{ChannelId, TaskId};
-use crate::context::Core;
 use crate::status::{Status, Step};
 use crate::store::{AssetRecord, AssetVersion, AuditRow, TaskFilter};
 use crate::task::{NewTask, Task};

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::asset::AssetKind;
+use crate::context::Core;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{AssetName, TaskId};
-use crate::context::Core;
 use crate::status::Status;
 use crate::thumbs;
 use crate::workspace::Workspace;

@@ -18,11 +18,11 @@ use tracing::Instrument;
 
 use crate::asset::AssetPlan;
 use crate::config::ChannelConfig;
+use crate::context::Core;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
 use crate::pipeline;
-use crate::context::Core;
 use crate::status::{Status, StatusKind, Step};
 use crate::store::{ClaimRequest, Claimed, Lease, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};

@@ -115,13 +115,6 @@ impl SyncStore {
         Ok(SyncStore { pool: pool.clone() })
     }
 
-    /// [`SyncStore::open`], under the name it had when the mirror created its own tables (kept
-    /// for existing callers; it no longer creates anything).
-    #[doc(hidden)]
-    pub async fn migrate(pool: &AnyPool) -> Result<SyncStore> {
-        SyncStore::open(pool).await
-    }
-
     /// A cursor's value (0 when never set).
     pub async fn cursor(&self, name: &str) -> Result<i64> {
         let row = sqlx::query("SELECT value FROM sync_cursor WHERE name = $1")

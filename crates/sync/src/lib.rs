@@ -25,8 +25,8 @@
 //! - [`webhook`]: signature check of Notion webhook deliveries, and the handshake token that
 //!   stays pending until the creator confirms it.
 //!
-//! The mirror keeps its own tables (`sync_*`) in the core's database; [`SyncStore::migrate`]
-//! creates them.
+//! The mirror keeps its own tables (`sync_*`) in the core's database; the core's migrations create
+//! them (one schema owner) and [`SyncStore::open`] checks they are there.
 #![warn(missing_docs)]
 
 mod db;

@@ -163,7 +163,7 @@ impl Mirror {
         client: NotionClient,
         config: MirrorConfig,
     ) -> Result<Arc<Mirror>> {
-        let store = SyncStore::migrate(core.store.pool()).await?;
+        let store = SyncStore::open(core.store.pool()).await?;
         Ok(Arc::new(Mirror {
             core,
             client,
