@@ -268,8 +268,12 @@ impl AppRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if self.worker.as_ref().is_some_and(Worker::is_paused) {
-            worker = WorkerState::Paused;
+        // The worker's own flag wins over the state tracked from its events, which runs behind:
+        // right after a resume the tracker may still hold the pause's event.
+        match self.worker.as_ref().map(Worker::is_paused) {
+            Some(true) => worker = WorkerState::Paused,
+            Some(false) if worker == WorkerState::Paused => worker = WorkerState::Idle,
+            _ => {}
         }
         let (fix, off) = match self.door {
             Door::Server => (

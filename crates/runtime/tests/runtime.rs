@@ -9,7 +9,6 @@ use reviewdesk_testkit::TestCore;
 
 async fn core(dir: &tempfile::TempDir) -> std::sync::Arc<Core> {
     TestCore::new()
-        .without_channels_dir()
         .worker_settings(WorkerSettings {
             poll: Duration::from_millis(50),
             ..Default::default()
