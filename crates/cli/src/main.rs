@@ -8,6 +8,7 @@ use reviewdesk_core::{
     AssetName, Core, CoreOptions, NewTask, Priority, ReviewInput, ReviewService, Source, Status,
     Task, TaskId, TaskService, Worker,
 };
+mod audit_cmd;
 mod notion_cmd;
 
 use reviewdesk_runtime::{AppRuntime, RuntimeOptions};
@@ -83,6 +84,9 @@ enum Command {
     /// The Notion mirror: sync, init, check.
     #[command(subcommand)]
     Notion(notion_cmd::NotionCommand),
+    /// The record of human review: every decision, exported as CSV or JSON.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Send an errored (or finished) task back to the queue.
     Retry {
         /// Task id.
@@ -449,6 +453,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Notion(c) => notion_cmd::run(core.clone(), c, json).await?,
+        Command::Audit(c) => audit_cmd::run(core.clone(), c).await?,
         Command::Retry { task } => {
             let t = reviews.retry(task.parse()?, input()).await?;
             emit(json, &t, || print_task_line(&t))?;

@@ -440,3 +440,94 @@ fn secrets_in_a_failing_command_are_redacted() {
         "the program inherited the secret: {log}"
     );
 }
+
+#[test]
+fn audit_export_lists_every_decision_as_csv_and_json_by_day_and_channel() {
+    let env = Env::new();
+    let a = env.add("Approved one");
+    let b = env.add("Rejected one");
+    env.cmd()
+        .args(["worker", "--until-idle"])
+        .assert()
+        .success();
+    env.json(&["review", "approve", &a, "--note", "looks great"]);
+    env.json(&[
+        "review",
+        "reject",
+        &b,
+        "--feedback",
+        "the owl is too dark, \"redo\"",
+        "--flag",
+        "protagonist",
+    ]);
+    let out = |args: &[&str]| {
+        let o = env
+            .cmd()
+            .args(["audit", "export"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+
+    // JSON: one entry per decision, the same as each task's own audit trail.
+    let all: Value = serde_json::from_str(&out(&["--format", "json"])).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    for (entry, id) in all.iter().zip([&a, &b]) {
+        let shown = env.json(&["task", "show", id]);
+        let trail = &shown["audit"][0];
+        assert_eq!(entry["task_id"], id.as_str());
+        for field in [
+            "decision",
+            "gate",
+            "resulting_status",
+            "source",
+            "reason",
+            "correlation_id",
+        ] {
+            assert_eq!(entry[field], trail[field], "{field}");
+        }
+        assert_eq!(entry["flagged"], trail["flagged"]);
+        assert_eq!(entry["reviewer_name"], trail["reviewer"]["name"]);
+        assert_eq!(entry["channel_id"], "default");
+    }
+    assert_eq!(all[1]["flagged"], serde_json::json!(["protagonist"]));
+
+    // CSV: a header and one row per decision; quotes and commas survive.
+    let csv = out(&[]);
+    let mut reader = csv_rows(&csv);
+    assert_eq!(reader.remove(0)[0], "time");
+    assert_eq!(reader.len(), 2, "{csv}");
+    assert_eq!(reader[1][5], "reject");
+    assert_eq!(reader[1][11], "the owl is too dark, \"redo\"");
+    assert_eq!(reader[1][12], "protagonist");
+
+    // Filters: another channel or a past range has no decision; today's range has both.
+    assert_eq!(csv_rows(&out(&["--channel", "other"])).len(), 1);
+    assert_eq!(csv_rows(&out(&["--to", "2000-01-01"])).len(), 1);
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(csv_rows(&out(&["--from", &today, "--to", &today])).len(), 3);
+    assert!(
+        env.fails(&[
+            "audit",
+            "export",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-01-01"
+        ])
+        .contains("after")
+    );
+}
+
+/// The rows of a CSV text, header included.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}

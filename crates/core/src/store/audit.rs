@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 // Dynamic SQL here is assembled only from constants; values are always bound.
 use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
 
 use super::{Store, get, ms_to_dt, now_ms};
 use crate::error::Result;
@@ -142,27 +143,32 @@ impl Store {
         .bind(id.to_string())
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    /// Every decision of a date range (`from` inclusive, `to` exclusive, either open) and,
+    /// optionally, of one channel, oldest first, with the task's channel and title: the record
+    /// of human review a channel exports.
+    pub async fn audit_between(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        channel: Option<&str>,
+    ) -> Result<Vec<(AuditRow, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.task_id, a.gate, a.decision, a.resulting_status, a.reviewer_id, a.reviewer_name, \
+             a.reviewer_email, a.source, a.reason, a.flagged, a.correlation_id, a.created_at, \
+             t.channel_id, t.title FROM review_audit a JOIN tasks t ON t.id = a.task_id \
+             WHERE a.created_at >= $1 AND a.created_at < $2 AND ($3 = '' OR t.channel_id = $3) \
+             ORDER BY a.id",
+        )
+        .bind(from.map_or(i64::MIN, |d| d.timestamp_millis()))
+        .bind(to.map_or(i64::MAX, |d| d.timestamp_millis()))
+        .bind(channel.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    id: get(r, "id")?,
-                    task_id: get(r, "task_id")?,
-                    gate: get(r, "gate")?,
-                    decision: get(r, "decision")?,
-                    resulting_status: get(r, "resulting_status")?,
-                    reviewer: Reviewer {
-                        id: get(r, "reviewer_id")?,
-                        name: get(r, "reviewer_name")?,
-                        email: get(r, "reviewer_email")?,
-                    },
-                    source: get(r, "source")?,
-                    reason: get(r, "reason")?,
-                    flagged: serde_json::from_str(&get::<String>(r, "flagged")?)
-                        .unwrap_or_default(),
-                    correlation_id: get(r, "correlation_id")?,
-                    created_at: ms_to_dt(get(r, "created_at")?),
-                })
-            })
+            .map(|r| Ok((audit_from_row(r)?, get(r, "channel_id")?, get(r, "title")?)))
             .collect()
     }
 
@@ -199,4 +205,24 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn audit_from_row(r: &AnyRow) -> Result<AuditRow> {
+    Ok(AuditRow {
+        id: get(r, "id")?,
+        task_id: get(r, "task_id")?,
+        gate: get(r, "gate")?,
+        decision: get(r, "decision")?,
+        resulting_status: get(r, "resulting_status")?,
+        reviewer: Reviewer {
+            id: get(r, "reviewer_id")?,
+            name: get(r, "reviewer_name")?,
+            email: get(r, "reviewer_email")?,
+        },
+        source: get(r, "source")?,
+        reason: get(r, "reason")?,
+        flagged: serde_json::from_str(&get::<String>(r, "flagged")?).unwrap_or_default(),
+        correlation_id: get(r, "correlation_id")?,
+        created_at: ms_to_dt(get(r, "created_at")?),
+    })
 }
