@@ -165,27 +165,9 @@ mod tests {
     use reviewdesk_core::Status;
 
     fn task(title: &str, status: Status) -> Task {
-        let now = chrono::Utc::now();
         Task {
-            id: TaskId::new(),
-            channel_id: "demo".parse().unwrap(),
-            title: title.into(),
-            topic: String::new(),
-            story_direction: String::new(),
-            priority: Default::default(),
-            status,
-            status_changed_at: now,
-            created_at: now,
-            updated_at: now,
-            notion_page_id: None,
-            review_started_at: None,
-            review_completed_at: None,
-            error_log: String::new(),
-            attempts: 0,
-            next_retry_at: None,
-            error_category: None,
             correlation_id: String::new(),
-            plan_file: None,
+            ..Task::new("demo".parse().unwrap(), title, status, chrono::Utc::now())
         }
     }
 

@@ -11,7 +11,7 @@
 //! (`export REVIEWDESK_TEST_PG_URL=$(scripts/start-postgres.sh)`); this bench starts nothing.
 
 use reviewdesk_core::store::ClaimRequest;
-use reviewdesk_core::{ChannelId, Priority, Source, Status, Store, Task, TaskId};
+use reviewdesk_core::{ChannelId, Source, Status, Store, Task, TaskId};
 use reviewdesk_testkit::PgDatabase;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,28 +29,12 @@ struct Row {
 }
 
 fn task(i: usize) -> Task {
-    let now = chrono::Utc::now();
-    Task {
-        id: TaskId::new(),
-        channel_id: ChannelId::parse(format!("bench_{i}")).expect("valid id"),
-        title: format!("bench {i}"),
-        topic: String::new(),
-        story_direction: String::new(),
-        priority: Priority::Normal,
-        status: Status::Queued,
-        status_changed_at: now,
-        created_at: now,
-        updated_at: now,
-        notion_page_id: None,
-        review_started_at: None,
-        review_completed_at: None,
-        error_log: String::new(),
-        attempts: 0,
-        next_retry_at: None,
-        error_category: None,
-        correlation_id: uuid::Uuid::new_v4().simple().to_string(),
-        plan_file: None,
-    }
+    Task::new(
+        ChannelId::parse(format!("bench_{i}")).expect("valid id"),
+        format!("bench {i}"),
+        Status::Queued,
+        chrono::Utc::now(),
+    )
 }
 
 async fn fill(store: &Store, n: usize) -> HashSet<TaskId> {

@@ -295,34 +295,22 @@ fn project_item(
 mod tests {
     use super::*;
     use crate::asset::ReviewState;
-    use crate::ids::{AssetName, ChannelId, TaskId};
+    use crate::ids::{AssetName, ChannelId};
     use crate::status::Status;
-    use crate::task::Priority;
 
     const ROOT: &str = "/ws";
 
     fn task() -> Task {
-        let now = chrono::Utc::now();
         Task {
-            id: TaskId::new(),
-            channel_id: ChannelId::parse("science_daily").unwrap(),
-            title: "Volcanoes".into(),
             topic: "volcanoes".into(),
             story_direction: "a hopeful journey".into(),
-            priority: Priority::Normal,
-            status: Status::Claimed,
-            status_changed_at: now,
-            created_at: now,
-            updated_at: now,
-            notion_page_id: None,
-            review_started_at: None,
-            review_completed_at: None,
-            error_log: String::new(),
-            attempts: 0,
-            next_retry_at: None,
-            error_category: None,
             correlation_id: "c".into(),
-            plan_file: None,
+            ..Task::new(
+                ChannelId::parse("science_daily").unwrap(),
+                "Volcanoes",
+                Status::Claimed,
+                chrono::Utc::now(),
+            )
         }
     }
 

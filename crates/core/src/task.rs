@@ -148,6 +148,38 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task as it starts out, created at `at`: a fresh id and correlation id, normal priority,
+    /// no topic, Notion page, review times, errors or retries yet. Callers set the rest with
+    /// struct update syntax.
+    pub fn new(
+        channel_id: ChannelId,
+        title: impl Into<String>,
+        status: Status,
+        at: DateTime<Utc>,
+    ) -> Task {
+        Task {
+            id: TaskId::new(),
+            channel_id,
+            title: title.into(),
+            topic: String::new(),
+            story_direction: String::new(),
+            priority: Priority::Normal,
+            status,
+            status_changed_at: at,
+            created_at: at,
+            updated_at: at,
+            notion_page_id: None,
+            review_started_at: None,
+            review_completed_at: None,
+            error_log: String::new(),
+            attempts: 0,
+            next_retry_at: None,
+            error_category: None,
+            correlation_id: uuid::Uuid::new_v4().simple().to_string(),
+            plan_file: None,
+        }
+    }
+
     /// Seconds a review took, derived from the two timestamps (never stored).
     pub fn review_duration_secs(&self) -> Option<i64> {
         Some((self.review_completed_at? - self.review_started_at?).num_seconds())

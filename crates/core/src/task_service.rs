@@ -125,30 +125,18 @@ impl TaskService {
         }
         let now = Utc::now();
         let id = TaskId::new();
+        let status = if new.draft {
+            Status::Draft
+        } else {
+            Status::Queued
+        };
         let task = Task {
             id,
-            channel_id,
-            title: title.to_string(),
             topic: new.topic.trim().to_string(),
             story_direction: new.story_direction.trim().to_string(),
             priority: new.priority.unwrap_or(channel.priority),
-            status: if new.draft {
-                Status::Draft
-            } else {
-                Status::Queued
-            },
-            status_changed_at: now,
-            created_at: now,
-            updated_at: now,
             notion_page_id: new.notion_page_id,
-            review_started_at: None,
-            review_completed_at: None,
-            error_log: String::new(),
-            attempts: 0,
-            next_retry_at: None,
-            error_category: None,
-            correlation_id: uuid::Uuid::new_v4().simple().to_string(),
-            plan_file: None,
+            ..Task::new(channel_id, title, status, now)
         };
         self.core
             .store

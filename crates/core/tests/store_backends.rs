@@ -87,25 +87,10 @@ fn chan(s: &str) -> ChannelId {
 fn task(channel: &str, title: &str, priority: Priority, status: Status, created_ms: i64) -> Task {
     let at = reviewdesk_core::store::ms_to_dt(created_ms);
     Task {
-        id: TaskId::new(),
-        channel_id: chan(channel),
-        title: title.into(),
         topic: "deep sea".into(),
         story_direction: "calm".into(),
         priority,
-        status,
-        status_changed_at: at,
-        created_at: at,
-        updated_at: at,
-        notion_page_id: None,
-        review_started_at: None,
-        review_completed_at: None,
-        error_log: String::new(),
-        attempts: 0,
-        next_retry_at: None,
-        error_category: None,
-        correlation_id: uuid::Uuid::new_v4().simple().to_string(),
-        plan_file: None,
+        ..Task::new(chan(channel), title, status, at)
     }
 }
 
