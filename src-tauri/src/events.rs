@@ -7,7 +7,7 @@ use reviewdesk_runtime::AppRuntime;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::startup::Desktop;
+use crate::Desktop;
 use crate::{notify, tray};
 
 /// A domain event, as `reviewdesk serve` sends over SSE.

@@ -4,32 +4,31 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+#[cfg(test)]
+mod doors;
 mod events;
 mod files;
 mod menu;
 mod notify;
 mod startup;
 mod tray;
-#[cfg(test)]
-mod wiring;
 
 use std::sync::Arc;
 
 use tauri::{Manager, RunEvent, WindowEvent};
 
-pub use startup::Desktop;
+pub use commands::Desktop;
 
 fn main() -> std::process::ExitCode {
     let logs = reviewdesk_core::context::default_data_dir().join("logs");
     let _log_guard = reviewdesk_core::telemetry::init(Some(&logs), "info");
     let desktop = tauri::async_runtime::block_on(startup::start());
-    if let Err(e) = &desktop.runtime {
+    if let Err(e) = desktop.runtime() {
         tracing::error!("{e}");
         eprintln!("{e}");
     }
     let workspace = desktop
-        .runtime
-        .as_ref()
+        .runtime()
         .ok()
         .map(|rt| Arc::new(rt.core.workspace.clone()));
 
@@ -47,27 +46,7 @@ fn main() -> std::process::ExitCode {
                 files::serve_async(workspace.clone(), request, responder)
             },
         )
-        .invoke_handler(tauri::generate_handler![
-            commands::list_tasks,
-            commands::get_task,
-            commands::create_task,
-            commands::approve,
-            commands::reject,
-            commands::flag_asset,
-            commands::bulk_approve,
-            commands::bulk_reject,
-            commands::retry,
-            commands::cancel,
-            commands::get_status,
-            commands::pause_worker,
-            commands::resume_worker,
-            commands::get_settings,
-            commands::save_settings,
-            commands::set_notion_token,
-            commands::clear_notion_token,
-            commands::check_notion,
-            commands::add_missing_notion_properties,
-        ])
+        .invoke_handler(commands::invoke_handler())
         .on_menu_event(|app, event| menu::on_menu(app, event.id().as_ref()))
         .on_window_event(|window, event| {
             // Closing the window keeps Review Desk running in the tray; Quit is in the tray menu.

@@ -2,8 +2,8 @@
 
 use tauri::{AppHandle, Emitter, Manager};
 
+use crate::Desktop;
 use crate::events::{OPEN_SETTINGS, OPEN_TASK, refresh_tray};
-use crate::startup::Desktop;
 use crate::tray;
 
 pub fn show_main(app: &AppHandle) {

@@ -4,18 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reviewdesk_api::App;
 use reviewdesk_core::{Core, CoreOptions};
 use reviewdesk_runtime::{AppRuntime, Door, RuntimeOptions};
+
+use crate::Desktop;
 use reviewdesk_settings::{Paths, SecretStore, SettingsFile, SettingsService};
 use reviewdesk_sync::MirrorConfig;
-
-/// What every command reaches through `State`.
-pub struct Desktop {
-    /// The runtime, or why it could not start (every view shows that message).
-    pub runtime: Result<Arc<AppRuntime>, String>,
-    /// The Settings screen's service, or why the settings file could not be read.
-    pub settings: Result<SettingsService, String>,
-}
 
 /// The folders used when the settings file names none: environment, then the OS defaults.
 fn default_paths() -> (Paths, std::path::PathBuf) {
@@ -40,8 +35,7 @@ pub async fn start() -> Desktop {
         Err(e) => {
             let message = format!("Review Desk could not start: {e}");
             return Desktop {
-                runtime: Err(message.clone()),
-                settings: Err(message),
+                app: Arc::new(App::desktop(Err(message.clone()), Err(message))),
             };
         }
     };
@@ -90,5 +84,7 @@ pub async fn start() -> Desktop {
     }
     .await
     .map_err(|e| format!("Review Desk could not start: {e}"));
-    Desktop { runtime, settings }
+    Desktop {
+        app: Arc::new(App::desktop(runtime, settings)),
+    }
 }

@@ -111,6 +111,25 @@ test('open the board, review 22 images, flag two by keyboard, reject with feedba
   const shownFlags = await page.locator('[data-testid=task-flags]').textContent();
   for (const n of flagged) assert.ok(shownFlags.includes(n), `UI shows flag ${n}`);
 
+  // H opens the review record: the rejection with its door, feedback and flags, the time the task
+  // waited at the gate, and every status it went through, the current one last.
+  await page.keyboard.press('h');
+  const history = page.locator('[data-testid=history]');
+  await history.waitFor();
+  const decision = await history.locator('[data-testid=history-decision]').first().textContent();
+  assert.match(decision, /Rejected at Assets Ready/);
+  assert.match(decision, /\(browser\)/);
+  assert.match(decision, /make them brighter/);
+  for (const n of flagged) assert.ok(decision.includes(n), `the decision lists flag ${n}: ${decision}`);
+  assert.match(await history.locator('[data-testid=history-gate]').first().textContent(), /^Assets Ready: /);
+  const statuses = await history.locator('[data-testid=history-status]').evaluateAll((rows) => rows.map((r) => r.dataset.status));
+  assert.deepEqual(statuses.slice(-2), ['assets_ready', 'asset_error'], `statuses: ${statuses}`);
+  assert.ok(statuses.includes('generating_assets'), `statuses: ${statuses}`);
+  assert.match(await history.locator('[data-testid=history-status]').last().textContent(), /so far/);
+  await page.keyboard.press('Escape');
+  await history.waitFor({ state: 'detached' });
+  await page.locator('[data-testid=task-status][data-status=asset_error]').waitFor();
+
   // And the API agrees.
   const detail = await getJson(`${server.url}/api/tasks/${id}`);
   assert.equal(detail.task.status, 'asset_error');
@@ -120,6 +139,21 @@ test('open the board, review 22 images, flag two by keyboard, reject with feedba
   assert.ok(audit, 'an audit row for the rejection');
   assert.deepEqual([...audit.flagged].sort(), [...flagged].sort());
   assert.equal(audit.source, 'browser');
+
+  // Retry remakes the two flagged images; approving them puts a second decision in the record.
+  await page.locator('[data-testid=retry]').click();
+  await page.locator('[data-testid=task-status][data-status=assets_ready]').waitFor();
+  await page.locator('[data-testid=approve-all]').click();
+  await page.locator('[data-testid=card]').first().waitFor(); // no other task waits: back to the board
+  await openFromBoard(page, id);
+  await page.locator('[data-testid=open-history]').click();
+  await history.waitFor();
+  const decisions = await history.locator('[data-testid=history-decision]').allTextContents();
+  assert.equal(decisions.length, 3, `decisions: ${decisions}`);
+  assert.match(decisions[0], /Approved at Assets Ready.*\(browser\)/s);
+  assert.match(decisions[1], /Retried at Asset Error.*\(browser\)/s);
+  assert.match(decisions[2], /Rejected at Assets Ready.*\(browser\)/s);
+  assert.match(await history.locator('[data-testid=history-gate]').first().textContent(), /Assets Ready: .* over 2 visits/);
   assert.deepEqual(f.errors, [], 'no uncaught page errors');
 });
 

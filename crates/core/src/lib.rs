@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod executor;
 pub mod feed;
+pub mod history;
 pub mod ids;
 pub mod pipeline;
 pub mod review;

@@ -22,8 +22,10 @@ pub struct TaskDetail {
     pub task: Task,
     /// Its assets, with every version.
     pub assets: Vec<AssetDetail>,
-    /// Its audit trail.
+    /// Its audit trail: every decision, with reviewer, source, reason and flags.
     pub audit: Vec<AuditRow>,
+    /// Each status it has been in, oldest first, with when and who.
+    pub history: Vec<crate::history::StatusSpan>,
     /// What the media steps produced (clips, narration, sound effects, the final video), for the
     /// reviews at the later gates; empty until the video step has finished an item.
     pub outputs: Vec<StepOutput>,
@@ -161,7 +163,7 @@ impl TaskService {
         self.core.store.task(id).await
     }
 
-    /// A task with its assets, versions and audit trail.
+    /// A task with its assets, versions, audit trail and status history.
     pub async fn detail(&self, id: TaskId) -> Result<TaskDetail> {
         let task = self.core.store.task(id).await?;
         let mut assets = Vec::new();
@@ -206,6 +208,7 @@ impl TaskService {
             });
         }
         let audit = self.core.store.audit(id).await?;
+        let history = self.core.store.status_history(id).await?;
         // One query for every media step (the gallery-open budget allows one more, not four).
         let outputs = self
             .core
@@ -228,6 +231,7 @@ impl TaskService {
             task,
             assets,
             audit,
+            history,
             outputs,
         })
     }

@@ -1,9 +1,9 @@
-//! Mapping core errors to HTTP answers: `{code, message}` with a fitting status.
+//! Error answers: `{code, message}` with a fitting status (a command's error kind decides it).
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use reviewdesk_core::CoreError;
+use reviewdesk_api::CommandError;
 use reviewdesk_core::api::ApiError;
 
 /// An error answer.
@@ -28,35 +28,12 @@ impl HttpError {
     }
 }
 
-impl From<CoreError> for HttpError {
-    fn from(e: CoreError) -> Self {
-        let status = match &e {
-            CoreError::NotFound { .. } | CoreError::PathEscape(_) => StatusCode::NOT_FOUND,
-            CoreError::RefusedTransition { .. }
-            | CoreError::NotAtGate { .. }
-            | CoreError::Conflict(_) => StatusCode::CONFLICT,
-            CoreError::Invalid { .. } | CoreError::Config { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "request failed");
-        }
+impl From<CommandError> for HttpError {
+    fn from(e: CommandError) -> Self {
         HttpError {
-            status,
-            body: ApiError::from(&e),
-        }
-    }
-}
-
-impl From<reviewdesk_runtime::RuntimeError> for HttpError {
-    fn from(e: reviewdesk_runtime::RuntimeError) -> Self {
-        match e {
-            reviewdesk_runtime::RuntimeError::Core(e) => e.into(),
-            e @ reviewdesk_runtime::RuntimeError::NoWorker => {
-                HttpError::new(StatusCode::CONFLICT, "no_worker", e.to_string())
-            }
+            status: StatusCode::from_u16(e.kind.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: e.body,
         }
     }
 }

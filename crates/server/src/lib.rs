@@ -37,6 +37,8 @@ pub struct ServerConfig {
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
+    /// The app functions this server is a door to.
+    pub app: Arc<reviewdesk_api::App>,
     /// The runtime this server is a door to.
     pub runtime: Arc<AppRuntime>,
     /// The core (the runtime's).
@@ -114,6 +116,7 @@ pub async fn bind(
     })?;
     let hosts = allowed_hosts(config.addr, local_addr.port());
     let state = AppState {
+        app: Arc::new(reviewdesk_api::App::server(runtime.clone())),
         core: runtime.core.clone(),
         feed: runtime.feed.clone(),
         mirror: runtime.mirror(),

@@ -1,8 +1,11 @@
-//! The OpenAPI document of the API. Written as data here rather than derived: the request and
-//! response types already have one generated contract (the TypeScript bindings), and this keeps
-//! the core free of a second set of schema derives. It is complete enough to drive a fuzzer
-//! (`make test` runs Schemathesis against it): every route, body, success and error answer.
+//! The OpenAPI document of the API. The operations come from the command declaration
+//! (`reviewdesk_api::visit_all`: path, method, operationId, summary, success status and documented
+//! failures); the JSON schemas of bodies and answers are written as data here, which keeps the core
+//! free of a second set of schema derives beside the TypeScript bindings. It is complete enough to
+//! drive a fuzzer (`make test` runs Schemathesis against it): every route, body, success and error
+//! answer.
 
+use reviewdesk_api::{Body, Command, Method, Visit};
 use reviewdesk_core::Status;
 use serde_json::{Value, json};
 
@@ -25,6 +28,83 @@ const READ: Fails = Fails {
     decides: false,
     validates: false,
 };
+
+/// The OpenAPI schema of a command's answer, from its TypeScript name (`Task`, `Array<Task>`).
+fn answer_schema(ts_name: &str) -> Option<Value> {
+    match ts_name {
+        "null" => None,
+        _ => Some(match ts_name.strip_prefix("Array<") {
+            Some(inner) => {
+                json!({"type": "array", "items": schema_ref(inner.trim_end_matches('>'))})
+            }
+            None => schema_ref(ts_name),
+        }),
+    }
+}
+
+/// The parameters of a path (`{id}` a task id, `{name}` an asset name) and, for a GET, its query.
+fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Value {
+    let mut params: Vec<Value> = path_params
+        .map(|p| match p {
+            "id" => json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}),
+            other => json!({"name": other, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}}),
+        })
+        .collect();
+    if name == "list_tasks" {
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let board_names: Vec<&str> = Status::ALL.iter().map(|s| s.board_name()).collect();
+        params.extend([
+            json!({"name": "statuses", "in": "query", "required": false, "style": "form", "explode": true,
+                   "schema": {"type": "array", "items": {"type": "string", "enum": statuses.iter().chain(&board_names).collect::<Vec<_>>()}}}),
+            json!({"name": "channel_id", "in": "query", "required": false, "schema": {"type": "string"}}),
+            json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}),
+        ]);
+    }
+    Value::Array(params)
+}
+
+/// The operations of the commands offered over HTTP, by path and method.
+#[derive(Default)]
+struct Operations(serde_json::Map<String, Value>);
+
+impl Visit for Operations {
+    fn command<C: Command>(&mut self) {
+        let Some(http) = C::DOORS.http else {
+            return;
+        };
+        let body = match http.body {
+            Body::None => None,
+            Body::Empty => Some("Empty"),
+            Body::Json(schema) => Some(schema),
+        };
+        let fails = Fails {
+            body: body.is_some(),
+            task: http.fails.not_found,
+            decides: http.fails.conflict,
+            validates: http.fails.invalid,
+        };
+        let answer = answer_schema(&<C::Output as ts_rs::TS>::name(&ts_rs::Config::new()));
+        let mut o = op(C::SUMMARY, body, (http.ok, answer), fails);
+        o["operationId"] = json!(C::NAME);
+        let params = parameters(C::NAME, http.params());
+        if params.as_array().is_some_and(|p| !p.is_empty()) {
+            o["parameters"] = params;
+        }
+        if http.ok == 201 {
+            o["responses"]["201"]["links"] = task_links();
+        }
+        let method = match http.method {
+            Method::Get => "get",
+            Method::Post => "post",
+            Method::Put => "put",
+        };
+        let path = self
+            .0
+            .entry(format!("/api{}", http.path))
+            .or_insert_with(|| json!({}));
+        path[method] = o;
+    }
+}
 
 fn error_ref(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}})
@@ -87,34 +167,21 @@ fn op(summary: &str, body: Option<&str>, ok: (u16, Option<Value>), fails: Fails)
     o
 }
 
-fn with_params(mut o: Value, params: Value) -> Value {
-    o["parameters"] = params;
-    o
-}
-
-/// Names an operation (links and clients refer to it).
-fn named(mut o: Value, operation_id: &str) -> Value {
-    o["operationId"] = json!(operation_id);
-    o
-}
-
 /// Links from a created task to what can be done with it, so a fuzzer's stateful phase walks
 /// real tasks instead of random ids.
 fn task_links() -> Value {
     let by_id = json!({"id": "$response.body#/id"});
     let mut links = serde_json::Map::new();
-    for op in [
-        "task_detail",
-        "approve",
-        "reject",
-        "retry",
-        "queue",
-        "cancel",
-    ] {
-        links.insert(
-            op.to_string(),
-            json!({"operationId": op, "parameters": by_id}),
-        );
+    // Every operation whose only parameter is the task id.
+    for (name, doors) in reviewdesk_api::declarations() {
+        if let Some(http) = doors.http
+            && http.params().eq(["id"])
+        {
+            links.insert(
+                name.to_string(),
+                json!({"operationId": name, "parameters": by_id}),
+            );
+        }
     }
     Value::Object(links)
 }
@@ -129,24 +196,7 @@ fn string_enum(values: &[&str]) -> Value {
 
 /// The document served at `/api/openapi.json`.
 pub fn document() -> Value {
-    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
-    let id = json!([id_param]);
-    let name_param = json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}});
-    let task = (200, Some(schema_ref("Task")));
-    let tasks = (
-        200,
-        Some(json!({"type": "array", "items": schema_ref("Task")})),
-    );
-    let status = (200, Some(schema_ref("AppStatus")));
-    let decision = Fails {
-        body: true,
-        task: true,
-        decides: true,
-        validates: false,
-    };
-    let write = Fails { body: true, ..READ };
     let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-    let board_names: Vec<&str> = Status::ALL.iter().map(|s| s.board_name()).collect();
     let date_time = json!({"type": "string", "format": "date-time"});
     let nullable_date_time = json!({"type": ["string", "null"], "format": "date-time"});
     let task_schema = json!({
@@ -177,54 +227,22 @@ pub fn document() -> Value {
             "plan_file": nullable("string")
         }
     });
-    let list = with_params(
-        op(
-            "List tasks (repeat ?status= with an internal or board name, optional ?channel= and ?limit=)",
-            None,
-            tasks.clone(),
-            Fails {
-                validates: true,
-                ..READ
-            },
+    let mut openapi_op = op(
+        "This document",
+        None,
+        (
+            200,
+            Some(json!({"type": "object", "required": ["openapi", "paths"]})),
         ),
-        json!([
-            {"name": "status", "in": "query", "required": false, "schema": {"type": "string", "enum": statuses.iter().chain(&board_names).collect::<Vec<_>>()}},
-            {"name": "channel", "in": "query", "required": false, "schema": {"type": "string"}},
-            {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
-        ]),
+        READ,
     );
-    let mut create = op(
-        "Create a task (201); a custom asset plan is sent as text",
-        Some("NewTask"),
-        (201, Some(schema_ref("Task"))),
-        Fails {
-            body: true,
-            validates: true,
-            ..READ
-        },
-    );
-    create["responses"]["201"]["links"] = task_links();
-    let list = named(list, "list_tasks");
-    let create = named(create, "create_task");
-    json!({
+    openapi_op["operationId"] = json!("openapi");
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "Review Desk API", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Every write needs Content-Type: application/json and a same-origin request."},
         "paths": {
-            "/api/tasks": {"get": list, "post": create},
-            "/api/tasks/{id}": {"get": named(with_params(op("A task with its assets, versions, outputs and audit trail", None, (200, Some(schema_ref("TaskDetail"))), Fails { task: true, ..READ }), id.clone()), "task_detail")},
-            "/api/tasks/{id}/approve": {"post": named(with_params(op("Approve the task at its gate", Some("ApproveRequest"), task.clone(), decision), id.clone()), "approve")},
-            "/api/tasks/{id}/reject": {"post": named(with_params(op("Reject the task at its gate with feedback and flags", Some("RejectRequest"), task.clone(), decision), id.clone()), "reject")},
-            "/api/tasks/{id}/retry": {"post": named(with_params(op("Send an errored, published or cancelled task back to the queue", Some("Empty"), task.clone(), decision), id.clone()), "retry")},
-            "/api/tasks/{id}/queue": {"post": named(with_params(op("Queue a draft", Some("Empty"), task.clone(), decision), id.clone()), "queue")},
-            "/api/tasks/{id}/cancel": {"post": named(with_params(op("Cancel a task", Some("CancelRequest"), task.clone(), decision), id.clone()), "cancel")},
-            "/api/tasks/{id}/assets/{name}/flag": {"put": named(with_params(op("Flag or unflag an asset (Assets Ready or Asset Error)", Some("FlagRequest"), (204, None), Fails { validates: true, ..decision }), json!([id_param, name_param])), "flag_asset")},
-            "/api/bulk/approve": {"post": named(op("Approve up to 100 tasks, all or nothing", Some("BulkRequest"), tasks.clone(), decision), "bulk_approve")},
-            "/api/bulk/reject": {"post": named(op("Reject up to 100 tasks, all or nothing (`reason` is the feedback)", Some("BulkRejectRequest"), tasks, decision), "bulk_reject")},
-            "/api/status": {"get": named(op("Worker and mirror state", None, status.clone(), READ), "status")},
-            "/api/worker/pause": {"post": named(op("Pause the worker", Some("Empty"), status.clone(), Fails { decides: true, ..write }), "pause_worker")},
-            "/api/worker/resume": {"post": named(op("Resume the worker", Some("Empty"), status, Fails { decides: true, ..write }), "resume_worker")},
-            "/api/openapi.json": {"get": named(op("This document", None, (200, Some(json!({"type": "object", "required": ["openapi", "paths"]}))), READ), "openapi")},
+            "/api/openapi.json": {"get": openapi_op},
             "/api/events": {"get": {"summary": "Server-sent domain events (event: domain); the stream ends when the server stops",
                                     "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                                                   "401": error_ref("a token is required"), "403": error_ref("a foreign Host or Origin")}}},
@@ -265,10 +283,11 @@ pub fn document() -> Value {
                 "notion_page_id": nullable("string")
             }},
             "Task": task_schema,
-            "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "outputs"], "properties": {
+            "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs"], "properties": {
                 "task": schema_ref("Task"),
                 "assets": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "prompt", "current_version", "review_state", "flagged"]}},
                 "audit": {"type": "array", "items": {"type": "object", "required": ["decision", "source", "created_at"]}},
+                "history": {"type": "array", "items": {"type": "object", "required": ["status", "entered_at", "left_at", "source"]}},
                 "outputs": {"type": "array", "items": {"type": "object"}}
             }},
             "AppStatus": {"type": "object", "required": ["worker", "mirror", "waiting_for_review"], "properties": {
@@ -277,12 +296,32 @@ pub fn document() -> Value {
                 "waiting_for_review": {"type": "integer", "minimum": 0}
             }}
         }}
-    })
+    });
+    let mut operations = Operations::default();
+    reviewdesk_api::visit_all(&mut operations);
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        paths.extend(operations.0);
+    }
+    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_offered_over_http_is_an_operation_with_its_name() {
+        let doc = document();
+        for (name, doors) in reviewdesk_api::declarations() {
+            let Some(http) = doors.http else { continue };
+            let method = http.method.as_str().to_ascii_lowercase();
+            let path = format!("/api{}", http.path);
+            assert_eq!(
+                doc["paths"][&path][&method]["operationId"], name,
+                "{method} {path}"
+            );
+        }
+    }
 
     #[test]
     fn every_schema_reference_resolves() {

@@ -1,19 +1,16 @@
-//! The routes: each handler parses, calls one core service, and maps the error.
+//! The routes: one per command of the API declaration (`reviewdesk_api::visit_all`), each turning
+//! the request into the command's arguments and its answer into JSON; plus the event stream, the
+//! OpenAPI document, workspace files and the UI.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
-use reviewdesk_core::api::{
-    AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
-};
-use reviewdesk_core::store::TaskFilter;
-use reviewdesk_core::task_service::TaskDetail;
-use reviewdesk_core::{
-    AssetName, NewTask, ReviewInput, ReviewService, Source, Status, Task, TaskId, TaskService,
-};
+use reviewdesk_api::{Body, Command, Method, Visit};
+use reviewdesk_core::Source;
+use serde_json::Value;
 use std::path::PathBuf;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -22,31 +19,40 @@ use crate::AppState;
 use crate::error::HttpError;
 use crate::guard::ApiJson;
 
-type ApiResult<T> = Result<T, HttpError>;
+/// The code of an answer for a path no route serves.
+pub const NO_ROUTE: &str = "no_route";
+
+/// A route for every command the declaration offers over HTTP.
+struct CommandRoutes(Router<AppState>);
+
+impl Visit for CommandRoutes {
+    fn command<C: Command>(&mut self) {
+        let Some(http) = C::DOORS.http else {
+            return;
+        };
+        let route: MethodRouter<AppState> = match http.method {
+            Method::Get => get(handle::<C>),
+            Method::Post => post(handle::<C>),
+            Method::Put => put(handle::<C>),
+        };
+        // Two commands on one path (GET and POST /tasks) merge into one method router.
+        self.0 = std::mem::take(&mut self.0).route(http.path, route);
+    }
+}
 
 /// Builds the router.
 pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
-    let api = Router::new()
-        .route("/tasks", get(list_tasks).post(create_task))
-        .route("/tasks/{id}", get(task_detail))
-        .route("/tasks/{id}/approve", post(approve))
-        .route("/tasks/{id}/reject", post(reject))
-        .route("/tasks/{id}/retry", post(retry))
-        .route("/tasks/{id}/cancel", post(cancel))
-        .route("/tasks/{id}/queue", post(queue))
-        .route("/tasks/{id}/assets/{name}/flag", put(flag))
-        .route("/bulk/approve", post(bulk_approve))
-        .route("/bulk/reject", post(bulk_reject))
-        .route("/status", get(status))
-        .route("/worker/pause", post(pause))
-        .route("/worker/resume", post(resume))
+    let mut commands = CommandRoutes(Router::new());
+    reviewdesk_api::visit_all(&mut commands);
+    let api = commands
+        .0
         .route("/events", get(events))
         .route(
             "/openapi.json",
             get(|| async { Json(crate::openapi::document()) }),
         )
         .fallback(|| async {
-            HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+            HttpError::new(StatusCode::NOT_FOUND, NO_ROUTE, "no such API route")
         });
     let ui = ui_dir.clone();
     Router::new()
@@ -66,180 +72,66 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .with_state(state)
 }
 
-fn task_id(s: &str) -> ApiResult<TaskId> {
-    s.parse::<TaskId>()
-        .map_err(|e| HttpError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()))
-}
-
-async fn list_tasks(
+/// One command over HTTP: its arguments from the path placeholders plus the query string (a GET)
+/// or the JSON body (a write: the `body` argument, or nothing when the command takes none); its
+/// answer as JSON with the declared success status.
+async fn handle<C: Command>(
     State(s): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Json<Vec<Task>>> {
-    let mut filter = TaskFilter::default();
-    for pair in q
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = v.replace('+', " ").replace("%20", " ");
-        match k {
-            "status" => filter.statuses.push(v.parse::<Status>()?),
-            "channel" => filter.channel_id = Some(v),
-            "limit" => filter.limit = v.parse().ok(),
-            other => {
-                return Err(HttpError::new(
+    req: Request,
+) -> Result<Response, HttpError> {
+    let Some(http) = C::DOORS.http else {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            NO_ROUTE,
+            "no such API route",
+        ));
+    };
+    let (mut parts, body) = req.into_parts();
+    let params: Vec<(String, String)> = RawPathParams::from_request_parts(&mut parts, &s)
+        .await
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let answer = match http.body {
+        Body::None => {
+            // Typed from the query string (repeated keys make a list), path values added.
+            let query = parts.uri.query().unwrap_or("");
+            // The serializer is not Send: it must not live across the await below.
+            let form = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form_urlencoded::parse(query.as_bytes()))
+                .extend_pairs(&params)
+                .finish();
+            let typed: C = serde_html_form::from_str(&form).map_err(|e| {
+                HttpError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid",
-                    format!("unknown query parameter {other:?}"),
-                ));
-            }
+                    format!("invalid query: {e}"),
+                )
+            })?;
+            reviewdesk_api::answer(s.app.clone(), typed, Source::Browser).await
         }
-    }
-    Ok(Json(TaskService::new(s.core.clone()).list(&filter).await?))
-}
-
-async fn create_task(
-    State(s): State<AppState>,
-    ApiJson(new): ApiJson<NewTask>,
-) -> ApiResult<(StatusCode, Json<Task>)> {
-    let t = TaskService::new(s.core.clone())
-        .create(new, Source::Browser)
-        .await?;
-    Ok((StatusCode::CREATED, Json(t)))
-}
-
-async fn task_detail(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TaskDetail>> {
-    Ok(Json(
-        TaskService::new(s.core.clone())
-            .detail(task_id(&id)?)
-            .await?,
-    ))
-}
-
-async fn approve(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(b): ApiJson<ApproveRequest>,
-) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .approve(task_id(&id)?, ReviewInput::local(Source::Browser, b.note))
-            .await?,
-    ))
-}
-
-async fn reject(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(b): ApiJson<RejectRequest>,
-) -> ApiResult<Json<Task>> {
-    let flags = b.flag_names()?;
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .reject(
-                task_id(&id)?,
-                flags,
-                ReviewInput::local(Source::Browser, Some(b.feedback)),
-            )
-            .await?,
-    ))
-}
-
-async fn retry(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(_): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .retry(task_id(&id)?, ReviewInput::local(Source::Browser, None))
-            .await?,
-    ))
-}
-
-async fn queue(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(_): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .queue(task_id(&id)?, Source::Browser)
-            .await?,
-    ))
-}
-
-async fn cancel(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    ApiJson(b): ApiJson<CancelRequest>,
-) -> ApiResult<Json<Task>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .cancel(task_id(&id)?, ReviewInput::local(Source::Browser, b.reason))
-            .await?,
-    ))
-}
-
-async fn flag(
-    State(s): State<AppState>,
-    Path((id, name)): Path<(String, String)>,
-    ApiJson(b): ApiJson<FlagRequest>,
-) -> ApiResult<StatusCode> {
-    let name = AssetName::parse(name)?;
-    ReviewService::new(s.core.clone())
-        .flag(task_id(&id)?, &name, b.flagged, b.note, Source::Browser)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn bulk_approve(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<BulkRequest>,
-) -> ApiResult<Json<Vec<Task>>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .bulk_approve(&b.task_ids, ReviewInput::local(Source::Browser, b.reason))
-            .await?,
-    ))
-}
-
-async fn bulk_reject(
-    State(s): State<AppState>,
-    ApiJson(b): ApiJson<BulkRequest>,
-) -> ApiResult<Json<Vec<Task>>> {
-    Ok(Json(
-        ReviewService::new(s.core.clone())
-            .bulk_reject(
-                &b.task_ids,
-                None,
-                ReviewInput::local(Source::Browser, b.reason),
-            )
-            .await?,
-    ))
-}
-
-async fn status(State(s): State<AppState>) -> ApiResult<Json<AppStatus>> {
-    Ok(Json(s.runtime.status().await?))
-}
-
-async fn pause(
-    State(s): State<AppState>,
-    ApiJson(_): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<AppStatus>> {
-    Ok(Json(s.runtime.pause_worker().await?))
-}
-
-async fn resume(
-    State(s): State<AppState>,
-    ApiJson(_): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<AppStatus>> {
-    Ok(Json(s.runtime.resume_worker().await?))
+        Body::Empty | Body::Json(_) => {
+            let req = Request::from_parts(parts, body);
+            let ApiJson(json) = ApiJson::<Value>::from_request(req, &s).await?;
+            let mut args = serde_json::Map::new();
+            for (k, v) in params {
+                args.insert(k, Value::String(v));
+            }
+            if matches!(http.body, Body::Json(_)) {
+                args.insert("body".into(), json);
+            }
+            reviewdesk_api::run_json::<C>(s.app.clone(), Value::Object(args), Source::Browser).await
+        }
+    }?;
+    let status = StatusCode::from_u16(http.ok).unwrap_or(StatusCode::OK);
+    Ok(if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        (status, Json(answer)).into_response()
+    })
 }
 
 async fn events(State(s): State<AppState>) -> Response {

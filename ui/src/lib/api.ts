@@ -3,7 +3,7 @@ import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
-import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
+import type { NotionCheckReport } from './bindings/NotionCheckReport';
 import type { Status } from './bindings/Status';
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';

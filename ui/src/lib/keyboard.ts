@@ -1,6 +1,6 @@
 // The keyboard map (ux.md): arrows move between tiles; Space/Enter open the viewer; Esc closes;
 // A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
-// , opens the settings (desktop app).
+// H shows the task's history; , opens the settings (desktop app).
 
 export type Action =
   | 'left'
@@ -17,6 +17,7 @@ export type Action =
   | 'prev-task'
   | 'help'
   | 'settings'
+  | 'history'
   | 'zoom-1to1'
   | 'zoom-fit';
 
@@ -40,6 +41,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: 'V', what: 'Compare with the previous version, side by side' },
   { keys: 'J / K', what: 'Next / previous task waiting for review' },
   { keys: '1 / 0', what: 'Viewer: 1:1 pixels / fit to window' },
+  { keys: 'H', what: 'History: decisions, review times and statuses of the task' },
   { keys: '?', what: 'Show these shortcuts' },
   { keys: ',', what: 'Settings (desktop app)' },
 ];
@@ -92,6 +94,7 @@ export function resolveKey(e: KeyLike, ctx: Context): Action | null {
         k: 'prev-task',
       };
       if (ctx === 'gallery' && (k === ' ' || k === 'Enter')) return 'open';
+      if (ctx === 'gallery' && k === 'h') return 'history';
       if (ctx === 'viewer' && k === '1') return 'zoom-1to1';
       if (ctx === 'viewer' && k === '0') return 'zoom-fit';
       return common[k] ?? null;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SettingsView } from './bindings/SettingsView';
-import type { NotionChannelCheck } from './bindings/runtime/NotionChannelCheck';
-import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
-import type { NotionFinding } from './bindings/runtime/NotionFinding';
+import type { NotionChannelCheck } from './bindings/NotionChannelCheck';
+import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { NotionFinding } from './bindings/NotionFinding';
 import {
   CHECK_CLEAN,
   checkGroups,

@@ -3,9 +3,9 @@
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';
 import type { TokenSource } from './bindings/TokenSource';
-import type { NotionChannelCheck } from './bindings/runtime/NotionChannelCheck';
-import type { NotionCheckReport } from './bindings/runtime/NotionCheckReport';
-import type { NotionFinding } from './bindings/runtime/NotionFinding';
+import type { NotionChannelCheck } from './bindings/NotionChannelCheck';
+import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { NotionFinding } from './bindings/NotionFinding';
 
 export const POLL_MIN_SECS = 5;
 export const POLL_MAX_SECS = 600;

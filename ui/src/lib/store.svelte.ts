@@ -71,6 +71,12 @@ class AppState {
 
   #pending = new Map<string, Promise<TaskDetail | null>>();
   #again = new Set<string>();
+  /** Asset edits shown but not yet confirmed by the server, per task. */
+  #editing = new Map<string, number>();
+  /** Edits started per task: a detail requested before the latest one may not include it. */
+  #editGen = new Map<string, number>();
+  /** Tasks whose detail arrived while an edit was unconfirmed: fetched again once it settles. */
+  #staleWhileEditing = new Set<string>();
   #warmed = new Set<string>();
   #statusTimer: ReturnType<typeof setTimeout> | null = null;
   #toastSeq = 0;
@@ -178,7 +184,16 @@ class AppState {
       // Let a burst of events for the same task settle into one request.
       if (force) await new Promise((r) => setTimeout(r, 30));
       try {
+        const gen = this.#editGen.get(id) ?? 0;
         const d = await api.getTask(id);
+        if (this.#editing.get(id) || (this.#editGen.get(id) ?? 0) !== gen) {
+          // This answer may predate an edit (answers can overtake one another on separate
+          // connections; a flag just set would blink off): keep what is shown and ask again, once
+          // the edit is confirmed.
+          if (this.#editing.get(id)) this.#staleWhileEditing.add(id);
+          else this.#again.add(id);
+          return this.details[id] ?? d;
+        }
         // First load (opening, warming): the pictures start before the gallery is built.
         if (!force && typeof Image !== 'undefined') loadTiles(d);
         this.tasks[id] = d.task;
@@ -239,6 +254,30 @@ class AppState {
     this.tasks[t.id] = t;
     const d = this.details[t.id];
     if (d) this.details = { ...this.details, [t.id]: { ...d, task: t } };
+  }
+
+  /**
+   * Shows an asset edit at once and sends it; the edit is undone if the server refuses it (the
+   * error is rethrown). Details that arrive meanwhile do not overwrite it.
+   */
+  async editAsset(taskId: string, name: string, patch: Partial<AssetDetail>, send: () => Promise<unknown>): Promise<void> {
+    const before = this.details[taskId]?.assets.find((a) => a.name === name);
+    this.#editing.set(taskId, (this.#editing.get(taskId) ?? 0) + 1);
+    this.#editGen.set(taskId, (this.#editGen.get(taskId) ?? 0) + 1);
+    this.patchAsset(taskId, name, patch);
+    try {
+      await send();
+    } catch (e) {
+      if (before) this.patchAsset(taskId, name, { flagged: before.flagged, flag_note: before.flag_note });
+      throw e;
+    } finally {
+      const left = (this.#editing.get(taskId) ?? 1) - 1;
+      if (left > 0) this.#editing.set(taskId, left);
+      else {
+        this.#editing.delete(taskId);
+        if (this.#staleWhileEditing.delete(taskId)) void this.fetchDetail(taskId, true);
+      }
+    }
   }
 
   /** Change one asset of a loaded detail (flags), replacing the detail. */

@@ -172,6 +172,31 @@ impl Store {
             .collect()
     }
 
+    /// Each status the task has been in, from its creation and status-change events.
+    pub async fn status_history(&self, id: TaskId) -> Result<Vec<crate::history::StatusSpan>> {
+        let rows = sqlx::query(
+            "SELECT to_status, source, created_at FROM task_events \
+             WHERE task_id = $1 AND kind IN ('created', 'status_changed') AND to_status IS NOT NULL \
+             ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            // A status this version does not know (written by a newer one) is left out.
+            let Ok(status) = get::<String>(r, "to_status")?.parse::<Status>() else {
+                continue;
+            };
+            entries.push(crate::history::Entered {
+                status,
+                at: ms_to_dt(get(r, "created_at")?),
+                source: get(r, "source")?,
+            });
+        }
+        Ok(crate::history::spans(entries))
+    }
+
     /// Events after a cursor (all tasks when `task` is `None`), oldest first.
     pub async fn events_after(
         &self,

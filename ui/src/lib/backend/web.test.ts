@@ -5,12 +5,14 @@ import { route, SETTINGS_UNSUPPORTED, WebTransport, webFileUrl } from './web';
 describe('web transport routes', () => {
   it('maps commands to the HTTP API', () => {
     expect(route('list_tasks', { statuses: ['assets_ready', 'final_review'], channel_id: 'kids' })).toEqual({
-      method: 'GET', path: '/api/tasks?status=assets_ready&status=final_review&channel=kids',
+      method: 'GET', path: '/api/tasks?statuses=assets_ready&statuses=final_review&channel_id=kids',
     });
     expect(route('list_tasks', { statuses: [], channel_id: null }).path).toBe('/api/tasks');
     expect(route('approve', { id: 'x', body: { note: null } })).toEqual({ method: 'POST', path: '/api/tasks/x/approve', body: { note: null } });
     expect(route('flag_asset', { id: 'x', name: 'hero_1', body: { flagged: true, note: null } }).path).toBe('/api/tasks/x/assets/hero_1/flag');
     expect(route('flag_asset', { id: 'x', name: 'hero_1', body: { flagged: true, note: null } }).method).toBe('PUT');
+    expect(route('get_task', { id: 'a/b' }).path).toBe('/api/tasks/a%2Fb');
+    expect(route('list_tasks', { statuses: [], channel_id: null, limit: 20 }).path).toBe('/api/tasks?limit=20');
   });
   it('always sends a JSON body with a POST', () => {
     for (const r of [route('retry', { id: 'x' }), route('pause_worker', {}), route('resume_worker', {})]) {

@@ -1,6 +1,8 @@
 // HTTP + server-sent events transport, for `reviewdesk serve` in a browser.
 import type { ApiError } from '../bindings/ApiError';
 import type { DomainEvent } from '../bindings/DomainEvent';
+import type { HttpRoute } from '../bindings/Commands';
+import { HTTP_ROUTES } from '../bindings/Commands';
 import {
   BackendError,
   type Command,
@@ -11,9 +13,8 @@ import {
   type Transport,
 } from './transport';
 
-type Method = 'GET' | 'POST' | 'PUT';
 interface Route {
-  method: Method;
+  method: HttpRoute['method'];
   path: string;
   body?: unknown;
 }
@@ -25,58 +26,29 @@ export const SETTINGS_UNSUPPORTED =
   'Settings are edited in the desktop app; for `reviewdesk serve` use environment variables (see README → Configuration).';
 
 /**
- * Where each command goes over HTTP. Exported for the unit test. Throws a `BackendError`
- * (`unsupported`) for the commands only the desktop app serves.
+ * Where a command goes over HTTP, from its generated route: `{id}`/`{name}` filled from the
+ * arguments of the same names; a GET sends the other arguments as the query (a list as repeated
+ * keys, null left out); a write sends `body`, or `{}`. Exported for the unit test. Throws a
+ * `BackendError` (`unsupported`) for the commands only the desktop app serves.
  */
 export function route<C extends Command>(command: C, args: Commands[C]['args']): Route {
-  // The switch narrows by command; args are cast per case (TypeScript cannot correlate them).
-  const a = args as Record<string, unknown> & { id: string; name: string; body: unknown };
-  const cmd: Command = command; // not generic, so the switch below is checked for exhaustiveness
-  switch (cmd) {
-    case 'list_tasks': {
-      const { statuses, channel_id } = args as Commands['list_tasks']['args'];
-      const q = new URLSearchParams();
-      for (const s of statuses) q.append('status', s);
-      if (channel_id) q.set('channel', channel_id);
-      const qs = q.toString();
-      return { method: 'GET', path: `/api/tasks${qs ? `?${qs}` : ''}` };
+  const r = HTTP_ROUTES[command];
+  if (!r) throw new BackendError('unsupported', SETTINGS_UNSUPPORTED);
+  const rest: Record<string, unknown> = { ...(args as Record<string, unknown>) };
+  const path = r.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const v = rest[name];
+    delete rest[name];
+    return seg(String(v));
+  });
+  if (r.method === 'GET') {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(rest)) {
+      for (const item of Array.isArray(v) ? v : [v]) if (item !== null && item !== undefined) q.append(k, String(item));
     }
-    case 'get_task':
-      return { method: 'GET', path: `/api/tasks/${seg(a.id)}` };
-    case 'create_task':
-      return { method: 'POST', path: '/api/tasks', body: a.body };
-    case 'approve':
-      return { method: 'POST', path: `/api/tasks/${seg(a.id)}/approve`, body: a.body };
-    case 'reject':
-      return { method: 'POST', path: `/api/tasks/${seg(a.id)}/reject`, body: a.body };
-    case 'flag_asset':
-      return { method: 'PUT', path: `/api/tasks/${seg(a.id)}/assets/${seg(a.name)}/flag`, body: a.body };
-    case 'bulk_approve':
-      return { method: 'POST', path: '/api/bulk/approve', body: a.body };
-    case 'bulk_reject':
-      return { method: 'POST', path: '/api/bulk/reject', body: a.body };
-    case 'retry':
-      return { method: 'POST', path: `/api/tasks/${seg(a.id)}/retry`, body: {} };
-    case 'cancel':
-      return { method: 'POST', path: `/api/tasks/${seg(a.id)}/cancel`, body: a.body };
-    case 'get_status':
-      return { method: 'GET', path: '/api/status' };
-    case 'pause_worker':
-      return { method: 'POST', path: '/api/worker/pause', body: {} };
-    case 'resume_worker':
-      return { method: 'POST', path: '/api/worker/resume', body: {} };
-    case 'get_settings':
-    case 'save_settings':
-    case 'set_notion_token':
-    case 'clear_notion_token':
-    case 'check_notion':
-    case 'add_missing_notion_properties':
-      throw new BackendError('unsupported', SETTINGS_UNSUPPORTED);
-    default: {
-      const unknown: never = cmd;
-      throw new Error(`unknown command ${String(unknown)}`);
-    }
+    const qs = q.toString();
+    return { method: 'GET', path: qs ? `${path}?${qs}` : path };
   }
+  return { method: r.method, path, body: r.body === 'json' ? rest.body : {} };
 }
 
 /** `/files/<path>` with each segment encoded and the slashes kept. */

@@ -1,0 +1,477 @@
+//! The app functions: each is its arguments (a struct, one JSON object over every door) and an
+//! `impl Command` naming it, its doors and result, and the core service it calls.
+
+use reviewdesk_core::api::{
+    AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
+};
+use reviewdesk_core::store::TaskFilter;
+use reviewdesk_core::task_service::TaskDetail;
+use reviewdesk_core::{AssetName, NewTask, ReviewInput, Source, Status, Task, TaskId};
+use reviewdesk_runtime::NotionCheckReport;
+use reviewdesk_settings::{SettingsUpdate, SettingsView};
+use serde::{Deserialize, Deserializer};
+use ts_rs::TS;
+
+use crate::app::{App, task_id};
+use crate::{Body, Command, CommandError, Doors, Http};
+
+/// Statuses by internal value (`assets_ready`) or board name (`Assets Ready`), as a query string
+/// or a list.
+fn statuses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Status>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse::<Status>().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// The tasks on the board: filtered by status and channel, most urgent first.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasks {
+    /// Only these statuses (none: all).
+    #[serde(default, alias = "status", deserialize_with = "statuses")]
+    pub statuses: Vec<Status>,
+    /// Only this channel.
+    #[serde(default, alias = "channel")]
+    pub channel_id: Option<String>,
+    /// At most this many (1–500; default 500).
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u16>,
+}
+
+impl Command for ListTasks {
+    const NAME: &'static str = "list_tasks";
+    const SUMMARY: &'static str = "List tasks (repeat ?statuses= with an internal or board name, optional ?channel_id= and ?limit=)";
+    const DOORS: Doors = Doors::both(Http::get("/tasks").validates());
+    type Output = Vec<Task>;
+    async fn run(self, app: &App, _: Source) -> Result<Vec<Task>, CommandError> {
+        if self.limit.is_some_and(|l| !(1..=500).contains(&l)) {
+            return Err(CommandError::new(
+                crate::ErrorKind::Invalid,
+                "invalid",
+                "limit must be between 1 and 500",
+            ));
+        }
+        let filter = TaskFilter {
+            statuses: self.statuses,
+            channel_id: self.channel_id,
+            limit: self.limit.map(i64::from),
+        };
+        Ok(app.tasks()?.list(&filter).await?)
+    }
+}
+
+/// One task with its assets, versions, step outputs and audit trail.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetTask {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+}
+
+impl Command for GetTask {
+    const NAME: &'static str = "get_task";
+    const SUMMARY: &'static str = "A task with its assets, versions, outputs and audit trail";
+    const DOORS: Doors = Doors::both(Http::get("/tasks/{id}").names_task());
+    type Output = TaskDetail;
+    async fn run(self, app: &App, _: Source) -> Result<TaskDetail, CommandError> {
+        Ok(app.tasks()?.detail(task_id(&self.id)?).await?)
+    }
+}
+
+/// A new task, queued for the worker (or a draft).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    /// The task; a custom asset plan comes as text.
+    pub body: NewTask,
+}
+
+impl Command for CreateTask {
+    const NAME: &'static str = "create_task";
+    const SUMMARY: &'static str = "Create a task (201); a custom asset plan is sent as text";
+    const DOORS: Doors = Doors::both(
+        Http::post("/tasks", Body::Json("NewTask"))
+            .created()
+            .validates(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        Ok(app.tasks()?.create(self.body, source).await?)
+    }
+}
+
+/// Approves the task at its gate; the pipeline goes on.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// An optional note.
+    pub body: ApproveRequest,
+}
+
+impl Command for Approve {
+    const NAME: &'static str = "approve";
+    const SUMMARY: &'static str = "Approve the task at its gate";
+    const DOORS: Doors = Doors::both(
+        Http::post("/tasks/{id}/approve", Body::Json("ApproveRequest"))
+            .names_task()
+            .decides(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        let input = ReviewInput::local(source, self.body.note);
+        Ok(app.reviews()?.approve(task_id(&self.id)?, input).await?)
+    }
+}
+
+/// Rejects the task at its gate with feedback; the flagged assets (or the named ones) are made
+/// again.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Reject {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// Feedback and flags.
+    pub body: RejectRequest,
+}
+
+impl Command for Reject {
+    const NAME: &'static str = "reject";
+    const SUMMARY: &'static str = "Reject the task at its gate with feedback and flags";
+    const DOORS: Doors = Doors::both(
+        Http::post("/tasks/{id}/reject", Body::Json("RejectRequest"))
+            .names_task()
+            .decides(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        let flags = self.body.flag_names()?;
+        let input = ReviewInput::local(source, Some(self.body.feedback));
+        Ok(app
+            .reviews()?
+            .reject(task_id(&self.id)?, flags, input)
+            .await?)
+    }
+}
+
+/// Flags or unflags one asset (at Assets Ready or Asset Error).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FlagAsset {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// The asset's name.
+    pub name: String,
+    /// Flag or unflag, with a note.
+    pub body: FlagRequest,
+}
+
+impl Command for FlagAsset {
+    const NAME: &'static str = "flag_asset";
+    const SUMMARY: &'static str = "Flag or unflag an asset (Assets Ready or Asset Error)";
+    const DOORS: Doors = Doors::both(
+        Http::put("/tasks/{id}/assets/{name}/flag", Body::Json("FlagRequest"))
+            .no_content()
+            .names_task()
+            .decides()
+            .validates(),
+    );
+    type Output = ();
+    async fn run(self, app: &App, source: Source) -> Result<(), CommandError> {
+        let name = AssetName::parse(self.name)?;
+        let (flagged, note) = (self.body.flagged, self.body.note);
+        Ok(app
+            .reviews()?
+            .flag(task_id(&self.id)?, &name, flagged, note, source)
+            .await?)
+    }
+}
+
+/// Approves up to 100 tasks, all or nothing.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BulkApprove {
+    /// The tasks and a note.
+    pub body: BulkRequest,
+}
+
+impl Command for BulkApprove {
+    const NAME: &'static str = "bulk_approve";
+    const SUMMARY: &'static str = "Approve up to 100 tasks, all or nothing";
+    const DOORS: Doors = Doors::both(
+        Http::post("/bulk/approve", Body::Json("BulkRequest"))
+            .names_task()
+            .decides(),
+    );
+    type Output = Vec<Task>;
+    async fn run(self, app: &App, source: Source) -> Result<Vec<Task>, CommandError> {
+        let input = ReviewInput::local(source, self.body.reason);
+        Ok(app
+            .reviews()?
+            .bulk_approve(&self.body.task_ids, input)
+            .await?)
+    }
+}
+
+/// Rejects up to 100 tasks, all or nothing; `reason` is the feedback.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReject {
+    /// The tasks and the feedback.
+    pub body: BulkRequest,
+}
+
+impl Command for BulkReject {
+    const NAME: &'static str = "bulk_reject";
+    const SUMMARY: &'static str =
+        "Reject up to 100 tasks, all or nothing (`reason` is the feedback)";
+    const DOORS: Doors = Doors::both(
+        Http::post("/bulk/reject", Body::Json("BulkRejectRequest"))
+            .names_task()
+            .decides(),
+    );
+    type Output = Vec<Task>;
+    async fn run(self, app: &App, source: Source) -> Result<Vec<Task>, CommandError> {
+        let input = ReviewInput::local(source, self.body.reason);
+        Ok(app
+            .reviews()?
+            .bulk_reject(&self.body.task_ids, None, input)
+            .await?)
+    }
+}
+
+/// Sends an errored, published or cancelled task back to the queue.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+}
+
+impl Command for Retry {
+    const NAME: &'static str = "retry";
+    const SUMMARY: &'static str = "Send an errored, published or cancelled task back to the queue";
+    const DOORS: Doors = Doors::both(
+        Http::post("/tasks/{id}/retry", Body::Empty)
+            .names_task()
+            .decides(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        let input = ReviewInput::local(source, None);
+        Ok(app.reviews()?.retry(task_id(&self.id)?, input).await?)
+    }
+}
+
+/// Queues a draft. Over HTTP only: the window creates tasks queued or keeps them as drafts.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+}
+
+impl Command for Queue {
+    const NAME: &'static str = "queue";
+    const SUMMARY: &'static str = "Queue a draft";
+    const DOORS: Doors = Doors::http_only(
+        Http::post("/tasks/{id}/queue", Body::Empty)
+            .names_task()
+            .decides(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        Ok(app.reviews()?.queue(task_id(&self.id)?, source).await?)
+    }
+}
+
+/// Cancels a task.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// Why.
+    pub body: CancelRequest,
+}
+
+impl Command for Cancel {
+    const NAME: &'static str = "cancel";
+    const SUMMARY: &'static str = "Cancel a task";
+    const DOORS: Doors = Doors::both(
+        Http::post("/tasks/{id}/cancel", Body::Json("CancelRequest"))
+            .names_task()
+            .decides(),
+    );
+    type Output = Task;
+    async fn run(self, app: &App, source: Source) -> Result<Task, CommandError> {
+        let input = ReviewInput::local(source, self.body.reason);
+        Ok(app.reviews()?.cancel(task_id(&self.id)?, input).await?)
+    }
+}
+
+/// The status bar: worker, Notion mirror, tasks waiting for review.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatus {}
+
+impl Command for GetStatus {
+    const NAME: &'static str = "get_status";
+    const SUMMARY: &'static str = "Worker and mirror state";
+    const DOORS: Doors = Doors::both(Http::get("/status"));
+    type Output = AppStatus;
+    async fn run(self, app: &App, _: Source) -> Result<AppStatus, CommandError> {
+        Ok(app.runtime()?.status().await?)
+    }
+}
+
+/// Pauses the worker after its current item.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct PauseWorker {}
+
+impl Command for PauseWorker {
+    const NAME: &'static str = "pause_worker";
+    const SUMMARY: &'static str = "Pause the worker";
+    const DOORS: Doors = Doors::both(Http::post("/worker/pause", Body::Empty).decides());
+    type Output = AppStatus;
+    async fn run(self, app: &App, _: Source) -> Result<AppStatus, CommandError> {
+        Ok(app.runtime()?.pause_worker().await?)
+    }
+}
+
+/// Resumes the worker.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeWorker {}
+
+impl Command for ResumeWorker {
+    const NAME: &'static str = "resume_worker";
+    const SUMMARY: &'static str = "Resume the worker";
+    const DOORS: Doors = Doors::both(Http::post("/worker/resume", Body::Empty).decides());
+    type Output = AppStatus;
+    async fn run(self, app: &App, _: Source) -> Result<AppStatus, CommandError> {
+        Ok(app.runtime()?.resume_worker().await?)
+    }
+}
+
+/// The Settings screen's state (never the token itself).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetSettings {}
+
+impl Command for GetSettings {
+    const NAME: &'static str = "get_settings";
+    const SUMMARY: &'static str = "The desktop app's settings";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        Ok(app.settings()?.view())
+    }
+}
+
+/// Saves folders and the poll interval (all or nothing); folders apply at the next start.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveSettings {
+    /// The new values.
+    pub body: SettingsUpdate,
+}
+
+impl Command for SaveSettings {
+    const NAME: &'static str = "save_settings";
+    const SUMMARY: &'static str = "Save the desktop app's settings";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        Ok(app.settings()?.update(self.body)?)
+    }
+}
+
+/// Stores the Notion token in the OS keyring and, when no mirror runs yet, connects it now.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetNotionToken {
+    /// The integration token.
+    pub token: String,
+}
+
+impl Command for SetNotionToken {
+    const NAME: &'static str = "set_notion_token";
+    const SUMMARY: &'static str = "Store the Notion token and connect the mirror";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        let settings = app.settings()?;
+        let view = settings.set_notion_token(&self.token)?;
+        if let Ok(runtime) = app.runtime() {
+            let mut config = reviewdesk_sync::MirrorConfig::from_env();
+            config.poll_interval =
+                std::time::Duration::from_secs(u64::from(settings.settings().poll_secs()));
+            runtime.connect_notion(self.token.trim(), config).await;
+        }
+        Ok(view)
+    }
+}
+
+/// Removes the Notion token from the OS keyring; "Check connection" then uses the fallback
+/// (`NOTION_TOKEN`), if any, like the next start would.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ClearNotionToken {}
+
+impl Command for ClearNotionToken {
+    const NAME: &'static str = "clear_notion_token";
+    const SUMMARY: &'static str = "Remove the Notion token from the keyring";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        let settings = app.settings()?;
+        let view = settings.clear_notion_token()?;
+        if let Ok(runtime) = app.runtime() {
+            let fallback = settings.secrets().notion_token().ok().flatten();
+            runtime.set_notion_token(fallback.as_ref().map(|(token, _source)| token.as_str()));
+        }
+        Ok(view)
+    }
+}
+
+/// Settings → Check connection: the token and every channel's Notion databases.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CheckNotion {}
+
+impl Command for CheckNotion {
+    const NAME: &'static str = "check_notion";
+    const SUMMARY: &'static str = "Check the Notion token and every channel's databases";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = NotionCheckReport;
+    async fn run(self, app: &App, _: Source) -> Result<NotionCheckReport, CommandError> {
+        Ok(app.runtime()?.check_notion().await?)
+    }
+}
+
+/// Settings → Add what is missing: the missing properties and options, then a new check.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AddMissingNotionProperties {}
+
+impl Command for AddMissingNotionProperties {
+    const NAME: &'static str = "add_missing_notion_properties";
+    const SUMMARY: &'static str = "Add the missing Notion properties and options";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = NotionCheckReport;
+    async fn run(self, app: &App, _: Source) -> Result<NotionCheckReport, CommandError> {
+        Ok(app.runtime()?.add_missing_notion_properties().await?)
+    }
+}
