@@ -6,20 +6,11 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_page_in_notion_becomes_a_local_task_and_cancel_cancels() {
     let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
-    let c = client(&e.double, true);
-    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
     let ana = e.double.add_person("Ana", None);
-    let p = c
-        .create_page(&reviewdesk_notion::NewPage {
-            parent: reviewdesk_notion::PageParent::DataSource(tasks_ds),
-            properties: vec![("Title".into(), PropertyValue::title("Whales"))],
-            children: vec![],
-        })
-        .await
-        .unwrap();
+    let p = new_task_page(&e, "Whales").await;
     e.double
         .edit_page_as(
-            p.id.as_str(),
+            &p,
             &ana,
             &json!({"properties":{
             "Status":{"select":{"name":"Queued"}},
@@ -31,7 +22,7 @@ async fn queued_page_in_notion_becomes_a_local_task_and_cancel_cancels() {
     let t = e
         .core
         .store
-        .task_by_notion_page(p.id.as_str())
+        .task_by_notion_page(&p)
         .await
         .unwrap()
         .expect("created");
@@ -39,7 +30,7 @@ async fn queued_page_in_notion_becomes_a_local_task_and_cancel_cancels() {
     e.mirror.pull_once().await.unwrap();
     e.double
         .edit_page_as(
-            p.id.as_str(),
+            &p,
             &ana,
             &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
         )
@@ -67,17 +58,8 @@ async fn refused_page_scenario(e: &Env) {
     use reviewdesk_core::api::MirrorState;
     let (task, page) = task_at_assets_ready(e).await;
     let c = client(&e.double, true);
-    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
     let ana = e.double.add_person("Ana", None);
-    let bad = c
-        .create_page(&reviewdesk_notion::NewPage {
-            parent: reviewdesk_notion::PageParent::DataSource(tasks_ds),
-            properties: vec![("Title".into(), PropertyValue::title("draft"))],
-            children: vec![],
-        })
-        .await
-        .unwrap();
-    let bad = bad.id.to_string();
+    let bad = new_task_page(e, "draft").await;
     // A new task whose title is one character too long (the core allows 200)…
     e.double
         .edit_page_as(

@@ -320,19 +320,10 @@ async fn reviewer_scenario(e: &Env) {
 
     e.double.set_user_info(notion_double::UserInfo::None);
     let cy = e.double.add_person("Cy", Some("cy@example.com"));
-    let c = client(&e.double, true);
-    let tasks_ds = ds(&c, &e.ids.tasks_database_id).await;
-    let p = c
-        .create_page(&reviewdesk_notion::NewPage {
-            parent: reviewdesk_notion::PageParent::DataSource(tasks_ds),
-            properties: vec![("Title".into(), PropertyValue::title("Whales"))],
-            children: vec![],
-        })
-        .await
-        .unwrap();
+    let p = new_task_page(e, "Whales").await;
     e.double
         .edit_page_as(
-            p.id.as_str(),
+            &p,
             &cy,
             &json!({"properties":{"Status":{"select":{"name":"Queued"}}}}),
         )
@@ -341,13 +332,13 @@ async fn reviewer_scenario(e: &Env) {
     let t = e
         .core
         .store
-        .task_by_notion_page(p.id.as_str())
+        .task_by_notion_page(&p)
         .await
         .unwrap()
         .expect("created from Notion");
     e.double
         .edit_page_as(
-            p.id.as_str(),
+            &p,
             &cy,
             &json!({"properties":{"Status":{"select":{"name":"Cancelled"}}}}),
         )

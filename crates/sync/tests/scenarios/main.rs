@@ -215,6 +215,22 @@ async fn ds(c: &NotionClient, db: &Option<String>) -> DataSourceId {
         .id
 }
 
+/// A new page titled `title` in the channel's Tasks database, created through the API as the
+/// integration would; a test then edits it as a person, the way a creator does in Notion.
+async fn new_task_page(e: &Env, title: &str) -> String {
+    let c = client(&e.double, true);
+    let tasks = ds(&c, &e.ids.tasks_database_id).await;
+    c.create_page(&reviewdesk_notion::NewPage {
+        parent: reviewdesk_notion::PageParent::DataSource(tasks),
+        properties: vec![("Title".into(), PropertyValue::title(title))],
+        children: vec![],
+    })
+    .await
+    .unwrap()
+    .id
+    .to_string()
+}
+
 async fn asset_rows(e: &Env, task_page: &str) -> Vec<Page> {
     let c = client(&e.double, true);
     let assets = ds(&c, &e.ids.assets_database_id).await;
