@@ -1,8 +1,8 @@
-// Browser end-to-end: what the web UI does in place of the desktop's shell (notifications), and a
-// decision the server never receives.
+// Browser end-to-end: what the web UI does in place of the desktop's shell (notifications), a
+// decision the server never receives, and New task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cli, fixture, openFromBoard } from './harness.mjs';
+import { cli, fixture, getJson, openFromBoard } from './harness.mjs';
 
 test('browser notifications stand in for the desktop ones: asked for by a click, shown on review_ready, a click opens the gallery', async (t) => {
   const f = await fixture('notify');
@@ -70,4 +70,47 @@ test('an approval the server never receives shows at once, then is undone with a
   assert.equal(await page.evaluate(() => document.body.dataset.galleryReady), id);
   assert.ok(await page.locator('[data-testid=approve-all]').isEnabled());
   assert.deepEqual(f.errors, []);
+});
+
+test('New task from the board: the form creates a queued task the worker takes to Assets Ready; a bad plan file is refused in the form', async (t) => {
+  const f = await fixture('new-task', { tasks: 0 });
+  t.after(() => f.close());
+  const { page, server } = f;
+
+  await page.goto(server.url);
+  await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+  await page.keyboard.press('n');
+  const form = page.locator('[data-testid=new-task]');
+  await form.waitFor();
+  assert.ok(await page.locator('[data-testid=new-submit]').isDisabled(), 'a task needs a title');
+  // The channel list comes from the server (list_channels).
+  await page.waitForFunction(() => document.querySelector('[data-testid=new-channel]')?.options.length > 0);
+
+  // A plan that is not YAML or JSON is refused before anything is sent.
+  await page.locator('[data-testid=new-plan]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  assert.match(await page.locator('[data-testid=new-error]').textContent(), /not a plan/);
+  await page.locator('[data-testid=new-plan]').setInputFiles([]);
+
+  await page.locator('[data-testid=new-title]').fill('Otters at dusk');
+  await page.locator('[data-testid=new-topic]').fill('how otters hold hands');
+  await page.locator('[data-testid=new-story]').fill('gentle, for children');
+  await page.locator('[data-testid=new-priority]').selectOption('high');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/tasks') && r.request().method() === 'POST');
+  await page.locator('[data-testid=new-submit]').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201);
+  const task = await answer.json();
+  await form.waitFor({ state: 'detached' });
+
+  // On the board at once, then at the gate once the worker has made its 22 images.
+  await page.locator(`[data-testid=card][data-task-id="${task.id}"]`).waitFor();
+  await page.locator(`[data-testid=card][data-task-id="${task.id}"][data-status=assets_ready]`).waitFor({ timeout: 60_000 });
+  const detail = await getJson(`${server.url}/api/tasks/${task.id}`);
+  assert.equal(detail.task.title, 'Otters at dusk');
+  assert.equal(detail.task.topic, 'how otters hold hands');
+  assert.equal(detail.task.story_direction, 'gentle, for children');
+  assert.equal(detail.task.priority, 'high');
+  assert.equal(detail.assets.length, 22);
+  assert.equal(detail.history[0].source, 'browser', 'created through the browser');
+  assert.deepEqual(f.errors, [], 'no uncaught page errors');
 });

@@ -2,7 +2,8 @@
 //! `impl Command` naming it, its doors and result, and the core service it calls.
 
 use reviewdesk_core::api::{
-    AppStatus, ApproveRequest, BulkRequest, CancelRequest, FlagRequest, RejectRequest,
+    AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest,
+    RejectRequest,
 };
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
@@ -362,6 +363,28 @@ impl Command for ResumeWorker {
     type Output = AppStatus;
     async fn run(self, app: &App, _: Source) -> Result<AppStatus, CommandError> {
         Ok(app.runtime()?.resume_worker().await?)
+    }
+}
+
+/// The channels a new task can go to, for the New task form.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ListChannels {}
+
+impl Command for ListChannels {
+    const NAME: &'static str = "list_channels";
+    const SUMMARY: &'static str =
+        "The channels, for the New task form (id, name, default priority, active)";
+    const DOORS: Doors = Doors::both(Http::get("/channels"));
+    type Output = Vec<ChannelSummary>;
+    async fn run(self, app: &App, _: Source) -> Result<Vec<ChannelSummary>, CommandError> {
+        Ok(app
+            .runtime()?
+            .core
+            .channels()
+            .iter()
+            .map(ChannelSummary::of)
+            .collect())
     }
 }
 

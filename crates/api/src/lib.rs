@@ -219,6 +219,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Retry>();
     v.command::<Queue>();
     v.command::<Cancel>();
+    v.command::<ListChannels>();
     v.command::<GetStatus>();
     v.command::<PauseWorker>();
     v.command::<ResumeWorker>();

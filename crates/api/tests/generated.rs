@@ -40,7 +40,16 @@ struct CommandMap {
 
 impl CommandMap {
     fn import<T: TS + 'static + ?Sized>(&mut self, cfg: &Config) {
-        for dep in T::dependencies(cfg) {
+        // What a type refers to, and the parameters of a generic one (`Vec<ChannelSummary>`).
+        struct Generics<'a>(Vec<ts_rs::Dependency>, &'a Config);
+        impl TypeVisitor for Generics<'_> {
+            fn visit<G: TS + 'static + ?Sized>(&mut self) {
+                self.0.extend(ts_rs::Dependency::from_ty::<G>(self.1));
+            }
+        }
+        let mut generics = Generics(Vec::new(), cfg);
+        T::visit_generics(&mut generics);
+        for dep in T::dependencies(cfg).into_iter().chain(generics.0) {
             let path = dep.output_path.with_extension("");
             self.imports
                 .insert(dep.ts_name, format!("./{}", path.to_string_lossy()));
@@ -59,6 +68,7 @@ impl Visit for Generate<'_> {
         // The argument and result types are files of their own; the command map imports them.
         C::visit_dependencies(&mut Export(cfg));
         <C::Output as TS>::visit_dependencies(&mut Export(cfg));
+        <C::Output as TS>::visit_generics(&mut Export(cfg));
         if <C::Output as TS>::output_path().is_some() {
             <C::Output as TS>::export_all(cfg).unwrap();
         }

@@ -120,3 +120,28 @@ impl From<&crate::error::CoreError> for ApiError {
         }
     }
 }
+
+/// A channel as the New task form lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ChannelSummary {
+    /// Its id (`channel_id` of a new task).
+    pub channel_id: String,
+    /// Its display name.
+    pub channel_name: String,
+    /// The priority new tasks get unless they say otherwise.
+    pub priority: crate::Priority,
+    /// Inactive channels get no new work.
+    pub is_active: bool,
+}
+
+impl ChannelSummary {
+    /// The summary of a channel file.
+    pub fn of(c: &crate::config::ChannelConfig) -> ChannelSummary {
+        ChannelSummary {
+            channel_id: c.channel_id.to_string(),
+            channel_name: c.channel_name.clone(),
+            priority: c.priority,
+            is_active: c.is_active,
+        }
+    }
+}

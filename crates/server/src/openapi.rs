@@ -290,6 +290,12 @@ pub fn document() -> Value {
                 "history": {"type": "array", "items": {"type": "object", "required": ["status", "entered_at", "left_at", "source"]}},
                 "outputs": {"type": "array", "items": {"type": "object"}}
             }},
+            "ChannelSummary": {"type": "object", "required": ["channel_id", "channel_name", "priority", "is_active"], "properties": {
+                "channel_id": {"type": "string"},
+                "channel_name": {"type": "string"},
+                "priority": string_enum(&["high", "normal", "low"]),
+                "is_active": {"type": "boolean"}
+            }},
             "AppStatus": {"type": "object", "required": ["worker", "mirror", "waiting_for_review"], "properties": {
                 "worker": {"type": "object", "required": ["state"], "properties": {"state": string_enum(&["idle", "working", "paused", "stopped"])}},
                 "mirror": {"type": "object", "required": ["state"], "properties": {"state": string_enum(&["off", "connected", "error"])}},

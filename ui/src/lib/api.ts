@@ -1,6 +1,7 @@
 // The one api module of the UI: typed calls over whichever transport hosts the core.
 import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
+import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
@@ -45,6 +46,7 @@ export const api = {
     transport.call('list_tasks', { statuses, channel_id }),
   getTask: (id: string): Promise<TaskDetail> => transport.call('get_task', { id }),
   createTask: (body: NewTask): Promise<Task> => transport.call('create_task', { body }),
+  listChannels: (): Promise<ChannelSummary[]> => transport.call('list_channels', {}),
   approve: (id: string, note: string | null = null): Promise<Task> =>
     transport.call('approve', { id, body: { note } satisfies ApproveRequest }),
   reject: (id: string, feedback: string, flags: string[] | null): Promise<Task> =>

@@ -1,6 +1,6 @@
 // The keyboard map (ux.md): arrows move between tiles; Space/Enter open the viewer; Esc closes;
 // A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
-// H shows the task's history; , opens the settings (desktop app).
+// H shows the task's history; N opens New task on the board; , opens the settings (desktop app).
 
 export type Action =
   | 'left'
@@ -18,6 +18,7 @@ export type Action =
   | 'help'
   | 'settings'
   | 'history'
+  | 'new-task'
   | 'zoom-1to1'
   | 'zoom-fit';
 
@@ -42,6 +43,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: 'J / K', what: 'Next / previous task waiting for review' },
   { keys: '1 / 0', what: 'Viewer: 1:1 pixels / fit to window' },
   { keys: 'H', what: 'History: decisions, review times and statuses of the task' },
+  { keys: 'N', what: 'New task (on the board)' },
   { keys: '?', what: 'Show these shortcuts' },
   { keys: ',', what: 'Settings (desktop app)' },
 ];
@@ -78,6 +80,7 @@ export function resolveKey(e: KeyLike, ctx: Context): Action | null {
     case 'board':
       if (k === 'j') return 'next-task';
       if (k === 'k') return 'prev-task';
+      if (k === 'n') return 'new-task';
       return null;
     case 'gallery':
     case 'viewer': {

@@ -3,6 +3,7 @@ import type { AppStatus } from "./AppStatus";
 import type { ApproveRequest } from "./ApproveRequest";
 import type { BulkRequest } from "./BulkRequest";
 import type { CancelRequest } from "./CancelRequest";
+import type { ChannelSummary } from "./ChannelSummary";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
@@ -99,6 +100,7 @@ id: TaskId,
  * Why.
  */
 body: CancelRequest, }; result: Task };
+  list_channels: { args: Record<symbol, never>; result: Array<ChannelSummary> };
   get_status: { args: Record<symbol, never>; result: AppStatus };
   pause_worker: { args: Record<symbol, never>; result: AppStatus };
   resume_worker: { args: Record<symbol, never>; result: AppStatus };
@@ -137,10 +139,11 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   retry: { method: "POST", path: "/api/tasks/{id}/retry", body: "empty" },
   queue: { method: "POST", path: "/api/tasks/{id}/queue", body: "empty" },
   cancel: { method: "POST", path: "/api/tasks/{id}/cancel", body: "json" },
+  list_channels: { method: "GET", path: "/api/channels", body: "none" },
   get_status: { method: "GET", path: "/api/status", body: "none" },
   pause_worker: { method: "POST", path: "/api/worker/pause", body: "empty" },
   resume_worker: { method: "POST", path: "/api/worker/resume", body: "empty" },
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "bulk_approve", "bulk_reject", "retry", "cancel", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
