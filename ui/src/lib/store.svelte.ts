@@ -268,7 +268,7 @@ class AppState {
     try {
       await send();
     } catch (e) {
-      if (before) this.patchAsset(taskId, name, { flagged: before.flagged, flag_note: before.flag_note });
+      if (before) this.patchAsset(taskId, name, before); // the asset as it was shown before the edit
       throw e;
     } finally {
       const left = (this.#editing.get(taskId) ?? 1) - 1;
