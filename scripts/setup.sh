@@ -13,8 +13,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver dbus dunst
   # browser tests of the web UI and screenshots
   chromium imagemagick
-  # real clips and narration for the media previews at the video and audio gates (E2E)
-  ffmpeg
+  # the built-in video, narration, sound-effect and assembly steps (and their tests)
+  ffmpeg espeak-ng
 )
 
 missing=()

@@ -90,7 +90,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 #[test]
-fn demo_then_approve_then_composites_then_clear_stop_at_video() {
+fn demo_then_approve_then_composites_then_a_clear_wait_for_ffmpeg_at_video() {
     let env = Env::new();
     let detail = env.json(&["demo"]);
     assert_eq!(detail["task"]["status"], "assets_ready");
@@ -98,15 +98,17 @@ fn demo_then_approve_then_composites_then_clear_stop_at_video() {
     let id = detail["task"]["id"].as_str().unwrap().to_string();
     let approved = env.json(&["review", "approve", &id, "--note", "looks great"]);
     assert_eq!(approved[0]["status"], "assets_approved");
+    // Without ffmpeg the built-in video step cannot run: the task waits there, saying why.
     env.cmd()
         .args(["worker", "--until-idle"])
+        .env("REVIEWDESK_FFMPEG", "/nonexistent/ffmpeg")
         .assert()
         .success();
     let shown = env.json(&["task", "show", &id]);
-    assert_eq!(shown["task"]["status"], "video_error");
+    assert_eq!(shown["task"]["status"], "generating_video");
     let log = shown["task"]["error_log"].as_str().unwrap();
     assert!(
-        log.contains("Video Error: video step failed: no executor configured"),
+        log.contains("Videos Generating: waiting: the built-in video step cannot run because ffmpeg is not installed"),
         "{log}"
     );
     let composites = env

@@ -273,7 +273,8 @@ impl AssetPlan {
     }
 
     /// Parses plan text (YAML or JSON with `characters`, `environments`, `props`: lists of
-    /// `{name, prompt}`), validating names, uniqueness and counts. `origin` names the source in
+    /// `{name, prompt}`, and optionally `scenes`, see [`crate::scene`]), validating names,
+    /// uniqueness and counts. `origin` names the source in
     /// errors. Errors name the field and never quote the text: a plan may come from anywhere, and
     /// an error must not echo what it holds.
     pub fn parse(text: &str, origin: &str) -> Result<AssetPlan> {
@@ -300,7 +301,7 @@ impl AssetPlan {
         let Value::Mapping(map) = value else {
             return Err(bad(format!("plan: {SHAPE}")));
         };
-        let fields = ["characters", "environments", "props"];
+        let fields = ["characters", "environments", "props", "scenes"];
         if map
             .keys()
             .any(|k| k.as_str().is_none_or(|k| !fields.contains(&k)))
@@ -357,6 +358,9 @@ impl AssetPlan {
             }
         }
         counts.validate().map_err(|e| bad(e.to_string()))?;
+        // The scenes are read by the later steps (crate::scene); a bad list fails here, when the
+        // task is created, not at step 3.
+        crate::scene::planned_scenes(map.get("scenes"), origin)?;
         Ok(AssetPlan { assets })
     }
 }

@@ -54,11 +54,55 @@ pub struct R2Settings {
     pub credentials_ref: Option<String>,
 }
 
+/// How the built-in narration speaks (espeak-ng).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NarrationVoice {
+    /// espeak-ng voice (`en-us`, `en-gb`, `de`, …; `espeak-ng --voices` lists them).
+    #[serde(default = "default_voice")]
+    pub voice: String,
+    /// Words per minute (80–450); about 165 makes a 20-word line last 7 s.
+    #[serde(default = "default_rate")]
+    pub rate: u32,
+}
+
+impl Default for NarrationVoice {
+    fn default() -> Self {
+        NarrationVoice {
+            voice: default_voice(),
+            rate: default_rate(),
+        }
+    }
+}
+
+fn default_voice() -> String {
+    "en-us".into()
+}
+
+fn default_rate() -> u32 {
+    165
+}
+
+/// Where and how the built-in upload publishes (see docs/pipeline.md, "Upload").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSettings {
+    /// The folder the final video and its sidecar are copied to; default
+    /// `<workspace>/published/<channel_id>`.
+    pub dir: Option<PathBuf>,
+    /// The description, with `{title}`, `{topic}` and `{chapters}` filled in.
+    pub description_template: Option<String>,
+    /// Tags written to the sidecar.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
 /// Which executor runs a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "executor", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExecutorConfig {
-    /// The built-in local implementation (assets and composites only).
+    /// The built-in local implementation (placeholder art, composites, ffmpeg clips and
+    /// effects, espeak-ng narration, assembly, publish to a folder).
     Builtin,
     /// A user's program, run once per item.
     Command {
@@ -115,9 +159,15 @@ pub struct ChannelConfig {
     #[serde(default)]
     pub asset_counts: AssetCountsConfig,
     /// Executor per step (`assets`, `composites`, `video`, …). Missing steps use the built-in
-    /// executor where one exists.
+    /// executor.
     #[serde(default)]
     pub steps: BTreeMap<String, ExecutorConfig>,
+    /// The built-in narration's voice.
+    #[serde(default)]
+    pub narration: NarrationVoice,
+    /// The built-in upload's folder, description and tags.
+    #[serde(default)]
+    pub publish: PublishSettings,
 }
 
 /// Optional overrides of the default 8/8/6 counts.
@@ -158,6 +208,8 @@ impl ChannelConfig {
             budget_daily_usd: None,
             asset_counts: AssetCountsConfig::default(),
             steps: BTreeMap::new(),
+            narration: NarrationVoice::default(),
+            publish: PublishSettings::default(),
         }
     }
 
@@ -183,18 +235,33 @@ impl ChannelConfig {
             return Err(bad(format!("budget_daily_usd: {b} must be zero or more")));
         }
         cfg.counts().map_err(|e| bad(e.to_string()))?;
+        if !(80..=450).contains(&cfg.narration.rate) {
+            return Err(bad(format!(
+                "narration.rate: {} words per minute is outside 80–450",
+                cfg.narration.rate
+            )));
+        }
+        if cfg.narration.voice.trim().is_empty()
+            || !cfg
+                .narration
+                .voice
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_+/".contains(c))
+        {
+            return Err(bad(
+                "narration.voice: use an espeak-ng voice name such as en-us (`espeak-ng --voices` lists them)".into(),
+            ));
+        }
+        if cfg.publish.dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+            return Err(bad("publish.dir: must be an absolute folder path".into()));
+        }
         for (name, exec) in &cfg.steps {
-            let Some(step) = Step::parse(name) else {
+            if Step::parse(name).is_none() {
                 return Err(bad(format!(
                     "steps.{name}: unknown step; expected one of assets, composites, video, audio, sfx, assembly, upload"
                 )));
-            };
+            }
             match exec {
-                ExecutorConfig::Builtin if !matches!(step, Step::Assets | Step::Composites) => {
-                    return Err(bad(format!(
-                        "steps.{name}: there is no built-in executor for this step; use `executor: command`"
-                    )));
-                }
                 ExecutorConfig::Command {
                     program,
                     timeout_secs,
@@ -225,12 +292,12 @@ impl ChannelConfig {
         Ok(c)
     }
 
-    /// The executor configured for a step, falling back to the built-in one where it exists.
-    pub fn executor_for(&self, step: Step) -> Option<ExecutorConfig> {
-        self.steps.get(step.as_str()).cloned().or(match step {
-            Step::Assets | Step::Composites => Some(ExecutorConfig::Builtin),
-            _ => None,
-        })
+    /// The executor configured for a step, the built-in one when the channel names none.
+    pub fn executor_for(&self, step: Step) -> ExecutorConfig {
+        self.steps
+            .get(step.as_str())
+            .cloned()
+            .unwrap_or(ExecutorConfig::Builtin)
     }
 }
 
@@ -291,6 +358,9 @@ pub struct WorkerSettings {
     pub retry_schedule: Vec<Duration>,
     /// Attempts before a transient failure becomes an error status.
     pub max_attempts: u32,
+    /// The media programs of the built-in steps 3–6 (`REVIEWDESK_FFMPEG`, `REVIEWDESK_FFPROBE`,
+    /// `REVIEWDESK_ESPEAK_NG`; names on PATH by default).
+    pub tools: reviewdesk_media::Tools,
 }
 
 impl Default for WorkerSettings {
@@ -301,6 +371,7 @@ impl Default for WorkerSettings {
             poll: Duration::from_millis(500),
             retry_schedule: [60, 300, 900, 3600].map(Duration::from_secs).to_vec(),
             max_attempts: 5,
+            tools: reviewdesk_media::Tools::default(),
         }
     }
 }
@@ -343,6 +414,17 @@ impl WorkerSettings {
                     )
                 })?;
         }
+        for (name, slot) in [
+            ("REVIEWDESK_FFMPEG", &mut s.tools.ffmpeg),
+            ("REVIEWDESK_FFPROBE", &mut s.tools.ffprobe),
+            ("REVIEWDESK_ESPEAK_NG", &mut s.tools.espeak_ng),
+        ] {
+            if let Ok(v) = std::env::var(name)
+                && !v.trim().is_empty()
+            {
+                *slot = v;
+            }
+        }
         if s.heartbeat >= s.lease {
             return Err(CoreError::invalid(
                 "REVIEWDESK_HEARTBEAT_MS",
@@ -380,8 +462,8 @@ mod tests {
             (format!("{base}storage_strategy: r2\n"), "r2"),
             (format!("{base}colour: blue\n"), "colour"),
             (
-                format!("{base}steps:\n  video:\n    executor: builtin\n"),
-                "steps.video",
+                format!("{base}steps:\n  video:\n    executor: command\n    program: ' '\n"),
+                "steps.video.program",
             ),
             (
                 format!("{base}steps:\n  dance:\n    executor: builtin\n"),
@@ -401,18 +483,47 @@ mod tests {
     }
 
     #[test]
-    fn executors_default_to_builtin_only_where_one_exists() {
+    fn every_step_defaults_to_its_built_in_executor() {
         let c = ChannelConfig::default_channel();
-        assert_eq!(c.executor_for(Step::Assets), Some(ExecutorConfig::Builtin));
-        assert_eq!(c.executor_for(Step::Video), None);
+        for step in Step::ALL {
+            assert_eq!(c.executor_for(step), ExecutorConfig::Builtin, "{step}");
+        }
         let text = "channel_id: c\nchannel_name: C\nsteps:\n  video:\n    executor: command\n    program: /bin/true\n";
         let c = ChannelConfig::parse(text, "c").unwrap();
         assert!(matches!(
             c.executor_for(Step::Video),
-            Some(ExecutorConfig::Command {
+            ExecutorConfig::Command {
                 timeout_secs: 600,
                 ..
-            })
+            }
         ));
+        assert_eq!(c.executor_for(Step::Audio), ExecutorConfig::Builtin);
+    }
+
+    #[test]
+    fn narration_and_publish_settings_are_read_and_checked() {
+        let base = "channel_id: c\nchannel_name: C\n";
+        let c = ChannelConfig::parse(
+            &format!("{base}narration:\n  voice: en-gb\n  rate: 150\npublish:\n  dir: /srv/videos\n  tags: [science]\n"),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(c.narration.voice, "en-gb");
+        assert_eq!(c.narration.rate, 150);
+        assert_eq!(c.publish.dir.as_deref(), Some(Path::new("/srv/videos")));
+        assert_eq!(c.publish.tags, vec!["science"]);
+        let d = ChannelConfig::parse(base, "c").unwrap();
+        assert_eq!((d.narration.voice.as_str(), d.narration.rate), ("en-us", 165));
+        for (text, field) in [
+            ("narration:\n  rate: 20\n", "narration.rate"),
+            ("narration:\n  voice: \"en us; rm\"\n", "narration.voice"),
+            ("publish:\n  dir: relative/path\n", "publish.dir"),
+            ("publish:\n  folder: /x\n", "folder"),
+        ] {
+            let e = ChannelConfig::parse(&format!("{base}{text}"), "c.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
     }
 }

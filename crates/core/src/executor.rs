@@ -6,21 +6,25 @@
 //! therefore never overwrites the current run's output, and two attempts never share a file.
 
 use futures::future::BoxFuture;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 
 use crate::asset::AssetKind;
-use crate::config::ExecutorConfig;
+use crate::config::{ChannelConfig, ExecutorConfig};
 use crate::error::CoreError;
 use crate::ids::TaskId;
 use crate::status::Step;
 use crate::task::ErrorCategory;
 use crate::thumbs::{self, PreparedImage};
 use crate::workspace::{Workspace, write_atomic_abs};
+
+pub use crate::program::{
+    SECRET_ENV, STDERR_TAIL_BYTES, classify_exit, is_secret_env, kill_all_running_programs,
+    kill_process_group, redact,
+};
+use crate::program::{Program, Tail, run_program, scrub_env};
 
 /// One unit of work inside a step (an asset, a composite, a clip).
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct StepItem {
     pub inputs: Vec<PathBuf>,
     /// Version being made (assets only).
     pub version: u32,
+    /// The scenes' titles, for an item made of every scene (the assembly's chapters).
+    pub titles: Vec<String>,
 }
 
 /// Everything an executor needs for one item.
@@ -56,6 +62,37 @@ pub struct ItemJob {
     pub item: StepItem,
     /// Workspace.
     pub workspace: Workspace,
+    /// The task's title (the video's title in metadata and the publish sidecar).
+    pub task_title: String,
+    /// The task's topic.
+    pub task_topic: String,
+    /// Where a long item reports how far it got.
+    pub progress: ItemProgress,
+}
+
+/// Receives the fraction (0–1) of an item done, from an executor that knows it (an ffmpeg encode
+/// reports the seconds written); the worker shows it as the task's progress.
+#[derive(Clone, Default)]
+pub struct ItemProgress(Option<Arc<dyn Fn(f64) + Send + Sync>>);
+
+impl ItemProgress {
+    /// Progress reported to `f`.
+    pub fn new(f: impl Fn(f64) + Send + Sync + 'static) -> Self {
+        ItemProgress(Some(Arc::new(f)))
+    }
+
+    /// Reports a fraction done.
+    pub fn report(&self, fraction: f64) {
+        if let Some(f) = &self.0 {
+            f(fraction);
+        }
+    }
+}
+
+impl std::fmt::Debug for ItemProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ItemProgress")
+    }
 }
 
 /// What an executor produced. Nothing is in place yet: [`ItemOutput::install`] puts it there.
@@ -68,6 +105,8 @@ pub struct ItemOutput {
     /// The finished file, beside the output under a name unique to this attempt; removed when
     /// dropped without being installed (a stale or cancelled attempt's output is discarded).
     pub staged: Option<StagedFile>,
+    /// Something the reviewer should know about this item (a narration longer than its clip).
+    pub warning: Option<String>,
 }
 
 impl ItemOutput {
@@ -161,10 +200,25 @@ pub trait StepExecutor: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Builds the executor configured for a step.
-pub fn executor_for(config: &ExecutorConfig) -> Arc<dyn StepExecutor> {
+/// Builds the executor configured for a step of a channel. `tools` are the media programs of the
+/// built-in steps 3–6; `publish_root` is where the built-in upload publishes by default.
+pub fn executor_for(
+    step: Step,
+    config: &ExecutorConfig,
+    channel: &ChannelConfig,
+    tools: &reviewdesk_media::Tools,
+    publish_root: &Path,
+) -> Arc<dyn StepExecutor> {
     match config {
-        ExecutorConfig::Builtin => Arc::new(BuiltinExecutor),
+        ExecutorConfig::Builtin if matches!(step, Step::Assets | Step::Composites) => {
+            Arc::new(BuiltinExecutor)
+        }
+        ExecutorConfig::Builtin => Arc::new(crate::media_steps::MediaExecutor::new(
+            step,
+            channel,
+            tools.clone(),
+            publish_root.to_path_buf(),
+        )),
         ExecutorConfig::Command {
             program,
             args,
@@ -177,7 +231,8 @@ pub fn executor_for(config: &ExecutorConfig) -> Arc<dyn StepExecutor> {
     }
 }
 
-/// The built-in local generators: step 1 draws labelled placeholder art, step 2 composites.
+/// The built-in image generators: step 1 draws labelled placeholder art, step 2 composites.
+/// Steps 3–7 have their built-ins in [`crate::media_steps`].
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinExecutor;
 
@@ -271,7 +326,7 @@ fn builtin_item(job: &ItemJob) -> Result<ItemOutput, StepFailure> {
     Ok(ItemOutput {
         prepared: Some(prepared),
         bytes: Some(Arc::new(encoded)),
-        staged: None,
+        ..ItemOutput::default()
     })
 }
 
@@ -294,229 +349,8 @@ pub struct CommandExecutor {
     pub ffprobe: String,
 }
 
-/// How much of a program's stderr is kept (the end of it) for the failure message.
-pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
-
 /// How long the validation of one media output may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Classifies a program's exit code (sysexits.h conventions where they exist).
-pub fn classify_exit(code: Option<i32>) -> ErrorCategory {
-    match code {
-        // Killed by a signal: the machine or a person stopped it; try again.
-        None => ErrorCategory::Transient,
-        Some(69 | 75 | 124) => ErrorCategory::Transient, // unavailable, tempfail, timeout(1)
-        Some(77 | 78 | 126 | 127) => ErrorCategory::Configuration, // noperm, config, not executable, not found
-        Some(64..=68) => ErrorCategory::Permanent, // usage, dataerr, noinput, nouser, nohost
-        Some(_) => ErrorCategory::Unknown,
-    }
-}
-
-/// Replaces the values of secret-looking environment variables (tokens, keys, passwords) in text
-/// that is about to be logged or stored.
-pub fn redact(text: &str) -> String {
-    let mut out = text.to_string();
-    for (name, value) in std::env::vars() {
-        let upper = name.to_ascii_uppercase();
-        let secret = ["TOKEN", "SECRET", "KEY", "PASSWORD", "CREDENTIAL"]
-            .iter()
-            .any(|w| upper.contains(w));
-        if secret && value.len() >= 6 && out.contains(&value) {
-            out = out.replace(&value, "[redacted]");
-        }
-    }
-    out
-}
-
-/// Variables a step program never inherits, by exact name: the app's own secrets and database
-/// URLs. Anything matching [`is_secret_env`]'s patterns is removed as well.
-pub const SECRET_ENV: &[&str] = &[
-    "NOTION_TOKEN",
-    "NOTION_WEBHOOK_SECRET",
-    "REVIEWDESK_SERVER_TOKEN",
-    "REVIEWDESK_DATABASE_URL",
-    "REVIEWDESK_TEST_PG_URL",
-    "DATABASE_URL",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "GEMINI_API_KEY",
-    "KLING_ACCESS_KEY",
-    "KLING_SECRET_KEY",
-    "ELEVENLABS_API_KEY",
-];
-
-/// Whether an environment variable must be kept from a step program: the names in
-/// [`SECRET_ENV`], cloud storage keys (`R2_*`, `AWS_*`), anything named like a secret (`*SECRET*`,
-/// `*TOKEN*`, `*PASSWORD*`, `*PASSWD*`, `*CREDENTIAL*`, a `KEY` word), any `*DATABASE_URL*`, and
-/// any URL that carries a password (`scheme://user:password@host`). A program is the user's
-/// code and may log or upload its environment; it gets what it needs through its arguments.
-pub fn is_secret_env(name: &str, value: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    if SECRET_ENV.contains(&upper.as_str())
-        || upper.starts_with("R2_")
-        || upper.starts_with("AWS_")
-        || upper.contains("DATABASE_URL")
-    {
-        return true;
-    }
-    if ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w))
-    {
-        return true;
-    }
-    if upper
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY"))
-    {
-        return true;
-    }
-    url_has_password(value)
-}
-
-fn url_has_password(value: &str) -> bool {
-    let Some((_, rest)) = value.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-}
-
-/// Removes the secret variables of this process from a child's environment.
-fn scrub_env(cmd: &mut tokio::process::Command) {
-    for (name, value) in std::env::vars_os() {
-        let (n, v) = (name.to_string_lossy(), value.to_string_lossy());
-        if is_secret_env(&n, &v) {
-            cmd.env_remove(&name);
-        }
-    }
-}
-
-/// Sends SIGKILL to every process of a group. std has no `killpg` and this crate forbids unsafe
-/// code, so the shell's `kill` builtin sends it (one short process; failures mean the group is
-/// already gone).
-pub fn kill_process_group(pgid: u32) {
-    if pgid <= 1 {
-        return;
-    }
-    let _ = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!("kill -s KILL -- -{pgid} 2>/dev/null"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// The process groups of the step programs running in this process.
-static RUNNING_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-fn running_groups() -> std::sync::MutexGuard<'static, Vec<u32>> {
-    RUNNING_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Kills the process groups of every step program running in this process, at once. For a
-/// process about to exit without an orderly stop (a second Ctrl-C before `std::process::exit`):
-/// the programs run in process groups of their own, so they would otherwise outlive it. An
-/// orderly stop is [`crate::worker::Worker::shutdown`], which also gives the leases back.
-pub fn kill_all_running_programs() {
-    let groups = std::mem::take(&mut *running_groups());
-    for pgid in groups {
-        kill_process_group(pgid);
-    }
-}
-
-/// Kills a running program's process group and removes its partial output when dropped: on a
-/// timeout, and when the worker drops the item's future (cancel, lost lease, shutdown).
-struct RunningProgram {
-    pgid: Option<u32>,
-    partial: Option<PathBuf>,
-}
-
-impl RunningProgram {
-    fn new(pgid: Option<u32>, partial: PathBuf) -> Self {
-        if let Some(g) = pgid {
-            running_groups().push(g);
-        }
-        RunningProgram {
-            pgid,
-            partial: Some(partial),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            running_groups().retain(|g| *g != pgid);
-            kill_process_group(pgid);
-        }
-    }
-
-    /// The program exited: its group is killed now (stragglers it left behind must not write
-    /// after the output is checked) and the partial file becomes the caller's.
-    fn finished(&mut self) -> Option<PathBuf> {
-        self.kill();
-        self.partial.take()
-    }
-}
-
-impl Drop for RunningProgram {
-    fn drop(&mut self) {
-        self.kill();
-        if let Some(p) = self.partial.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-/// The last `cap` bytes of a stream.
-#[derive(Debug, Default)]
-struct Tail {
-    buf: VecDeque<u8>,
-    cap: usize,
-}
-
-impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
-        let bytes = &bytes[bytes.len().saturating_sub(self.cap)..];
-        let overflow = (self.buf.len() + bytes.len()).saturating_sub(self.cap);
-        self.buf.drain(..overflow);
-        self.buf.extend(bytes);
-    }
-
-    /// The last lines (progress redraws with `\r` count as lines), joined with " | ".
-    fn last_lines(&self, n: usize) -> String {
-        let bytes: Vec<u8> = self.buf.iter().copied().collect();
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text
-            .split(['\n', '\r'])
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
-        // A single huge line must not become a huge message: keep its end.
-        match joined.char_indices().rev().nth(1999) {
-            Some((i, _)) => format!("…{}", &joined[i..]),
-            None => joined,
-        }
-    }
-}
-
-/// Reads a stream to its end, keeping the last `cap` bytes.
-async fn drain_tail(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Tail {
-    let mut tail = Tail {
-        buf: VecDeque::new(),
-        cap,
-    };
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match r.read(&mut chunk).await {
-            Ok(0) | Err(_) => return tail,
-            Ok(n) => tail.push(&chunk[..n]),
-        }
-    }
-}
 
 /// Whether an output file is video or audio, by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -652,10 +486,7 @@ async fn probe_media_uncached(
     };
     let what = kind.as_str();
     if !out.status.success() {
-        let mut tail = Tail {
-            buf: VecDeque::new(),
-            cap: 4096,
-        };
+        let mut tail = Tail::new(4096);
         tail.push(&out.stderr);
         return Err(StepFailure::new(
             ErrorCategory::Permanent,
@@ -721,14 +552,14 @@ impl CommandExecutor {
 
 /// `.<name>.<attempt>.partial.<ext>` beside the output: unique per attempt, hidden, and with the
 /// output's extension last (programs such as ffmpeg pick the format from it).
-fn partial_name(output: &Path, attempt: &str) -> PathBuf {
+pub(crate) fn partial_name(output: &Path, attempt: &str) -> PathBuf {
     let name = output.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("bin");
     output.with_file_name(format!(".{name}.{attempt}.partial.{ext}"))
 }
 
 /// Removes partial outputs of earlier attempts at this output (a killed worker leaves them).
-async fn remove_old_partials(output: &Path) {
+pub(crate) async fn remove_old_partials(output: &Path) {
     let (Some(dir), Some(name), Some(ext)) = (
         output.parent(),
         output.file_name().and_then(|n| n.to_str()),
@@ -765,111 +596,18 @@ impl StepExecutor for CommandExecutor {
             let tmp = partial_name(&output, &attempt[..12]);
             let argv = self.argv(job, &tmp);
             tracing::debug!(program = %self.program, args = %redact(&argv.join(" ")), item = %job.item.key, "running step command");
-            let mut cmd = tokio::process::Command::new(&self.program);
-            cmd.args(&argv)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
-            scrub_env(&mut cmd);
-            #[cfg(unix)]
-            cmd.process_group(0);
-            let mut child = cmd.spawn().map_err(|e| {
-                let category = if e.kind() == std::io::ErrorKind::NotFound
-                    || e.kind() == std::io::ErrorKind::PermissionDenied
-                {
-                    ErrorCategory::Configuration
-                } else {
-                    ErrorCategory::Transient
-                };
-                StepFailure::new(
-                    category,
-                    format!(
-                        "cannot start {:?}: {e}; check `program` in the channel file",
-                        self.program
-                    ),
-                )
-            })?;
-            let mut running = RunningProgram::new(child.id(), tmp);
-            // Read to the end however much comes, keeping the end: a program stopped from
-            // writing its progress would die of SIGPIPE.
-            let stderr = child
-                .stderr
-                .take()
-                .map(|e| drain_tail(e, STDERR_TAIL_BYTES));
-            let mut stderr = tokio::spawn(async move {
-                match stderr {
-                    Some(f) => f.await,
-                    None => Tail::default(),
-                }
-            });
-            let status = match tokio::time::timeout(self.timeout, child.wait()).await {
-                Ok(status) => status,
-                Err(_) => {
-                    drop(running); // kills the whole group, removes the partial output
-                    let tail = tokio::time::timeout(Duration::from_secs(2), &mut stderr)
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .map(|t| t.last_lines(3))
-                        .unwrap_or_default();
-                    stderr.abort();
-                    let said = if tail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (it last said: {tail})")
-                    };
-                    return Err(StepFailure::new(
-                        ErrorCategory::Transient,
-                        redact(&format!(
-                            "{} timed out after {} s on {} and was stopped with everything it started{said}; raise `timeout_secs` in the channel file if it needs longer",
-                            self.program,
-                            self.timeout.as_secs(),
-                            job.item.key
-                        )),
-                    ));
-                }
-            };
-            let tmp = running.finished();
-            // The group is gone, so the pipe closes; a program that escaped it (setsid) must not
-            // hold the item forever.
-            let tail = match tokio::time::timeout(Duration::from_secs(5), &mut stderr).await {
-                Ok(Ok(t)) => t,
-                _ => {
-                    stderr.abort();
-                    Tail::default()
-                }
-            };
-            // From here the partial file is ours to keep or remove.
-            let staged = tmp.map(StagedFile::new);
-            let status = status.map_err(|e| {
-                StepFailure::new(
-                    ErrorCategory::Transient,
-                    format!("waiting for {}: {e}", self.program),
-                )
-            })?;
-            if !status.success() {
-                let category = classify_exit(status.code());
-                let code = status
-                    .code()
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "a signal".into());
-                return Err(StepFailure::new(
-                    category,
-                    redact(&format!(
-                        "{} exited with {code} on {}: {}",
-                        self.program,
-                        job.item.key,
-                        tail.last_lines(5)
-                    )),
-                ));
-            }
-            let Some(staged) = staged else {
-                return Err(StepFailure::new(
-                    ErrorCategory::Transient,
-                    "the partial output was lost",
-                ));
-            };
+            let staged = run_program(Program {
+                program: &self.program,
+                args: argv,
+                stdin: None,
+                timeout: self.timeout,
+                partial: tmp,
+                item: &job.item.key,
+                start_hint: "check `program` in the channel file",
+                timeout_hint: "raise `timeout_secs` in the channel file if it needs longer",
+                progress: None,
+            })
+            .await?;
             match tokio::fs::metadata(staged.path()).await {
                 Ok(m) if m.is_file() && m.len() > 0 => {}
                 _ => {
@@ -895,9 +633,8 @@ impl StepExecutor for CommandExecutor {
                 probe_media(&self.ffprobe, staged.path(), kind, &shown).await?;
             }
             Ok(ItemOutput {
-                prepared: None,
-                bytes: None,
                 staged: Some(staged),
+                ..ItemOutput::default()
             })
         })
     }
@@ -914,73 +651,6 @@ impl StepExecutor for CommandExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_codes_are_classified() {
-        assert_eq!(classify_exit(Some(75)), ErrorCategory::Transient);
-        assert_eq!(classify_exit(Some(78)), ErrorCategory::Configuration);
-        assert_eq!(classify_exit(Some(127)), ErrorCategory::Configuration);
-        assert_eq!(classify_exit(Some(65)), ErrorCategory::Permanent);
-        assert_eq!(classify_exit(Some(1)), ErrorCategory::Unknown);
-        assert_eq!(classify_exit(None), ErrorCategory::Transient);
-    }
-
-    #[test]
-    fn secret_variables_are_recognised_by_name_and_by_url_password() {
-        for name in [
-            "NOTION_TOKEN",
-            "REVIEWDESK_SERVER_TOKEN",
-            "NOTION_WEBHOOK_SECRET",
-            "R2_ACCOUNT_ID",
-            "AWS_REGION",
-            "REVIEWDESK_DATABASE_URL",
-            "PGPASSWORD",
-            "REVIEWDESK_TEST_PG_URL",
-            "GEMINI_API_KEY",
-            "KLING_ACCESS_KEY",
-            "openai_api_key",
-            "SSH_KEY",
-        ] {
-            assert!(is_secret_env(name, "x"), "{name}");
-        }
-        for name in [
-            "PATH",
-            "HOME",
-            "LANG",
-            "KEYBOARD_LAYOUT",
-            "REVIEWDESK_WORKSPACE",
-        ] {
-            assert!(!is_secret_env(name, "/usr/bin"), "{name}");
-        }
-        assert!(is_secret_env("MIRROR", "https://u:pw@example.com/x"));
-        assert!(!is_secret_env("MIRROR", "https://example.com/a@b"));
-        assert!(!is_secret_env("MIRROR", "https://user@example.com/"));
-    }
-
-    #[test]
-    fn the_tail_keeps_the_last_bytes_and_lines() {
-        let mut t = Tail {
-            buf: VecDeque::new(),
-            cap: 16,
-        };
-        t.push(b"first line\nsecond line\n");
-        t.push(b"progress 1\rprogress 2\rdone\n");
-        assert_eq!(t.buf.len(), 16);
-        assert_eq!(t.last_lines(2), "progress 2 | done");
-        t.push(&[b'x'; 100]);
-        assert_eq!(t.last_lines(5), "x".repeat(16));
-        let mut huge = Tail {
-            buf: VecDeque::new(),
-            cap: 64 * 1024,
-        };
-        huge.push("é".repeat(10_000).as_bytes());
-        let line = huge.last_lines(1);
-        assert!(
-            line.starts_with('…') && line.chars().count() <= 2001,
-            "{}",
-            line.len()
-        );
-    }
 
     #[test]
     fn media_kinds_by_extension() {

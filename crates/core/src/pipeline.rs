@@ -4,12 +4,14 @@
 //! from [`Workspace`]'s helpers, so every output lies inside the task's project folder.
 //!
 //! The later steps work scene by scene: [`SCENES`] composites, then one clip, one narration and
-//! one sound effect per scene; assembly and upload make one item each (domain.md, "Later steps").
+//! one sound effect per scene, as the scene plan ([`crate::scene`]) says; assembly and upload
+//! make one item each (docs/pipeline.md).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::asset::AssetKind;
+use crate::scene::Scene;
 use crate::executor::{StepFailure, StepItem};
 use crate::store::AssetRecord;
 use crate::task::{ErrorCategory, Task};
@@ -58,6 +60,7 @@ pub fn asset_items(task: &Task, assets: &[AssetRecord], done: &HashSet<String>) 
                 height,
                 inputs: vec![],
                 version: item_version(a.current_version, done.contains(a.name.as_str())),
+                titles: vec![],
             }
         })
         .collect()
@@ -179,13 +182,52 @@ pub fn composite_items(
         .collect())
 }
 
+/// The task's scene plan (see [`crate::scene`]): the pairings of the assets that have a file,
+/// characters and environments each in plan order (the same the composites use), with the
+/// scenes of the task's plan text where it gives them.
+pub fn scenes(
+    task: &Task,
+    assets: &[AssetRecord],
+    plan_text: Option<&str>,
+) -> Result<Vec<Scene>, StepFailure> {
+    let names = |k: AssetKind| -> Vec<&str> {
+        assets
+            .iter()
+            .filter(|a| a.kind == k && a.current_version > 0)
+            .map(|a| a.name.as_str())
+            .collect()
+    };
+    let planned = match plan_text {
+        Some(text) => crate::scene::planned_scenes_of_text(text, "the task's plan")?,
+        None => None,
+    };
+    crate::scene::scene_plan(
+        &task.topic,
+        &task.story_direction,
+        &names(AssetKind::Character),
+        &names(AssetKind::Environment),
+        planned.as_deref(),
+    )
+    .map_err(|_| {
+        StepFailure::new(
+            ErrorCategory::Permanent,
+            "the scenes need at least two characters and one environment; regenerate the assets",
+        )
+    })
+}
+
 /// Step 3: one clip per scene, each made from the composite recorded at the same position in
 /// the composites' checkpoints (`(item, output)` pairs in item order, outputs relative to
-/// `root`); a scene without one gets no input.
-pub fn clip_items(task: &Task, root: &Path, composites: &[(String, String)]) -> Vec<StepItem> {
+/// `root`) with its scene's camera move; a scene without a composite gets no input.
+pub fn clip_items(
+    task: &Task,
+    root: &Path,
+    composites: &[(String, String)],
+    scenes: &[Scene],
+) -> Vec<StepItem> {
     scene_items(
         |s| Workspace::clip_rel(&task.channel_id, task.id, s),
-        |s| format!("Animate scene {s} of \"{}\" (about 10 s)", task.title),
+        |s| scene_text(scenes, s, |sc| &sc.motion),
         |s| {
             composites
                 .get(s - 1)
@@ -195,49 +237,65 @@ pub fn clip_items(task: &Task, root: &Path, composites: &[(String, String)]) -> 
     )
 }
 
-/// Step 4: one narration per scene.
-pub fn narration_items(task: &Task) -> Vec<StepItem> {
+/// Step 4: one narration per scene, its prompt the line to speak.
+pub fn narration_items(task: &Task, scenes: &[Scene]) -> Vec<StepItem> {
     scene_items(
         |s| Workspace::narration_rel(&task.channel_id, task.id, s),
-        |s| {
-            format!(
-                "Narration for scene {s} of \"{}\": {}",
-                task.title, task.topic
-            )
-        },
+        |s| scene_text(scenes, s, |sc| &sc.narration),
         |_| vec![],
     )
 }
 
-/// Step 5: one sound effect per scene.
-pub fn sfx_items(task: &Task) -> Vec<StepItem> {
+/// Step 5: one sound effect per scene, its prompt the sound's description.
+pub fn sfx_items(task: &Task, scenes: &[Scene]) -> Vec<StepItem> {
     scene_items(
         |s| Workspace::sfx_rel(&task.channel_id, task.id, s),
-        |s| format!("Sound effect for scene {s} of \"{}\"", task.title),
+        |s| scene_text(scenes, s, |sc| &sc.sfx),
         |_| vec![],
     )
 }
 
-/// Step 6: the one assembled video, made from the whole project folder.
-pub fn assembly_items(task: &Task, root: &Path) -> Vec<StepItem> {
-    vec![project_item(
-        task,
-        root,
+/// Step 6: the one assembled video, made from every scene's clip, narration and effect (in
+/// that order, scene 1 first), one chapter per scene.
+pub fn assembly_items(task: &Task, root: &Path, scenes: &[Scene]) -> Vec<StepItem> {
+    let (c, t) = (&task.channel_id, task.id);
+    let mut item = project_item(
         "final",
-        Workspace::final_video_rel(&task.channel_id, task.id),
+        Workspace::final_video_rel(c, t),
         format!("Assemble \"{}\"", task.title),
-    )]
+        (1..=SCENES)
+            .flat_map(|s| {
+                [
+                    Workspace::clip_rel(c, t, s),
+                    Workspace::narration_rel(c, t, s),
+                    Workspace::sfx_rel(c, t, s),
+                ]
+            })
+            .map(|rel| root.join(rel))
+            .collect(),
+    );
+    item.titles = (1..=SCENES)
+        .map(|s| match scenes.get(s - 1) {
+            Some(sc) => format!("Scene {s}: {}", sc.shows),
+            None => format!("Scene {s}"),
+        })
+        .collect();
+    vec![item]
 }
 
-/// Step 7: the one upload, made from the whole project folder.
+/// Step 7: the one upload of the assembled video.
 pub fn upload_items(task: &Task, root: &Path) -> Vec<StepItem> {
     vec![project_item(
-        task,
-        root,
         "upload",
         Workspace::upload_result_rel(&task.channel_id, task.id),
         format!("Upload \"{}\"", task.title),
+        vec![root.join(Workspace::final_video_rel(&task.channel_id, task.id))],
     )]
+}
+
+/// A scene's text for a scene-by-scene step; empty when the plan has no such scene.
+fn scene_text(scenes: &[Scene], scene: usize, text: impl Fn(&Scene) -> &String) -> String {
+    scenes.get(scene - 1).map(text).cloned().unwrap_or_default()
 }
 
 /// The [`SCENES`] items of a scene-by-scene step, scene 1 first.
@@ -267,17 +325,12 @@ fn scene_item(output_rel: PathBuf, scene: usize, prompt: String, inputs: Vec<Pat
         height: FRAME_SIZE.1,
         inputs,
         version: 1,
+        titles: vec![],
     }
 }
 
 /// The single item of a step that works on the whole project (assembly, upload).
-fn project_item(
-    task: &Task,
-    root: &Path,
-    key: &str,
-    output_rel: PathBuf,
-    prompt: String,
-) -> StepItem {
+fn project_item(key: &str, output_rel: PathBuf, prompt: String, inputs: Vec<PathBuf>) -> StepItem {
     StepItem {
         key: key.into(),
         index: 1,
@@ -286,8 +339,9 @@ fn project_item(
         output_rel,
         width: FRAME_SIZE.0,
         height: FRAME_SIZE.1,
-        inputs: vec![root.join(Workspace::project_rel(&task.channel_id, task.id))],
+        inputs,
         version: 1,
+        titles: vec![],
     }
 }
 
@@ -366,11 +420,12 @@ mod tests {
         let t = task();
         let root = Path::new(ROOT);
         let comps = composite_items(&t, root, &assets(&t, 8, 8, 1)).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
         let steps = [
             ("composite", comps),
-            ("clip", clip_items(&t, root, &[])),
-            ("narration", narration_items(&t)),
-            ("sfx", sfx_items(&t)),
+            ("clip", clip_items(&t, root, &[], &sc)),
+            ("narration", narration_items(&t, &sc)),
+            ("sfx", sfx_items(&t, &sc)),
         ];
         for (prefix, items) in steps {
             assert_eq!(items.len(), SCENES, "{prefix}");
@@ -388,12 +443,13 @@ mod tests {
         let t = task();
         let root = Path::new(ROOT);
         let p = project(&t);
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
         let all = [
             composite_items(&t, root, &assets(&t, 8, 8, 1)).unwrap(),
-            clip_items(&t, root, &[]),
-            narration_items(&t),
-            sfx_items(&t),
-            assembly_items(&t, root),
+            clip_items(&t, root, &[], &sc),
+            narration_items(&t, &sc),
+            sfx_items(&t, &sc),
+            assembly_items(&t, root, &sc),
             upload_items(&t, root),
             asset_items(&t, &assets(&t, 8, 8, 0), &HashSet::new()),
         ]
@@ -411,17 +467,17 @@ mod tests {
             Path::new("composites/composite_01.png")
         );
         assert_eq!(
-            first(&clip_items(&t, root, &[])),
+            first(&clip_items(&t, root, &[], &sc)),
             Path::new("video/clip_01.mp4")
         );
         assert_eq!(
-            first(&narration_items(&t)),
+            first(&narration_items(&t, &sc)),
             Path::new("audio/narration_01.mp3")
         );
-        assert_eq!(first(&sfx_items(&t)), Path::new("sfx/sfx_01.mp3"));
+        assert_eq!(first(&sfx_items(&t, &sc)), Path::new("sfx/sfx_01.mp3"));
         assert_eq!(
-            first(&assembly_items(&t, root)),
-            Path::new("final/video.mp4")
+            first(&assembly_items(&t, root, &sc)),
+            PathBuf::from(format!("final/{}_final.mp4", t.id))
         );
         assert_eq!(
             first(&upload_items(&t, root)),
@@ -440,22 +496,30 @@ mod tests {
     }
 
     #[test]
-    fn assembly_and_upload_are_one_item_made_from_the_project_folder() {
+    fn assembly_takes_every_scene_in_order_and_upload_takes_the_final_video() {
         let t = task();
         let root = Path::new(ROOT);
-        for (items, key, prompt) in [
-            (assembly_items(&t, root), "final", "Assemble \"Volcanoes\""),
-            (upload_items(&t, root), "upload", "Upload \"Volcanoes\""),
-        ] {
-            assert_eq!(items.len(), 1);
-            let i = &items[0];
-            assert_eq!(
-                (i.key.as_str(), i.index, i.prompt.as_str()),
-                (key, 1, prompt)
-            );
-            assert_eq!(i.inputs, vec![root.join(project(&t))]);
-            assert_eq!((i.width, i.height, i.version), (1920, 1080, 1));
-        }
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let a = assembly_items(&t, root, &sc);
+        assert_eq!(a.len(), 1);
+        let a = &a[0];
+        assert_eq!((a.key.as_str(), a.prompt.as_str()), ("final", "Assemble \"Volcanoes\""));
+        assert_eq!(a.inputs.len(), 3 * SCENES);
+        let p = root.join(project(&t));
+        assert_eq!(
+            &a.inputs[3..6],
+            &[
+                p.join("video/clip_02.mp4"),
+                p.join("audio/narration_02.mp3"),
+                p.join("sfx/sfx_02.mp3")
+            ]
+        );
+        assert_eq!(a.titles.len(), SCENES);
+        assert_eq!(a.titles[0], "Scene 1: c1 in e1");
+        let u = &upload_items(&t, root)[0];
+        assert_eq!((u.key.as_str(), u.index), ("upload", 1));
+        assert_eq!(u.inputs, vec![root.join(Workspace::final_video_rel(&t.channel_id, t.id))]);
+        assert_eq!((u.width, u.height, u.version), (1920, 1080, 1));
     }
 
     #[test]
@@ -660,30 +724,38 @@ mod tests {
         let comps: Vec<(String, String)> = (1..=3)
             .map(|i| (format!("composite_{i:02}"), format!("c/{i}.png")))
             .collect();
-        let items = clip_items(&t, root, &comps);
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let items = clip_items(&t, root, &comps, &sc);
         assert_eq!(items[0].inputs, vec![root.join("c/1.png")]);
         assert_eq!(items[2].inputs, vec![root.join("c/3.png")]);
         assert!(
             items[3].inputs.is_empty(),
             "a scene without a composite has no input"
         );
-        assert_eq!(
-            items[0].prompt,
-            "Animate scene 1 of \"Volcanoes\" (about 10 s)"
-        );
+        assert_eq!(items[0].prompt, sc[0].motion);
+        assert_eq!(items[0].prompt, "slow zoom in on the c1 in the e1");
     }
 
     #[test]
-    fn narration_and_effects_are_prompted_per_scene() {
+    fn narration_and_effects_are_prompted_per_scene_from_the_scene_plan() {
         let t = task();
-        let n = narration_items(&t);
-        assert_eq!(
-            n[4].prompt,
-            "Narration for scene 5 of \"Volcanoes\": volcanoes"
-        );
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let n = narration_items(&t, &sc);
+        assert_eq!(n[4].prompt, sc[4].narration);
+        assert!(n[4].prompt.contains("volcanoes"), "{}", n[4].prompt);
         assert!(n.iter().all(|i| i.inputs.is_empty()));
-        let s = sfx_items(&t);
-        assert_eq!(s[17].prompt, "Sound effect for scene 18 of \"Volcanoes\"");
+        let s = sfx_items(&t, &sc);
+        assert_eq!(s[17].prompt, sc[17].sfx);
         assert!(s.iter().all(|i| i.inputs.is_empty()));
+        // A plan that gives scene 3's line: that line is spoken, the rest derived.
+        let plan = format!(
+            "characters: []\nscenes:\n{}",
+            (1..=18)
+                .map(|i| format!("  - narration: Line {i}.\n"))
+                .collect::<String>()
+        );
+        let given = scenes(&t, &assets(&t, 8, 8, 1), Some(&plan)).unwrap();
+        assert_eq!(narration_items(&t, &given)[2].prompt, "Line 3.");
+        assert_eq!(given[2].sfx, sc[2].sfx);
     }
 }

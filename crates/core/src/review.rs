@@ -163,8 +163,9 @@ impl ReviewService {
     }
 
     /// Rejects the task at its gate: gate → its error status, the feedback appended to error_log,
-    /// the flagged assets recorded so that a retry regenerates only those. `flags`, when given,
-    /// replaces the current flags.
+    /// the flagged items recorded so that a retry regenerates only those. At Assets Ready the
+    /// flags are asset names and, when given, replace the current flags; at a later gate they
+    /// name items of the step under review (`clip_03`, `narration_05`).
     pub async fn reject(
         &self,
         id: TaskId,
@@ -215,6 +216,27 @@ impl ReviewService {
                     .filter(|a| a.flagged)
                     .map(|a| a.name.to_string())
                     .collect(),
+                // At a later gate the flags name items of the step under review (`clip_03`).
+                (Some(names), gate) => {
+                    let step = gate.reviewed_step().expect("a gate reviews a step");
+                    let items: std::collections::HashSet<String> = self
+                        .core
+                        .store
+                        .checkpoints(t.id, step)
+                        .await?
+                        .into_iter()
+                        .map(|(item, _)| item)
+                        .collect();
+                    for n in names {
+                        if !items.contains(n.as_str()) {
+                            return Err(CoreError::NotFound {
+                                what: "item",
+                                id: format!("{}/{step}/{n}", t.id),
+                            });
+                        }
+                    }
+                    names.iter().map(|n| n.to_string()).collect()
+                }
                 _ => vec![],
             };
             let mut tr = Transition::new(gate, to, input.source);

@@ -29,6 +29,9 @@ pub struct TaskDetail {
     /// What the media steps produced (clips, narration, sound effects, the final video), for the
     /// reviews at the later gates; empty until the video step has finished an item.
     pub outputs: Vec<StepOutput>,
+    /// The scene plan (what each scene shows, its camera move, narration line and sound);
+    /// empty until the assets can make the composites.
+    pub scenes: Vec<crate::scene::Scene>,
 }
 
 /// The steps whose outputs [`TaskDetail::outputs`] lists. Assets are the gallery's; composites
@@ -49,6 +52,11 @@ pub struct StepOutput {
     /// `changed` (executors refuse to finish an item with an empty output) and anything else as
     /// `ok`.
     pub file_state: FileState,
+    /// Which version of the item this is: 1, one more for each regeneration; the earlier ones
+    /// are kept in the step folder's `versions/`.
+    pub version: u32,
+    /// What the reviewer should know about the item (a narration longer than its clip).
+    pub note: Option<String>,
 }
 
 /// An asset with its versions and file paths (relative to the workspace).
@@ -216,23 +224,29 @@ impl TaskService {
             .checkpoints_of_steps(id, &MEDIA_STEPS)
             .await?
             .into_iter()
-            .map(|(step, item, file)| StepOutput {
-                file_state: match std::fs::metadata(self.core.workspace.root().join(&file)) {
+            .map(|c| StepOutput {
+                file_state: match std::fs::metadata(self.core.workspace.root().join(&c.output)) {
                     Ok(m) if m.is_file() && m.len() > 0 => FileState::Ok,
                     Ok(m) if m.is_file() => FileState::Changed,
                     _ => FileState::Missing,
                 },
-                step,
-                item,
-                file,
+                step: c.step,
+                item: c.item,
+                file: c.output,
+                version: c.version,
+                note: c.note,
             })
             .collect();
+        let records: Vec<_> = assets.iter().map(|a| a.asset.clone()).collect();
+        let plan = self.core.store.task_plan(id).await?;
+        let scenes = crate::pipeline::scenes(&task, &records, plan.as_deref()).unwrap_or_default();
         Ok(TaskDetail {
             task,
             assets,
             audit,
             history,
             outputs,
+            scenes,
         })
     }
 }

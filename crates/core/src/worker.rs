@@ -21,10 +21,10 @@ use crate::config::ChannelConfig;
 use crate::context::Core;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source, WorkerState};
-use crate::executor::{ItemJob, ItemOutput, StepFailure, StepItem, executor_for};
+use crate::executor::{ItemJob, ItemOutput, ItemProgress, StepFailure, StepItem, executor_for};
 use crate::pipeline;
 use crate::status::{Status, StatusKind, Step};
-use crate::store::{ClaimRequest, Claimed, Lease, Transition};
+use crate::store::{ClaimRequest, Claimed, Finished, Lease, Transition};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
@@ -449,6 +449,10 @@ impl Worker {
                     .move_to(&task, claim, step.running_status(), None, false)
                     .await?;
             }
+            if let Some(missing) = self.missing_tools(&task, step)? {
+                self.wait_for_tools(&task, claim, step, &missing).await?;
+                return Ok(Outcome::Stopped);
+            }
             tracing::info!(step = %step, "running step");
             let result = self.run_step(&task, step, claim).await;
             if let Some(reason) = claim.stopped() {
@@ -482,6 +486,65 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// What the built-in executor of this step needs and this machine lacks: the creator's
+    /// message (which programs, which package), or `None` when the step can run.
+    fn missing_tools(&self, task: &Task, step: Step) -> Result<Option<String>> {
+        let channel = self.core.channel(&task.channel_id)?;
+        if channel.executor_for(step) != crate::config::ExecutorConfig::Builtin {
+            return Ok(None);
+        }
+        let tools = &self.core.worker_settings.tools;
+        let missing = tools.missing(crate::media_steps::tools_needed(step));
+        Ok((!missing.is_empty()).then(|| {
+            format!(
+                "waiting: the built-in {step} step cannot run because {}; the task resumes by itself once it is installed",
+                reviewdesk_media::Tools::install_hint(&missing)
+            )
+        }))
+    }
+
+    /// A step whose programs are missing does not fail: the task keeps its status and its work,
+    /// says why it waits (once), and looks again after the first retry delay. Its attempts are
+    /// not counted: nothing was tried.
+    async fn wait_for_tools(
+        &self,
+        task: &Task,
+        claim: &Claim,
+        step: Step,
+        message: &str,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let next = now
+            + chrono::Duration::from_std(self.core.worker_settings.retry_delay(1))
+                .unwrap_or_default();
+        let said = task
+            .error_log
+            .lines()
+            .last()
+            .is_some_and(|l| l.ends_with(message));
+        let line = if said {
+            String::new()
+        } else {
+            error_log_line(now, task.status, message)
+        };
+        tracing::warn!(step = %step, "{message}");
+        self.core
+            .store
+            .schedule_retry(
+                &claim.lease,
+                task.attempts,
+                next,
+                ErrorCategory::Configuration,
+                &line,
+            )
+            .await?;
+        self.core.events.emit(DomainEvent::TaskUpdated {
+            task_id: task.id,
+            source: Source::Worker,
+        });
+        Ok(())
     }
 
     async fn fail(
@@ -553,16 +616,14 @@ impl Worker {
         claim: &Claim,
     ) -> std::result::Result<(), StepFailure> {
         let channel = self.core.channel(&task.channel_id)?;
-        let Some(exec_cfg) = channel.executor_for(step) else {
-            return Err(StepFailure::new(
-                ErrorCategory::Configuration,
-                format!(
-                    "no executor configured for the {step} step of channel {}: add `steps: {{ {step}: {{ executor: command, program: <your program> }} }}` to its channel file",
-                    channel.channel_id
-                ),
-            ));
-        };
-        let executor = executor_for(&exec_cfg);
+        let exec_cfg = channel.executor_for(step);
+        let executor = executor_for(
+            step,
+            &exec_cfg,
+            &channel,
+            &self.core.worker_settings.tools,
+            &self.core.workspace.root().join("published"),
+        );
         let done: HashSet<String> = self
             .core
             .store
@@ -584,8 +645,11 @@ impl Worker {
             let job = ItemJob {
                 task_id: task.id,
                 step,
+                progress: self.item_progress(task, &item, total),
                 item,
                 workspace: ws.clone(),
+                task_title: task.title.clone(),
+                task_topic: task.topic.clone(),
             };
             let executor = executor.clone();
             async move {
@@ -627,7 +691,7 @@ impl Worker {
         task: &Task,
         claim: &Claim,
         job: &ItemJob,
-        out: ItemOutput,
+        mut out: ItemOutput,
     ) -> std::result::Result<(), StepFailure> {
         let store = &self.core.store;
         // Renewing is also the check: the output must not replace the current run's.
@@ -660,14 +724,19 @@ impl Worker {
         let ws = self.core.workspace.clone();
         let out_rel = item.output_rel.clone();
         let version_rel = asset.as_ref().map(|(_, v)| v.clone());
-        let prepared =
-            tokio::task::spawn_blocking(move || -> Result<Option<thumbs::PreparedImage>> {
+        let warning = out.warning.take();
+        let asset_version = item.version;
+        let (prepared, item_version) = tokio::task::spawn_blocking(
+            move || -> Result<(Option<thumbs::PreparedImage>, u32)> {
                 let mut out = out;
                 let dest = ws.resolve(&out_rel)?;
-                out.install(&dest)?;
                 let Some(version_rel) = version_rel else {
-                    return Ok(None);
+                    // A scene item made again keeps its earlier file as a version.
+                    let version = keep_earlier_version(&dest)?;
+                    out.install(&dest)?;
+                    return Ok((None, version));
                 };
+                out.install(&dest)?;
                 let bytes = match out.bytes.take() {
                     Some(b) => b,
                     None => Arc::new(
@@ -684,15 +753,16 @@ impl Worker {
                     })?,
                 };
                 ws.write_atomic(&version_rel, &bytes)?;
-                Ok(Some(prepared))
-            })
-            .await
-            .map_err(|e| {
-                StepFailure::new(
-                    ErrorCategory::Transient,
-                    format!("thumbnail thread failed: {e}"),
-                )
-            })??;
+                Ok((Some(prepared), asset_version))
+            },
+        )
+        .await
+        .map_err(|e| {
+            StepFailure::new(
+                ErrorCategory::Transient,
+                format!("thumbnail thread failed: {e}"),
+            )
+        })??;
         let written = match (asset, prepared) {
             (Some((name, _)), Some(prepared)) => {
                 let v = prepared.into_version(item.version, Source::Worker);
@@ -717,9 +787,16 @@ impl Worker {
                 res
             }
             _ => {
-                store
-                    .checkpoint_leased(&claim.lease, job.step, &item.key, &output)
-                    .await
+                if let Some(w) = &warning {
+                    tracing::warn!(item = %item.key, "{w}");
+                }
+                let done = Finished {
+                    item: &item.key,
+                    output: &output,
+                    version: item_version,
+                    note: warning.as_deref(),
+                };
+                store.checkpoint_leased(&claim.lease, job.step, done).await
             }
         };
         match written {
@@ -757,11 +834,45 @@ impl Worker {
                 task,
                 root,
                 &store.checkpoints(task.id, Step::Composites).await?,
+                &self.scenes(task).await?,
             ),
-            Step::Audio => pipeline::narration_items(task),
-            Step::Sfx => pipeline::sfx_items(task),
-            Step::Assembly => pipeline::assembly_items(task, root),
+            Step::Audio => pipeline::narration_items(task, &self.scenes(task).await?),
+            Step::Sfx => pipeline::sfx_items(task, &self.scenes(task).await?),
+            Step::Assembly => pipeline::assembly_items(task, root, &self.scenes(task).await?),
             Step::Upload => pipeline::upload_items(task, root),
+        })
+    }
+
+    /// The task's scene plan, from its assets and its plan text.
+    async fn scenes(
+        &self,
+        task: &Task,
+    ) -> std::result::Result<Vec<crate::scene::Scene>, StepFailure> {
+        let store = &self.core.store;
+        let plan = store.task_plan(task.id).await?;
+        pipeline::scenes(task, &store.assets(task.id).await?, plan.as_deref())
+    }
+
+    /// Where an item reports how far it got: shown as the worker's state ("Assembling Video:
+    /// 1/1, 42%"), at most once per whole percent.
+    fn item_progress(&self, task: &Task, item: &StepItem, total: usize) -> ItemProgress {
+        let events = self.core.events.clone();
+        let (task_id, board) = (task.id, task.status.board_name());
+        let (key, index) = (item.key.clone(), item.index);
+        let last = std::sync::atomic::AtomicU32::new(u32::MAX);
+        ItemProgress::new(move |fraction| {
+            let percent = (fraction * 100.0).floor() as u32;
+            if last.swap(percent, std::sync::atomic::Ordering::Relaxed) == percent {
+                return;
+            }
+            let doing = if total > 1 {
+                format!("{board}: {index}/{total}, {key} {percent}%")
+            } else {
+                format!("{board}: {percent}%")
+            };
+            events.emit(DomainEvent::Worker {
+                state: WorkerState::Working { task_id, doing },
+            });
         })
     }
 
@@ -777,4 +888,40 @@ impl Worker {
             }
         }
     }
+}
+
+/// Moves the file at `dest`, if there is one, to `versions/{stem}.v{n}.{ext}` beside it, and
+/// gives the version number the new file gets: one more than every version kept so far.
+fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
+    let (Some(dir), Some(stem)) = (dest.parent(), dest.file_stem().and_then(|s| s.to_str()))
+    else {
+        return Ok(1);
+    };
+    let ext = dest.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+    let versions = dir.join("versions");
+    let prefix = format!("{stem}.v");
+    let suffix = format!(".{ext}");
+    let kept = std::fs::read_dir(&versions)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix(&prefix)?
+                        .strip_suffix(&suffix)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    if !dest.is_file() {
+        return Ok(kept + 1);
+    }
+    std::fs::create_dir_all(&versions)
+        .map_err(|e| CoreError::io("cannot create folder", &versions, e))?;
+    let keep = versions.join(format!("{stem}.v{}.{ext}", kept + 1));
+    std::fs::rename(dest, &keep).map_err(|e| CoreError::io("cannot keep", &keep, e))?;
+    Ok(kept + 2)
 }

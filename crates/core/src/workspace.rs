@@ -98,11 +98,11 @@ impl Workspace {
         Self::scene_rel(channel, task, "sfx", "sfx", scene, "mp3")
     }
 
-    /// Relative path of the assembled video: `final/video.mp4`.
+    /// Relative path of the assembled video: `final/{task}_final.mp4`.
     pub fn final_video_rel(channel: &ChannelId, task: TaskId) -> PathBuf {
         Self::project_rel(channel, task)
             .join("final")
-            .join("video.mp4")
+            .join(format!("{task}_final.mp4"))
     }
 
     /// Relative path of the upload step's result: `upload/result.txt`.

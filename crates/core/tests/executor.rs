@@ -55,8 +55,12 @@ impl Bench {
                 height: 32,
                 inputs: vec![],
                 version: 1,
+                titles: vec![],
             },
             workspace: self.ws.clone(),
+            task_title: "Volcanoes".into(),
+            task_topic: "volcanoes".into(),
+            progress: Default::default(),
         }
     }
 

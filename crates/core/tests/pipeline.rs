@@ -23,9 +23,14 @@ async fn spawn_app(channel_yaml: Option<&str>) -> TestApp {
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
+    // Without ffmpeg: a task these scenarios approve stops, waiting, at the built-in video step
+    // instead of encoding 18 clips they do not look at (whole_pipeline.rs runs the media steps).
+    let mut settings = fast_worker_settings();
+    settings.tools.ffmpeg = "/nonexistent/ffmpeg".into();
+    settings.tools.ffprobe = "/nonexistent/ffprobe".into();
     let mut builder = TestCore::new()
         .config_dir_name("config")
-        .worker_settings(fast_worker_settings());
+        .worker_settings(settings);
     if let Some(y) = channel_yaml {
         builder = builder.channel(y);
     }
@@ -185,7 +190,7 @@ fn hanging_first_item(dir: &Path) -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_executor() {
+async fn task_runs_to_assets_ready_then_composites_then_waits_for_a_missing_ffmpeg() {
     let app = spawn_app(None).await;
     let task = add_task(&app, "Ocean").await;
     let mut events = app.core.events.subscribe();
@@ -267,13 +272,15 @@ async fn task_runs_to_assets_ready_then_composites_then_stops_without_video_exec
     run_worker(&app).await;
 
     let t = tasks.get(task.id).await.unwrap();
-    assert_eq!(t.status, Status::VideoError, "{}", t.error_log);
+    assert_eq!(t.status, Status::GeneratingVideo, "{}", t.error_log);
     assert!(
-        t.error_log
-            .contains("no executor configured for the video step"),
+        t.error_log.contains(
+            "the built-in video step cannot run because ffmpeg and ffprobe are not installed: install with `sudo apt-get install ffmpeg`"
+        ),
         "{}",
         t.error_log
     );
+    assert_eq!(t.attempts, 0);
     let comps = app
         .core
         .store

@@ -177,6 +177,7 @@ async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
         .checkpoints(task.id, Step::Composites)
         .await
         .unwrap();
+    let scenes = pipeline::scenes(&t, &assets, None).unwrap();
     let expected = [
         (
             Step::Assets,
@@ -186,10 +187,10 @@ async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
             Step::Composites,
             pipeline::composite_items(&t, root, &assets).unwrap(),
         ),
-        (Step::Video, pipeline::clip_items(&t, root, &composites)),
-        (Step::Audio, pipeline::narration_items(&t)),
-        (Step::Sfx, pipeline::sfx_items(&t)),
-        (Step::Assembly, pipeline::assembly_items(&t, root)),
+        (Step::Video, pipeline::clip_items(&t, root, &composites, &scenes)),
+        (Step::Audio, pipeline::narration_items(&t, &scenes)),
+        (Step::Sfx, pipeline::sfx_items(&t, &scenes)),
+        (Step::Assembly, pipeline::assembly_items(&t, root, &scenes)),
         (Step::Upload, pipeline::upload_items(&t, root)),
     ];
     for (step, items) in &expected {

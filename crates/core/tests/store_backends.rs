@@ -10,7 +10,8 @@ use chrono::Utc;
 use reviewdesk_core::asset::{AssetKind, PlannedAsset, ReviewState};
 use reviewdesk_core::config::{ChannelConfig, WorkerSettings};
 use reviewdesk_core::store::{
-    AssetVersion, AuditRow, Backend, Change, ClaimRequest, Lease, Reviewer, TaskFilter, Transition,
+    AssetVersion, AuditRow, Backend, Change, ClaimRequest, Finished, Lease, Reviewer, TaskFilter,
+    Transition,
 };
 use reviewdesk_core::task::ErrorCategory;
 use reviewdesk_core::{
@@ -1310,6 +1311,7 @@ async fn on_postgres_idle_worker_wakes_on_notify_not_poll() {
                 poll: Duration::from_secs(600),
                 retry_schedule: vec![Duration::from_secs(60); 4],
                 max_attempts: 5,
+                ..Default::default()
             }),
         })
     };
@@ -1434,7 +1436,7 @@ async fn a_stale_claim_of_the_same_worker_cannot_write_after_cancel_retry_and_re
     assert!(!s.heartbeat(&stale, Duration::from_secs(60)).await.unwrap());
     assert!(!s.lease_held(&stale).await.unwrap());
     conflict(
-        s.checkpoint_leased(&stale, Step::Assets, "hero", "stale.png")
+        s.checkpoint_leased(&stale, Step::Assets, Finished::first("hero", "stale.png"))
             .await,
         "checkpoint",
     );

@@ -172,6 +172,7 @@ pub fn fast_worker_settings() -> WorkerSettings {
         poll: Duration::from_millis(50),
         retry_schedule: vec![Duration::from_millis(50); 4],
         max_attempts: 5,
+        ..Default::default()
     }
 }
 

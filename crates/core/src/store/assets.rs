@@ -266,7 +266,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some((_, step, output)) = checkpoint {
-            checkpoint_in(&mut tx, id, step, name.as_str(), output, now).await?;
+            checkpoint_in(
+                &mut tx,
+                id,
+                step,
+                super::checkpoints::Finished::first(name.as_str(), output),
+                now,
+            )
+            .await?;
         }
         let corr: String = sqlx::query("SELECT correlation_id FROM tasks WHERE id = $1")
             .bind(id.to_string())

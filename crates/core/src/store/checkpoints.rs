@@ -10,23 +10,51 @@ use crate::error::Result;
 use crate::ids::TaskId;
 use crate::status::Step;
 
+/// A finished item of a step: its output, which version of the item it is, and a note for the
+/// reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished<'a> {
+    /// The item's key.
+    pub item: &'a str,
+    /// Its output, relative to the workspace.
+    pub output: &'a str,
+    /// 1 for the first file made, one more for each regeneration.
+    pub version: u32,
+    /// What the reviewer should know about it.
+    pub note: Option<&'a str>,
+}
+
+impl<'a> Finished<'a> {
+    /// The first version of an item, without a note.
+    pub fn first(item: &'a str, output: &'a str) -> Self {
+        Finished {
+            item,
+            output,
+            version: 1,
+            note: None,
+        }
+    }
+}
+
 pub(super) async fn checkpoint_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     id: TaskId,
     step: Step,
-    item: &str,
-    output: &str,
+    done: Finished<'_>,
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO step_checkpoints (task_id, step, item, output, completed_at) VALUES ($1,$2,$3,$4,$5) \
-         ON CONFLICT (task_id, step, item) DO UPDATE SET output = excluded.output, completed_at = excluded.completed_at",
+        "INSERT INTO step_checkpoints (task_id, step, item, output, completed_at, version, note) VALUES ($1,$2,$3,$4,$5,$6,$7) \
+         ON CONFLICT (task_id, step, item) DO UPDATE SET output = excluded.output, completed_at = excluded.completed_at, \
+         version = excluded.version, note = excluded.note",
     )
     .bind(id.to_string())
     .bind(step.as_str())
-    .bind(item)
-    .bind(output)
+    .bind(done.item)
+    .bind(done.output)
     .bind(now)
+    .bind(done.version as i64)
+    .bind(done.note)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -80,12 +108,27 @@ pub(super) async fn reopen_step_in(
     Ok(())
 }
 
+/// A finished item as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepCheckpoint {
+    /// Its step.
+    pub step: Step,
+    /// Its key.
+    pub item: String,
+    /// Its output, relative to the workspace.
+    pub output: String,
+    /// Its version.
+    pub version: u32,
+    /// A note for the reviewer.
+    pub note: Option<String>,
+}
+
 impl Store {
     /// Records one finished item of a step, without a lease: for outputs recorded outside a
     /// worker (imports, tests). A worker records through [`Store::checkpoint_leased`].
     pub async fn checkpoint(&self, id: TaskId, step: Step, item: &str, output: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        checkpoint_in(&mut tx, id, step, item, output, now_ms()).await?;
+        checkpoint_in(&mut tx, id, step, Finished::first(item, output), now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -96,12 +139,11 @@ impl Store {
         &self,
         lease: &Lease,
         step: Step,
-        item: &str,
-        output: &str,
+        done: Finished<'_>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         guard_lease_in(&mut tx, lease).await?;
-        checkpoint_in(&mut tx, lease.task_id, step, item, output, now_ms()).await?;
+        checkpoint_in(&mut tx, lease.task_id, step, done, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -125,7 +167,7 @@ impl Store {
         &self,
         id: TaskId,
         steps: &[Step],
-    ) -> Result<Vec<(Step, String, String)>> {
+    ) -> Result<Vec<StepCheckpoint>> {
         if steps.is_empty() {
             return Ok(Vec::new());
         }
@@ -134,7 +176,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "SELECT step, item, output FROM step_checkpoints WHERE task_id = $1 AND step IN ({placeholders})"
+            "SELECT step, item, output, version, note FROM step_checkpoints WHERE task_id = $1 AND step IN ({placeholders})"
         );
         // Only numbered placeholders are formatted into the text; every value is bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string());
@@ -148,10 +190,16 @@ impl Store {
             let Some(step) = Step::parse(&get::<String>(r, "step")?) else {
                 continue;
             };
-            out.push((step, get(r, "item")?, get(r, "output")?));
+            out.push(StepCheckpoint {
+                step,
+                item: get(r, "item")?,
+                output: get(r, "output")?,
+                version: get::<i64>(r, "version")?.clamp(1, u32::MAX as i64) as u32,
+                note: get(r, "note")?,
+            });
         }
         // Sorted here rather than in SQL: the step column sorts alphabetically, not in pipeline order.
-        out.sort();
+        out.sort_by(|a, b| (a.step, &a.item).cmp(&(b.step, &b.item)));
         Ok(out)
     }
 

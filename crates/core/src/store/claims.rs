@@ -230,7 +230,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt that will be retried later, releasing the lease.
+    /// Records a failed attempt that will be retried later, releasing the lease. An empty
+    /// `log_line` adds nothing to the error log (a wait that was already explained).
     pub async fn schedule_retry(
         &self,
         lease: &Lease,
@@ -241,7 +242,7 @@ impl Store {
     ) -> Result<()> {
         let sql = format!(
             "UPDATE tasks SET attempts = $1, next_retry_at = $2, error_category = $3, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = $4, \
-             error_log = CASE WHEN error_log = '' THEN $5 ELSE error_log || {nl} || $5 END \
+             error_log = CASE WHEN $5 = '' THEN error_log WHEN error_log = '' THEN $5 ELSE error_log || {nl} || $5 END \
              WHERE id = $6 AND lease_token = $7 AND lease_owner IS NOT NULL RETURNING status, correlation_id",
             nl = self.newline()
         );
@@ -275,9 +276,12 @@ impl Store {
     }
 
     /// Tasks that still need a worker (queued, approved, running or waiting for a retry).
+    /// A task waiting for a missing program (a configuration wait: no lease, a time to look
+    /// again) is not counted: it may wait for days, and "until idle" must not wait with it.
     pub async fn pending_work(&self) -> Result<i64> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT COUNT(*) AS n FROM tasks WHERE status IN ({CLAIMABLE_WAITING}) OR status IN ({IN_PROGRESS})"
+            "SELECT COUNT(*) AS n FROM tasks WHERE (status IN ({CLAIMABLE_WAITING}) OR status IN ({IN_PROGRESS})) \
+             AND NOT (lease_owner IS NULL AND next_retry_at IS NOT NULL AND COALESCE(error_category, '') = 'configuration')"
         )))
         .fetch_one(&self.pool)
         .await?;

@@ -29,6 +29,7 @@ pub mod test_support;
 
 pub use assets::{AssetRecord, AssetVersion};
 pub use audit::{AuditRow, Reviewer, TaskEventRow};
+pub use checkpoints::{Finished, StepCheckpoint};
 pub use claims::{ClaimRequest, Claimed, Lease};
 pub use tasks::{Change, Effect, TaskFilter, Transition};
 
