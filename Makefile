@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TERM_COLOR ?= never
 BIN := ./target/debug/reviewdesk
 
-.PHONY: setup run test lint test-rust test-ui test-api test-e2e test-desktop test-bins ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop
+.PHONY: setup run test lint test-rust test-ui test-api test-e2e test-desktop test-bins ui-build cli desktop deb bench-thumbs bench-ui bench-claims bench-desktop bench-media
 
 setup:
 	./scripts/setup.sh
@@ -66,6 +66,11 @@ test-e2e: test-bins
 # notifications; the npm script wraps xvfb-run and dbus-run-session.
 test-desktop: test-bins
 	cd tests/desktop && npm test
+
+## Steps 3–6 with the built-in media executors against the same commands in a shell script, and the
+## time from approval to Ready for Review (prints figures and the ratio).
+bench-media: setup
+	cargo bench -p reviewdesk-core --bench media_steps
 
 ## Thumbnail benchmark against vipsthumbnail (prints figures and the ratio).
 bench-thumbs: setup

@@ -3,7 +3,7 @@
 // configures it, as a creator would), served by a real `reviewdesk serve` and played by Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve } from './harness.mjs';
 
@@ -38,7 +38,7 @@ async function waitForStatus(url, id, ok, what, timeoutMs = 120_000) {
   throw new Error(`${what}: still ${last?.task.status} after ${timeoutMs} ms; log: ${last?.task.error_log}`);
 }
 
-test('Videos Ready shows playable clips and a missing one; A approves; Audio Ready shows narration', async (t) => {
+test('Videos Ready: playable clips, a missing one, two flagged and remade; Audio Ready approves; the final gate plays the video and publishes', async (t) => {
   preflight();
   if (!existsSync(FFMPEG)) throw new Error(`${FFMPEG} is missing: apt-get install -y ffmpeg (or set FFMPEG)`);
   const env = makeEnv('media');
@@ -88,7 +88,10 @@ test('Videos Ready shows playable clips and a missing one; A approves; Audio Rea
   assert.match(await missing.textContent(), /missing/i);
   assert.equal(await page.locator('[data-testid=media-item][data-item=clip_03] video').count(), 0);
   assert.equal(await page.locator('[data-testid=media-video]').count(), 17);
-  assert.equal(await page.locator('[data-testid=media-item][data-item=clip_01] figcaption').textContent(), 'Clip 1');
+  assert.equal(await page.locator('[data-testid=media-item][data-item=clip_01] [data-testid=media-label]').textContent(), 'Clip 1');
+  // Each clip shows its scene's narration line (the scene plan).
+  const line1 = await page.locator('[data-testid=media-item][data-item=clip_01] [data-testid=media-line]').textContent();
+  assert.equal(line1, atGate.scenes[0].narration);
 
   // preload=metadata: Chromium fetches each clip's header over HTTP and parses it. readyState >= 1
   // (HAVE_METADATA) with the real duration and size means the file was served with the right type.
@@ -138,6 +141,46 @@ test('Videos Ready shows playable clips and a missing one; A approves; Audio Rea
   assert.equal(flagged, false, 'no asset flagged');
   await screenshot(page, 'media-video-ready.png');
 
+  // F flags the focused clip; a note goes with it; R rejects with the flags, the notes in the feedback.
+  for (const item of ['clip_03', 'clip_05']) {
+    await page.locator(`[data-testid=media-item][data-item=${item}]`).focus();
+    await page.keyboard.press('f');
+  }
+  assert.equal(await page.locator('[data-testid=media-item][data-flagged=true]').count(), 2);
+  await page.locator('[data-testid=media-item][data-item=clip_05] [data-testid=media-flag-note]').fill('too dark');
+  await page.locator('[data-testid=media-item][data-item=clip_05] [data-testid=media-flag-note]').press('Tab');
+  assert.equal(await page.locator('[data-testid=flag-count]').textContent(), '2 flagged');
+  await page.locator('[data-testid=media-item][data-item=clip_01]').focus();
+  await page.keyboard.press('r');
+  const box = page.locator('[role=dialog] textarea');
+  await box.waitFor();
+  assert.equal(await box.inputValue(), 'Regenerate Clip 3, Clip 5 (too dark): ');
+  await box.pressSequentially('the lava should glow');
+  const rejected = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/reject`));
+  await page.keyboard.press('Control+Enter');
+  assert.equal((await rejected).status(), 200);
+  const atError = await waitForStatus(server.url, id, (s) => s === 'video_error', 'rejection');
+  const decision = atError.audit.find((a) => a.decision === 'reject');
+  assert.deepEqual(decision.flagged, ['clip_03', 'clip_05']);
+  assert.match(decision.reason, /Clip 5 \(too dark\): the lava should glow/);
+  const before = Object.fromEntries(atError.outputs.filter((o) => o.step === 'video').map((o) => [o.item, o.version]));
+
+  // Retry remakes only the two flagged clips; the others stay version 1.
+  cli(env, ['review', 'retry', id]);
+  const again = await waitForStatus(server.url, id, (s) => s === 'video_ready', 'remaking two clips');
+  const versions = Object.fromEntries(again.outputs.filter((o) => o.step === 'video').map((o) => [o.item, o.version]));
+  assert.equal(versions.clip_03, 2);
+  assert.equal(versions.clip_05, 2);
+  assert.equal(Object.values(versions).filter((v) => v === 1).length, 16, JSON.stringify(versions));
+  assert.equal(before.clip_01, 1);
+  await page.goto(`${server.url}/#/task/${id}`);
+  await page.locator('[data-testid=task-status][data-status=video_ready]').waitFor();
+  // Version 2 shows its earlier version beside it on request.
+  await page.locator('[data-testid=media-item][data-item=clip_05] [data-testid=media-compare]').click();
+  const previous = page.locator('[data-testid=media-item][data-item=clip_05] [data-testid=media-previous]');
+  await previous.waitFor();
+  assert.match(await previous.getAttribute('src'), /video\/versions\/clip_05\.v1\.mp4$/);
+
   // A approves, as at every gate.
   const approve = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));
   await page.keyboard.press('a');
@@ -169,5 +212,40 @@ test('Videos Ready shows playable clips and a missing one; A approves; Audio Rea
   assert.ok(audio.readyState >= 1);
   assert.ok(audio.duration > 0.8 && audio.duration < 1.3, `narration lasts about 1 s (${audio.duration})`);
   await screenshot(page, 'media-audio-ready.png');
+
+  // A approves the narration; the built-in effects and assembly make the final video.
+  const approveAudio = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));
+  await page.keyboard.press('a');
+  assert.equal((await approveAudio).status(), 200);
+  const final = await waitForStatus(server.url, id, (s) => s === 'final_review', 'effects and assembly', 240_000);
+  assert.equal(final.outputs.filter((o) => o.step === 'sfx').length, 18);
+  await page.goto(`${server.url}/#/task/${id}`);
+  await page.locator('[data-testid=task-status][data-status=final_review]').waitFor();
+  const player = page.locator('[data-testid=media-item][data-step=assembly] video');
+  await player.waitFor();
+  const shown = await player.evaluate(async (v) => {
+    v.muted = true;
+    await v.play();
+    await new Promise((r, j) => {
+      const t = setTimeout(() => j(new Error('the final video does not advance')), 10_000);
+      v.addEventListener('timeupdate', () => v.currentTime > 0.2 && (clearTimeout(t), r()));
+    });
+    v.pause();
+    return { duration: v.duration, width: v.videoWidth, height: v.videoHeight, error: v.error?.code ?? null };
+  });
+  assert.equal(shown.error, null);
+  assert.deepEqual([shown.width, shown.height], [1920, 1080]);
+  // Each scene lasts as long as its narration (1 s of tone here): 18 scenes.
+  assert.ok(Math.abs(shown.duration - 18) < 1.5, `the final video lasts ${shown.duration} s`);
+  await screenshot(page, 'media-final-review.png');
+  const approveFinal = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));
+  await page.keyboard.press('a');
+  assert.equal((await approveFinal).status(), 200);
+  const done = await waitForStatus(server.url, id, (s) => s === 'published', 'publishing');
+  assert.ok(done.outputs.length > 0);
+  const publishedDir = join(env.workspace, 'published', 'default');
+  const files = readdirSync(publishedDir).sort();
+  assert.equal(files.length, 2, files.join(', '));
+  assert.ok(files[0].endsWith('.json') && files[1].endsWith('.mp4'), files.join(', '));
   assert.deepEqual(errors, [], 'no uncaught page errors');
 });

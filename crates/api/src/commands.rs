@@ -3,11 +3,12 @@
 
 use reviewdesk_core::api::{
     AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest,
-    RejectRequest,
+    RejectRequest, SceneEdit,
 };
+use reviewdesk_core::scene::{PlannedScene, Scene};
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
-use reviewdesk_core::{AssetName, NewTask, ReviewInput, Source, Status, Task, TaskId};
+use reviewdesk_core::{AssetName, CoreError, NewTask, ReviewInput, Source, Status, Task, TaskId};
 use reviewdesk_runtime::NotionCheckReport;
 use reviewdesk_settings::{SettingsUpdate, SettingsView};
 use serde::{Deserialize, Deserializer};
@@ -191,6 +192,49 @@ impl Command for FlagAsset {
         Ok(app
             .reviews()?
             .flag(task_id(&self.id)?, &name, flagged, note, source)
+            .await?)
+    }
+}
+
+/// Edits one scene's narration line, motion prompt or sound description, until the step that
+/// uses it runs.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct EditScene {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// The scene, 1–18.
+    pub scene: String,
+    /// The texts to change.
+    pub body: SceneEdit,
+}
+
+impl Command for EditScene {
+    const NAME: &'static str = "edit_scene";
+    const SUMMARY: &'static str =
+        "Edit a scene's narration line, motion prompt or sound, until the step that uses it runs";
+    const DOORS: Doors = Doors::both(
+        Http::put("/tasks/{id}/scenes/{scene}", Body::Json("SceneEdit"))
+            .names_task()
+            .validates(),
+    );
+    type Output = Scene;
+    async fn run(self, app: &App, source: Source) -> Result<Scene, CommandError> {
+        let scene: u32 = self.scene.trim().parse().map_err(|_| {
+            CoreError::invalid(
+                "scene",
+                format!("{:?} is not a scene number (1–18)", self.scene),
+            )
+        })?;
+        let edit = PlannedScene {
+            narration: self.body.narration,
+            motion: self.body.motion,
+            sfx: self.body.sfx,
+        };
+        Ok(app
+            .tasks()?
+            .edit_scene(task_id(&self.id)?, scene, edit, source)
             .await?)
     }
 }

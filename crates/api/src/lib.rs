@@ -214,6 +214,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Approve>();
     v.command::<Reject>();
     v.command::<FlagAsset>();
+    v.command::<EditScene>();
     v.command::<BulkApprove>();
     v.command::<BulkReject>();
     v.command::<Retry>();

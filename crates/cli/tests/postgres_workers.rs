@@ -54,6 +54,8 @@ impl PgEnv {
             .env("REVIEWDESK_DATABASE_URL", &self.url)
             .env("REVIEWDESK_WORKSPACE", self.path().join("ws"))
             .env("REVIEWDESK_LEASE_MS", "2000")
+            // No ffmpeg: an approved task stops, waiting, at the video step.
+            .env("REVIEWDESK_FFMPEG", "/nonexistent/ffmpeg")
             .env("REVIEWDESK_HEARTBEAT_MS", "400")
             // Wakeups come from LISTEN/NOTIFY; the poll is only a fallback.
             .env("REVIEWDESK_POLL_MS", "1000")
@@ -545,7 +547,14 @@ fn serve_and_a_worker_on_another_machine_share_one_postgres_database() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (_, shown) = http(&addr, "GET", &format!("/api/tasks/{id}"), None);
-    assert_eq!(shown["task"]["status"], "video_error", "{shown}");
+    assert_eq!(shown["task"]["status"], "generating_video", "{shown}");
+    assert!(
+        shown["task"]["error_log"]
+            .as_str()
+            .unwrap()
+            .contains("ffmpeg is not installed"),
+        "{shown}"
+    );
     assert_eq!(shown["audit"][0]["reason"], "from the review machine");
     let _ = serve.kill();
     let _ = serve.wait();

@@ -48,6 +48,9 @@ fn spawn_worker(dir: &Path) -> Child {
         .env("REVIEWDESK_HEARTBEAT_MS", "300")
         .env("REVIEWDESK_POLL_MS", "100")
         .env("REVIEWDESK_RETRY_SCHEDULE_MS", "100,100,100,100")
+        // No ffmpeg: after the review every task waits at the video step, which is where this
+        // scenario ends (the media steps have their own scenario in crates/core/tests).
+        .env("REVIEWDESK_FFMPEG", "/nonexistent/ffmpeg")
         .env_remove("RUST_LOG")
         .env_remove("NOTION_TOKEN")
         .args(["worker", "--slots", "2"])
@@ -259,13 +262,17 @@ async fn twenty_worker_kills_and_notion_faults_lose_no_decision_page_or_file() {
     }
 
     // Then one worker that is left alone, until every task has passed its review and stopped at
-    // the video step (no video executor is configured: Video Error).
+    // the video step (waiting there: ffmpeg is not installed for these workers).
     let mut last = spawn_worker(&dir);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         review_round(&api, &reject, &mut done).await;
         let (_, finished) = api
-            .call(reqwest::Method::GET, "/api/tasks?status=video_error", None)
+            .call(
+                reqwest::Method::GET,
+                "/api/tasks?status=generating_video",
+                None,
+            )
             .await;
         if finished.as_array().map_or(0, Vec::len) == TASKS {
             break;
@@ -344,7 +351,7 @@ async fn twenty_worker_kills_and_notion_faults_lose_no_decision_page_or_file() {
         if statuses.len() == TASKS
             && statuses
                 .iter()
-                .all(|s| s == Status::VideoError.board_name())
+                .all(|s| s == Status::GeneratingVideo.board_name())
         {
             assert_eq!(pages.len(), TASKS, "no duplicate task pages");
             break;

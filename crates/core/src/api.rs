@@ -47,6 +47,21 @@ pub struct FlagRequest {
     pub note: Option<String>,
 }
 
+/// Body of a scene edit: the texts to change (at least one); the others stay.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct SceneEdit {
+    /// The line the narrator speaks.
+    #[serde(default)]
+    pub narration: Option<String>,
+    /// The camera move, in words.
+    #[serde(default)]
+    pub motion: Option<String>,
+    /// The sound under the scene.
+    #[serde(default)]
+    pub sfx: Option<String>,
+}
+
 /// Body of a bulk decision (at most 100 tasks, all or nothing).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]

@@ -513,7 +513,10 @@ mod tests {
         assert_eq!(c.publish.dir.as_deref(), Some(Path::new("/srv/videos")));
         assert_eq!(c.publish.tags, vec!["science"]);
         let d = ChannelConfig::parse(base, "c").unwrap();
-        assert_eq!((d.narration.voice.as_str(), d.narration.rate), ("en-us", 165));
+        assert_eq!(
+            (d.narration.voice.as_str(), d.narration.rate),
+            ("en-us", 165)
+        );
         for (text, field) in [
             ("narration:\n  rate: 20\n", "narration.rate"),
             ("narration:\n  voice: \"en us; rm\"\n", "narration.voice"),

@@ -20,11 +20,11 @@ use crate::task::ErrorCategory;
 use crate::thumbs::{self, PreparedImage};
 use crate::workspace::{Workspace, write_atomic_abs};
 
+use crate::program::{Program, Tail, run_program, scrub_env};
 pub use crate::program::{
     SECRET_ENV, STDERR_TAIL_BYTES, classify_exit, is_secret_env, kill_all_running_programs,
     kill_process_group, redact,
 };
-use crate::program::{Program, Tail, run_program, scrub_env};
 
 /// One unit of work inside a step (an asset, a composite, a clip).
 #[derive(Debug, Clone)]

@@ -177,7 +177,10 @@ impl MediaExecutor {
             .await?;
         drop(wav);
         let seconds = self
-            .duration(encoded.path(), &format!("the narration of {}", job.item.key))
+            .duration(
+                encoded.path(),
+                &format!("the narration of {}", job.item.key),
+            )
             .await?;
         let mut out = self.checked(job, encoded, output).await?;
         if seconds > NARRATION_WARN_SECONDS {
@@ -206,7 +209,9 @@ impl MediaExecutor {
 
     async fn assembly(&self, job: &ItemJob, output: &Path) -> Result<ItemOutput, StepFailure> {
         let inputs = &job.item.inputs;
-        if inputs.is_empty() || inputs.len() % 3 != 0 || inputs.len() / 3 != job.item.titles.len()
+        if inputs.is_empty()
+            || !inputs.len().is_multiple_of(3)
+            || inputs.len() / 3 != job.item.titles.len()
         {
             return Err(StepFailure::new(
                 ErrorCategory::Permanent,
@@ -289,12 +294,8 @@ impl MediaExecutor {
             .clone()
             .unwrap_or_else(|| self.publish_root.join(&self.channel_id));
         let chapters = crate::publish::read_chapters(&self.tools.ffprobe, video).await?;
-        let sidecar = crate::publish::Sidecar::new(
-            &job.task_title,
-            &job.task_topic,
-            &self.publish,
-            chapters,
-        );
+        let sidecar =
+            crate::publish::Sidecar::new(&job.task_title, &job.task_topic, &self.publish, chapters);
         let published =
             crate::publish::publish_to_folder(&dir, job.task_id, video, &sidecar).await?;
         let note = format!(
@@ -337,11 +338,7 @@ impl StepExecutor for MediaExecutor {
             let output = job.workspace.resolve(&job.item.output_rel)?;
             if let Some(dir) = output.parent() {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| {
-                    StepFailure::from(crate::error::CoreError::io(
-                        "cannot create folder",
-                        dir,
-                        e,
-                    ))
+                    StepFailure::from(crate::error::CoreError::io("cannot create folder", dir, e))
                 })?;
             }
             remove_old_partials(&output).await;

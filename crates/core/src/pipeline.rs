@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::asset::AssetKind;
-use crate::scene::Scene;
 use crate::executor::{StepFailure, StepItem};
+use crate::scene::{PlannedScene, Scene};
 use crate::store::AssetRecord;
 use crate::task::{ErrorCategory, Task};
 use crate::workspace::Workspace;
@@ -184,11 +184,12 @@ pub fn composite_items(
 
 /// The task's scene plan (see [`crate::scene`]): the pairings of the assets that have a file,
 /// characters and environments each in plan order (the same the composites use), with the
-/// scenes of the task's plan text where it gives them.
+/// scenes of the task's plan text where it gives them and the creator's `edits` over both.
 pub fn scenes(
     task: &Task,
     assets: &[AssetRecord],
     plan_text: Option<&str>,
+    edits: &[(u32, PlannedScene)],
 ) -> Result<Vec<Scene>, StepFailure> {
     let names = |k: AssetKind| -> Vec<&str> {
         assets
@@ -197,15 +198,43 @@ pub fn scenes(
             .map(|a| a.name.as_str())
             .collect()
     };
-    let planned = match plan_text {
+    scenes_of(
+        task,
+        &names(AssetKind::Character),
+        &names(AssetKind::Environment),
+        plan_text,
+        edits,
+    )
+}
+
+/// The scene plan over these character and environment names (a draft's plan, before any asset
+/// is drawn); see [`scenes`].
+pub fn scenes_of(
+    task: &Task,
+    characters: &[&str],
+    environments: &[&str],
+    plan_text: Option<&str>,
+    edits: &[(u32, PlannedScene)],
+) -> Result<Vec<Scene>, StepFailure> {
+    let mut planned = match plan_text {
         Some(text) => crate::scene::planned_scenes_of_text(text, "the task's plan")?,
         None => None,
     };
+    if !edits.is_empty() {
+        let scenes = planned.get_or_insert_with(|| vec![PlannedScene::default(); SCENES]);
+        for (n, edit) in edits {
+            if let Some(s) = (*n as usize).checked_sub(1).and_then(|i| scenes.get_mut(i)) {
+                s.narration = edit.narration.clone().or(s.narration.take());
+                s.motion = edit.motion.clone().or(s.motion.take());
+                s.sfx = edit.sfx.clone().or(s.sfx.take());
+            }
+        }
+    }
     crate::scene::scene_plan(
         &task.topic,
         &task.story_direction,
-        &names(AssetKind::Character),
-        &names(AssetKind::Environment),
+        characters,
+        environments,
         planned.as_deref(),
     )
     .map_err(|_| {
@@ -420,7 +449,7 @@ mod tests {
         let t = task();
         let root = Path::new(ROOT);
         let comps = composite_items(&t, root, &assets(&t, 8, 8, 1)).unwrap();
-        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None, &[]).unwrap();
         let steps = [
             ("composite", comps),
             ("clip", clip_items(&t, root, &[], &sc)),
@@ -443,7 +472,7 @@ mod tests {
         let t = task();
         let root = Path::new(ROOT);
         let p = project(&t);
-        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None, &[]).unwrap();
         let all = [
             composite_items(&t, root, &assets(&t, 8, 8, 1)).unwrap(),
             clip_items(&t, root, &[], &sc),
@@ -499,11 +528,14 @@ mod tests {
     fn assembly_takes_every_scene_in_order_and_upload_takes_the_final_video() {
         let t = task();
         let root = Path::new(ROOT);
-        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None, &[]).unwrap();
         let a = assembly_items(&t, root, &sc);
         assert_eq!(a.len(), 1);
         let a = &a[0];
-        assert_eq!((a.key.as_str(), a.prompt.as_str()), ("final", "Assemble \"Volcanoes\""));
+        assert_eq!(
+            (a.key.as_str(), a.prompt.as_str()),
+            ("final", "Assemble \"Volcanoes\"")
+        );
         assert_eq!(a.inputs.len(), 3 * SCENES);
         let p = root.join(project(&t));
         assert_eq!(
@@ -518,7 +550,10 @@ mod tests {
         assert_eq!(a.titles[0], "Scene 1: c1 in e1");
         let u = &upload_items(&t, root)[0];
         assert_eq!((u.key.as_str(), u.index), ("upload", 1));
-        assert_eq!(u.inputs, vec![root.join(Workspace::final_video_rel(&t.channel_id, t.id))]);
+        assert_eq!(
+            u.inputs,
+            vec![root.join(Workspace::final_video_rel(&t.channel_id, t.id))]
+        );
         assert_eq!((u.width, u.height, u.version), (1920, 1080, 1));
     }
 
@@ -724,7 +759,7 @@ mod tests {
         let comps: Vec<(String, String)> = (1..=3)
             .map(|i| (format!("composite_{i:02}"), format!("c/{i}.png")))
             .collect();
-        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None, &[]).unwrap();
         let items = clip_items(&t, root, &comps, &sc);
         assert_eq!(items[0].inputs, vec![root.join("c/1.png")]);
         assert_eq!(items[2].inputs, vec![root.join("c/3.png")]);
@@ -739,7 +774,7 @@ mod tests {
     #[test]
     fn narration_and_effects_are_prompted_per_scene_from_the_scene_plan() {
         let t = task();
-        let sc = scenes(&t, &assets(&t, 8, 8, 1), None).unwrap();
+        let sc = scenes(&t, &assets(&t, 8, 8, 1), None, &[]).unwrap();
         let n = narration_items(&t, &sc);
         assert_eq!(n[4].prompt, sc[4].narration);
         assert!(n[4].prompt.contains("volcanoes"), "{}", n[4].prompt);
@@ -754,8 +789,24 @@ mod tests {
                 .map(|i| format!("  - narration: Line {i}.\n"))
                 .collect::<String>()
         );
-        let given = scenes(&t, &assets(&t, 8, 8, 1), Some(&plan)).unwrap();
+        let given = scenes(&t, &assets(&t, 8, 8, 1), Some(&plan), &[]).unwrap();
         assert_eq!(narration_items(&t, &given)[2].prompt, "Line 3.");
         assert_eq!(given[2].sfx, sc[2].sfx);
+        // The creator's edit wins over the plan file, and only the text it names changes.
+        let edit = PlannedScene {
+            narration: Some("Edited.".into()),
+            ..PlannedScene::default()
+        };
+        let edited = scenes(
+            &t,
+            &assets(&t, 8, 8, 1),
+            Some(&plan),
+            &[(3, edit.clone()), (1, edit)],
+        )
+        .unwrap();
+        assert_eq!(edited[2].narration, "Edited.");
+        assert_eq!(edited[0].narration, "Edited.");
+        assert_eq!(edited[1].narration, "Line 2.");
+        assert_eq!(edited[2].motion, sc[2].motion);
     }
 }

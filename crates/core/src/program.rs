@@ -242,7 +242,6 @@ async fn drain_tail(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Tai
     }
 }
 
-
 /// One run of a program for a step.
 pub(crate) struct Program<'a> {
     /// Program path or name on PATH.
@@ -326,8 +325,7 @@ pub(crate) async fn run_program(p: Program<'_>) -> Result<StagedFile, StepFailur
         };
         let mut lines = tokio::io::BufReader::new(out).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let (Some(report), Some(s)) = (progress, reviewdesk_media::progress_seconds(&line))
-            {
+            if let (Some(report), Some(s)) = (progress, reviewdesk_media::progress_seconds(&line)) {
                 report(s);
             }
         }

@@ -182,7 +182,11 @@ pub fn scene_plan(
         ));
     };
     let topic = topic.trim();
-    let topic = if topic.is_empty() { "this story" } else { topic };
+    let topic = if topic.is_empty() {
+        "this story"
+    } else {
+        topic
+    };
     let words = |name: &str| name.replace(['_', '-'], " ");
     Ok(comps
         .into_iter()
@@ -193,7 +197,10 @@ pub fn scene_plan(
                     character,
                     environment,
                 } => {
-                    let (who, place) = (words(characters[character]), words(environments[environment]));
+                    let (who, place) = (
+                        words(characters[character]),
+                        words(environments[environment]),
+                    );
                     let shows = format!("{who} in {place}");
                     (who, place, shows)
                 }
@@ -202,7 +209,11 @@ pub fn scene_plan(
                     right,
                     environment,
                 } => {
-                    let who = format!("{} and {}", words(characters[left]), words(characters[right]));
+                    let who = format!(
+                        "{} and {}",
+                        words(characters[left]),
+                        words(characters[right])
+                    );
                     let place = words(environments[environment]);
                     let shows = format!("split screen: {who} in {place}");
                     (who, place, shows)
@@ -233,9 +244,9 @@ pub fn scene_plan(
             };
             Scene {
                 number: i as u32 + 1,
-                motion: plan
-                    .motion
-                    .unwrap_or_else(|| format!("{} on the {who} in the {place}", MOVES[i % MOVES.len()])),
+                motion: plan.motion.unwrap_or_else(|| {
+                    format!("{} on the {who} in the {place}", MOVES[i % MOVES.len()])
+                }),
                 narration: plan.narration.unwrap_or(narration),
                 sfx: plan.sfx.unwrap_or(sfx),
                 shows,
@@ -278,14 +289,22 @@ mod tests {
         for (i, s) in a.iter().enumerate() {
             assert_eq!(s.number as usize, i + 1);
             let words = s.narration.split_whitespace().count();
-            assert!((12..=26).contains(&words), "scene {}: {words} words", s.number);
+            assert!(
+                (12..=26).contains(&words),
+                "scene {}: {words} words",
+                s.number
+            );
             assert!(!s.narration.contains('{'), "{}", s.narration);
             assert!(!s.motion.is_empty() && !s.sfx.is_empty());
         }
         assert_eq!(a[0].shows, "protagonist in city street");
         assert!(a[0].narration.contains("volcanoes"));
         assert!(a[1].narration.contains("The spirit of it: hopeful."));
-        assert!(a[17].shows.starts_with("split screen: protagonist and mentor"));
+        assert!(
+            a[17]
+                .shows
+                .starts_with("split screen: protagonist and mentor")
+        );
         assert!(a[17].sfx.contains("chime"));
         assert!(a[1].sfx.contains("birds"), "{}", a[1].sfx);
     }
@@ -296,7 +315,8 @@ mod tests {
             "scenes:\n{}",
             (1..=18)
                 .map(|i| if i == 3 {
-                    "  - narration: Lava is molten rock.\n    motion: pan left across the crater\n".to_string()
+                    "  - narration: Lava is molten rock.\n    motion: pan left across the crater\n"
+                        .to_string()
                 } else {
                     "  - {}\n".to_string()
                 })

@@ -171,6 +171,149 @@ impl TaskService {
         self.core.store.task(id).await
     }
 
+    /// Edits one scene of the task's plan (1–18): the texts given replace the current ones. A
+    /// text can change only until the step that uses it runs: the motion prompt (video) at Draft
+    /// or Assets Ready, the narration line (audio) also at Videos Ready, the sound description
+    /// (effects) also at Audio Ready. Returns the scene as it now stands.
+    pub async fn edit_scene(
+        &self,
+        id: TaskId,
+        scene: u32,
+        edit: crate::scene::PlannedScene,
+        source: Source,
+    ) -> Result<crate::scene::Scene> {
+        let task = self.core.store.task(id).await?;
+        if !(1..=crate::pipeline::SCENES as u32).contains(&scene) {
+            return Err(CoreError::invalid(
+                "scene",
+                format!("{scene} is not a scene: a video has scenes 1 to 18"),
+            ));
+        }
+        let fields = [
+            (
+                "motion",
+                &edit.motion,
+                &[Status::Draft, Status::AssetsReady][..],
+            ),
+            (
+                "narration",
+                &edit.narration,
+                &[Status::Draft, Status::AssetsReady, Status::VideoReady][..],
+            ),
+            (
+                "sfx",
+                &edit.sfx,
+                &[
+                    Status::Draft,
+                    Status::AssetsReady,
+                    Status::VideoReady,
+                    Status::AudioReady,
+                ][..],
+            ),
+        ];
+        if fields.iter().all(|(_, v, _)| v.is_none()) {
+            return Err(CoreError::invalid(
+                "scene",
+                "give a narration, motion or sfx text to change",
+            ));
+        }
+        let mut clean = crate::scene::PlannedScene::default();
+        for (field, value, editable) in fields {
+            let Some(text) = value else { continue };
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(CoreError::invalid(field, "the text is empty"));
+            }
+            if text.chars().count() > crate::scene::MAX_NARRATION_CHARS {
+                return Err(CoreError::invalid(
+                    field,
+                    format!(
+                        "longer than {} characters",
+                        crate::scene::MAX_NARRATION_CHARS
+                    ),
+                ));
+            }
+            if !editable.contains(&task.status) {
+                let names: Vec<&str> = editable.iter().map(|s| s.board_name()).collect();
+                return Err(CoreError::invalid(
+                    field,
+                    format!(
+                        "the {field} of a scene can be changed at {} only, before the step that uses it (the task is in {})",
+                        names.join(", "),
+                        task.status.board_name()
+                    ),
+                ));
+            }
+            let slot = match field {
+                "motion" => &mut clean.motion,
+                "narration" => &mut clean.narration,
+                _ => &mut clean.sfx,
+            };
+            *slot = Some(text.to_string());
+        }
+        let records = self.core.store.assets(id).await?;
+        if self.scenes(&task, &records).await?.is_empty() {
+            return Err(CoreError::invalid(
+                "scene",
+                "this task's plan cannot make scenes (it needs at least two characters and one environment)",
+            ));
+        }
+        self.core.store.edit_scene(id, scene, &clean).await?;
+        self.core.events.emit(DomainEvent::TaskUpdated {
+            task_id: id,
+            source,
+        });
+        self.scenes(&task, &records)
+            .await?
+            .into_iter()
+            .find(|s| s.number == scene)
+            .ok_or_else(|| CoreError::invalid("scene", "the scene was not found after the edit"))
+    }
+
+    /// The task's scene plan: over its drawn assets once there are some, before that over the
+    /// names its asset plan will draw (so a draft shows, and can edit, its scenes); empty when
+    /// neither can make the composites.
+    async fn scenes(
+        &self,
+        task: &Task,
+        records: &[AssetRecord],
+    ) -> Result<Vec<crate::scene::Scene>> {
+        let store = &self.core.store;
+        let plan = store.task_plan(task.id).await?;
+        let edits = store.scene_edits(task.id).await?;
+        if let Ok(s) = crate::pipeline::scenes(task, records, plan.as_deref(), &edits) {
+            return Ok(s);
+        }
+        let planned = match (&plan, &task.plan_file) {
+            (Some(text), _) => AssetPlan::parse(text, "the task's plan"),
+            (None, Some(p)) => AssetPlan::from_file(std::path::Path::new(p)),
+            (None, None) => self
+                .core
+                .channel(&task.channel_id)
+                .and_then(|c| c.counts())
+                .and_then(|counts| AssetPlan::derive(&task.topic, &task.story_direction, counts)),
+        };
+        let Ok(planned) = planned else {
+            return Ok(Vec::new());
+        };
+        let names = |k: crate::asset::AssetKind| -> Vec<&str> {
+            planned
+                .assets
+                .iter()
+                .filter(|a| a.kind == k)
+                .map(|a| a.name.as_str())
+                .collect()
+        };
+        Ok(crate::pipeline::scenes_of(
+            task,
+            &names(crate::asset::AssetKind::Character),
+            &names(crate::asset::AssetKind::Environment),
+            plan.as_deref(),
+            &edits,
+        )
+        .unwrap_or_default())
+    }
+
     /// A task with its assets, versions, audit trail and status history.
     pub async fn detail(&self, id: TaskId) -> Result<TaskDetail> {
         let task = self.core.store.task(id).await?;
@@ -238,8 +381,7 @@ impl TaskService {
             })
             .collect();
         let records: Vec<_> = assets.iter().map(|a| a.asset.clone()).collect();
-        let plan = self.core.store.task_plan(id).await?;
-        let scenes = crate::pipeline::scenes(&task, &records, plan.as_deref()).unwrap_or_default();
+        let scenes = self.scenes(&task, &records).await?;
         Ok(TaskDetail {
             task,
             assets,
@@ -287,6 +429,103 @@ mod tests {
         let core = media_outputs_on(Some(pg.url.clone())).await;
         core.store.close().await;
         pg.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn a_scene_s_texts_can_be_edited_until_the_step_that_uses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        scene_edits_on(core(dir.path(), None).await).await;
+    }
+
+    #[tokio::test]
+    async fn scene_edits_are_kept_on_postgres_too() {
+        let Some(pg) = reviewdesk_testkit::PgDatabase::create("rd_scenes", "scene_edits").await
+        else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path(), Some(pg.url.clone())).await;
+        scene_edits_on(core.clone()).await;
+        core.store.close().await;
+        pg.drop_database().await;
+    }
+
+    async fn scene_edits_on(core: Arc<Core>) {
+        use crate::scene::PlannedScene;
+        let tasks = TaskService::new(core.clone());
+        let new = |draft| NewTask {
+            title: "Volcanoes".into(),
+            topic: "volcanoes".into(),
+            draft,
+            ..Default::default()
+        };
+        let draft = tasks.create(new(true), Source::Cli).await.unwrap();
+        // A draft shows the scenes its plan will make, and every text of them can change.
+        let before = tasks.detail(draft.id).await.unwrap().scenes;
+        assert_eq!(before.len(), 18);
+        let edit = |narration: Option<&str>, motion: Option<&str>| PlannedScene {
+            narration: narration.map(String::from),
+            motion: motion.map(String::from),
+            sfx: None,
+        };
+        let s3 = tasks
+            .edit_scene(
+                draft.id,
+                3,
+                edit(Some(" Lava is molten rock. "), None),
+                Source::Desktop,
+            )
+            .await
+            .unwrap();
+        assert_eq!(s3.narration, "Lava is molten rock.");
+        assert_eq!(s3.motion, before[2].motion, "only the text given changes");
+        tasks
+            .edit_scene(
+                draft.id,
+                3,
+                edit(None, Some("slow pan left")),
+                Source::Desktop,
+            )
+            .await
+            .unwrap();
+        let after = tasks.detail(draft.id).await.unwrap().scenes;
+        assert_eq!(
+            (after[2].narration.as_str(), after[2].motion.as_str()),
+            ("Lava is molten rock.", "slow pan left"),
+            "a later edit keeps the earlier one's other text"
+        );
+        assert_eq!(after[3], before[3]);
+        for (scene, e, field) in [
+            (19, edit(Some("x"), None), "scene"),
+            (0, edit(Some("x"), None), "scene"),
+            (2, edit(Some("   "), None), "narration"),
+            (2, edit(None, None), "scene"),
+            (2, edit(Some(&"w ".repeat(300)), None), "narration"),
+        ] {
+            let err = tasks
+                .edit_scene(draft.id, scene, e, Source::Desktop)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, CoreError::Invalid { field: f, .. } if f == field),
+                "{scene}: {err}"
+            );
+        }
+        // Once the pipeline has the task, the step that uses a text may run: it stays.
+        let queued = tasks.create(new(false), Source::Cli).await.unwrap();
+        let err = tasks
+            .edit_scene(queued.id, 1, edit(Some("Too late."), None), Source::Desktop)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Draft, Assets Ready, Videos Ready only") && err.contains("Queued"),
+            "{err}"
+        );
+        assert_ne!(
+            tasks.detail(queued.id).await.unwrap().scenes[0].narration,
+            "Too late."
+        );
     }
 
     async fn media_outputs_on(database_url: Option<String>) -> Arc<Core> {

@@ -726,8 +726,8 @@ impl Worker {
         let version_rel = asset.as_ref().map(|(_, v)| v.clone());
         let warning = out.warning.take();
         let asset_version = item.version;
-        let (prepared, item_version) = tokio::task::spawn_blocking(
-            move || -> Result<(Option<thumbs::PreparedImage>, u32)> {
+        let (prepared, item_version) =
+            tokio::task::spawn_blocking(move || -> Result<(Option<thumbs::PreparedImage>, u32)> {
                 let mut out = out;
                 let dest = ws.resolve(&out_rel)?;
                 let Some(version_rel) = version_rel else {
@@ -754,15 +754,14 @@ impl Worker {
                 };
                 ws.write_atomic(&version_rel, &bytes)?;
                 Ok((Some(prepared), asset_version))
-            },
-        )
-        .await
-        .map_err(|e| {
-            StepFailure::new(
-                ErrorCategory::Transient,
-                format!("thumbnail thread failed: {e}"),
-            )
-        })??;
+            })
+            .await
+            .map_err(|e| {
+                StepFailure::new(
+                    ErrorCategory::Transient,
+                    format!("thumbnail thread failed: {e}"),
+                )
+            })??;
         let written = match (asset, prepared) {
             (Some((name, _)), Some(prepared)) => {
                 let v = prepared.into_version(item.version, Source::Worker);
@@ -850,7 +849,8 @@ impl Worker {
     ) -> std::result::Result<Vec<crate::scene::Scene>, StepFailure> {
         let store = &self.core.store;
         let plan = store.task_plan(task.id).await?;
-        pipeline::scenes(task, &store.assets(task.id).await?, plan.as_deref())
+        let edits = store.scene_edits(task.id).await?;
+        pipeline::scenes(task, &store.assets(task.id).await?, plan.as_deref(), &edits)
     }
 
     /// Where an item reports how far it got: shown as the worker's state ("Assembling Video:
@@ -893,8 +893,7 @@ impl Worker {
 /// Moves the file at `dest`, if there is one, to `versions/{stem}.v{n}.{ext}` beside it, and
 /// gives the version number the new file gets: one more than every version kept so far.
 fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
-    let (Some(dir), Some(stem)) = (dest.parent(), dest.file_stem().and_then(|s| s.to_str()))
-    else {
+    let (Some(dir), Some(stem)) = (dest.parent(), dest.file_stem().and_then(|s| s.to_str())) else {
         return Ok(1);
     };
     let ext = dest.extension().and_then(|e| e.to_str()).unwrap_or("bin");

@@ -468,7 +468,11 @@ async fn command_executor_carries_the_task_on_and_transient_failures_retry() {
         std::fs::read(&clip).unwrap()
     );
     let text = std::fs::read_to_string(prompts.join(&clips[0].0)).unwrap();
-    assert!(text.starts_with("clip Animate scene 1"), "{text}");
+    // The program gets the scene's motion prompt from the scene plan.
+    assert!(
+        text.starts_with("clip slow zoom in on the protagonist in the city street"),
+        "{text}"
+    );
     assert_eq!(
         std::fs::read_to_string(&counter).unwrap().trim(),
         "19",

@@ -177,7 +177,7 @@ async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
         .checkpoints(task.id, Step::Composites)
         .await
         .unwrap();
-    let scenes = pipeline::scenes(&t, &assets, None).unwrap();
+    let scenes = pipeline::scenes(&t, &assets, None, &[]).unwrap();
     let expected = [
         (
             Step::Assets,
@@ -187,7 +187,10 @@ async fn every_step_runs_exactly_the_items_the_pipeline_describes() {
             Step::Composites,
             pipeline::composite_items(&t, root, &assets).unwrap(),
         ),
-        (Step::Video, pipeline::clip_items(&t, root, &composites, &scenes)),
+        (
+            Step::Video,
+            pipeline::clip_items(&t, root, &composites, &scenes),
+        ),
         (Step::Audio, pipeline::narration_items(&t, &scenes)),
         (Step::Sfx, pipeline::sfx_items(&t, &scenes)),
         (Step::Assembly, pipeline::assembly_items(&t, root, &scenes)),

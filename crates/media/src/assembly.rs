@@ -51,7 +51,10 @@ pub fn assembly_args(
     for (i, s) in scenes.iter().enumerate() {
         let (v, n, e) = (3 * i, 3 * i + 1, 3 * i + 2);
         let d = format!("{:.3}", s.seconds);
-        let audio = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo";
+        // Each source to mono, then the same signal on both sides: ffmpeg's own mono-to-stereo
+        // mix puts a centre channel 3 dB down, and the narration must play at 0 dB.
+        let audio =
+            "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=mono,pan=stereo|c0=c0|c1=c0";
         let _ = write!(
             graph,
             "[{v}:v]tpad=stop_mode=clone:stop_duration={d},trim=duration={d},setpts=PTS-STARTPTS,\
@@ -161,7 +164,9 @@ mod tests {
             (1920, 1080),
         );
         let graph = &a[a.iter().position(|x| x == "-filter_complex").unwrap() + 1];
-        assert!(graph.contains("[0:v]tpad=stop_mode=clone:stop_duration=7.500,trim=duration=7.500"));
+        assert!(
+            graph.contains("[0:v]tpad=stop_mode=clone:stop_duration=7.500,trim=duration=7.500")
+        );
         assert!(graph.contains("[5:a]aresample"));
         assert!(graph.contains("volume=-20dB"));
         assert!(graph.ends_with("[v0][a0][v1][a1][v2][a2]concat=n=3:v=1:a=1[outv][outa]"));

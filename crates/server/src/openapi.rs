@@ -47,6 +47,7 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
     let mut params: Vec<Value> = path_params
         .map(|p| match p {
             "id" => json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}),
+            "scene" => json!({"name": "scene", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": 18}}),
             other => json!({"name": other, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}}),
         })
         .collect();
@@ -268,6 +269,18 @@ pub fn document() -> Value {
             "Empty": {"type": "object"},
             "ApproveRequest": {"type": "object", "properties": {"note": nullable("string")}},
             "RejectRequest": {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "string", "pattern": "\\S"}, "flags": {"type": ["array", "null"], "items": {"type": "string"}}}},
+            "SceneEdit": {"type": "object", "minProperties": 1, "properties": {
+                "narration": {"type": ["string", "null"], "minLength": 1, "maxLength": 400},
+                "motion": {"type": ["string", "null"], "minLength": 1, "maxLength": 400},
+                "sfx": {"type": ["string", "null"], "minLength": 1, "maxLength": 400}
+            }, "additionalProperties": false},
+            "Scene": {"type": "object", "required": ["number", "shows", "motion", "narration", "sfx"], "properties": {
+                "number": {"type": "integer", "minimum": 1, "maximum": 18},
+                "shows": {"type": "string"},
+                "motion": {"type": "string"},
+                "narration": {"type": "string"},
+                "sfx": {"type": "string"}
+            }},
             "FlagRequest": {"type": "object", "required": ["flagged"], "properties": {"flagged": {"type": "boolean"}, "note": nullable("string")}},
             "BulkRequest": {"type": "object", "required": ["task_ids"], "properties": {"task_ids": {"type": "array", "maxItems": 100, "items": {"type": "string", "format": "uuid"}}, "reason": nullable("string")}},
             "BulkRejectRequest": {"type": "object", "required": ["task_ids", "reason"], "properties": {"task_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "format": "uuid"}}, "reason": {"type": "string", "pattern": "\\S"}}},
@@ -279,16 +292,24 @@ pub fn document() -> Value {
                 "channel_id": nullable("string"),
                 "priority": {"enum": ["high", "normal", "low", null]},
                 "draft": {"type": "boolean"},
-                "plan": {"type": ["string", "null"], "maxLength": 262144, "description": "The asset plan as YAML or JSON text: characters, environments and props, each a list of {name, prompt}"},
+                "plan": {"type": ["string", "null"], "maxLength": 262144, "description": "The asset plan as YAML or JSON text: characters, environments and props, each a list of {name, prompt}, and optionally the 18 scenes, each {narration, motion, sfx}"},
                 "notion_page_id": nullable("string")
             }},
             "Task": task_schema,
-            "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs"], "properties": {
+            "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs", "scenes"], "properties": {
                 "task": schema_ref("Task"),
                 "assets": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "prompt", "current_version", "review_state", "flagged"]}},
                 "audit": {"type": "array", "items": {"type": "object", "required": ["decision", "source", "created_at"]}},
                 "history": {"type": "array", "items": {"type": "object", "required": ["status", "entered_at", "left_at", "source"]}},
-                "outputs": {"type": "array", "items": {"type": "object"}}
+                "outputs": {"type": "array", "items": {"type": "object", "required": ["step", "item", "file", "file_state", "version"], "properties": {
+                    "step": {"type": "string"},
+                    "item": {"type": "string"},
+                    "file": {"type": "string"},
+                    "file_state": {"enum": ["ok", "pending", "missing", "changed"]},
+                    "version": {"type": "integer", "minimum": 1},
+                    "note": nullable("string")
+                }}},
+                "scenes": {"type": "array", "maxItems": 18, "items": schema_ref("Scene")}
             }},
             "ChannelSummary": {"type": "object", "required": ["channel_id", "channel_name", "priority", "is_active"], "properties": {
                 "channel_id": {"type": "string"},

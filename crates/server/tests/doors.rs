@@ -15,7 +15,11 @@ async fn every_command_declared_for_http_is_served_at_its_route_and_no_other_is(
     let declared = reviewdesk_api::declarations();
     for (name, doors) in &declared {
         let Some(route) = doors.http else { continue };
-        let path = route.path.replace("{id}", task).replace("{name}", "hero_1");
+        let path = route
+            .path
+            .replace("{id}", task)
+            .replace("{name}", "hero_1")
+            .replace("{scene}", "3");
         let url = format!("{base}/api{path}");
         // An argument no command takes: the command's own parsing refuses it, so nothing runs.
         let request = match route.method {

@@ -5,6 +5,8 @@ import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { Scene } from './bindings/Scene';
+import type { SceneEdit } from './bindings/SceneEdit';
 import type { Status } from './bindings/Status';
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';
@@ -53,6 +55,8 @@ export const api = {
     transport.call('reject', { id, body: { feedback, flags } }),
   flag: (id: string, name: string, flagged: boolean, note: string | null = null): Promise<null> =>
     transport.call('flag_asset', { id, name, body: { flagged, note } }),
+  editScene: (id: string, scene: number, body: SceneEdit): Promise<Scene> =>
+    transport.call('edit_scene', { id, scene: String(scene), body }),
   bulkApprove: (task_ids: string[], reason: string | null = null): Promise<Task[]> =>
     transport.call('bulk_approve', { body: { task_ids, reason } }),
   bulkReject: (task_ids: string[], reason: string): Promise<Task[]> =>

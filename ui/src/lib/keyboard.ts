@@ -1,6 +1,6 @@
 // The keyboard map (ux.md): arrows move between tiles; Space/Enter open the viewer; Esc closes;
 // A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
-// H shows the task's history; N opens New task on the board; , opens the settings (desktop app).
+// H shows the task's history; S its scenes; N opens New task on the board; , opens the settings (desktop app).
 
 export type Action =
   | 'left'
@@ -18,6 +18,7 @@ export type Action =
   | 'help'
   | 'settings'
   | 'history'
+  | 'scenes'
   | 'new-task'
   | 'zoom-1to1'
   | 'zoom-fit';
@@ -43,6 +44,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: 'J / K', what: 'Next / previous task waiting for review' },
   { keys: '1 / 0', what: 'Viewer: 1:1 pixels / fit to window' },
   { keys: 'H', what: 'History: decisions, review times and statuses of the task' },
+  { keys: 'S', what: 'Scenes: what each shows, its camera move, narration line and sound (editable until used)' },
   { keys: 'N', what: 'New task (on the board)' },
   { keys: '?', what: 'Show these shortcuts' },
   { keys: ',', what: 'Settings (desktop app)' },
@@ -98,6 +100,7 @@ export function resolveKey(e: KeyLike, ctx: Context): Action | null {
       };
       if (ctx === 'gallery' && (k === ' ' || k === 'Enter')) return 'open';
       if (ctx === 'gallery' && k === 'h') return 'history';
+      if (ctx === 'gallery' && k === 's') return 'scenes';
       if (ctx === 'viewer' && k === '1') return 'zoom-1to1';
       if (ctx === 'viewer' && k === '0') return 'zoom-fit';
       return common[k] ?? null;

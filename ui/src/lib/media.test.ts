@@ -2,10 +2,22 @@ import { describe, expect, it } from 'vitest';
 import type { FileState } from './bindings/FileState';
 import type { Step } from './bindings/Step';
 import type { StepOutput } from './bindings/StepOutput';
-import { isGalleryOnlyKey, isPlayable, itemLabel, mediaGroups, showsMedia } from './media';
+import {
+  flaggableStep,
+  flaggedItems,
+  isGalleryOnlyKey,
+  isPlayable,
+  itemLabel,
+  itemPrefill,
+  mediaGroups,
+  previousVersionFile,
+  sceneNumber,
+  showsMedia,
+  toggleItemFlag,
+} from './media';
 
-function out(step: Step, item: string, file_state: FileState = 'ok'): StepOutput {
-  return { step, item, file: `channels/default/projects/t/${step}/${item}`, file_state };
+function out(step: Step, item: string, file_state: FileState = 'ok', version = 1): StepOutput {
+  return { step, item, file: `channels/default/projects/t/${step}/${item}`, file_state, version, note: null };
 }
 
 const clips = [out('video', 'clip_10'), out('video', 'clip_02'), out('video', 'clip_01', 'missing')];
@@ -91,5 +103,34 @@ describe('isGalleryOnlyKey', () => {
   it('leaves modified keys and typing alone', () => {
     expect(isGalleryOnlyKey({ key: 'f', ctrlKey: true })).toBe(false);
     expect(isGalleryOnlyKey({ key: ' ', target: { tagName: 'TEXTAREA' } })).toBe(false);
+  });
+});
+
+describe('flags on clips and narration', () => {
+  it('only the step under review can be flagged', () => {
+    expect(flaggableStep('video_ready')).toBe('video');
+    expect(flaggableStep('audio_ready')).toBe('audio');
+    expect(flaggableStep('final_review')).toBeNull();
+    expect(flaggableStep('assets_ready')).toBeNull();
+  });
+  it('F toggles a flag; a note flags and is kept', () => {
+    let f = toggleItemFlag({}, 'clip_10');
+    f = toggleItemFlag(f, 'clip_02', 'too dark');
+    expect(flaggedItems(f)).toEqual(['clip_02', 'clip_10']);
+    expect(f.clip_02).toBe('too dark');
+    f = toggleItemFlag(f, 'clip_10');
+    expect(flaggedItems(f)).toEqual(['clip_02']);
+  });
+  it('the reject box opens with the flagged items, their notes in the feedback', () => {
+    const f = { clip_07: '', clip_03: 'wrong character' };
+    expect(itemPrefill(f, 'video')).toBe('Regenerate Clip 3 (wrong character), Clip 7: ');
+    expect(itemPrefill({}, 'video')).toBe('');
+  });
+  it('knows the scene of an item and where its previous version is kept', () => {
+    expect(sceneNumber('narration_12')).toBe(12);
+    expect(sceneNumber('final')).toBeNull();
+    const v2 = { ...out('video', 'clip_03', 'ok', 2), file: 'channels/d/projects/t/video/clip_03.mp4' };
+    expect(previousVersionFile(v2)).toBe('channels/d/projects/t/video/versions/clip_03.v1.mp4');
+    expect(previousVersionFile(out('video', 'clip_01'))).toBeNull();
   });
 });

@@ -109,3 +109,64 @@ export function isGalleryOnlyKey(e: KeyLike): boolean {
   const a = resolveKey(e, 'gallery');
   return a !== null && GALLERY_ONLY.has(a);
 }
+
+/** The step whose items can be flagged at a gate: the one under review (clips, narration). */
+export function flaggableStep(status: Status): Step | null {
+  switch (status) {
+    case 'video_ready':
+      return 'video';
+    case 'audio_ready':
+      return 'audio';
+    default:
+      return null;
+  }
+}
+
+/** Items flagged for regeneration at a media gate, each with its note ('' for none). */
+export type ItemFlags = Record<string, string>;
+
+/** Flags or unflags an item (a note given flags it, keeping the note). */
+export function toggleItemFlag(flags: ItemFlags, item: string, note?: string): ItemFlags {
+  const next = { ...flags };
+  if (note !== undefined) next[item] = note.trim();
+  else if (item in next) delete next[item];
+  else next[item] = '';
+  return next;
+}
+
+/** The flagged items in item order (clip_02 before clip_10). */
+export function flaggedItems(flags: ItemFlags): string[] {
+  return Object.keys(flags).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/**
+ * The reject box's opening text at a media gate: the flagged items by their labels, with notes —
+ * the feedback is what the log and the audit keep, so a note must be in it.
+ */
+export function itemPrefill(flags: ItemFlags, step: Step): string {
+  const items = flaggedItems(flags);
+  if (!items.length) return '';
+  const parts = items.map((item) => {
+    const label = itemLabel({ step, item } as StepOutput);
+    return flags[item] ? `${label} (${flags[item]})` : label;
+  });
+  return `Regenerate ${parts.join(', ')}: `;
+}
+
+/** The scene an item belongs to (clip_03 → 3), or null for the final video. */
+export function sceneNumber(item: string): number | null {
+  const m = /_(\d+)$/.exec(item);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The file of an item's previous version, kept by the worker beside it as
+ * `versions/{item}.v{n}.{ext}`; null for a first version.
+ */
+export function previousVersionFile(o: StepOutput): string | null {
+  if (o.version <= 1) return null;
+  const slash = o.file.lastIndexOf('/');
+  const dir = o.file.slice(0, slash + 1);
+  const ext = o.file.slice(o.file.lastIndexOf('.') + 1);
+  return `${dir}versions/${o.item}.v${o.version - 1}.${ext}`;
+}

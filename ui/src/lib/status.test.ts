@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Status } from './bindings/Status';
-import { ALL_STATUSES, COLUMNS, approvedPreview, columnOf, GATES, isGate, isError, statusName, statusTone, STATUS_INFO } from './status';
+import { ALL_STATUSES, COLUMNS, approvedPreview, columnOf, GATES, isGate, isError, statusName, statusTone, STATUS_INFO, stepProgress } from './status';
 import type { Task } from './bindings/Task';
 
 // The table comes from the Rust `Status::ALL` (bindings/StatusTable.ts, checked for staleness by
@@ -89,5 +89,14 @@ describe('approvedPreview', () => {
     expect(approvedPreview({ ...base, status: 'asset_error' })).toBeNull();
     approvedPreview(base);
     expect(base.status).toBe('assets_ready');
+  });
+});
+
+describe('stepProgress', () => {
+  it('keeps what follows the status name', () => {
+    expect(stepProgress('Videos Generating: 7/18')).toBe('7/18');
+    expect(stepProgress('Assembling Video: 42%')).toBe('42%');
+    expect(stepProgress('Videos Generating: 3/18, clip_04 50%')).toBe('3/18, clip_04 50%');
+    expect(stepProgress('idle')).toBeNull();
   });
 });

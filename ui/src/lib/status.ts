@@ -134,3 +134,13 @@ export function approvedPreview(task: Task, now: Date = new Date()): Task | null
   const at = now.toISOString();
   return { ...task, status: to, status_changed_at: at, review_completed_at: at };
 }
+
+/**
+ * The progress part of the worker's "doing" text ("Videos Generating: 7/18" → "7/18",
+ * "Assembling Video: 42%" → "42%"): the card already names the status. Null when there is none.
+ */
+export function stepProgress(doing: string): string | null {
+  const i = doing.indexOf(': ');
+  const p = i < 0 ? '' : doing.slice(i + 2).trim();
+  return p || null;
+}

@@ -7,6 +7,7 @@ import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
 import { api, errorMessage, isNotFound, type Navigation, type StreamState } from './api';
 import { reviewQueue } from './views';
+import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 
 /** URL of the picture a gallery tile shows: the small tile thumbnail when it exists. */
@@ -48,6 +49,8 @@ export interface Toast {
 
 class AppState {
   tasks = $state<Record<string, Task>>({});
+  /** How far a running step got, per task ("7/18"), from the worker's events; gone when the status changes. */
+  progress = $state<Record<string, string>>({});
   loaded = $state(false);
   status = $state<AppStatus | null>(null);
   stream = $state<StreamState>('connecting');
@@ -132,12 +135,17 @@ class AppState {
     switch (e.type) {
       case 'worker':
         if (this.status) this.status.worker = e.state;
+        if (e.state.state === 'working') {
+          const p = stepProgress(e.state.doing);
+          if (p) this.progress[e.state.task_id] = p;
+        }
         this.refreshStatusSoon();
         return;
       case 'mirror':
         if (this.status) this.status.mirror = e.state;
         return;
       case 'status_changed': {
+        delete this.progress[e.task_id];
         const t = this.tasks[e.task_id];
         if (t) this.tasks[e.task_id] = { ...t, status: e.to, status_changed_at: new Date().toISOString() };
         this.refetchTask(e.task_id);

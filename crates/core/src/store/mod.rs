@@ -23,6 +23,7 @@ mod checkpoints;
 mod claims;
 mod connection;
 pub mod outbox;
+mod scenes;
 mod tasks;
 #[doc(hidden)]
 pub mod test_support;

@@ -8,6 +8,8 @@ import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
 import type { RejectRequest } from "./RejectRequest";
+import type { Scene } from "./Scene";
+import type { SceneEdit } from "./SceneEdit";
 import type { SettingsUpdate } from "./SettingsUpdate";
 import type { SettingsView } from "./SettingsView";
 import type { Status } from "./Status";
@@ -71,6 +73,19 @@ name: string,
  * Flag or unflag, with a note.
  */
 body: FlagRequest, }; result: null };
+  edit_scene: { args: { 
+/**
+ * The task.
+ */
+id: TaskId, 
+/**
+ * The scene, 1–18.
+ */
+scene: string, 
+/**
+ * The texts to change.
+ */
+body: SceneEdit, }; result: Scene };
   bulk_approve: { args: { 
 /**
  * The tasks and a note.
@@ -134,6 +149,7 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   approve: { method: "POST", path: "/api/tasks/{id}/approve", body: "json" },
   reject: { method: "POST", path: "/api/tasks/{id}/reject", body: "json" },
   flag_asset: { method: "PUT", path: "/api/tasks/{id}/assets/{name}/flag", body: "json" },
+  edit_scene: { method: "PUT", path: "/api/tasks/{id}/scenes/{scene}", body: "json" },
   bulk_approve: { method: "POST", path: "/api/bulk/approve", body: "json" },
   bulk_reject: { method: "POST", path: "/api/bulk/reject", body: "json" },
   retry: { method: "POST", path: "/api/tasks/{id}/retry", body: "empty" },
@@ -146,4 +162,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];

@@ -23,4 +23,13 @@ file: string,
  * `changed` (executors refuse to finish an item with an empty output) and anything else as
  * `ok`.
  */
-file_state: FileState, };
+file_state: FileState, 
+/**
+ * Which version of the item this is: 1, one more for each regeneration; the earlier ones
+ * are kept in the step folder's `versions/`.
+ */
+version: number, 
+/**
+ * What the reviewer should know about the item (a narration longer than its clip).
+ */
+note: string | null, };
