@@ -11,6 +11,8 @@ APT_PACKAGES=(
   postgresql
   # the desktop shell (Tauri 2 on WebKitGTK), its tests under Xvfb with D-Bus notifications
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth webkit2gtk-driver dbus dunst
+  # the desktop window plays the H.264/AAC clips and final video through GStreamer
+  gstreamer1.0-libav gstreamer1.0-plugins-good
   # browser tests of the web UI and screenshots
   chromium imagemagick
   # the built-in video, narration, sound-effect and assembly steps (and their tests)

@@ -15,6 +15,9 @@ trap cleanup EXIT
 export REVIEWDESK_DATA_DIR="$work/data" REVIEWDESK_CONFIG_DIR="$work/cfg" \
   REVIEWDESK_DATABASE_URL="sqlite://$work/db.sqlite?mode=rwc" REVIEWDESK_WORKSPACE="$work/ws"
 unset REVIEWDESK_SERVER_TOKEN NOTION_TOKEN
+# No media programs for the server's worker: an approval the fuzzer makes stops, waiting, at the
+# video step instead of encoding 18 clips beside the fuzzing (the contract is the same either way).
+export REVIEWDESK_FFMPEG=/nonexistent/ffmpeg REVIEWDESK_ESPEAK_NG=/nonexistent/espeak-ng
 "$BIN" demo >/dev/null
 "$BIN" serve --addr 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!

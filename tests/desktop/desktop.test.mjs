@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, demo, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
+import { QUICK_MEDIA_CHANNEL } from '../e2e/harness.mjs';
 
 async function openTask(app, id) {
   const card = await app.$(`[data-testid=card][data-task-id="${id}"]`);
@@ -244,4 +245,81 @@ test('desktop: Check connection names a missing Notion property, and Add what is
   });
   const props = (await notion('GET', `/v1/data_sources/${dataSource}`)).properties;
   assert.equal(props['Retry Status']?.type, 'rich_text');
+});
+
+/** Waits on the board until the task's card shows `status`, then opens the task there. */
+async function openAt(app, id, status, timeout = 120_000) {
+  await app.execute(() => (location.hash = '#/'));
+  const card = await app.$(`[data-testid=card][data-task-id="${id}"][data-status=${status}]`);
+  await card.waitForExist({ timeout, timeoutMsg: `the card never showed ${status}` });
+  await card.click();
+  await (await app.$(`[data-testid=task-status][data-status=${status}]`)).waitForExist({ timeout: 30_000 });
+  await (await app.$('[data-testid=media-review]')).waitForExist({ timeout: 30_000 });
+}
+
+test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; the final gate plays the video and approves', async (t) => {
+  const env = desktopEnv('desktop-media');
+  mkdirSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels'), { recursive: true });
+  writeFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels', 'default.yaml'), QUICK_MEDIA_CHANNEL);
+  const id = demo(env);
+  cli(env, ['review', 'approve', id]);
+  cli(env, ['worker', '--until-idle']);
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+
+  await openAt(app, id, 'video_ready');
+  const clip = await app.$('[data-testid=media-item][data-item=clip_02]');
+  await clip.waitForExist({ timeout: 30_000 });
+  await app.execute(() => document.querySelector('[data-testid=media-item][data-item=clip_02]').focus());
+  await app.keys('f');
+  await app.waitUntil(async () => (await clip.getAttribute('data-flagged')) === 'true', {
+    timeout: 10_000,
+    timeoutMsg: 'clip_02 was not flagged',
+  });
+  await app.keys('r');
+  const box = await app.$('[data-testid=feedback]');
+  await box.waitForExist({ timeout: 10_000 });
+  assert.equal(await box.getValue(), 'Regenerate Clip 2: ');
+  await box.addValue('the camera should pan');
+  await (await app.$('[data-testid=reject-submit]')).click();
+  await waitStatusChange(app, id, 'video_ready');
+  const rejected = JSON.parse(cli(env, ['task', 'show', id, '--json']));
+  const decision = rejected.audit.find((a) => a.decision === 'reject');
+  assert.equal(decision.source, 'desktop');
+  assert.deepEqual(decision.flagged, ['clip_02']);
+
+  // Retried, the window's worker remakes clip_02 alone and the task is back at the gate.
+  cli(env, ['retry', id]);
+  await openAt(app, id, 'video_ready');
+  const again = JSON.parse(cli(env, ['task', 'show', id, '--json']));
+  const versions = again.outputs.filter((o) => o.step === 'video').map((o) => `${o.item}:${o.version}`);
+  assert.ok(versions.includes('clip_02:2'), versions.join(' '));
+  assert.equal(versions.filter((v) => v.endsWith(':1')).length, 17);
+
+  await app.keys('a');
+  await openAt(app, id, 'audio_ready');
+  await app.keys('a');
+  await openAt(app, id, 'final_review', 240_000);
+  const played = await app.executeAsync((done) => {
+    const v = document.querySelector('[data-testid=media-item][data-step=assembly] video');
+    if (!v) return done({ error: 'no final video' });
+    v.muted = true;
+    const t = setTimeout(() => done({ error: `did not play (readyState ${v.readyState}, error ${v.error?.code})` }), 20_000);
+    v.addEventListener('timeupdate', () => {
+      if (v.currentTime > 0.2) {
+        clearTimeout(t);
+        v.pause();
+        done({ time: v.currentTime, width: v.videoWidth, height: v.videoHeight });
+      }
+    });
+    v.play().catch((e) => done({ error: String(e) }));
+  });
+  assert.equal(played.error, undefined, played.error);
+  assert.deepEqual([played.width, played.height], [1920, 1080]);
+  await app.keys('a');
+  await app.execute(() => (location.hash = '#/'));
+  await (await app.$(`[data-testid=card][data-task-id="${id}"][data-status=published]`)).waitForExist({ timeout: 120_000 });
+  const done = JSON.parse(cli(env, ['task', 'show', id, '--json']));
+  assert.ok(done.audit.filter((a) => a.decision === 'approve' && a.source === 'desktop').length >= 3);
 });

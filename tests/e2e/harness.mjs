@@ -177,3 +177,22 @@ export async function waitForWorkerIdle(url, taskId, timeoutMs = 20_000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';
+
+// One second of test pattern per clip, H.264 in MP4 with the index up front (what a browser wants),
+// and one second of tone per narration clip. Arguments are split on spaces before {output} is put in.
+export const QUICK_MEDIA_CHANNEL = `channel_id: default
+channel_name: Default
+steps:
+  video:
+    executor: command
+    program: ${FFMPEG}
+    args: "-nostdin -y -loglevel error -f lavfi -i testsrc=duration=1:size=320x180:rate=10 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart {output}"
+    timeout_secs: 60
+  audio:
+    executor: command
+    program: ${FFMPEG}
+    args: "-nostdin -y -loglevel error -f lavfi -i sine=frequency=440:duration=1 -c:a libmp3lame {output}"
+    timeout_secs: 60
+`;

@@ -5,26 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve } from './harness.mjs';
-
-const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';
-
-// One second of test pattern per clip, H.264 in MP4 with the index up front (what a browser wants),
-// and one second of tone per narration clip. Arguments are split on spaces before {output} is put in.
-const CHANNEL = `channel_id: default
-channel_name: Default
-steps:
-  video:
-    executor: command
-    program: ${FFMPEG}
-    args: "-nostdin -y -loglevel error -f lavfi -i testsrc=duration=1:size=320x180:rate=10 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart {output}"
-    timeout_secs: 60
-  audio:
-    executor: command
-    program: ${FFMPEG}
-    args: "-nostdin -y -loglevel error -f lavfi -i sine=frequency=440:duration=1 -c:a libmp3lame {output}"
-    timeout_secs: 60
-`;
+import { FFMPEG, QUICK_MEDIA_CHANNEL as CHANNEL, browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve } from './harness.mjs';
 
 /** Polls the API until the task's status satisfies `ok`; returns the detail. */
 async function waitForStatus(url, id, ok, what, timeoutMs = 120_000) {
@@ -213,7 +194,27 @@ test('Videos Ready: playable clips, a missing one, two flagged and remade; Audio
   assert.equal(audio.before, 0);
   assert.ok(audio.readyState >= 1);
   assert.ok(audio.duration > 0.8 && audio.duration < 1.3, `narration lasts about 1 s (${audio.duration})`);
+  // Each narration row draws its waveform from the backend's peaks.
+  await page.locator('[data-testid=media-item][data-item=narration_18] [data-testid=waveform]').waitFor();
+  assert.equal(await page.locator('[data-testid=waveform]').count(), 18);
   await screenshot(page, 'media-audio-ready.png');
+
+  // S lists the scenes: at Audio Ready the narration is used already, the sound not yet.
+  await page.locator('[data-testid=media-item][data-item=narration_01]').focus();
+  await page.keyboard.press('s');
+  const scene4 = page.locator('[data-testid=scene][data-scene="4"]');
+  await scene4.waitFor();
+  assert.equal(await scene4.locator('[data-testid=scene-narration]').getAttribute('readonly'), '');
+  const sound = scene4.locator('[data-testid=scene-sfx]');
+  assert.equal(await sound.getAttribute('readonly'), null);
+  const saved = page.waitForResponse((r) => /\/api\/tasks\/[^/]+\/scenes\/4$/.test(r.url()));
+  await sound.fill('heavy rain on the tin roof');
+  await sound.blur();
+  assert.equal((await saved).status(), 200);
+  const edited = await getJson(`${server.url}/api/tasks/${id}`);
+  assert.equal(edited.scenes[3].sfx, 'heavy rain on the tin roof');
+  await page.keyboard.press('Escape');
+  await page.locator('[data-testid=scenes]').waitFor({ state: 'detached' });
 
   // A approves the narration; the built-in effects and assembly make the final video.
   const approveAudio = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));

@@ -5,6 +5,7 @@ use reviewdesk_core::api::{
     AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest,
     RejectRequest, SceneEdit,
 };
+use reviewdesk_core::peaks::Peaks;
 use reviewdesk_core::scene::{PlannedScene, Scene};
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
@@ -236,6 +237,30 @@ impl Command for EditScene {
             .tasks()?
             .edit_scene(task_id(&self.id)?, scene, edit, source)
             .await?)
+    }
+}
+
+/// The waveform of a narration or effect in the workspace (peaks of 200 slices).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct MediaPeaks {
+    /// The file, relative to the workspace (a step output's `file`).
+    pub file: String,
+}
+
+impl Command for MediaPeaks {
+    const NAME: &'static str = "media_peaks";
+    const SUMMARY: &'static str = "The waveform of an audio file in the workspace (200 peaks)";
+    const DOORS: Doors = Doors::both(Http::get("/media/peaks").names_task().validates());
+    type Output = Peaks;
+    async fn run(self, app: &App, _source: Source) -> Result<Peaks, CommandError> {
+        let core = &app.runtime()?.core;
+        Ok(reviewdesk_core::peaks::peaks(
+            &core.workspace,
+            &self.file,
+            &core.worker_settings.tools.ffmpeg,
+        )
+        .await?)
     }
 }
 

@@ -215,6 +215,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Reject>();
     v.command::<FlagAsset>();
     v.command::<EditScene>();
+    v.command::<MediaPeaks>();
     v.command::<BulkApprove>();
     v.command::<BulkReject>();
     v.command::<Retry>();

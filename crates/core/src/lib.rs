@@ -14,6 +14,7 @@ pub mod feed;
 pub mod history;
 pub mod ids;
 pub mod media_steps;
+pub mod peaks;
 pub mod pipeline;
 mod program;
 pub mod publish;

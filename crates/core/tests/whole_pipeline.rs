@@ -532,3 +532,49 @@ fn which(program: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{program} is installed (scripts/setup.sh)"))
 }
+
+#[tokio::test]
+async fn a_waveform_is_computed_once_per_content_and_only_for_workspace_audio() {
+    use reviewdesk_core::CoreError;
+    use reviewdesk_core::peaks::{BUCKETS, peaks};
+    let OpenCore { core, dir: _dir } = TestCore::new().open().await;
+    let ws = &core.workspace;
+    // One second of silence, then one second of a loud tone.
+    let rel = "channels/default/projects/t/audio/narration_01.mp3";
+    let file = ws.root().join(rel);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=exprs='if(lt(t,1),0,0.8*sin(2*PI*440*t))':s=44100:d=2",
+            "-c:a",
+            "libmp3lame",
+        ])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let p = peaks(ws, rel, "ffmpeg").await.unwrap();
+    assert_eq!(p.peaks.len(), BUCKETS);
+    assert!((p.duration_ms as i64 - 2000).abs() < 150, "{} ms", p.duration_ms);
+    let quiet = p.peaks[..BUCKETS / 2 - 10].iter().copied().max().unwrap();
+    let loud = p.peaks[BUCKETS / 2 + 10..].iter().copied().min().unwrap();
+    assert!(quiet < 5 && loud > 150, "quiet {quiet}, loud {loud}");
+    // Computed once: the second answer comes from the cache, without ffmpeg.
+    assert_eq!(peaks(ws, rel, "/nonexistent/ffmpeg").await.unwrap(), p);
+    // Only files of the workspace, and only what ffmpeg can hear.
+    for bad in ["../outside.mp3", "/etc/passwd", "channels/none.mp3"] {
+        let e = peaks(ws, bad, "ffmpeg").await.unwrap_err();
+        assert!(
+            matches!(e, CoreError::NotFound { .. } | CoreError::PathEscape(_)),
+            "{bad}: {e}"
+        );
+    }
+    std::fs::write(ws.root().join("notes.txt"), "not audio").unwrap();
+    let e = peaks(ws, "notes.txt", "ffmpeg").await.unwrap_err();
+    assert!(matches!(e, CoreError::Invalid { .. }), "{e}");
+}

@@ -51,6 +51,9 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
             other => json!({"name": other, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}}),
         })
         .collect();
+    if name == "media_peaks" {
+        params.push(json!({"name": "file", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "description": "a file relative to the workspace"}));
+    }
     if name == "list_tasks" {
         let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
         let board_names: Vec<&str> = Status::ALL.iter().map(|s| s.board_name()).collect();
@@ -269,6 +272,10 @@ pub fn document() -> Value {
             "Empty": {"type": "object"},
             "ApproveRequest": {"type": "object", "properties": {"note": nullable("string")}},
             "RejectRequest": {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "string", "pattern": "\\S"}, "flags": {"type": ["array", "null"], "items": {"type": "string"}}}},
+            "Peaks": {"type": "object", "required": ["duration_ms", "peaks"], "properties": {
+                "duration_ms": {"type": "integer", "minimum": 0},
+                "peaks": {"type": "array", "minItems": 200, "maxItems": 200, "items": {"type": "integer", "minimum": 0, "maximum": 255}}
+            }},
             "SceneEdit": {"type": "object", "minProperties": 1, "properties": {
                 "narration": {"type": ["string", "null"], "minLength": 1, "maxLength": 400},
                 "motion": {"type": ["string", "null"], "minLength": 1, "maxLength": 400},

@@ -5,6 +5,7 @@ import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { Peaks } from './bindings/Peaks';
 import type { Scene } from './bindings/Scene';
 import type { SceneEdit } from './bindings/SceneEdit';
 import type { Status } from './bindings/Status';
@@ -55,6 +56,7 @@ export const api = {
     transport.call('reject', { id, body: { feedback, flags } }),
   flag: (id: string, name: string, flagged: boolean, note: string | null = null): Promise<null> =>
     transport.call('flag_asset', { id, name, body: { flagged, note } }),
+  peaks: (file: string): Promise<Peaks> => transport.call('media_peaks', { file }),
   editScene: (id: string, scene: number, body: SceneEdit): Promise<Scene> =>
     transport.call('edit_scene', { id, scene: String(scene), body }),
   bulkApprove: (task_ids: string[], reason: string | null = null): Promise<Task[]> =>

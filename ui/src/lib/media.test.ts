@@ -14,6 +14,7 @@ import {
   sceneNumber,
   showsMedia,
   toggleItemFlag,
+  waveformPath,
 } from './media';
 
 function out(step: Step, item: string, file_state: FileState = 'ok', version = 1): StepOutput {
@@ -132,5 +133,16 @@ describe('flags on clips and narration', () => {
     const v2 = { ...out('video', 'clip_03', 'ok', 2), file: 'channels/d/projects/t/video/clip_03.mp4' };
     expect(previousVersionFile(v2)).toBe('channels/d/projects/t/video/versions/clip_03.v1.mp4');
     expect(previousVersionFile(out('video', 'clip_01'))).toBeNull();
+  });
+});
+
+describe('waveformPath', () => {
+  it('draws one bar per peak around the middle, loud bars taller', () => {
+    const d = waveformPath([0, 255, 128], 28);
+    const bars = d.split('M').filter(Boolean);
+    expect(bars).toHaveLength(3);
+    expect(bars[0]).toBe('0 13.50h1v1.00h-1z');
+    expect(bars[1]).toBe('1 0.00h1v28.00h-1z');
+    expect(bars[2].startsWith('2 ')).toBe(true);
   });
 });

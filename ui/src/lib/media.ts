@@ -170,3 +170,17 @@ export function previousVersionFile(o: StepOutput): string | null {
   const ext = o.file.slice(o.file.lastIndexOf('.') + 1);
   return `${dir}versions/${o.item}.v${o.version - 1}.${ext}`;
 }
+
+/**
+ * An SVG path of a waveform: one bar per peak (0–255), centred on the middle line of a box
+ * `peaks.length` wide and `height` high. Silence draws a hairline so the row still shows a track.
+ */
+export function waveformPath(peaks: readonly number[], height: number): string {
+  const mid = height / 2;
+  return peaks
+    .map((p, x) => {
+      const h = Math.max(0.5, (Math.min(255, Math.max(0, p)) / 255) * mid);
+      return `M${x} ${(mid - h).toFixed(2)}h1v${(2 * h).toFixed(2)}h-1z`;
+    })
+    .join('');
+}
