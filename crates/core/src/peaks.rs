@@ -88,7 +88,16 @@ pub async fn peaks(ws: &Workspace, rel: &str, ffmpeg: &str) -> Result<Peaks> {
     let out = tokio::process::Command::new(ffmpeg)
         .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
         .arg(reviewdesk_media::file_arg(&path))
-        .args(["-vn", "-ac", "1", "-ar", &RATE.to_string(), "-f", "s16le", "-"])
+        .args([
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            &RATE.to_string(),
+            "-f",
+            "s16le",
+            "-",
+        ])
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -96,7 +105,9 @@ pub async fn peaks(ws: &Workspace, rel: &str, ffmpeg: &str) -> Result<Peaks> {
         .map_err(|e| {
             CoreError::invalid(
                 "file",
-                format!("cannot run {ffmpeg} for the waveform: {e}; install the Debian package ffmpeg"),
+                format!(
+                    "cannot run {ffmpeg} for the waveform: {e}; install the Debian package ffmpeg"
+                ),
             )
         })?;
     if !out.status.success() || out.stdout.is_empty() {

@@ -560,7 +560,11 @@ async fn a_waveform_is_computed_once_per_content_and_only_for_workspace_audio() 
     assert!(made.success());
     let p = peaks(ws, rel, "ffmpeg").await.unwrap();
     assert_eq!(p.peaks.len(), BUCKETS);
-    assert!((p.duration_ms as i64 - 2000).abs() < 150, "{} ms", p.duration_ms);
+    assert!(
+        (p.duration_ms as i64 - 2000).abs() < 150,
+        "{} ms",
+        p.duration_ms
+    );
     let quiet = p.peaks[..BUCKETS / 2 - 10].iter().copied().max().unwrap();
     let loud = p.peaks[BUCKETS / 2 + 10..].iter().copied().min().unwrap();
     assert!(quiet < 5 && loud > 150, "quiet {quiet}, loud {loud}");

@@ -2,6 +2,8 @@
 //! domain events, workspace files (thumbnails and full size), the built UI (embedded in the binary),
 //! and an OpenAPI document.
 //! Handlers are thin: parse, call the service, map the error.
+// The OpenAPI document is one `json!` literal, deeper than the default limit of 128.
+#![recursion_limit = "256"]
 #![warn(missing_docs)]
 
 mod error;

@@ -7,6 +7,7 @@ import type { ChannelSummary } from "./ChannelSummary";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
+import type { Peaks } from "./Peaks";
 import type { RejectRequest } from "./RejectRequest";
 import type { Scene } from "./Scene";
 import type { SceneEdit } from "./SceneEdit";
@@ -86,6 +87,11 @@ scene: string,
  * The texts to change.
  */
 body: SceneEdit, }; result: Scene };
+  media_peaks: { args: { 
+/**
+ * The file, relative to the workspace (a step output's `file`).
+ */
+file: string, }; result: Peaks };
   bulk_approve: { args: { 
 /**
  * The tasks and a note.
@@ -150,6 +156,7 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   reject: { method: "POST", path: "/api/tasks/{id}/reject", body: "json" },
   flag_asset: { method: "PUT", path: "/api/tasks/{id}/assets/{name}/flag", body: "json" },
   edit_scene: { method: "PUT", path: "/api/tasks/{id}/scenes/{scene}", body: "json" },
+  media_peaks: { method: "GET", path: "/api/media/peaks", body: "none" },
   bulk_approve: { method: "POST", path: "/api/bulk/approve", body: "json" },
   bulk_reject: { method: "POST", path: "/api/bulk/reject", body: "json" },
   retry: { method: "POST", path: "/api/tasks/{id}/retry", body: "empty" },
@@ -162,4 +169,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "media_peaks", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
