@@ -69,8 +69,10 @@ test-desktop: test-bins
 
 ## Steps 3–6 with the built-in media executors against the same commands in a shell script, and the
 ## time from approval to Ready for Review (prints figures and the ratio).
+# The debug build `make run` uses, with the test build's features: nothing compiles again after
+# `make test`, and the time is ffmpeg's and espeak-ng's, not the optimiser's.
 bench-media: setup
-	cargo bench -p reviewdesk-core --bench media_steps
+	cargo bench --workspace --bench media_steps --profile dev
 
 ## Thumbnail benchmark against vipsthumbnail (prints figures and the ratio).
 bench-thumbs: setup

@@ -4,7 +4,7 @@
 //! worker within 1.1x of the shell, so the orchestration costs nothing); and the whole time from
 //! the asset approval to Ready for Review (goal: at most 4 minutes on 2 cores).
 //!
-//! `cargo bench -p reviewdesk-core --bench media_steps` (or `make bench-media`).
+//! `make bench-media` (`cargo bench --workspace --bench media_steps --profile dev`).
 
 use reviewdesk_core::review::local_reviewer;
 use reviewdesk_core::{
