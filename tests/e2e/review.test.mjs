@@ -1,4 +1,4 @@
-// Browser end-to-end: the review flows of ux.md against a real `reviewdesk serve`.
+// Browser end-to-end: the review flows (README, "The review, in the browser") against a real `reviewdesk serve`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, getJson, openFromBoard, screenshot } from './harness.mjs';

@@ -1,4 +1,4 @@
-//! Task statuses, their board names, kinds and the transition table (domain.md).
+//! Task statuses, their board names, kinds and the transition table (docs/statuses.md).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -192,7 +192,7 @@ impl Status {
         self.kind() == StatusKind::Terminal
     }
 
-    /// True when the table of domain.md allows moving from `self` to `to`.
+    /// True when the table of docs/statuses.md allows moving from `self` to `to`.
     pub fn can_transition_to(self, to: Status) -> bool {
         use Status::*;
         if to == Cancelled && !self.is_terminal() {
@@ -407,7 +407,7 @@ mod tests {
     use super::*;
     use Status::*;
 
-    /// The table of domain.md written out as data, independently of `can_transition_to`.
+    /// The table of docs/statuses.md written out as data, independently of `can_transition_to`.
     fn table() -> Vec<(Status, Vec<Status>)> {
         vec![
             (Draft, vec![Queued, Cancelled]),

@@ -9,7 +9,7 @@ use crate::ids::{AssetName, ChannelId, TaskId};
 /// Folder (inside the workspace) for app-private files such as thumbnails.
 pub const PRIVATE_DIR: &str = ".reviewdesk";
 
-/// The workspace root and the path rules of domain.md.
+/// The workspace root and its path rules (docs/pipeline.md and the README's "Files").
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,

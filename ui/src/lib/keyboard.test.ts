@@ -4,7 +4,7 @@ import { isTypingTarget, moveInGroups, resolveKey } from './keyboard';
 const k = (key: string, extra: object = {}) => ({ key, ...extra });
 
 describe('keyboard map', () => {
-  it('maps the gallery keys of ux.md', () => {
+  it('maps the gallery keys the README lists', () => {
     expect(resolveKey(k('ArrowRight'), 'gallery')).toBe('right');
     expect(resolveKey(k('ArrowUp'), 'gallery')).toBe('up');
     expect(resolveKey(k(' '), 'gallery')).toBe('open');

@@ -1,4 +1,4 @@
-// The keyboard map (ux.md): arrows move between tiles; Space/Enter open the viewer; Esc closes;
+// The keyboard map (README, "The review, in the browser"): arrows move between tiles; Space/Enter open the viewer; Esc closes;
 // A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
 // H shows the task's history; S its scenes; N opens New task on the board; , opens the settings (desktop app).
 

@@ -1,5 +1,5 @@
-// The browser's stand-in for the desktop's "assets ready" notification (ux.md, Headless: "the
-// browser's notification API may stand in"). The desktop app notifies natively from Rust; this
+// The browser's stand-in for the desktop's "assets ready" notification (README, "Notify me": without
+// the desktop app, the browser's notification API stands in). The desktop app notifies natively from Rust; this
 // module is used only when the UI runs in a browser on `reviewdesk serve`.
 
 /** What the notification says under the headline (which comes with the event, built in core). */
