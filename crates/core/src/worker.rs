@@ -506,8 +506,8 @@ impl Worker {
     }
 
     /// A step whose programs are missing does not fail: the task keeps its status and its work,
-    /// says why it waits (once), and looks again after the first retry delay. Its attempts are
-    /// not counted: nothing was tried.
+    /// says why it waits (once), and looks again after the first retry delay (at least a second).
+    /// Its attempts are not counted: nothing was tried.
     async fn wait_for_tools(
         &self,
         task: &Task,
@@ -516,9 +516,14 @@ impl Worker {
         message: &str,
     ) -> Result<()> {
         let now = Utc::now();
-        let next = now
-            + chrono::Duration::from_std(self.core.worker_settings.retry_delay(1))
-                .unwrap_or_default();
+        // At least a second: with very short retry delays (tests) a worker that is slower than
+        // the delay would otherwise find the task due again at once, and again, without rest.
+        let delay = self
+            .core
+            .worker_settings
+            .retry_delay(1)
+            .max(Duration::from_secs(1));
+        let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
         let said = task
             .error_log
             .lines()
