@@ -107,22 +107,12 @@ impl MediaExecutor {
 
     /// The length of a media file in seconds, by ffprobe.
     async fn duration(&self, file: &Path, shown: &str) -> Result<f64, StepFailure> {
-        let out = tokio::process::Command::new(&self.tools.ffprobe)
-            .args(reviewdesk_media::duration_args(file))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| {
-                StepFailure::new(
-                    ErrorCategory::Configuration,
-                    format!(
-                        "cannot run {}: {e}; install the Debian package ffmpeg",
-                        self.tools.ffprobe
-                    ),
-                )
-            })?;
-        reviewdesk_media::parse_duration(&String::from_utf8_lossy(&out.stdout), shown)
+        let out = crate::program::ffprobe_stdout(
+            &self.tools.ffprobe,
+            &reviewdesk_media::duration_args(file),
+        )
+        .await?;
+        reviewdesk_media::parse_duration(&String::from_utf8_lossy(&out), shown)
             .map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))
     }
 

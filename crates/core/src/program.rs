@@ -400,6 +400,24 @@ pub(crate) async fn run_program(p: Program<'_>) -> Result<StagedFile, StepFailur
     staged.ok_or_else(|| StepFailure::new(ErrorCategory::Transient, "the partial output was lost"))
 }
 
+/// Runs a short ffprobe query and gives back what it printed. A missing ffprobe is a
+/// configuration failure naming the package; what the output means is the caller's to judge.
+pub(crate) async fn ffprobe_stdout(ffprobe: &str, args: &[String]) -> Result<Vec<u8>, StepFailure> {
+    let out = tokio::process::Command::new(ffprobe)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| {
+            StepFailure::new(
+                ErrorCategory::Configuration,
+                format!("cannot run {ffprobe}: {e}; install the Debian package ffmpeg"),
+            )
+        })?;
+    Ok(out.stdout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,20 +92,13 @@ pub async fn read_chapters(ffprobe: &str, video: &Path) -> Result<Vec<Chapter>, 
         #[serde(default)]
         tags: std::collections::BTreeMap<String, String>,
     }
-    let out = tokio::process::Command::new(ffprobe)
-        .args(["-v", "error", "-show_chapters", "-of", "json"])
-        .arg(reviewdesk_media::file_arg(video))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| {
-            StepFailure::new(
-                ErrorCategory::Configuration,
-                format!("cannot run {ffprobe}: {e}; install the Debian package ffmpeg"),
-            )
-        })?;
-    let probe: Probe = serde_json::from_slice(&out.stdout).map_err(|_| {
+    let args = ["-v", "error", "-show_chapters", "-of", "json"]
+        .map(String::from)
+        .into_iter()
+        .chain([reviewdesk_media::file_arg(video)])
+        .collect::<Vec<_>>();
+    let out = crate::program::ffprobe_stdout(ffprobe, &args).await?;
+    let probe: Probe = serde_json::from_slice(&out).map_err(|_| {
         StepFailure::new(
             ErrorCategory::Permanent,
             format!(
