@@ -18,6 +18,7 @@ pub mod peaks;
 pub mod pipeline;
 mod program;
 pub mod publish;
+pub mod renditions;
 pub mod review;
 pub mod scene;
 pub mod status;

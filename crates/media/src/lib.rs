@@ -11,11 +11,13 @@
 
 mod assembly;
 mod clip;
+mod rendition;
 mod sound;
 mod tools;
 
 pub use assembly::{AssemblyScene, assembly_args, chapters_metadata};
 pub use clip::{ClipSpec, Motion, clip_args};
+pub use rendition::{RENDITION_HEIGHTS, rendition_args, rendition_video_kbps};
 pub use sound::{Sound, effect_args};
 pub use tools::{Tool, Tools};
 

@@ -39,5 +39,5 @@ pub mod webhook;
 
 pub use db::{DiscardedEvent, RefusedPage, StuckEvent, SyncStore};
 pub use error::{Result, SyncError};
-pub use mirror::{Mirror, MirrorConfig, asset_key, error_log_value};
+pub use mirror::{Mirror, MirrorConfig, asset_key, clip_key, error_log_value};
 pub use r2::{create_bucket, describe_r2_credentials, r2_secret_ids};

@@ -1,6 +1,6 @@
 //! The Notion rows the mirror writes and reads, and every property name, written once: `setup`
 //! builds and checks the schemas from these names, and the mirror writes and reads pages through
-//! [`TaskRow`] and [`AssetRow`].
+//! [`TaskRow`], [`AssetRow`] and [`ClipRow`].
 //!
 //! A row's fields are all optional: `to_properties` writes only the fields that are set (a status
 //! push sends Status, Updated, Error Log and Retry Status, nothing else), and `from_page` reads
@@ -279,12 +279,7 @@ impl AssetRow {
             Some(PropertyValue::Relation { ids, .. }) => ids.first().cloned(),
             _ => None,
         };
-        let version = match page.get(assets::VERSION) {
-            Some(PropertyValue::Number(Some(n))) if *n >= 0.0 && n.fract() == 0.0 => {
-                u32::try_from(*n as u64).ok()
-            }
-            _ => None,
-        };
+        let version = whole_number(page, assets::VERSION);
         let file = match page.get(assets::FILE) {
             Some(PropertyValue::Files(f)) => f.first().cloned(),
             _ => None,
@@ -300,6 +295,109 @@ impl AssetRow {
             file,
             notes: text(page, assets::NOTES),
         }
+    }
+}
+
+/// A row of the Videos or Audio database: one version of one scene's clip, narration or effect.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClipRow {
+    /// Name (the title), e.g. `Clip 03 v2`.
+    pub name: Option<String>,
+    /// Clip Number: the scene, 1–18.
+    pub clip_number: Option<u32>,
+    /// Type option: scene (Videos), narration or sfx (Audio).
+    pub clip_type: Option<String>,
+    /// Duration in seconds.
+    pub duration: Option<f64>,
+    /// Status option (the asset statuses, see [`asset_status`]).
+    pub status: Option<String>,
+    /// Task: the task's page.
+    pub task: Option<PageId>,
+    /// Version.
+    pub version: Option<u32>,
+    /// File.
+    pub file: Option<FileValue>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+impl ClipRow {
+    /// The properties to send: the fields that are set.
+    pub fn to_properties(&self) -> Vec<(String, PropertyValue)> {
+        let mut out: Vec<(String, PropertyValue)> = Vec::new();
+        let mut put = |name: &str, v: PropertyValue| out.push((name.into(), v));
+        if let Some(n) = &self.name {
+            put(clips::NAME, PropertyValue::title(n));
+        }
+        if let Some(n) = self.clip_number {
+            put(
+                clips::CLIP_NUMBER,
+                PropertyValue::Number(Some(f64::from(n))),
+            );
+        }
+        if let Some(t) = &self.clip_type {
+            put(clips::TYPE, PropertyValue::select(t));
+        }
+        if let Some(d) = self.duration {
+            // Tenths of a second are what a reviewer reads.
+            put(
+                clips::DURATION,
+                PropertyValue::Number(Some((d * 10.0).round() / 10.0)),
+            );
+        }
+        if let Some(s) = &self.status {
+            put(clips::STATUS, PropertyValue::select(s));
+        }
+        if let Some(t) = &self.task {
+            put(clips::TASK, PropertyValue::relation([t.clone()]));
+        }
+        if let Some(v) = self.version {
+            put(clips::VERSION, PropertyValue::Number(Some(f64::from(v))));
+        }
+        if let Some(f) = &self.file {
+            put(clips::FILE, PropertyValue::Files(vec![f.clone()]));
+        }
+        if let Some(n) = &self.notes {
+            put(clips::NOTES, PropertyValue::text(n));
+        }
+        out
+    }
+
+    /// What a page of the Videos or Audio database says.
+    pub fn from_page(page: &Page) -> Self {
+        let task = match page.get(clips::TASK) {
+            Some(PropertyValue::Relation { ids, .. }) => ids.first().cloned(),
+            _ => None,
+        };
+        let file = match page.get(clips::FILE) {
+            Some(PropertyValue::Files(f)) => f.first().cloned(),
+            _ => None,
+        };
+        let duration = match page.get(clips::DURATION) {
+            Some(PropertyValue::Number(Some(n))) => Some(*n),
+            _ => None,
+        };
+        ClipRow {
+            name: Some(page.title()),
+            clip_number: whole_number(page, clips::CLIP_NUMBER),
+            clip_type: text(page, clips::TYPE),
+            duration,
+            status: text(page, clips::STATUS),
+            task,
+            version: whole_number(page, clips::VERSION),
+            file,
+            notes: text(page, clips::NOTES),
+        }
+    }
+}
+
+/// A Number property holding a whole, non-negative number.
+fn whole_number(page: &Page, name: &str) -> Option<u32> {
+    match page.get(name) {
+        Some(PropertyValue::Number(Some(n))) if *n >= 0.0 && n.fract() == 0.0 => {
+            u32::try_from(*n as u64).ok()
+        }
+        _ => None,
     }
 }
 
@@ -392,5 +490,18 @@ mod tests {
             notes: Some("a note".into()),
         };
         assert_eq!(AssetRow::from_page(&page(asset.to_properties())), asset);
+
+        let clip = ClipRow {
+            name: Some("Clip 03 v2".into()),
+            clip_number: Some(3),
+            clip_type: Some("scene".into()),
+            duration: Some(6.4),
+            status: Some(asset_status::REJECTED.into()),
+            task: Some(PageId::new("p")),
+            version: Some(2),
+            file: None,
+            notes: Some("over 10 s".into()),
+        };
+        assert_eq!(ClipRow::from_page(&page(clip.to_properties())), clip);
     }
 }

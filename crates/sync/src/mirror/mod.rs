@@ -5,11 +5,13 @@
 //! - `push`: the out side, from the event log's outbox to Notion writes, task by task;
 //! - `task_pages`: the Tasks page of a task (find-or-create, status pushes);
 //! - `asset_rows`: the Assets rows of a task (find-or-create by Asset Key, row statuses);
-//! - `storage`: the file of an asset row per the channel's storage strategy;
+//! - `clip_rows`: the Videos and Audio rows of a task (the later gates' clips, the same way);
+//! - `storage`: the file of a row per the channel's storage strategy;
 //! - `pull`: the in side, from Tasks pages to the review service;
 //! - `loops`: the out and in loops.
 
 mod asset_rows;
+mod clip_rows;
 mod loops;
 mod pull;
 mod push;
@@ -28,6 +30,8 @@ use reviewdesk_core::{AssetName, ChannelId, Core, CoreError, Task, TaskId};
 use reviewdesk_notion::{DataSourceId, DatabaseId, NotionClient, PropertyValue, RichText, UserId};
 use reviewdesk_settings::SecretStore;
 use tokio::sync::Mutex as AsyncMutex;
+
+pub use clip_rows::clip_key;
 
 use crate::db::SyncStore;
 use crate::error::{Result, SyncError};
@@ -98,6 +102,10 @@ struct ChannelCtx {
     channel: ChannelConfig,
     tasks_ds: DataSourceId,
     assets_ds: DataSourceId,
+    /// The Videos data source, when the channel has the database.
+    videos_ds: Option<DataSourceId>,
+    /// The Audio data source, when the channel has the database.
+    audio_ds: Option<DataSourceId>,
     /// The shape the Tasks Status property has.
     status_shape: StatusShape,
     /// The uploader of the `r2` strategy.
@@ -372,6 +380,21 @@ impl Mirror {
                 .await?,
             "Assets",
         )?;
+        let mut clip_ds = Vec::new();
+        for (id, label) in [
+            (&cfg.notion.videos_database_id, "Videos"),
+            (&cfg.notion.audio_database_id, "Audio"),
+        ] {
+            clip_ds.push(match id {
+                Some(db) => Some(first(
+                    self.client.data_source_ids(&DatabaseId::new(db)).await?,
+                    label,
+                )?),
+                None => None,
+            });
+        }
+        let audio_ds = clip_ds.pop().flatten();
+        let videos_ds = clip_ds.pop().flatten();
         let schema = self.client.retrieve_data_source(&tasks_ds).await?;
         let status_shape = match schema
             .properties
@@ -401,6 +424,8 @@ impl Mirror {
             channel: cfg,
             tasks_ds,
             assets_ds,
+            videos_ds,
+            audio_ds,
             status_shape,
         };
         map.insert(channel.as_str().to_string(), ctx.clone());

@@ -11,6 +11,7 @@ use reviewdesk_notion::{
     Direction, Filter, Idempotency, Page, PageId, PageUpdate, Query, Sort, Timestamp,
 };
 
+use super::clip_rows::clips_at;
 use super::{ChannelCtx, Mirror, POLL_MARGIN_MS, affects_every_task, asset_key};
 use crate::error::{Result, SyncError};
 use crate::rows::{AssetRow, StatusShape, TaskRow, asset_status, assets, tasks};
@@ -228,7 +229,16 @@ impl Mirror {
                     && task.status.can_transition_to(s) =>
             {
                 let feedback = newest_entry(row.error_log.as_deref().unwrap_or_default());
-                let flags = self.rejected_rows(ctx, &task, &page.id).await?;
+                // The rows of the gate under review marked "rejected" are the flags.
+                let flags = match clips_at(task.status) {
+                    _ if task.status == Status::AssetsReady => {
+                        self.rejected_rows(ctx, &task, &page.id).await?
+                    }
+                    Some(kind) if task.status.reviewed_step() == Some(kind.step) => {
+                        self.rejected_clip_rows(ctx, &task, &page.id, kind).await?
+                    }
+                    _ => Vec::new(),
+                };
                 review
                     .reject(task.id, Some(flags), input.with_reason(feedback))
                     .await

@@ -11,6 +11,7 @@ use reviewdesk_core::task::error_log_line;
 use reviewdesk_core::{CoreError, Source, Status, Task, TaskId};
 use reviewdesk_notion::{Idempotency, PageId, PageUpdate};
 
+use super::clip_rows::clips_at;
 use super::{Mirror, PG_RESCAN_IDS, PUSH_TASKS, affects_every_task};
 use crate::db::{DiscardedEvent, StuckEvent};
 use crate::error::{Result, SyncError};
@@ -275,6 +276,20 @@ impl Mirror {
                     let flagged = self.rejected_flags(&task).await?;
                     self.mark_rows(&task, Some(&flagged), asset_status::REJECTED)
                         .await?;
+                }
+                if let Some(kind) = clips_at(to) {
+                    // The same order at the later gates: their clips before their status.
+                    self.publish_clips(&ctx, &task, &page, kind).await?;
+                }
+                if let Some(kind) = clips_at(from) {
+                    if from.approved_status() == Some(to) {
+                        self.mark_clip_rows(&task, kind, None, asset_status::APPROVED)
+                            .await?;
+                    } else if from.rejected_status() == Some(to) {
+                        let flagged = self.rejected_flags(&task).await?;
+                        self.mark_clip_rows(&task, kind, Some(&flagged), asset_status::REJECTED)
+                            .await?;
+                    }
                 }
                 if !superseded {
                     self.push_status(&ctx, &task, &page, to, ev.created_at)

@@ -1,4 +1,6 @@
-//! The file of an asset row, per the channel's storage strategy (`notion`, `r2`, `none`).
+//! The file of an asset or clip row, per the channel's storage strategy (`notion`, `r2`, `none`).
+
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use reviewdesk_core::Task;
@@ -12,10 +14,36 @@ use reviewdesk_notion::{
 use super::{ChannelCtx, Mirror};
 use crate::error::{Result, SyncError};
 
+/// What to send when a file is above the workspace's upload limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Oversize {
+    /// A quality-90 JPEG, downscaled until it fits (images).
+    Jpeg,
+    /// An H.264 copy at a lower height and rate (clips; needs ffmpeg).
+    Video,
+    /// No file: the row's Notes say where the original is.
+    Nothing,
+}
+
+/// A workspace file to attach to a row.
+pub(super) struct RowFile {
+    /// The file, relative to the workspace.
+    pub rel: PathBuf,
+    /// The name it gets in Notion.
+    pub filename: String,
+    /// Its MIME type.
+    pub content_type: &'static str,
+    /// What to send instead when it is too large.
+    pub oversize: Oversize,
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
 impl Mirror {
     /// The file of an asset version's row and, when the file is a smaller rendition, the note
-    /// that says so: uploaded to Notion (`notion`: 2 requests, a JPEG rendition above the
-    /// workspace's upload limit), put in R2 and linked (`r2`), or none (`none`).
+    /// that says so (see [`Mirror::row_file`]).
     pub(super) async fn asset_file(
         &self,
         ctx: &ChannelCtx,
@@ -23,8 +51,6 @@ impl Mirror {
         asset: &AssetRecord,
     ) -> Result<(Option<FileValue>, Option<String>)> {
         let version = asset.current_version;
-        let filename = format!("{}.v{version}.png", asset.name);
-        let mut notes: Option<String> = None;
         let rel = Workspace::asset_version_rel(
             &task.channel_id,
             task.id,
@@ -32,6 +58,36 @@ impl Mirror {
             &asset.name,
             version,
         );
+        self.row_file(
+            ctx,
+            task,
+            RowFile {
+                rel,
+                filename: format!("{}.v{version}.png", asset.name),
+                content_type: "image/png",
+                oversize: Oversize::Jpeg,
+            },
+        )
+        .await
+    }
+
+    /// The file of a row per the channel's storage strategy, and a note when what was sent is
+    /// not the original: uploaded to Notion (`notion`: 2 requests; above the workspace's upload
+    /// limit a smaller rendition, or nothing, per [`Oversize`]), put in R2 and linked (`r2`), or
+    /// none (`none`).
+    pub(super) async fn row_file(
+        &self,
+        ctx: &ChannelCtx,
+        task: &Task,
+        f: RowFile,
+    ) -> Result<(Option<FileValue>, Option<String>)> {
+        let RowFile {
+            rel,
+            filename,
+            content_type,
+            oversize,
+        } = f;
+        let mut notes: Option<String> = None;
         let file = match ctx.channel.storage_strategy {
             StorageStrategy::None => None,
             StorageStrategy::Notion => {
@@ -39,56 +95,23 @@ impl Mirror {
                 // users/me is read once per mirror (with the bot id) and gives the upload limit.
                 self.bot_id().await?;
                 let limit = *self.upload_limit.lock().unwrap_or_else(|e| e.into_inner());
-                let (bytes, filename, content_type) = match limit {
+                let sent = match limit {
                     Some(limit) if bytes.len() as u64 > limit => {
-                        let original = bytes.len();
-                        let (jpeg, w, h) =
-                            tokio::task::spawn_blocking(move || jpeg_rendition(&bytes, limit))
-                                .await
-                                .map_err(|e| {
-                                    SyncError::Setup(format!("rendition thread failed: {e}"))
-                                })??;
-                        notes = Some(format!(
-                            "The original PNG ({:.1} MB) is above this workspace's upload limit ({:.1} MB): this file is a JPEG rendition ({w}x{h}). The original is in the Review Desk workspace.",
-                            original as f64 / 1_048_576.0,
-                            limit as f64 / 1_048_576.0
-                        ));
-                        (jpeg, format!("{}.v{version}.jpg", asset.name), "image/jpeg")
+                        let (sent, note) = self
+                            .smaller(&rel, &filename, bytes, limit, oversize)
+                            .await?;
+                        notes = Some(note);
+                        sent
                     }
-                    _ => (bytes, filename.clone(), "image/png"),
+                    _ => Some((bytes, filename.clone(), content_type)),
                 };
-                let bytes = Bytes::from(bytes);
-                let up = if bytes.len() <= SINGLE_PART_MAX {
-                    let created = self
-                        .client
-                        .create_file_upload(
-                            &NewFileUpload {
-                                mode: UploadMode::SinglePart,
-                                filename: Some(filename.clone()),
-                                content_type: Some(content_type.into()),
-                            },
-                            Idempotency::Idempotent,
-                        )
-                        .await?;
-                    self.client
-                        .send_file_upload(
-                            &created.id,
-                            bytes,
-                            &filename,
-                            content_type,
-                            None,
-                            Idempotency::NotIdempotent,
-                        )
-                        .await?
-                } else {
-                    self.client
-                        .upload_file(&filename, content_type, bytes)
-                        .await?
-                };
-                Some(FileValue {
-                    name: filename,
-                    source: FileSource::Upload { id: up.id },
-                })
+                match sent {
+                    Some((bytes, filename, content_type)) => Some(
+                        self.upload_to_notion(Bytes::from(bytes), filename, content_type)
+                            .await?,
+                    ),
+                    None => None,
+                }
             }
             StorageStrategy::R2 => {
                 let bytes = self.read_workspace_file(&rel).await?;
@@ -105,15 +128,131 @@ impl Mirror {
                     .as_ref()
                     .ok_or_else(|| SyncError::Setup("the r2 uploader is not configured".into()))?;
                 let url = uploader
-                    .put(&object, Bytes::from(bytes), "image/png")
+                    .put(&object, Bytes::from(bytes), content_type)
                     .await?;
                 Some(FileValue {
-                    name: filename.clone(),
+                    name: filename,
                     source: FileSource::External { url },
                 })
             }
         };
         Ok((file, notes))
+    }
+
+    /// What to send for a file above the upload limit, and the note saying so: a rendition, or
+    /// nothing when none can be made (the row is still created; the original stays local).
+    async fn smaller(
+        &self,
+        rel: &Path,
+        filename: &str,
+        bytes: Vec<u8>,
+        limit: u64,
+        oversize: Oversize,
+    ) -> Result<(Option<(Vec<u8>, String, &'static str)>, String)> {
+        let original = bytes.len() as u64;
+        let stem = Path::new(filename)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let above = format!(
+            "The original ({:.1} MB) is above this workspace's upload limit ({:.1} MB)",
+            megabytes(original),
+            megabytes(limit)
+        );
+        match oversize {
+            Oversize::Jpeg => {
+                let (jpeg, w, h) =
+                    tokio::task::spawn_blocking(move || jpeg_rendition(&bytes, limit))
+                        .await
+                        .map_err(|e| SyncError::Setup(format!("rendition thread failed: {e}")))??;
+                Ok((
+                    Some((jpeg, format!("{stem}.jpg"), "image/jpeg")),
+                    format!(
+                        "{above}: this file is a JPEG rendition ({w}x{h}). The original is in the Review Desk workspace."
+                    ),
+                ))
+            }
+            Oversize::Video => {
+                let input = self.core.workspace.resolve(rel)?;
+                let scratch = tempfile::tempdir().map_err(|source| SyncError::Io {
+                    path: std::env::temp_dir().display().to_string(),
+                    source,
+                })?;
+                match reviewdesk_core::renditions::video_rendition(
+                    &self.core.worker_settings.tools,
+                    &input,
+                    scratch.path(),
+                    limit,
+                )
+                .await
+                {
+                    Ok(r) => Ok((
+                        Some((r.bytes, format!("{stem}.rendition.mp4"), "video/mp4")),
+                        format!(
+                            "{above}: this file is a smaller rendition (at most {}p). The original is in the Review Desk workspace.",
+                            r.height
+                        ),
+                    )),
+                    Err(e) => {
+                        tracing::warn!(
+                            "no rendition of {filename} small enough for Notion: {}",
+                            e.message
+                        );
+                        Ok((
+                            None,
+                            format!(
+                                "{above} and no smaller copy could be made ({}): no file here; the original is in the Review Desk workspace.",
+                                e.message
+                            ),
+                        ))
+                    }
+                }
+            }
+            Oversize::Nothing => Ok((
+                None,
+                format!("{above}: no file here; the original is in the Review Desk workspace."),
+            )),
+        }
+    }
+
+    /// Sends bytes with the File Upload API (single part up to 20 MB, multi-part above).
+    async fn upload_to_notion(
+        &self,
+        bytes: Bytes,
+        filename: String,
+        content_type: &'static str,
+    ) -> Result<FileValue> {
+        let up = if bytes.len() <= SINGLE_PART_MAX {
+            let created = self
+                .client
+                .create_file_upload(
+                    &NewFileUpload {
+                        mode: UploadMode::SinglePart,
+                        filename: Some(filename.clone()),
+                        content_type: Some(content_type.into()),
+                    },
+                    Idempotency::Idempotent,
+                )
+                .await?;
+            self.client
+                .send_file_upload(
+                    &created.id,
+                    bytes,
+                    &filename,
+                    content_type,
+                    None,
+                    Idempotency::NotIdempotent,
+                )
+                .await?
+        } else {
+            self.client
+                .upload_file(&filename, content_type, bytes)
+                .await?
+        };
+        Ok(FileValue {
+            name: filename,
+            source: FileSource::Upload { id: up.id },
+        })
     }
 }
 

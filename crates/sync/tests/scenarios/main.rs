@@ -113,6 +113,18 @@ async fn env_on(
     fast: bool,
     storage: &str,
 ) -> Option<Env> {
+    env_with_channel(db, test, double_cfg, fast, storage, "").await
+}
+
+/// Like [`env_on`], with `channel_yaml` appended to the channel file.
+async fn env_with_channel(
+    db: Db,
+    test: &str,
+    double_cfg: DoubleConfig,
+    fast: bool,
+    storage: &str,
+    channel_yaml: &str,
+) -> Option<Env> {
     let pg = match db {
         Db::Sqlite => None,
         Db::Postgres => Some(PgDatabase::create("rds_sync", test).await?),
@@ -129,7 +141,9 @@ async fn env_on(
     let yaml = dir.join("config/channels/default.yaml");
     std::fs::write(
         &yaml,
-        format!("channel_id: default\nchannel_name: Deep Sea\nstorage_strategy: {storage}\n"),
+        format!(
+            "channel_id: default\nchannel_name: Deep Sea\nstorage_strategy: {storage}\n{channel_yaml}"
+        ),
     )
     .unwrap();
     let c = client(&double, true);
@@ -284,6 +298,7 @@ fn has_file(p: &Page) -> bool {
     matches!(p.get("File"), Some(PropertyValue::Files(f)) if !f.is_empty())
 }
 
+mod clips;
 mod from_notion;
 mod lifecycle;
 mod mirror_state;
