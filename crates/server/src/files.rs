@@ -332,10 +332,18 @@ pub async fn workspace_file(
     Path(rel): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    let path = state
-        .core
-        .workspace
-        .resolve(&rel)
+    send_workspace_file(&state.core.workspace, &rel, &headers).await
+}
+
+/// A file inside `workspace` (regular files only, media and JSON inline, anything else as a
+/// download, always sandboxed); anything that would leave it is a 404.
+pub(crate) async fn send_workspace_file(
+    workspace: &reviewdesk_core::workspace::Workspace,
+    rel: &str,
+    headers: &HeaderMap,
+) -> Result<Response, HttpError> {
+    let path = workspace
+        .resolve(rel)
         .map_err(|_| HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
     let (content_type, inline) = served_type(&path);
     let presentation = Presentation {
@@ -343,7 +351,7 @@ pub async fn workspace_file(
         attachment: !inline,
         sandboxed: true,
     };
-    send_file(path, &headers, is_immutable(&rel), presentation).await
+    send_file(path, headers, is_immutable(rel), presentation).await
 }
 
 /// The page served when there is no built UI (not embedded at build time, or no index.html in

@@ -9,6 +9,7 @@
 mod error;
 mod files;
 mod guard;
+mod media;
 mod openapi;
 mod routes;
 mod webhook;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use error::HttpError;
+pub use media::{MediaServer, start_media_server};
 
 /// What the server needs to run.
 #[derive(Debug, Clone)]
