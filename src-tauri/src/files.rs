@@ -135,6 +135,23 @@ fn error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
     r
 }
 
+/// Tells the UI where media play from: `window.__REVIEWDESK_MEDIA__`, the base URL of the
+/// media server (`reviewdesk_server::start_media_server`), read-only. WebKitGTK's players fetch
+/// only http(s), so `<video>` and `<audio>` cannot use this scheme; images still do.
+pub fn media_plugin<R: tauri::Runtime>(base_url: Option<&str>) -> tauri::plugin::TauriPlugin<R> {
+    tauri::plugin::Builder::new("media")
+        .js_init_script(media_init_script(base_url))
+        .build()
+}
+
+fn media_init_script(base_url: Option<&str>) -> String {
+    // JSON is a JavaScript literal: the URL cannot break out of the string.
+    let value = serde_json::to_string(&base_url).unwrap_or_else(|_| "null".into());
+    format!(
+        "Object.defineProperty(window, '__REVIEWDESK_MEDIA__', {{ value: {value}, writable: false, configurable: false }});"
+    )
+}
+
 /// Serves requests off the UI thread (file reads block).
 pub fn serve_async(
     workspace: Option<Arc<Workspace>>,
@@ -153,6 +170,19 @@ pub fn serve_async(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_media_base_reaches_the_ui_as_a_quoted_literal() {
+        assert_eq!(
+            media_init_script(Some("http://127.0.0.1:4000/abc/")),
+            "Object.defineProperty(window, '__REVIEWDESK_MEDIA__', { value: \"http://127.0.0.1:4000/abc/\", writable: false, configurable: false });"
+        );
+        assert!(media_init_script(None).contains("value: null"));
+        assert!(
+            media_init_script(Some("x\"); alert(1); \""))
+                .contains(r#"value: "x\"); alert(1); \"""#)
+        );
+    }
 
     fn get(ws: &Workspace, uri: &str) -> Response<Vec<u8>> {
         respond(ws, &Request::get(uri).body(Vec::new()).unwrap())

@@ -31,6 +31,13 @@ fn main() -> std::process::ExitCode {
         .runtime()
         .ok()
         .map(|rt| Arc::new(rt.core.workspace.clone()));
+    // Clips and narrations play from a loopback HTTP server (see files::media_plugin); kept
+    // alive for the whole run.
+    let media = workspace.clone().and_then(|ws| {
+        tauri::async_runtime::block_on(reviewdesk_server::start_media_server(ws))
+            .inspect_err(|e| tracing::warn!("no media server, clips will not play: {e}"))
+            .ok()
+    });
 
     let app = tauri::Builder::default()
         // First: a second launch focuses the running window instead of starting another runtime.
@@ -39,6 +46,7 @@ fn main() -> std::process::ExitCode {
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
+        .plugin(files::media_plugin(media.as_ref().map(|m| m.base_url())))
         .manage(desktop)
         .register_asynchronous_uri_scheme_protocol(
             files::SCHEME,

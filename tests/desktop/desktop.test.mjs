@@ -257,7 +257,7 @@ async function openAt(app, id, status, timeout = 120_000) {
   await (await app.$('[data-testid=media-review]')).waitForExist({ timeout: 30_000 });
 }
 
-test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; the final gate shows the video and approves', async (t) => {
+test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; the final gate plays the video and approves', async (t) => {
   const env = desktopEnv('desktop-media');
   mkdirSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels'), { recursive: true });
   writeFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels', 'default.yaml'), QUICK_MEDIA_CHANNEL);
@@ -301,13 +301,35 @@ test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; t
   await openAt(app, id, 'audio_ready');
   await app.keys('a');
   await openAt(app, id, 'final_review', 240_000);
-  // The final gate shows the assembled video's player. (Playing it is checked in Chromium,
-  // tests/e2e/media.test.mjs: in this WebKitGTK window a clip or video from the app's file scheme
-  // fails to load, MEDIA_ERR_SRC_NOT_SUPPORTED, an open item of the issue.)
+  // The final gate plays the assembled video: WebKitGTK's player fetches it from the app's
+  // loopback media server (its players refuse the reviewdesk: scheme).
   const src = await app.execute(() =>
     document.querySelector('[data-testid=media-item][data-step=assembly] video')?.getAttribute('src'),
   );
+  assert.match(src ?? '', /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{64}\//);
   assert.match(decodeURIComponent(src ?? ''), new RegExp(`final/${id}_final\\.mp4$`));
+  const playback = () =>
+    app.execute(() => {
+      const v = document.querySelector('[data-testid=media-item][data-step=assembly] video');
+      return { error: v?.error?.code ?? null, duration: v?.duration ?? 0, time: v?.currentTime ?? 0, ready: v?.readyState ?? 0 };
+    });
+  await app.waitUntil(async () => (await playback()).ready >= 1 || (await playback()).error !== null, {
+    timeout: 30_000,
+    timeoutMsg: 'the final video never loaded its metadata',
+  });
+  const loaded = await playback();
+  assert.equal(loaded.error, null, 'the final video loads');
+  assert.ok(loaded.duration > 10, `the final video lasts ${loaded.duration} s`);
+  await app.execute(() => {
+    const v = document.querySelector('[data-testid=media-item][data-step=assembly] video');
+    v.muted = true;
+    void v.play();
+  });
+  await app.waitUntil(async () => (await playback()).time > 0.2, {
+    timeout: 30_000,
+    timeoutMsg: 'the final video did not play',
+  });
+  await app.execute(() => document.querySelector('[data-testid=media-item][data-step=assembly] video').pause());
   await app.keys('a');
   await app.execute(() => (location.hash = '#/'));
   await (await app.$(`[data-testid=card][data-task-id="${id}"][data-status=published]`)).waitForExist({ timeout: 120_000 });

@@ -91,7 +91,10 @@ async fn nothing_is_served_without_the_secret_outside_the_workspace_or_for_anoth
     // A page that rebinds its own name to 127.0.0.1 sends its own Host.
     let rebound = http
         .get(format!("{base}p/video/clip_01.mp4"))
-        .header("host", format!("attacker.example:{}", server.local_addr().port()))
+        .header(
+            "host",
+            format!("attacker.example:{}", server.local_addr().port()),
+        )
         .send()
         .await
         .unwrap();

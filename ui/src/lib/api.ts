@@ -72,6 +72,8 @@ export const api = {
   subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription =>
     transport.subscribe(onEvent, onState),
   fileUrl: (relPath: string): string => transport.fileUrl(relPath),
+  /** Where a `<video>` or `<audio>` plays a workspace file from. */
+  mediaUrl: (relPath: string): string => transport.mediaUrl(relPath),
   /** Tray entries and notifications asking to show a task or the settings (desktop only). */
   onNavigate: (handler: (nav: Navigation) => void): Subscription =>
     transport.onNavigate?.(handler) ?? { close() {} },

@@ -81,6 +81,25 @@ describe('TauriTransport.fileUrl', () => {
   });
 });
 
+describe('TauriTransport.mediaUrl', () => {
+  it('plays from the media server the app announced, the path encoded', () => {
+    mockConvertFileSrc('linux');
+    (globalThis as { __REVIEWDESK_MEDIA__?: string }).__REVIEWDESK_MEDIA__ = 'http://127.0.0.1:4100/s3cr3t/';
+    try {
+      expect(new TauriTransport().mediaUrl('p/video/clip 01.mp4')).toBe(
+        'http://127.0.0.1:4100/s3cr3t/p%2Fvideo%2Fclip%2001.mp4',
+      );
+    } finally {
+      delete (globalThis as { __REVIEWDESK_MEDIA__?: string }).__REVIEWDESK_MEDIA__;
+    }
+  });
+
+  it('falls back to the file scheme without one', () => {
+    mockConvertFileSrc('linux');
+    expect(new TauriTransport().mediaUrl('p/a.mp3')).toBe(`reviewdesk://localhost/${encodeURIComponent('p/a.mp3')}`);
+  });
+});
+
 describe('TauriTransport.subscribe', () => {
   it('delivers domain events once live, and none after close', async () => {
     mockIPC(() => null, { shouldMockEvents: true });

@@ -99,6 +99,16 @@ export class TauriTransport implements Transport {
     return convertFileSrc(relPath, FILE_SCHEME);
   }
 
+  /**
+   * Media from the app's loopback media server: WebKitGTK's players fetch only http(s), never
+   * the `reviewdesk:` scheme. The server's base URL (with its per-launch secret) is set by the
+   * Rust side before the UI loads; without it, the scheme (images and downloads still work).
+   */
+  mediaUrl(relPath: string): string {
+    const base = (globalThis as { __REVIEWDESK_MEDIA__?: unknown }).__REVIEWDESK_MEDIA__;
+    return typeof base === 'string' && base !== '' ? base + encodeURIComponent(relPath) : this.fileUrl(relPath);
+  }
+
   onNavigate(handler: (nav: Navigation) => void): Subscription {
     const sub: Listeners = new Listeners([
       listen<string>(EVENTS.openTask, (e) => {

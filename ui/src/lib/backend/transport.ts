@@ -39,6 +39,8 @@ export interface Transport {
   subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription;
   /** A URL the webview can load for a file relative to the workspace. */
   fileUrl(relPath: string): string;
+  /** A URL a `<video>` or `<audio>` can play a workspace file from (may differ from `fileUrl`). */
+  mediaUrl(relPath: string): string;
   /** Navigation requested by the host (tray, notifications). Absent: the host never asks. */
   onNavigate?(handler: (nav: Navigation) => void): Subscription;
 }

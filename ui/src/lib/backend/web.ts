@@ -116,6 +116,10 @@ export class WebTransport implements Transport {
     return webFileUrl(this.base, relPath);
   }
 
+  mediaUrl(relPath: string): string {
+    return this.fileUrl(relPath);
+  }
+
   /** A browser has no tray or native notifications to navigate from. */
   onNavigate(_handler: (nav: Navigation) => void): Subscription {
     return { close() {} };
