@@ -2,10 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, demo, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
-import { QUICK_MEDIA_CHANNEL } from '../e2e/harness.mjs';
 
 async function openTask(app, id) {
   const card = await app.$(`[data-testid=card][data-task-id="${id}"]`);
@@ -257,18 +256,21 @@ async function openAt(app, id, status, timeout = 120_000) {
   await (await app.$('[data-testid=media-review]')).waitForExist({ timeout: 30_000 });
 }
 
-test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; the final gate plays the video and approves', async (t) => {
+test("desktop: make run's sample task goes to Upload Complete from the window with the built-in steps: a clip flagged and rejected at Videos Ready, Audio Ready approved, the final video played and approved", async (t) => {
+  // No channel file: the built-in executors (ffmpeg, espeak-ng), exactly what `make run` gives.
   const env = desktopEnv('desktop-media');
-  mkdirSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels'), { recursive: true });
-  writeFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels', 'default.yaml'), QUICK_MEDIA_CHANNEL);
   const id = demo(env);
-  cli(env, ['review', 'approve', id]);
-  cli(env, ['worker', '--until-idle']);
   const d = await launch(env);
   t.after(() => d.close());
   const { app } = d;
+  const started = Date.now();
+  const stage = (what) => console.log(`# ${what} after ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-  await openAt(app, id, 'video_ready');
+  await openTask(app, id);
+  await app.keys('a');
+  // The window's worker makes 18 composites and 18 clips of 10 s at 1920x1080.
+  await openAt(app, id, 'video_ready', 600_000);
+  stage('Videos Ready');
   const clip = await app.$('[data-testid=media-item][data-item=clip_02]');
   await clip.waitForExist({ timeout: 30_000 });
   await app.execute(() => document.querySelector('[data-testid=media-item][data-item=clip_02]').focus());
@@ -299,8 +301,10 @@ test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; t
 
   await app.keys('a');
   await openAt(app, id, 'audio_ready');
+  stage('Audio Ready');
   await app.keys('a');
-  await openAt(app, id, 'final_review', 240_000);
+  await openAt(app, id, 'final_review', 600_000);
+  stage('Ready for Review');
   // The final gate plays the assembled video: WebKitGTK's player fetches it from the app's
   // loopback media server (its players refuse the reviewdesk: scheme).
   const src = await app.execute(() =>
@@ -334,5 +338,13 @@ test('desktop: flag a clip and reject at Videos Ready; approve at Audio Ready; t
   await app.execute(() => (location.hash = '#/'));
   await (await app.$(`[data-testid=card][data-task-id="${id}"][data-status=published]`)).waitForExist({ timeout: 120_000 });
   const done = JSON.parse(cli(env, ['task', 'show', id, '--json']));
-  assert.ok(done.audit.filter((a) => a.decision === 'approve' && a.source === 'desktop').length >= 3);
+  assert.equal(done.audit.filter((a) => a.decision === 'approve' && a.source === 'desktop').length, 4, 'approved at all four gates in the window');
+  // Published to the channel's folder: the video and its sidecar.
+  const published = join(env.workspace, 'published', 'default');
+  const files = readdirSync(published);
+  const video = files.find((f) => f.endsWith('.mp4'));
+  assert.ok(video && statSync(join(published, video)).size > 100_000, files.join(' '));
+  const sidecar = JSON.parse(readFileSync(join(published, files.find((f) => f.endsWith('.json'))), 'utf8'));
+  assert.equal(sidecar.title, 'Demo: Secrets of the deep sea');
+  assert.equal(sidecar.chapters.length, 18);
 });
