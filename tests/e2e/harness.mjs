@@ -126,9 +126,10 @@ export async function getJson(url) {
 }
 
 /** A full test fixture; `close()` tears it all down. */
-export async function fixture(label, { tasks = 1 } = {}) {
+export async function fixture(label, { tasks = 1, env: extraEnv = {} } = {}) {
   preflight();
   const env = makeEnv(label);
+  Object.assign(env.env, extraEnv);
   const ids = [];
   for (let i = 0; i < tasks; i++) ids.push(demo(env));
   const server = await serve(env);

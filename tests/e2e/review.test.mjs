@@ -158,13 +158,20 @@ test('open the board, review 22 images, flag two by keyboard, reject with feedba
 });
 
 test('approve all with the A key: the task leaves the gate and composites begin', async (t) => {
-  const f = await fixture('approve');
+  // A machine without espeak-ng: the status bar says so from the start, naming the package.
+  const f = await fixture('approve', { env: { REVIEWDESK_ESPEAK_NG: '/nonexistent/espeak-ng' } });
   t.after(() => f.close());
   const { page, server } = f;
   const [id] = f.ids;
 
   await page.goto(server.url);
   await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+  const missing = page.locator('[data-testid=missing-programs]');
+  await missing.waitFor();
+  assert.match(await missing.innerText(), /espeak-ng is not installed/);
+  const why = await missing.getAttribute('title');
+  assert.match(why, /sudo apt-get install espeak-ng/);
+  assert.match(why, /built-in audio step cannot run/);
   await openFromBoard(page, id);
   // Record every status the UI shows for the card (the updates arrive over SSE, no reload).
   await page.evaluate(() => {

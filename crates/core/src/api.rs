@@ -116,6 +116,9 @@ pub struct AppStatus {
     pub mirror: MirrorState,
     /// Tasks waiting at a review gate.
     pub waiting_for_review: u32,
+    /// Programs the built-in steps need and this machine lacks: what to install, and which steps
+    /// cannot run until then. `None` when every built-in step can run.
+    pub missing_programs: Option<String>,
 }
 
 /// An error as the UI receives it: a stable code and a message a creator can act on.

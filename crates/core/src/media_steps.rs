@@ -37,6 +37,39 @@ pub fn tools_needed(step: Step) -> &'static [Tool] {
     }
 }
 
+/// What this machine lacks to run the built-in steps of these channels: which programs, the
+/// package that installs them, and which steps cannot run until then; `None` when every built-in
+/// step can run. The worker says it when it starts, and the status bar shows it.
+pub fn missing_programs(channels: &[ChannelConfig], tools: &Tools) -> Option<String> {
+    let mut missing: Vec<Tool> = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
+    for step in Step::ALL {
+        let builtin = channels
+            .iter()
+            .any(|c| c.executor_for(step) == crate::config::ExecutorConfig::Builtin);
+        if !builtin {
+            continue;
+        }
+        let lacking = tools.missing(tools_needed(step));
+        if !lacking.is_empty() {
+            steps.push(step);
+        }
+        missing.extend(lacking);
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    missing.sort();
+    missing.dedup();
+    let names: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    Some(format!(
+        "{}; until then the built-in {} step{} cannot run (a task waits there with its work kept, and goes on by itself once it is installed)",
+        Tools::install_hint(&missing),
+        names.join(", "),
+        if names.len() == 1 { "" } else { "s" }
+    ))
+}
+
 /// The built-in executor of one of steps 3–7 for one channel.
 #[derive(Debug, Clone)]
 pub struct MediaExecutor {

@@ -178,6 +178,12 @@ impl Worker {
         shutdown: Option<watch::Receiver<bool>>,
         until_idle: bool,
     ) -> Result<()> {
+        if let Some(message) = crate::media_steps::missing_programs(
+            &self.core.channels(),
+            &self.core.worker_settings.tools,
+        ) {
+            tracing::warn!("{message}");
+        }
         // On PostgreSQL, work made claimable by any machine (a new task, a decision, a released
         // lease) is announced with NOTIFY; wake this process's idle slots at once.
         let listener = {

@@ -298,6 +298,10 @@ impl AppRuntime {
                 None => MirrorState::Off { hint: off.into() },
             },
             waiting_for_review: waiting as u32,
+            missing_programs: reviewdesk_core::media_steps::missing_programs(
+                &self.core.channels(),
+                &self.core.worker_settings.tools,
+            ),
         })
     }
 

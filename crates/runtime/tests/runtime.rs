@@ -273,3 +273,54 @@ async fn check_connection_without_database_ids_says_to_run_init() {
     assert!(e.to_string().contains("reviewdesk notion init"), "{e}");
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_names_missing_programs_their_package_and_the_steps_they_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = WorkerSettings::default();
+    settings.tools.ffmpeg = "/nonexistent/ffmpeg".into();
+    let lacking = TestCore::new()
+        .worker_settings(settings)
+        .open_in(dir.path())
+        .await;
+    let rt = AppRuntime::start(
+        lacking.clone(),
+        RuntimeOptions {
+            watch_files: false,
+            run_worker: false,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let said = rt
+        .status()
+        .await
+        .unwrap()
+        .missing_programs
+        .expect("ffmpeg is missing");
+    assert!(
+        said.starts_with("ffmpeg is not installed: install with `sudo apt-get install ffmpeg`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the built-in video, audio, sfx, assembly steps cannot run"),
+        "{said}"
+    );
+    rt.shutdown().await.unwrap();
+
+    // Every program there: nothing to say.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = AppRuntime::start(
+        core(&dir).await,
+        RuntimeOptions {
+            watch_files: false,
+            run_worker: false,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rt.status().await.unwrap().missing_programs, None);
+    rt.shutdown().await.unwrap();
+}

@@ -327,7 +327,8 @@ pub fn document() -> Value {
             "AppStatus": {"type": "object", "required": ["worker", "mirror", "waiting_for_review"], "properties": {
                 "worker": {"type": "object", "required": ["state"], "properties": {"state": string_enum(&["idle", "working", "paused", "stopped"])}},
                 "mirror": {"type": "object", "required": ["state"], "properties": {"state": string_enum(&["off", "connected", "error"])}},
-                "waiting_for_review": {"type": "integer", "minimum": 0}
+                "waiting_for_review": {"type": "integer", "minimum": 0},
+                "missing_programs": {"type": ["string", "null"], "description": "Programs the built-in steps need and this machine lacks, with the package to install and the steps that cannot run until then"}
             }}
         }}
     });

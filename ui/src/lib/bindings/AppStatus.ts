@@ -17,4 +17,9 @@ mirror: MirrorState,
 /**
  * Tasks waiting at a review gate.
  */
-waiting_for_review: number, };
+waiting_for_review: number, 
+/**
+ * Programs the built-in steps need and this machine lacks: what to install, and which steps
+ * cannot run until then. `None` when every built-in step can run.
+ */
+missing_programs: string | null, };
