@@ -218,7 +218,7 @@ impl ReviewService {
                     .collect(),
                 // At a later gate the flags name items of the step under review (`clip_03`).
                 (Some(names), gate) => {
-                    let step = gate.reviewed_step().expect("a gate reviews a step");
+                    let step = flagged_step(gate);
                     let items: std::collections::HashSet<String> = self
                         .core
                         .store
@@ -253,10 +253,18 @@ impl ReviewService {
             }
             if let Some(step) = gate.reviewed_step() {
                 // Only the flagged items, or with none flagged the whole step, run again.
-                tr.effects.push(Effect::ReopenStep {
-                    step,
-                    items: (!flagged.is_empty()).then(|| flagged.clone()),
-                });
+                let step_flagged = flagged_step(gate);
+                let items = (!flagged.is_empty()).then(|| flagged.clone());
+                if step_flagged != step && items.is_some() {
+                    // Effects flagged at Ready for Review: those effects, then the whole video.
+                    tr.effects.push(Effect::ReopenStep {
+                        step: step_flagged,
+                        items,
+                    });
+                    tr.effects.push(Effect::ReopenStep { step, items: None });
+                } else {
+                    tr.effects.push(Effect::ReopenStep { step, items });
+                }
             }
             changes.push(Change {
                 id: t.id,
@@ -402,5 +410,16 @@ impl ReviewService {
             out.push(self.core.store.task(*id).await?);
         }
         Ok(out)
+    }
+}
+
+/// The step whose items a rejection at `gate` may flag: the step under review, except at Ready
+/// for Review, where they are the sound effects. Those have no gate of their own (they are made
+/// after Audio Ready) and are first heard in the final video; flagging one there remakes it and
+/// then the whole video.
+fn flagged_step(gate: Status) -> Step {
+    match gate {
+        Status::FinalReview => Step::Sfx,
+        g => g.reviewed_step().unwrap_or(Step::Assets),
     }
 }

@@ -111,7 +111,7 @@ describe('flags on clips and narration', () => {
   it('only the step under review can be flagged', () => {
     expect(flaggableStep('video_ready')).toBe('video');
     expect(flaggableStep('audio_ready')).toBe('audio');
-    expect(flaggableStep('final_review')).toBeNull();
+    expect(flaggableStep('final_review')).toBe('sfx');
     expect(flaggableStep('assets_ready')).toBeNull();
   });
   it('F toggles a flag; a note flags and is kept', () => {

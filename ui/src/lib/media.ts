@@ -110,13 +110,19 @@ export function isGalleryOnlyKey(e: KeyLike): boolean {
   return a !== null && GALLERY_ONLY.has(a);
 }
 
-/** The step whose items can be flagged at a gate: the one under review (clips, narration). */
+/**
+ * The step whose items can be flagged at a gate: the one under review (clips, narration), and at
+ * Ready for Review the sound effects, which have no gate of their own (flagging one remakes it,
+ * then the whole video).
+ */
 export function flaggableStep(status: Status): Step | null {
   switch (status) {
     case 'video_ready':
       return 'video';
     case 'audio_ready':
       return 'audio';
+    case 'final_review':
+      return 'sfx';
     default:
       return null;
   }

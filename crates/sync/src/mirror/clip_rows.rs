@@ -61,7 +61,9 @@ pub(super) const EFFECTS: ClipKind = ClipKind {
     label: "Effect",
 };
 
-/// The clip rows a gate shows: published when a task reaches it, marked on its decision.
+/// The clip rows a gate shows: published when a task reaches it, marked on its decision; the
+/// rows marked "rejected" there are the rejection's flags (effects at Ready for Review, see
+/// `ReviewService::reject`).
 pub(super) fn clips_at(gate: Status) -> Option<ClipKind> {
     match gate {
         Status::VideoReady => Some(SCENE_CLIPS),

@@ -234,9 +234,7 @@ impl Mirror {
                     _ if task.status == Status::AssetsReady => {
                         self.rejected_rows(ctx, &task, &page.id).await?
                     }
-                    Some(kind) if task.status.reviewed_step() == Some(kind.step) => {
-                        self.rejected_clip_rows(ctx, &task, &page.id, kind).await?
-                    }
+                    Some(kind) => self.rejected_clip_rows(ctx, &task, &page.id, kind).await?,
                     _ => Vec::new(),
                 };
                 review
