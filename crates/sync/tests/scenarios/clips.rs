@@ -2,6 +2,8 @@
 //! clip too large for the workspace sent as a rendition, and flags set on those rows acting
 //! like the desktop's.
 
+use reviewdesk_core::Step;
+
 use super::*;
 
 /// Every media step made by a short ffmpeg command, so the later gates come in seconds. The
@@ -273,5 +275,72 @@ async fn later_gates_publish_their_clips_and_take_flags_and_decisions_from_notio
     assert_eq!(effects.len(), 18);
     assert!(effects.iter().all(|r| has_file(r)));
     assert_eq!(notion_status(&e, &page).await, "Ready for Review");
+
+    // Effects have no gate of their own: one flagged at Ready for Review is remade, then the
+    // final video, and the task comes back to Ready for Review without stopping at a gate.
+    let effect_4 = effects
+        .iter()
+        .find(|r| number(r, "Clip Number") == Some(4.0))
+        .unwrap();
+    e.double
+        .edit_page_as(
+            effect_4.id.as_str(),
+            &ana,
+            &json!({"properties":{"Status":{"select":{"name":"rejected"}}}}),
+        )
+        .unwrap();
+    let log = format!(
+        "{}\nthe rain in scene 4 is too harsh",
+        e.core.store.task(task.id).await.unwrap().error_log
+    );
+    e.double
+        .edit_page_as(
+            &page,
+            &ana,
+            &json!({"properties":{
+                "Status":{"select":{"name":"Video Error"}},
+                "Error Log":{"rich_text":[{"type":"text","text":{"content":log}}]}}}),
+        )
+        .unwrap();
+    e.mirror.pull_once().await.unwrap();
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::VideoError
+    );
+    let audit = e.core.store.audit(task.id).await.unwrap();
+    let rej = audit.iter().rev().find(|a| a.decision == "reject").unwrap();
+    assert_eq!(rej.flagged, ["sfx_04"]);
+    review.retry(task.id, desk()).await.unwrap();
+    run_worker(&e.core).await;
+    assert_eq!(
+        e.core.store.task(task.id).await.unwrap().status,
+        Status::FinalReview
+    );
+    let versions: std::collections::BTreeMap<String, u32> = e
+        .core
+        .store
+        .checkpoints_of_steps(task.id, &[Step::Sfx, Step::Assembly])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.item, c.version))
+        .collect();
+    assert_eq!(versions["sfx_04"], 2);
+    assert_eq!(versions["final"], 2, "the video is made again");
+    assert_eq!(
+        versions.values().filter(|v| **v == 1).count(),
+        17,
+        "the other effects are kept"
+    );
+    push_until_done(&e.mirror, Duration::from_secs(60)).await;
+    let audio = rows_of(&e, &e.ids.audio_database_id, &page).await;
+    let effect_rows = |n: u32| {
+        audio
+            .iter()
+            .filter(|r| text(r, "Type") == "sfx" && number(r, "Clip Number") == Some(f64::from(n)))
+            .count()
+    };
+    assert_eq!(effect_rows(4), 2, "v1 and v2");
+    assert_eq!(effect_rows(5), 1);
     e.finish().await;
 }
