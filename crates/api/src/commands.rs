@@ -6,6 +6,7 @@ use reviewdesk_core::api::{
     RejectRequest, SceneEdit,
 };
 use reviewdesk_core::peaks::Peaks;
+use reviewdesk_core::publish::Chapter;
 use reviewdesk_core::scene::{PlannedScene, Scene};
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
@@ -259,6 +260,30 @@ impl Command for MediaPeaks {
             &core.workspace,
             &self.file,
             &core.worker_settings.tools.ffmpeg,
+        )
+        .await?)
+    }
+}
+
+/// The chapters of a video in the workspace (the final video's chapter marks).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct MediaChapters {
+    /// The file, relative to the workspace (the assembly output's `file`).
+    pub file: String,
+}
+
+impl Command for MediaChapters {
+    const NAME: &'static str = "media_chapters";
+    const SUMMARY: &'static str = "The chapters of a video in the workspace (start and title)";
+    const DOORS: Doors = Doors::both(Http::get("/media/chapters").names_task().validates());
+    type Output = Vec<Chapter>;
+    async fn run(self, app: &App, _source: Source) -> Result<Vec<Chapter>, CommandError> {
+        let core = &app.runtime()?.core;
+        Ok(reviewdesk_core::publish::chapters_of(
+            &core.workspace,
+            &self.file,
+            &core.worker_settings.tools.ffprobe,
         )
         .await?)
     }

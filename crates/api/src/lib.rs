@@ -216,6 +216,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<FlagAsset>();
     v.command::<EditScene>();
     v.command::<MediaPeaks>();
+    v.command::<MediaChapters>();
     v.command::<BulkApprove>();
     v.command::<BulkReject>();
     v.command::<Retry>();

@@ -14,7 +14,7 @@ use crate::ids::TaskId;
 use crate::task::ErrorCategory;
 
 /// One chapter of the published video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Chapter {
     /// Where it starts, in seconds.
     pub start_seconds: f64,
@@ -77,6 +77,26 @@ pub struct Published {
     pub video: PathBuf,
     /// Its sidecar.
     pub sidecar: PathBuf,
+}
+
+/// The chapters of a workspace video (`rel`), for the final gate's chapter marks. A path outside
+/// the workspace or a missing file is [`CoreError::NotFound`]; a file ffprobe cannot read is
+/// [`CoreError::Invalid`].
+pub async fn chapters_of(
+    ws: &crate::workspace::Workspace,
+    rel: &str,
+    ffprobe: &str,
+) -> crate::error::Result<Vec<Chapter>> {
+    let path = ws.resolve(rel)?;
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Err(crate::error::CoreError::NotFound {
+            what: "file",
+            id: rel.to_string(),
+        });
+    }
+    read_chapters(ffprobe, &path)
+        .await
+        .map_err(|f| crate::error::CoreError::invalid("file", f.message))
 }
 
 /// Reads a video's chapters with ffprobe.

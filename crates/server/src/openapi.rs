@@ -51,7 +51,7 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
             other => json!({"name": other, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}}),
         })
         .collect();
-    if name == "media_peaks" {
+    if name == "media_peaks" || name == "media_chapters" {
         params.push(json!({"name": "file", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "description": "a file relative to the workspace"}));
     }
     if name == "list_tasks" {
@@ -272,6 +272,10 @@ pub fn document() -> Value {
             "Empty": {"type": "object"},
             "ApproveRequest": {"type": "object", "properties": {"note": nullable("string")}},
             "RejectRequest": {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "string", "pattern": "\\S"}, "flags": {"type": ["array", "null"], "items": {"type": "string"}}}},
+            "Chapter": {"type": "object", "required": ["start_seconds", "title"], "properties": {
+                "start_seconds": {"type": "number", "minimum": 0},
+                "title": {"type": "string"}
+            }},
             "Peaks": {"type": "object", "required": ["duration_ms", "peaks"], "properties": {
                 "duration_ms": {"type": "integer", "minimum": 0},
                 "peaks": {"type": "array", "minItems": 200, "maxItems": 200, "items": {"type": "integer", "minimum": 0, "maximum": 255}}

@@ -1,6 +1,7 @@
 // The one api module of the UI: typed calls over whichever transport hosts the core.
 import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
+import type { Chapter } from './bindings/Chapter';
 import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
@@ -57,6 +58,7 @@ export const api = {
   flag: (id: string, name: string, flagged: boolean, note: string | null = null): Promise<null> =>
     transport.call('flag_asset', { id, name, body: { flagged, note } }),
   peaks: (file: string): Promise<Peaks> => transport.call('media_peaks', { file }),
+  chapters: (file: string): Promise<Chapter[]> => transport.call('media_chapters', { file }),
   editScene: (id: string, scene: number, body: SceneEdit): Promise<Scene> =>
     transport.call('edit_scene', { id, scene: String(scene), body }),
   bulkApprove: (task_ids: string[], reason: string | null = null): Promise<Task[]> =>

@@ -3,6 +3,7 @@ import type { FileState } from './bindings/FileState';
 import type { Step } from './bindings/Step';
 import type { StepOutput } from './bindings/StepOutput';
 import {
+  chapterTime,
   flaggableStep,
   flaggedItems,
   isGalleryOnlyKey,
@@ -144,5 +145,14 @@ describe('waveformPath', () => {
     expect(bars[0]).toBe('0 13.50h1v1.00h-1z');
     expect(bars[1]).toBe('1 0.00h1v28.00h-1z');
     expect(bars[2].startsWith('2 ')).toBe(true);
+  });
+});
+
+describe('chapterTime', () => {
+  it('reads like YouTube chapter stamps', () => {
+    expect(chapterTime(0)).toBe('0:00');
+    expect(chapterTime(65.9)).toBe('1:05');
+    expect(chapterTime(3903)).toBe('1:05:03');
+    expect(chapterTime(-1)).toBe('0:00');
   });
 });

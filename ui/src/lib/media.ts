@@ -190,3 +190,12 @@ export function waveformPath(peaks: readonly number[], height: number): string {
     })
     .join('');
 }
+
+/** A chapter's start as the final video's chapter list shows it: `m:ss` (`1:05:03` past an hour). */
+export function chapterTime(seconds: number): string {
+  const t = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const s = String(t % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
