@@ -240,6 +240,19 @@ test('Videos Ready: playable clips, a missing one, two flagged and remade; Audio
   assert.deepEqual([shown.width, shown.height], [1920, 1080]);
   // Each scene lasts as long as its narration: 1 s of tone here, about 1.1 s as MP3 (the encoder pads).
   assert.ok(shown.duration > 17.5 && shown.duration < 21, `the final video lasts ${shown.duration} s`);
+  // Chapter marks under the final video, one per scene; a click seeks there.
+  const chapters = page.locator('[data-testid=chapter]');
+  await chapters.first().waitFor();
+  assert.equal(await chapters.count(), 18);
+  assert.equal(await page.locator('[data-testid=chapter-marks] .mark').count(), 18);
+  const third = Number(await chapters.nth(2).getAttribute('data-start'));
+  assert.ok(third > 1, `chapter 3 starts at ${third} s`);
+  await chapters.nth(2).click();
+  await page.waitForFunction(
+    (at) => Math.abs(document.querySelector('[data-testid=media-item][data-step=assembly] video').currentTime - at) < 0.5,
+    third,
+    { timeout: 10_000 },
+  );
   await screenshot(page, 'media-final-review.png');
   const approveFinal = page.waitForResponse((r) => r.url().endsWith(`/api/tasks/${id}/approve`));
   await page.keyboard.press('a');

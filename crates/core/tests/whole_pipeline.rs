@@ -582,3 +582,54 @@ async fn a_waveform_is_computed_once_per_content_and_only_for_workspace_audio() 
     let e = peaks(ws, "notes.txt", "ffmpeg").await.unwrap_err();
     assert!(matches!(e, CoreError::Invalid { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn a_videos_chapters_are_read_for_the_final_gate_and_only_from_the_workspace() {
+    use reviewdesk_core::CoreError;
+    use reviewdesk_core::publish::chapters_of;
+    let OpenCore { core, dir: _dir } = TestCore::new().open().await;
+    let ws = &core.workspace;
+    let rel = "channels/default/projects/t/final/t_final.mp4";
+    let file = ws.root().join(rel);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let meta = ws.root().join("chapters.txt");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=The surface\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Into the dark\n",
+    )
+    .unwrap();
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=3:size=160x90:rate=10",
+            "-i",
+        ])
+        .arg(&meta)
+        .args(["-map_chapters", "1", "-c:v", "libx264", "-preset", "ultrafast"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let chapters = chapters_of(ws, rel, "ffprobe").await.unwrap();
+    let got: Vec<(f64, &str)> = chapters
+        .iter()
+        .map(|c| (c.start_seconds, c.title.as_str()))
+        .collect();
+    assert_eq!(got, [(0.0, "The surface"), (1.5, "Into the dark")]);
+    for bad in ["../outside.mp4", "/etc/passwd", "channels/none.mp4"] {
+        let e = chapters_of(ws, bad, "ffprobe").await.unwrap_err();
+        assert!(
+            matches!(e, CoreError::NotFound { .. } | CoreError::PathEscape(_)),
+            "{bad}: {e}"
+        );
+    }
+    // Not a video: no chapters, and never a server error.
+    match chapters_of(ws, "chapters.txt", "ffprobe").await {
+        Ok(c) => assert!(c.is_empty()),
+        Err(e) => assert!(matches!(e, CoreError::Invalid { .. }), "{e}"),
+    }
+}
