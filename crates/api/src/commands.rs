@@ -430,6 +430,22 @@ impl Command for GetStatus {
     }
 }
 
+/// Help → Copy diagnostics: a report for a bug report, without secrets.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetDiagnostics {}
+
+impl Command for GetDiagnostics {
+    const NAME: &'static str = "get_diagnostics";
+    const SUMMARY: &'static str = "A report for bug reports: version, folders, channels, media programs, worker and mirror state, the last 200 log lines; no secrets";
+    const DOORS: Doors = Doors::both(Http::get("/diagnostics"));
+    type Output = crate::Diagnostics;
+    async fn run(self, app: &App, _: Source) -> Result<crate::Diagnostics, CommandError> {
+        let logs = reviewdesk_core::context::default_data_dir().join("logs");
+        Ok(crate::diagnostics(app, &logs).await)
+    }
+}
+
 /// Pauses the worker after its current item.
 #[derive(Debug, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,7 @@
 
 mod app;
 mod commands;
+mod diagnostics;
 mod error;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use ts_rs::TS;
 
 pub use app::App;
 pub use commands::*;
+pub use diagnostics::{Diagnostics, LOG_LINES, diagnostics};
 pub use error::{CommandError, ErrorKind};
 
 /// One app function: its arguments are the implementing struct (one JSON object, the same over
@@ -224,6 +226,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Cancel>();
     v.command::<ListChannels>();
     v.command::<GetStatus>();
+    v.command::<GetDiagnostics>();
     v.command::<PauseWorker>();
     v.command::<ResumeWorker>();
     v.command::<GetSettings>();

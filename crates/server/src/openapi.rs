@@ -272,6 +272,7 @@ pub fn document() -> Value {
             "Empty": {"type": "object"},
             "ApproveRequest": {"type": "object", "properties": {"note": nullable("string")}},
             "RejectRequest": {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "string", "pattern": "\\S"}, "flags": {"type": ["array", "null"], "items": {"type": "string"}}}},
+            "Diagnostics": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
             "Chapter": {"type": "object", "required": ["start_seconds", "title"], "properties": {
                 "start_seconds": {"type": "number", "minimum": 0},
                 "title": {"type": "string"}

@@ -3,6 +3,7 @@ import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
 import type { Chapter } from './bindings/Chapter';
 import type { ChannelSummary } from './bindings/ChannelSummary';
+import type { Diagnostics } from './bindings/Diagnostics';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
@@ -69,6 +70,7 @@ export const api = {
   cancel: (id: string, reason: string | null = null): Promise<Task> =>
     transport.call('cancel', { id, body: { reason } }),
   status: (): Promise<AppStatus> => transport.call('get_status', {}),
+  diagnostics: (): Promise<Diagnostics> => transport.call('get_diagnostics', {}),
   pauseWorker: (): Promise<AppStatus> => transport.call('pause_worker', {}),
   resumeWorker: (): Promise<AppStatus> => transport.call('resume_worker', {}),
   subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription =>
