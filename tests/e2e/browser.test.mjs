@@ -114,3 +114,24 @@ test('New task from the board: the form creates a queued task the worker takes t
   assert.equal(detail.history[0].source, 'browser', 'created through the browser');
   assert.deepEqual(f.errors, [], 'no uncaught page errors');
 });
+
+test('Help → Copy diagnostics shows the report (version, state, the log) ready to paste', async (t) => {
+  const f = await fixture('diagnostics');
+  t.after(() => f.close());
+  const { page, context, server } = f;
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  await page.goto(server.url);
+  await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+  await page.keyboard.press('?');
+  await page.locator('[data-testid=copy-diagnostics]').click();
+  const report = page.locator('[data-testid=diagnostics]');
+  await report.waitFor();
+  const text = await report.inputValue();
+  assert.match(text, /^Review Desk \d+\.\d+\.\d+ \(linux/);
+  assert.match(text, /Started: yes/);
+  assert.match(text, /Worker: /);
+  assert.match(text, /Media programs: ffmpeg/);
+  await page.locator('[data-testid=diagnostics-said]', { hasText: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), text);
+  assert.deepEqual(f.errors, []);
+});
