@@ -137,7 +137,11 @@ fn newest_log(dir: &Path) -> Option<(String, Vec<String>)> {
     let newest = std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("reviewdesk.log"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("reviewdesk.log")
+        })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .max()?
         .1;

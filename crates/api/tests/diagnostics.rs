@@ -22,7 +22,7 @@ fn settings(dir: &std::path::Path) -> SettingsService {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_names_versions_channels_programs_and_state_ends_with_the_log_and_holds_no_secret()
-{
+ {
     let dir = tempfile::tempdir().unwrap();
     let core = TestCore::new().open_in(dir.path()).await;
     let rt = AppRuntime::start(
@@ -45,7 +45,10 @@ async fn the_report_names_versions_channels_programs_and_state_ends_with_the_log
 
     let app = App::desktop(Ok(rt.clone()), Ok(settings(dir.path())));
     let text = diagnostics(&app, &logs).await.text;
-    assert!(text.starts_with(&format!("Review Desk {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.starts_with(&format!("Review Desk {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
     for fact in [
         "Started: yes",
         "Channel default",

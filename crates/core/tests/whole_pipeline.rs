@@ -609,7 +609,14 @@ async fn a_videos_chapters_are_read_for_the_final_gate_and_only_from_the_workspa
             "-i",
         ])
         .arg(&meta)
-        .args(["-map_chapters", "1", "-c:v", "libx264", "-preset", "ultrafast"])
+        .args([
+            "-map_chapters",
+            "1",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
         .arg(&file)
         .status()
         .unwrap();
@@ -628,7 +635,8 @@ async fn a_videos_chapters_are_read_for_the_final_gate_and_only_from_the_workspa
         );
     }
     // Not a video: no chapters, and never a server error.
-    match chapters_of(ws, "chapters.txt", "ffprobe").await {
+    std::fs::write(ws.root().join("notes.txt"), "not a video").unwrap();
+    match chapters_of(ws, "notes.txt", "ffprobe").await {
         Ok(c) => assert!(c.is_empty()),
         Err(e) => assert!(matches!(e, CoreError::Invalid { .. }), "{e}"),
     }

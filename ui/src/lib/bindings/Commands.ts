@@ -4,6 +4,8 @@ import type { ApproveRequest } from "./ApproveRequest";
 import type { BulkRequest } from "./BulkRequest";
 import type { CancelRequest } from "./CancelRequest";
 import type { ChannelSummary } from "./ChannelSummary";
+import type { Chapter } from "./Chapter";
+import type { Diagnostics } from "./Diagnostics";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
@@ -92,6 +94,11 @@ body: SceneEdit, }; result: Scene };
  * The file, relative to the workspace (a step output's `file`).
  */
 file: string, }; result: Peaks };
+  media_chapters: { args: { 
+/**
+ * The file, relative to the workspace (the assembly output's `file`).
+ */
+file: string, }; result: Array<Chapter> };
   bulk_approve: { args: { 
 /**
  * The tasks and a note.
@@ -123,6 +130,7 @@ id: TaskId,
 body: CancelRequest, }; result: Task };
   list_channels: { args: Record<symbol, never>; result: Array<ChannelSummary> };
   get_status: { args: Record<symbol, never>; result: AppStatus };
+  get_diagnostics: { args: Record<symbol, never>; result: Diagnostics };
   pause_worker: { args: Record<symbol, never>; result: AppStatus };
   resume_worker: { args: Record<symbol, never>; result: AppStatus };
   get_settings: { args: Record<symbol, never>; result: SettingsView };
@@ -157,6 +165,7 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   flag_asset: { method: "PUT", path: "/api/tasks/{id}/assets/{name}/flag", body: "json" },
   edit_scene: { method: "PUT", path: "/api/tasks/{id}/scenes/{scene}", body: "json" },
   media_peaks: { method: "GET", path: "/api/media/peaks", body: "none" },
+  media_chapters: { method: "GET", path: "/api/media/chapters", body: "none" },
   bulk_approve: { method: "POST", path: "/api/bulk/approve", body: "json" },
   bulk_reject: { method: "POST", path: "/api/bulk/reject", body: "json" },
   retry: { method: "POST", path: "/api/tasks/{id}/retry", body: "empty" },
@@ -164,9 +173,10 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   cancel: { method: "POST", path: "/api/tasks/{id}/cancel", body: "json" },
   list_channels: { method: "GET", path: "/api/channels", body: "none" },
   get_status: { method: "GET", path: "/api/status", body: "none" },
+  get_diagnostics: { method: "GET", path: "/api/diagnostics", body: "none" },
   pause_worker: { method: "POST", path: "/api/worker/pause", body: "empty" },
   resume_worker: { method: "POST", path: "/api/worker/resume", body: "empty" },
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "media_peaks", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties"];
