@@ -21,14 +21,25 @@ impl Mirror {
         only: Option<&[String]>,
         status: &str,
     ) -> Result<()> {
-        let assets = self.core.store.assets(task.id).await?;
-        for a in assets {
-            if let Some(only) = only
-                && !only.iter().any(|n| n == a.name.as_str())
-            {
-                continue;
-            }
-            let key = asset_key(task.id, &a.name, a.current_version);
+        let keys = self
+            .core
+            .store
+            .assets(task.id)
+            .await?
+            .into_iter()
+            .filter(|a| only.is_none_or(|only| only.iter().any(|n| n == a.name.as_str())))
+            .map(|a| asset_key(task.id, &a.name, a.current_version));
+        self.set_row_status(keys, status).await
+    }
+
+    /// Sets the Status of the rows published under these keys (an Assets, Videos or Audio row:
+    /// the property is the same select in each); a key with no page yet is passed over.
+    pub(super) async fn set_row_status(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+        status: &str,
+    ) -> Result<()> {
+        for key in keys {
             if let Some(Some(page)) = self.store.page(&key).await? {
                 let update = PageUpdate {
                     properties: AssetRow {

@@ -8,9 +8,7 @@ use std::path::Path;
 
 use reviewdesk_core::store::StepCheckpoint;
 use reviewdesk_core::{AssetName, Status, Step, Task};
-use reviewdesk_notion::{
-    DataSourceId, Filter, Idempotency, NewPage, PageId, PageParent, PageUpdate, Query,
-};
+use reviewdesk_notion::{DataSourceId, Filter, NewPage, PageId, PageParent, Query};
 
 use super::storage::{Oversize, RowFile};
 use super::{ChannelCtx, Mirror};
@@ -94,6 +92,22 @@ fn file_kind(output: &str) -> (&'static str, Oversize) {
     }
 }
 
+/// The query for a task's rows of `kind` (those with this Status only, when given).
+fn rows_query(task_page: &PageId, kind: ClipKind, status: Option<&str>) -> Query {
+    let mut all = vec![
+        Filter::relation_contains(clips::TASK, task_page),
+        Filter::select_equals(clips::TYPE, kind.row_type),
+    ];
+    if let Some(status) = status {
+        all.push(Filter::select_equals(clips::STATUS, status));
+    }
+    Query {
+        filter: Some(Filter::And(all)),
+        page_size: Some(100),
+        ..Query::default()
+    }
+}
+
 impl Mirror {
     fn clip_ds(ctx: &ChannelCtx, kind: ClipKind) -> Option<&DataSourceId> {
         match kind.database {
@@ -152,17 +166,7 @@ impl Mirror {
         // (a replay after a crash creates nothing twice).
         let existing = self
             .client
-            .query_data_source(
-                ds,
-                &Query {
-                    filter: Some(Filter::And(vec![
-                        Filter::relation_contains(clips::TASK, page),
-                        Filter::select_equals(clips::TYPE, kind.row_type),
-                    ])),
-                    page_size: Some(100),
-                    ..Query::default()
-                },
-            )
+            .query_data_source(ds, &rows_query(page, kind, None))
             .await?;
         for p in &existing {
             let row = ClipRow::from_page(p);
@@ -259,26 +263,13 @@ impl Mirror {
         only: Option<&[String]>,
         status: &str,
     ) -> Result<()> {
-        for (_, c) in self.current_clips(task, kind).await? {
-            if only.is_some_and(|only| !only.contains(&c.item)) {
-                continue;
-            }
-            let key = clip_key(task, kind.step, &c.item, c.version);
-            if let Some(Some(page)) = self.store.page(&key).await? {
-                let update = PageUpdate {
-                    properties: ClipRow {
-                        status: Some(status.into()),
-                        ..ClipRow::default()
-                    }
-                    .to_properties(),
-                    in_trash: None,
-                };
-                self.client
-                    .update_page(&PageId::new(page), &update, Idempotency::Idempotent)
-                    .await?;
-            }
-        }
-        Ok(())
+        let keys = self
+            .current_clips(task, kind)
+            .await?
+            .into_iter()
+            .filter(|(_, c)| only.is_none_or(|only| only.contains(&c.item)))
+            .map(|(_, c)| clip_key(task, kind.step, &c.item, c.version));
+        self.set_row_status(keys, status).await
     }
 
     /// The items under review at `kind`'s gate whose current-version row is marked "rejected"
@@ -295,18 +286,7 @@ impl Mirror {
         };
         let rows = self
             .client
-            .query_data_source(
-                ds,
-                &Query {
-                    filter: Some(Filter::And(vec![
-                        Filter::relation_contains(clips::TASK, page),
-                        Filter::select_equals(clips::TYPE, kind.row_type),
-                        Filter::select_equals(clips::STATUS, asset_status::REJECTED),
-                    ])),
-                    page_size: Some(100),
-                    ..Query::default()
-                },
-            )
+            .query_data_source(ds, &rows_query(page, kind, Some(asset_status::REJECTED)))
             .await?;
         let current = self.current_clips(task, kind).await?;
         let mut out: Vec<AssetName> = Vec::new();
