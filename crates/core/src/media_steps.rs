@@ -140,13 +140,7 @@ impl MediaExecutor {
 
     /// The length of a media file in seconds, by ffprobe.
     async fn duration(&self, file: &Path, shown: &str) -> Result<f64, StepFailure> {
-        let out = crate::program::ffprobe_stdout(
-            &self.tools.ffprobe,
-            &reviewdesk_media::duration_args(file),
-        )
-        .await?;
-        reviewdesk_media::parse_duration(&String::from_utf8_lossy(&out), shown)
-            .map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))
+        crate::renditions::probe_duration(&self.tools.ffprobe, file, shown).await
     }
 
     async fn clip(&self, job: &ItemJob, output: &Path) -> Result<ItemOutput, StepFailure> {

@@ -14,16 +14,27 @@ use crate::task::ErrorCategory;
 /// How long one rendition may take (a 10 s clip takes a few seconds on 2 cores).
 const RENDITION_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// A media file's duration in seconds, by ffprobe; `shown` names the file in the error (a
+/// missing ffprobe is a configuration failure, an unreadable file a permanent one).
+pub(crate) async fn probe_duration(
+    ffprobe: &str,
+    file: &Path,
+    shown: &str,
+) -> Result<f64, StepFailure> {
+    let out = ffprobe_stdout(ffprobe, &reviewdesk_media::duration_args(file)).await?;
+    reviewdesk_media::parse_duration(&String::from_utf8_lossy(&out), shown)
+        .map_err(|e| StepFailure::new(ErrorCategory::Permanent, e.to_string()))
+}
+
 /// A media file's duration in seconds; `None` when ffprobe is missing or cannot read it.
 pub async fn duration_secs(tools: &Tools, file: &Path) -> Option<f64> {
-    let out = ffprobe_stdout(
+    probe_duration(
         tools.program(Tool::Ffprobe),
-        &reviewdesk_media::duration_args(file),
+        file,
+        &file.display().to_string(),
     )
     .await
-    .ok()?;
-    reviewdesk_media::parse_duration(&String::from_utf8_lossy(&out), &file.display().to_string())
-        .ok()
+    .ok()
 }
 
 /// A smaller copy of a video.
