@@ -264,6 +264,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ids, rt) = runtime(&dir, &double).await;
         let mirror = rt.mirror().expect("the mirror runs");
+        // One pull resolves the channel's databases (waiting for the mirror's own start-up
+        // resolution if it is under way), so no read of the mirror is in flight past the 429.
+        mirror.pull_once().await.unwrap();
         // The mirror meets a final 429: every caller of its token waits for Retry-After.
         double.inject_fault(
             FaultRule::next(1, FaultKind::Status(429))
@@ -281,7 +284,7 @@ mod tests {
             .expect("the 429")
             .at_ms;
         // The check reads the Videos database after the 429 (the check starts after it); the
-        // mirror may have read it once before, when it resolved the channel's databases.
+        // mirror read it before, when it resolved the channel's databases.
         let videos = ids.videos_database_id.clone().unwrap();
         let check_reads: Vec<u64> = log
             .iter()
