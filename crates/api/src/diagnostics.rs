@@ -62,6 +62,7 @@ pub async fn diagnostics(app: &App, log_dir: &Path) -> Diagnostics {
                         reviewdesk_core::config::ExecutorConfig::Command { program, .. } => {
                             format!("{s}=command({program})")
                         }
+                        paid => format!("{s}={}", paid.provider().unwrap_or("paid")),
                     })
                     .collect();
                 let _ = writeln!(

@@ -98,7 +98,7 @@ pub struct PublishSettings {
 }
 
 /// Which executor runs a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "executor", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExecutorConfig {
     /// The built-in local implementation (placeholder art, composites, ffmpeg clips and
@@ -116,6 +116,248 @@ pub enum ExecutorConfig {
         #[serde(default = "default_timeout")]
         timeout_secs: u64,
     },
+    /// Gemini image generation (step 1, assets). Characters and props are asked for on a plain
+    /// `background` colour, which is removed locally (the model returns no transparency).
+    Gemini {
+        /// `gemini-2.5-flash-image` (default), `gemini-3-pro-image-preview`, …
+        #[serde(default = "default_gemini_model")]
+        model: String,
+        /// The channel's look, added to every prompt ("flat vector art, muted colours").
+        #[serde(default)]
+        style: Option<String>,
+        /// The plain colour asked for behind characters and props, as `#rrggbb`.
+        #[serde(default = "default_key_colour")]
+        background: String,
+        /// Assets whose current version goes with every other asset's request as a reference
+        /// (e.g. the protagonist, so the others match it); at most 3 work well.
+        #[serde(default)]
+        references: Vec<String>,
+        /// `1K`, `2K` or `4K` (3 Pro only); the model's default when missing.
+        #[serde(default)]
+        image_size: Option<String>,
+        /// Another host (a proxy, a regional endpoint); `GEMINI_BASE_URL` overrides.
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+    /// Kling image-to-video (step 3, video): each approved composite becomes a clip.
+    Kling {
+        /// `kling-v2-5-turbo` (default), `kling-v2-6`, `kling-v2-1`, …
+        #[serde(default = "default_kling_model")]
+        model: String,
+        /// `std` (720p, default) or `pro` (1080p).
+        #[serde(default = "default_kling_mode")]
+        mode: String,
+        /// Seconds of each clip: 5 or 10 (default).
+        #[serde(default = "default_kling_duration")]
+        duration: u32,
+        /// What to keep out of every clip.
+        #[serde(default)]
+        negative_prompt: Option<String>,
+        /// Another host (`https://api-beijing.klingai.com`); `KLING_BASE_URL` overrides.
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+    /// ElevenLabs: narration (step 4, audio) with text-to-speech, or sound effects (step 5, sfx)
+    /// with sound generation.
+    Elevenlabs {
+        /// `eleven_multilingual_v2` for narration, `eleven_text_to_sound_v2` for effects
+        /// (the defaults).
+        #[serde(default)]
+        model: Option<String>,
+        /// The narration voice (required for narration).
+        #[serde(default)]
+        voice_id: Option<String>,
+        /// Narration voice settings, 0–1 (the voice's own when missing).
+        #[serde(default)]
+        stability: Option<f32>,
+        /// How close to the original voice, 0–1.
+        #[serde(default)]
+        similarity_boost: Option<f32>,
+        /// Speaking speed, 0.7–1.2.
+        #[serde(default)]
+        speed: Option<f32>,
+        /// Seconds of each sound effect, 0.5–30 (default 10, a clip's length).
+        #[serde(default)]
+        duration_secs: Option<f32>,
+        /// How closely an effect follows its description, 0–1 (default 0.3).
+        #[serde(default)]
+        prompt_influence: Option<f32>,
+        /// Another host; `ELEVENLABS_BASE_URL` overrides.
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+}
+
+impl ExecutorConfig {
+    /// The paid provider behind this executor (`gemini`, `kling`, `elevenlabs`), if any.
+    pub fn provider(&self) -> Option<&'static str> {
+        match self {
+            ExecutorConfig::Gemini { .. } => Some("gemini"),
+            ExecutorConfig::Kling { .. } => Some("kling"),
+            ExecutorConfig::Elevenlabs { .. } => Some("elevenlabs"),
+            ExecutorConfig::Builtin | ExecutorConfig::Command { .. } => None,
+        }
+    }
+
+    /// What is wrong with this executor for `step`, as `steps.<step>…: why` lines' tails.
+    fn check(&self, step: Step) -> std::result::Result<(), String> {
+        let unit = |v: Option<f32>, field: &str, lo: f32, hi: f32| match v {
+            Some(x) if !(lo..=hi).contains(&x) => {
+                Err(format!(".{field}: {x} is outside {lo}–{hi}"))
+            }
+            _ => Ok(()),
+        };
+        match self {
+            ExecutorConfig::Builtin => Ok(()),
+            ExecutorConfig::Command {
+                program,
+                timeout_secs,
+                ..
+            } => {
+                if program.trim().is_empty() {
+                    return Err(".program is empty".into());
+                }
+                if *timeout_secs == 0 {
+                    return Err(".timeout_secs must be at least 1".into());
+                }
+                Ok(())
+            }
+            ExecutorConfig::Gemini {
+                model,
+                background,
+                image_size,
+                base_url,
+                ..
+            } => {
+                if step != Step::Assets {
+                    return Err(": gemini makes the assets of step 1 (steps.assets)".into());
+                }
+                check_name(model, "model")?;
+                if parse_hex_colour(background).is_none() {
+                    return Err(format!(
+                        ".background: {background:?} is not a colour like #00ff00"
+                    ));
+                }
+                if let Some(s) = image_size
+                    && !["1K", "2K", "4K"].contains(&s.as_str())
+                {
+                    return Err(format!(".image_size: {s:?} is not 1K, 2K or 4K"));
+                }
+                check_base_url(base_url.as_deref())
+            }
+            ExecutorConfig::Kling {
+                model,
+                mode,
+                duration,
+                negative_prompt,
+                base_url,
+            } => {
+                if step != Step::Video {
+                    return Err(": kling makes the clips of step 3 (steps.video)".into());
+                }
+                check_name(model, "model")?;
+                if !["std", "pro"].contains(&mode.as_str()) {
+                    return Err(format!(".mode: {mode:?} is not std or pro"));
+                }
+                if ![5, 10].contains(duration) {
+                    return Err(format!(".duration: {duration} is not 5 or 10 (seconds)"));
+                }
+                if negative_prompt
+                    .as_ref()
+                    .is_some_and(|n| n.chars().count() > 2500)
+                {
+                    return Err(".negative_prompt: longer than 2500 characters".into());
+                }
+                check_base_url(base_url.as_deref())
+            }
+            ExecutorConfig::Elevenlabs {
+                model,
+                voice_id,
+                stability,
+                similarity_boost,
+                speed,
+                duration_secs,
+                prompt_influence,
+                base_url,
+            } => {
+                match step {
+                    Step::Audio => match voice_id {
+                        Some(v) => check_name(v, "voice_id")?,
+                        None => {
+                            return Err(".voice_id is missing: the narration needs an ElevenLabs voice id (Voices → ID in ElevenLabs)".into());
+                        }
+                    },
+                    Step::Sfx => {}
+                    _ => {
+                        return Err(
+                            ": elevenlabs makes narration (steps.audio) and sound effects (steps.sfx)"
+                                .into(),
+                        );
+                    }
+                }
+                if let Some(m) = model {
+                    check_name(m, "model")?;
+                }
+                unit(*stability, "stability", 0.0, 1.0)?;
+                unit(*similarity_boost, "similarity_boost", 0.0, 1.0)?;
+                unit(*speed, "speed", 0.7, 1.2)?;
+                unit(*duration_secs, "duration_secs", 0.5, 30.0)?;
+                unit(*prompt_influence, "prompt_influence", 0.0, 1.0)?;
+                check_base_url(base_url.as_deref())
+            }
+        }
+    }
+}
+
+fn check_name(v: &str, field: &str) -> std::result::Result<(), String> {
+    if v.is_empty()
+        || v.len() > 100
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(".{field}: {v:?} is not a valid name"));
+    }
+    Ok(())
+}
+
+fn check_base_url(url: Option<&str>) -> std::result::Result<(), String> {
+    match url {
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(format!(
+            ".base_url: {u:?} must start with https:// (or http:// for a local proxy)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `#rrggbb` as RGB.
+pub fn parse_hex_colour(s: &str) -> Option<[u8; 3]> {
+    let h = s.strip_prefix('#')?;
+    if h.len() != 6 || !h.is_ascii() {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
+fn default_gemini_model() -> String {
+    "gemini-2.5-flash-image".into()
+}
+
+fn default_key_colour() -> String {
+    "#00ff00".into()
+}
+
+fn default_kling_model() -> String {
+    "kling-v2-5-turbo".into()
+}
+
+fn default_kling_mode() -> String {
+    "std".into()
+}
+
+fn default_kling_duration() -> u32 {
+    10
 }
 
 fn default_args() -> String {
@@ -152,9 +394,16 @@ pub struct ChannelConfig {
     /// Inactive channels get no new work.
     #[serde(default = "default_true")]
     pub is_active: bool,
-    /// Daily budget in USD (informational).
+    /// What paid generators may spend in one day, in US dollars; no limit when missing. A paid
+    /// item that would pass it waits for the next day (or a raised budget).
     #[serde(default)]
     pub budget_daily_usd: Option<f64>,
+    /// The time zone whose midnight starts the budget day (`Europe/Berlin`); UTC when missing.
+    #[serde(default)]
+    pub budget_time_zone: Option<String>,
+    /// This channel's prices over the price table (`kling/kling-v2-5-turbo/std: { usd: 0.042, per: second }`).
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::costs::PriceSpec>,
     /// Counts of characters, environments and props.
     #[serde(default)]
     pub asset_counts: AssetCountsConfig,
@@ -206,6 +455,8 @@ impl ChannelConfig {
             priority: Priority::Normal,
             is_active: true,
             budget_daily_usd: None,
+            budget_time_zone: None,
+            prices: BTreeMap::new(),
             asset_counts: AssetCountsConfig::default(),
             steps: BTreeMap::new(),
             narration: NarrationVoice::default(),
@@ -261,21 +512,16 @@ impl ChannelConfig {
                     "steps.{name}: unknown step; expected one of assets, composites, video, audio, sfx, assembly, upload"
                 )));
             }
-            match exec {
-                ExecutorConfig::Command {
-                    program,
-                    timeout_secs,
-                    ..
-                } => {
-                    if program.trim().is_empty() {
-                        return Err(bad(format!("steps.{name}.program is empty")));
-                    }
-                    if *timeout_secs == 0 {
-                        return Err(bad(format!("steps.{name}.timeout_secs must be at least 1")));
-                    }
-                }
-                ExecutorConfig::Builtin => {}
+            if let Some(step) = Step::parse(name) {
+                exec.check(step)
+                    .map_err(|why| bad(format!("steps.{name}{why}")))?;
             }
+        }
+        if let Some(tz) = &cfg.budget_time_zone {
+            crate::costs::parse_time_zone(tz).map_err(bad)?;
+        }
+        for (k, p) in &cfg.prices {
+            crate::costs::check_price(k, p).map_err(|e| bad(format!("prices.{e}")))?;
         }
         Ok(cfg)
     }
@@ -298,6 +544,19 @@ impl ChannelConfig {
             .get(step.as_str())
             .cloned()
             .unwrap_or(ExecutorConfig::Builtin)
+    }
+
+    /// The daily budget, if the channel has one.
+    pub fn budget(&self) -> Option<crate::costs::Usd> {
+        self.budget_daily_usd.map(crate::costs::Usd::from_dollars)
+    }
+
+    /// The time zone of the budget day (checked when the file was read).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.budget_time_zone
+            .as_deref()
+            .and_then(|t| crate::costs::parse_time_zone(t).ok())
+            .unwrap_or(chrono_tz::UTC)
     }
 }
 
@@ -361,6 +620,10 @@ pub struct WorkerSettings {
     /// The media programs of the built-in steps 3–6 (`REVIEWDESK_FFMPEG`, `REVIEWDESK_FFPROBE`,
     /// `REVIEWDESK_ESPEAK_NG`; names on PATH by default).
     pub tools: reviewdesk_media::Tools,
+    /// The time budgets and the cost ledger go by (tests move it a day on).
+    pub clock: crate::costs::Clock,
+    /// Keys and waits of the paid executors.
+    pub providers: crate::provider_steps::ProviderSettings,
 }
 
 impl Default for WorkerSettings {
@@ -372,6 +635,8 @@ impl Default for WorkerSettings {
             retry_schedule: [60, 300, 900, 3600].map(Duration::from_secs).to_vec(),
             max_attempts: 5,
             tools: reviewdesk_media::Tools::default(),
+            clock: crate::costs::Clock::default(),
+            providers: crate::provider_steps::ProviderSettings::default(),
         }
     }
 }

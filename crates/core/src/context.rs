@@ -80,6 +80,10 @@ pub struct Core {
     pub work_available: tokio::sync::Notify,
     /// Worker timings.
     pub worker_settings: WorkerSettings,
+    /// What paid generators cost (the shipped defaults under `<config>/prices.yaml`).
+    pub prices: crate::costs::PriceTable,
+    /// The paid providers' clients, shared by every task.
+    pub providers: crate::provider_steps::ProviderClients,
 }
 
 impl Core {
@@ -103,6 +107,7 @@ impl Core {
             None => WorkerSettings::from_env()?,
         };
         let channels = load_channels(&config_dir.join("channels"))?;
+        let prices = crate::costs::PriceTable::load(&config_dir)?;
         let store = Store::connect(&url).await?;
         store.sync_channels(&channels).await?;
         Ok(Arc::new(Core {
@@ -113,6 +118,8 @@ impl Core {
             channels: RwLock::new(channels),
             work_available: tokio::sync::Notify::new(),
             worker_settings,
+            prices,
+            providers: Default::default(),
         }))
     }
 

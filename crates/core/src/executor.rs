@@ -66,6 +66,9 @@ pub struct ItemJob {
     pub task_title: String,
     /// The task's topic.
     pub task_topic: String,
+    /// The attempt this run is (1 for the first; a paid job's id includes it, so a new attempt
+    /// after a failed job starts a new one).
+    pub attempt: u32,
     /// Where a long item reports how far it got.
     pub progress: ItemProgress,
 }
@@ -107,6 +110,17 @@ pub struct ItemOutput {
     pub staged: Option<StagedFile>,
     /// Something the reviewer should know about this item (a narration longer than its clip).
     pub warning: Option<String>,
+    /// What a paid executor was billed for this item (the units the provider reported).
+    pub paid: Option<Paid>,
+}
+
+/// A paid call's bill, for the cost ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paid {
+    /// Provider, model, units and price.
+    pub quote: crate::costs::Quote,
+    /// The provider's request or job id.
+    pub correlation_id: Option<String>,
 }
 
 impl ItemOutput {
@@ -164,6 +178,9 @@ pub struct StepFailure {
     pub category: ErrorCategory,
     /// What happened and what to do (secrets already redacted).
     pub message: String,
+    /// Nothing failed: the step cannot go on yet (its channel's budget is spent for the day).
+    /// The task waits in its status without counting an attempt and looks again later.
+    pub waits: bool,
 }
 
 impl StepFailure {
@@ -172,6 +189,16 @@ impl StepFailure {
         StepFailure {
             category,
             message: message.into(),
+            waits: false,
+        }
+    }
+
+    /// A step that waits (see [`StepFailure::waits`]).
+    pub fn waiting(message: impl Into<String>) -> Self {
+        StepFailure {
+            category: ErrorCategory::Configuration,
+            message: message.into(),
+            waits: true,
         }
     }
 }
@@ -198,27 +225,29 @@ pub trait StepExecutor: Send + Sync {
     fn concurrency(&self) -> usize;
     /// Short description for logs.
     fn describe(&self) -> String;
+    /// What one item will cost, for a paid executor: held against the channel's budget before
+    /// the item starts. Free executors cost nothing.
+    fn quote(&self, _job: &ItemJob) -> Result<Option<crate::costs::Quote>, StepFailure> {
+        Ok(None)
+    }
 }
 
-/// Builds the executor configured for a step of a channel. `tools` are the media programs of the
-/// built-in steps 3–6; `publish_root` is where the built-in upload publishes by default.
+/// Builds the executor configured for a step of a channel: a built-in one (the media programs
+/// in the worker settings; the upload publishes under `<workspace>/published` by default), a
+/// user's command, or a paid provider's.
 pub fn executor_for(
     step: Step,
     config: &ExecutorConfig,
     channel: &ChannelConfig,
-    tools: &reviewdesk_media::Tools,
-    publish_root: &Path,
-) -> Arc<dyn StepExecutor> {
-    match config {
+    core: &crate::Core,
+) -> Result<Arc<dyn StepExecutor>, StepFailure> {
+    if let Some(paid) = crate::provider_steps::paid_executor(step, config, channel, core) {
+        return paid;
+    }
+    Ok(match config {
         ExecutorConfig::Builtin if matches!(step, Step::Assets | Step::Composites) => {
             Arc::new(BuiltinExecutor)
         }
-        ExecutorConfig::Builtin => Arc::new(crate::media_steps::MediaExecutor::new(
-            step,
-            channel,
-            tools.clone(),
-            publish_root.to_path_buf(),
-        )),
         ExecutorConfig::Command {
             program,
             args,
@@ -228,7 +257,13 @@ pub fn executor_for(
             args.clone(),
             Duration::from_secs(*timeout_secs),
         )),
-    }
+        _ => Arc::new(crate::media_steps::MediaExecutor::new(
+            step,
+            channel,
+            core.worker_settings.tools.clone(),
+            core.workspace.root().join("published"),
+        )),
+    })
 }
 
 /// The built-in image generators: step 1 draws labelled placeholder art, step 2 composites.

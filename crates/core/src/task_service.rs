@@ -32,6 +32,8 @@ pub struct TaskDetail {
     /// The scene plan (what each scene shows, its camera move, narration line and sound);
     /// empty until the assets can make the composites.
     pub scenes: Vec<crate::scene::Scene>,
+    /// What its paid generators cost so far, in US dollars (the sum of its cost ledger rows).
+    pub spent_usd: f64,
 }
 
 /// The steps whose outputs [`TaskDetail::outputs`] lists. Assets are the gallery's; composites
@@ -382,6 +384,7 @@ impl TaskService {
             .collect();
         let records: Vec<_> = assets.iter().map(|a| a.asset.clone()).collect();
         let scenes = self.scenes(&task, &records).await?;
+        let spent_usd = self.core.store.task_spend(task.id).await?.dollars();
         Ok(TaskDetail {
             task,
             assets,
@@ -389,6 +392,7 @@ impl TaskService {
             history,
             outputs,
             scenes,
+            spent_usd,
         })
     }
 }

@@ -19,12 +19,15 @@ use tracing::Instrument;
 use crate::asset::AssetPlan;
 use crate::config::ChannelConfig;
 use crate::context::Core;
+use crate::costs::BudgetDay;
 use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source, WorkerState};
 use crate::executor::{ItemJob, ItemOutput, ItemProgress, StepFailure, StepItem, executor_for};
 use crate::pipeline;
 use crate::status::{Status, StatusKind, Step};
-use crate::store::{ClaimRequest, Claimed, Finished, Lease, Transition};
+use crate::store::{
+    BudgetCheck, ClaimRequest, Claimed, Finished, Lease, LedgerRow, PaidItem, Transition,
+};
 use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
@@ -456,7 +459,7 @@ impl Worker {
                     .await?;
             }
             if let Some(missing) = self.missing_tools(&task, step)? {
-                self.wait_for_tools(&task, claim, step, &missing).await?;
+                self.wait_in_step(&task, claim, step, &missing).await?;
                 return Ok(Outcome::Stopped);
             }
             tracing::info!(step = %step, "running step");
@@ -486,6 +489,11 @@ impl Worker {
                         return Ok(Outcome::Stopped);
                     }
                 }
+                Err(failure) if failure.waits => {
+                    self.wait_in_step(&task, claim, step, &failure.message)
+                        .await?;
+                    return Ok(Outcome::Stopped);
+                }
                 Err(failure) => {
                     self.fail(&task, claim, step, failure).await?;
                     return Ok(Outcome::Stopped);
@@ -511,10 +519,10 @@ impl Worker {
         }))
     }
 
-    /// A step whose programs are missing does not fail: the task keeps its status and its work,
-    /// says why it waits (once), and looks again after the first retry delay (at least a second).
-    /// Its attempts are not counted: nothing was tried.
-    async fn wait_for_tools(
+    /// A step whose programs are missing, or whose channel's budget is spent, does not fail: the
+    /// task keeps its status and its work, says why it waits (once), and looks again after the
+    /// first retry delay (at least a second). Its attempts are not counted: nothing was tried.
+    async fn wait_in_step(
         &self,
         task: &Task,
         claim: &Claim,
@@ -628,13 +636,7 @@ impl Worker {
     ) -> std::result::Result<(), StepFailure> {
         let channel = self.core.channel(&task.channel_id)?;
         let exec_cfg = channel.executor_for(step);
-        let executor = executor_for(
-            step,
-            &exec_cfg,
-            &channel,
-            &self.core.worker_settings.tools,
-            &self.core.workspace.root().join("published"),
-        );
+        let executor = executor_for(step, &exec_cfg, &channel, &self.core)?;
         let done: HashSet<String> = self
             .core
             .store
@@ -652,6 +654,7 @@ impl Worker {
         tracing::info!(step = %step, executor = %executor.describe(), remaining = todo.len(), total, "step items");
         let ws = self.core.workspace.clone();
         let mut finished = done.len();
+        let halted = std::sync::atomic::AtomicBool::new(false);
         let jobs = todo.into_iter().map(|item| {
             let job = ItemJob {
                 task_id: task.id,
@@ -661,25 +664,51 @@ impl Worker {
                 workspace: ws.clone(),
                 task_title: task.title.clone(),
                 task_topic: task.topic.clone(),
+                attempt: task.attempts + 1,
             };
             let executor = executor.clone();
+            let channel = &channel;
+            let halted = &halted;
+            // The item is put in place inside its own future: the loop below awaits nothing else,
+            // so no item is left suspended half-way through a database transaction (holding
+            // SQLite's write lock) while another waits for that lock.
             async move {
-                let out = executor.run_item(&job).await;
-                (job, out)
+                if halted.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
+                let out = self
+                    .run_paid_item(task, channel, executor.as_ref(), &job)
+                    .await;
+                Some(match out {
+                    Ok(out) => self.record_item(task, claim, &job, out).await,
+                    Err(f) => Err(f),
+                })
             }
         });
         let mut stream = futures::stream::iter(jobs).buffer_unordered(executor.concurrency());
+        // A failed item, or a budget that runs out, stops new items; the ones under way finish
+        // and are kept (a paid result dropped half-way would be paid for again).
+        let mut stopped_by: Option<StepFailure> = None;
         loop {
             let next = tokio::select! {
                 biased;
                 _ = claim.wait_stopped() => return Ok(()),
                 next = stream.next() => next,
             };
-            let Some((job, out)) = next else {
+            let Some(next) = next else {
                 break;
             };
-            let out = out?;
-            self.record_item(task, claim, &job, out).await?;
+            let Some(result) = next else {
+                continue;
+            };
+            if let Err(f) = result {
+                halted.store(true, std::sync::atomic::Ordering::Relaxed);
+                // A real failure outranks a budget wait.
+                if stopped_by.as_ref().is_none_or(|s| s.waits && !f.waits) {
+                    stopped_by = Some(f);
+                }
+                continue;
+            }
             if claim.stopped().is_some() {
                 return Ok(());
             }
@@ -691,7 +720,76 @@ impl Worker {
                 },
             });
         }
-        Ok(())
+        match stopped_by {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one item; a paid one only after its price is held against the channel's budget,
+    /// and its bill goes into the cost ledger as soon as the provider answers (even when the
+    /// claim was lost meanwhile: the money is spent either way).
+    async fn run_paid_item(
+        &self,
+        task: &Task,
+        channel: &ChannelConfig,
+        executor: &dyn crate::executor::StepExecutor,
+        job: &ItemJob,
+    ) -> std::result::Result<ItemOutput, StepFailure> {
+        let Some(quote) = executor.quote(job)? else {
+            return executor.run_item(job).await;
+        };
+        let store = &self.core.store;
+        let clock = &self.core.worker_settings.clock;
+        let item = PaidItem {
+            channel_id: task.channel_id.clone(),
+            task_id: task.id,
+            step: job.step,
+            item: job.item.key.clone(),
+        };
+        let day = BudgetDay::of(clock.now(), channel.time_zone());
+        let price = quote.total();
+        let budget = channel.budget();
+        let held = store
+            .hold_budget(
+                &item,
+                price,
+                budget,
+                (day.start_ms, day.end_ms),
+                clock.now().timestamp_millis(),
+            )
+            .await;
+        match held? {
+            BudgetCheck::Held => {}
+            BudgetCheck::Over { committed } => {
+                return Err(StepFailure::waiting(crate::costs::budget_reached_message(
+                    committed,
+                    budget.unwrap_or_default(),
+                    price,
+                )));
+            }
+        }
+        let out = executor.run_item(job).await;
+        match &out {
+            Ok(ItemOutput {
+                paid: Some(paid), ..
+            }) => {
+                let row = LedgerRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    at_ms: clock.now().timestamp_millis(),
+                    item,
+                    attempt: task.attempts + 1,
+                    usd: paid.quote.total(),
+                    quote: paid.quote.clone(),
+                    correlation_id: paid.correlation_id.clone(),
+                };
+                tracing::info!(step = %job.step, item = %job.item.key, usd = %row.usd, provider = %row.quote.provider, "paid");
+                store.record_cost(&row).await?;
+            }
+            // A finished item that reports no bill, or a failed call: nothing was charged.
+            _ => store.release_hold(&item).await?,
+        }
+        out
     }
 
     /// Puts one finished item in place and checkpoints it; for assets, also the kept version
@@ -901,17 +999,22 @@ impl Worker {
     }
 }
 
-/// Moves the file at `dest`, if there is one, to `versions/{stem}.v{n}.{ext}` beside it, and
-/// gives the version number the new file gets: one more than every version kept so far.
-fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
+/// The version number the next file at `dest` gets: one more than every version kept under
+/// `versions/` beside it and than the current file.
+pub(crate) fn next_item_version(dest: &std::path::Path) -> u32 {
+    let kept = kept_versions(dest);
+    if dest.is_file() { kept + 2 } else { kept + 1 }
+}
+
+/// The highest version kept as `versions/{stem}.v{n}.{ext}` beside `dest` (0 with none).
+fn kept_versions(dest: &std::path::Path) -> u32 {
     let (Some(dir), Some(stem)) = (dest.parent(), dest.file_stem().and_then(|s| s.to_str())) else {
-        return Ok(1);
+        return 0;
     };
     let ext = dest.extension().and_then(|e| e.to_str()).unwrap_or("bin");
-    let versions = dir.join("versions");
     let prefix = format!("{stem}.v");
     let suffix = format!(".{ext}");
-    let kept = std::fs::read_dir(&versions)
+    std::fs::read_dir(dir.join("versions"))
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
@@ -925,10 +1028,21 @@ fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
                 .max()
                 .unwrap_or(0)
         })
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Moves the file at `dest`, if there is one, to `versions/{stem}.v{n}.{ext}` beside it, and
+/// gives the version number the new file gets (see [`next_item_version`]).
+fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
+    let kept = kept_versions(dest);
     if !dest.is_file() {
         return Ok(kept + 1);
     }
+    let (Some(dir), Some(stem)) = (dest.parent(), dest.file_stem().and_then(|s| s.to_str())) else {
+        return Ok(1);
+    };
+    let ext = dest.extension().and_then(|e| e.to_str()).unwrap_or("bin");
+    let versions = dir.join("versions");
     std::fs::create_dir_all(&versions)
         .map_err(|e| CoreError::io("cannot create folder", &versions, e))?;
     let keep = versions.join(format!("{stem}.v{}.{ext}", kept + 1));

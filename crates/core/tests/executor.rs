@@ -58,6 +58,7 @@ impl Bench {
                 titles: vec![],
             },
             workspace: self.ws.clone(),
+            attempt: 1,
             task_title: "Volcanoes".into(),
             task_topic: "volcanoes".into(),
             progress: Default::default(),

@@ -9,9 +9,10 @@
 use chrono::Utc;
 use reviewdesk_core::asset::{AssetKind, PlannedAsset, ReviewState};
 use reviewdesk_core::config::{ChannelConfig, WorkerSettings};
+use reviewdesk_core::costs::{PriceTable, Quote, Usd};
 use reviewdesk_core::store::{
-    AssetVersion, AuditRow, Backend, Change, ClaimRequest, Finished, Lease, Reviewer, TaskFilter,
-    Transition,
+    AssetVersion, AuditRow, Backend, BudgetCheck, Change, ClaimRequest, Finished, Lease, LedgerRow,
+    PaidItem, Reviewer, TaskFilter, Transition,
 };
 use reviewdesk_core::task::ErrorCategory;
 use reviewdesk_core::{
@@ -55,6 +56,9 @@ macro_rules! both {
 }
 
 both!(
+    cost_ledger_sums_exactly_and_is_append_only,
+    budget_holds_keep_racing_workers_within_the_budget,
+    provider_jobs_are_found_again_and_replaced,
     tasks_insert_get_and_list_with_filters,
     transitions_refused_conflicting_and_gate_times,
     append_only_tables_refuse_update_and_delete,
@@ -1681,4 +1685,202 @@ async fn concurrent_claim_and_start_respects_limits_and_logs_each_claim_once(db:
             "event rows of {id}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Costs
+
+fn paid(channel: &str, task: TaskId, step: Step, item: &str) -> PaidItem {
+    PaidItem {
+        channel_id: chan(channel),
+        task_id: task,
+        step,
+        item: item.into(),
+    }
+}
+
+fn clip_quote(units: i64) -> Quote {
+    PriceTable::defaults()
+        .quote(
+            "kling",
+            "kling-v2-5-turbo std",
+            "kling/kling-v2-5-turbo/std",
+            units,
+        )
+        .unwrap()
+}
+
+const DAY: (i64, i64) = (1_000_000, 1_000_000 + 86_400_000);
+
+async fn cost_ledger_sums_exactly_and_is_append_only(db: &Db) {
+    let s = &db.store;
+    let task = TaskId::new();
+    for i in 1..=18 {
+        let item = paid("alpha", task, Step::Video, &format!("clip_{i:02}"));
+        assert_eq!(
+            s.hold_budget(&item, clip_quote(10).total(), None, DAY, DAY.0 + i)
+                .await
+                .unwrap(),
+            BudgetCheck::Held
+        );
+        let q = clip_quote(10);
+        s.record_cost(&LedgerRow {
+            id: format!("row-{i}"),
+            at_ms: DAY.0 + i,
+            item,
+            attempt: 1,
+            usd: q.total(),
+            quote: q,
+            correlation_id: Some(format!("job-{i}")),
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(s.task_spend(task).await.unwrap().to_string(), "$7.56");
+    let (spent, held) = s.channel_spend(&chan("alpha"), DAY).await.unwrap();
+    assert_eq!((spent, held), (Usd::from_dollars(7.56), Usd::ZERO));
+    // Another day and another channel see none of it.
+    let next = (DAY.1, DAY.1 + 86_400_000);
+    assert_eq!(
+        s.channel_spend(&chan("alpha"), next).await.unwrap().0,
+        Usd::ZERO
+    );
+    assert_eq!(
+        s.channel_spend(&chan("beta"), DAY).await.unwrap().0,
+        Usd::ZERO
+    );
+    let rows = s.ledger(Some(&chan("alpha")), None, 0).await.unwrap();
+    assert_eq!(rows.len(), 18);
+    assert_eq!(rows[0].quote.unit_price, Usd::from_dollars(0.042));
+    assert_eq!(rows[0].correlation_id.as_deref(), Some("job-1"));
+    assert_eq!(rows[17].item.item, "clip_18");
+    for sql in [
+        "UPDATE cost_ledger SET usd_micro = 0",
+        "DELETE FROM cost_ledger",
+    ] {
+        let err = sqlx::query(sql).execute(s.pool()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+}
+
+async fn budget_holds_keep_racing_workers_within_the_budget(db: &Db) {
+    // $1.00 a day and clips at $0.42: two fit, a third would pass the budget.
+    let budget = Some(Usd::from_dollars(1.0));
+    let price = clip_quote(10).total();
+    let task = TaskId::new();
+    let mut stores = vec![db.store.clone()];
+    for _ in 0..3 {
+        stores.push(db.another().await);
+    }
+    let racers = (0..8).map(|i| {
+        let store = stores[i % stores.len()].clone();
+        let item = paid("alpha", task, Step::Video, &format!("clip_{i:02}"));
+        tokio::spawn(async move {
+            store
+                .hold_budget(&item, price, budget, DAY, DAY.0 + 10)
+                .await
+                .unwrap()
+        })
+    });
+    let answers = futures::future::join_all(racers).await;
+    let held = answers
+        .iter()
+        .filter(|a| matches!(a.as_ref().unwrap(), BudgetCheck::Held))
+        .count();
+    assert_eq!(held, 2, "{answers:?}");
+    let s = &db.store;
+    let (_, holding) = s.channel_spend(&chan("alpha"), DAY).await.unwrap();
+    assert_eq!(holding, price.times(2));
+    // A refused check says what is committed.
+    let third = paid("alpha", task, Step::Video, "clip_99");
+    assert_eq!(
+        s.hold_budget(&third, price, budget, DAY, DAY.0 + 20)
+            .await
+            .unwrap(),
+        BudgetCheck::Over {
+            committed: price.times(2)
+        }
+    );
+    // A worker resuming an item that holds money keeps its hold (and is not refused).
+    let holder = answers
+        .iter()
+        .position(|a| matches!(a.as_ref().unwrap(), BudgetCheck::Held))
+        .unwrap();
+    let holder = paid("alpha", task, Step::Video, &format!("clip_{holder:02}"));
+    assert_eq!(
+        s.hold_budget(&holder, price, budget, DAY, DAY.0 + 30)
+            .await
+            .unwrap(),
+        BudgetCheck::Held
+    );
+    assert_eq!(
+        s.channel_spend(&chan("alpha"), DAY).await.unwrap().1,
+        price.times(2)
+    );
+    // Released money is free again; another channel has its own budget.
+    s.release_hold(&holder).await.unwrap();
+    assert_eq!(
+        s.hold_budget(&third, price, budget, DAY, DAY.0 + 40)
+            .await
+            .unwrap(),
+        BudgetCheck::Held
+    );
+    let other = paid("beta", task, Step::Video, "clip_01");
+    assert_eq!(
+        s.hold_budget(&other, price, budget, DAY, DAY.0 + 50)
+            .await
+            .unwrap(),
+        BudgetCheck::Held
+    );
+    for st in stores.into_iter().skip(1) {
+        st.close().await;
+    }
+}
+
+async fn provider_jobs_are_found_again_and_replaced(db: &Db) {
+    let s = &db.store;
+    let task = TaskId::new();
+    assert_eq!(
+        s.provider_job(task, Step::Video, "clip_01", 1)
+            .await
+            .unwrap(),
+        None
+    );
+    s.save_provider_job(task, Step::Video, "clip_01", 1, "kling", "job-a")
+        .await
+        .unwrap();
+    let other = db.another().await;
+    assert_eq!(
+        other
+            .provider_job(task, Step::Video, "clip_01", 1)
+            .await
+            .unwrap(),
+        Some(("kling".into(), "job-a".into()))
+    );
+    assert_eq!(
+        other
+            .provider_job(task, Step::Video, "clip_01", 2)
+            .await
+            .unwrap(),
+        None
+    );
+    s.save_provider_job(task, Step::Video, "clip_01", 1, "kling", "job-b")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.provider_job(task, Step::Video, "clip_01", 1)
+            .await
+            .unwrap(),
+        Some(("kling".into(), "job-b".into()))
+    );
+    s.forget_provider_job(task, Step::Video, "clip_01", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.provider_job(task, Step::Video, "clip_01", 1)
+            .await
+            .unwrap(),
+        None
+    );
+    other.close().await;
 }

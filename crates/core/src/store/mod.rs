@@ -22,6 +22,7 @@ mod audit;
 mod checkpoints;
 mod claims;
 mod connection;
+mod costs;
 pub mod outbox;
 mod scenes;
 mod tasks;
@@ -32,6 +33,7 @@ pub use assets::{AssetRecord, AssetVersion};
 pub use audit::{AuditRow, Reviewer, TaskEventRow};
 pub use checkpoints::{Finished, StepCheckpoint};
 pub use claims::{ClaimRequest, Claimed, Lease};
+pub use costs::{BudgetCheck, LedgerRow, PaidItem};
 pub use tasks::{Change, Effect, TaskFilter, Transition};
 
 /// Which database is behind the store.

@@ -35,4 +35,8 @@ outputs: Array<StepOutput>,
  * The scene plan (what each scene shows, its camera move, narration line and sound);
  * empty until the assets can make the composites.
  */
-scenes: Array<Scene>, };
+scenes: Array<Scene>, 
+/**
+ * What its paid generators cost so far, in US dollars (the sum of its cost ledger rows).
+ */
+spent_usd: number, };
