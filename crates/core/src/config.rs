@@ -667,6 +667,12 @@ impl WorkerSettings {
         if let Some(d) = ms("REVIEWDESK_POLL_MS")? {
             s.poll = d;
         }
+        // How often a provider's job (a Kling clip) is polled: a fixed interval instead of the
+        // default 5 s rising to 20 s (for test doubles and local proxies).
+        if let Some(d) = ms("REVIEWDESK_PROVIDER_POLL_MS")? {
+            s.providers.poll.start = d;
+            s.providers.poll.max = d;
+        }
         if let Ok(v) = std::env::var("REVIEWDESK_RETRY_SCHEDULE_MS") {
             s.retry_schedule = v
                 .split(',')
