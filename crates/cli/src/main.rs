@@ -87,6 +87,16 @@ enum Command {
     /// The record of human review: every decision, exported as CSV or JSON.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// What the paid generators cost: per day, channel and step, and each channel today
+    /// against its budget.
+    Costs {
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// From this day (YYYY-MM-DD; default: 30 days ago).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+    },
     /// Send an errored (or finished) task back to the queue.
     Retry {
         /// Task id.
@@ -311,6 +321,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         a.asset.review_state.as_str()
                     );
                 }
+                println!(
+                    "spent so far: {}",
+                    reviewdesk_core::costs::Usd::from_dollars(detail.spent_usd)
+                );
                 if !detail.task.error_log.is_empty() {
                     println!("error log:\n{}", detail.task.error_log);
                 }
@@ -454,6 +468,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Notion(c) => notion_cmd::run(core.clone(), c, json).await?,
         Command::Audit(c) => audit_cmd::run(core.clone(), c).await?,
+        Command::Costs { channel, since } => {
+            let channel = channel
+                .map(|c| reviewdesk_core::ChannelId::parse(&c))
+                .transpose()?;
+            if let Some(c) = &channel {
+                core.channel(c)?;
+            }
+            let since = since
+                .unwrap_or_else(|| (chrono::Utc::now() - chrono::Duration::days(30)).date_naive());
+            let report =
+                reviewdesk_core::cost_report::cost_report(&core, channel.as_ref(), since).await?;
+            emit(json, &report, || {
+                for l in &report.lines {
+                    println!(
+                        "{}  {:<16} {:<9} {:>4} calls  {}",
+                        l.day,
+                        l.channel_id,
+                        l.step,
+                        l.calls,
+                        reviewdesk_core::costs::Usd::from_dollars(l.usd)
+                    );
+                }
+                println!(
+                    "total since {since}: {}",
+                    reviewdesk_core::costs::Usd::from_dollars(report.total_usd)
+                );
+                for t in &report.today {
+                    let budget = t
+                        .budget_usd
+                        .map(|b| format!(" of {}", reviewdesk_core::costs::Usd::from_dollars(b)))
+                        .unwrap_or_else(|| " (no budget)".into());
+                    println!(
+                        "today {}: {}{budget}",
+                        t.channel_id,
+                        reviewdesk_core::costs::Usd::from_dollars(t.spent_usd)
+                    );
+                }
+            })?;
+        }
         Command::Retry { task } => {
             let t = reviews.retry(task.parse()?, input()).await?;
             emit(json, &t, || print_task_line(&t))?;

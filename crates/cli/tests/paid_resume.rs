@@ -103,7 +103,33 @@ async fn a_worker_killed_while_polling_kling_resumes_the_same_jobs_and_pays_once
 
     // The next worker finds the three jobs it was waiting for, and makes the other fifteen.
     kling.set_polls(1, 2);
-    tokio::task::block_in_place(|| run_until_idle(&d, &kling));
+    // At TRACE level, and in every file the app wrote, the keys never show.
+    let out = tokio::task::block_in_place(|| {
+        Command::from_std(cmd(&d, &kling))
+            .env("RUST_LOG", "trace")
+            .args(["worker", "--until-idle"])
+            .timeout(Duration::from_secs(300))
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.lines().count() > 50, "a trace-level run logs");
+    for key in [kling.access_key(), kling.secret_key()] {
+        assert!(!logs.contains(&key), "a key in the log");
+        for file in files_under(&d) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "a key in {}",
+                file.display()
+            );
+        }
+    }
     let task = tokio::task::block_in_place(|| json(&d, &kling, &["task", "show", &id]));
     assert_eq!(task["task"]["status"], "video_ready", "{task}");
     assert_eq!(kling.creates(), 18, "one create per clip, none twice");
@@ -123,6 +149,52 @@ async fn a_worker_killed_while_polling_kling_resumes_the_same_jobs_and_pays_once
         (ledger - 18.0 * 0.21).abs() < 1e-9,
         "18 clips of 5 s: {ledger}"
     );
+
+    // `reviewdesk costs`: per day, channel and step, and today against the budget.
+    let costs = tokio::task::block_in_place(|| json(&d, &kling, &["costs"]));
+    let lines = costs["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{costs}");
+    assert_eq!(lines[0]["channel_id"], "default");
+    assert_eq!(lines[0]["step"], "video");
+    assert_eq!(lines[0]["calls"], 18);
+    assert_eq!(
+        lines[0]["day"],
+        chrono::Utc::now().format("%Y-%m-%d").to_string()
+    );
+    assert!((costs["total_usd"].as_f64().unwrap() - 3.78).abs() < 1e-9);
+    let text = tokio::task::block_in_place(|| {
+        let out = cmd(&d, &kling).arg("costs").output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert!(
+        text.contains("video") && text.contains("18 calls  $3.78"),
+        "{text}"
+    );
+    assert!(text.contains("today default: $3.78 (no budget)"), "{text}");
+    let show = tokio::task::block_in_place(|| {
+        let out = cmd(&d, &kling)
+            .args(["task", "show", &id])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert!(show.contains("spent so far: $3.78"), "{show}");
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// SIGKILL: no chance to give the lease back or say goodbye to Kling.

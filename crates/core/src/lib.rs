@@ -7,6 +7,7 @@ pub mod api;
 pub mod asset;
 pub mod config;
 pub mod context;
+pub mod cost_report;
 pub mod costs;
 pub mod error;
 pub mod event;
