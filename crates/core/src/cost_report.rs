@@ -117,3 +117,71 @@ pub async fn cost_report(
         today,
     })
 }
+
+/// What approving at a gate starts that costs money: the paid step up to the next gate, its
+/// items, model and price ("Approve → 18 clips with kling-v2-5-turbo std, about $7.56").
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct CostEstimate {
+    /// The paid step approval starts.
+    pub step: crate::status::Step,
+    /// Its paid items.
+    pub items: u32,
+    /// The model (with Kling's mode).
+    pub model: String,
+    /// About how much, in US dollars (the price table's price for each item).
+    pub usd: f64,
+}
+
+/// The estimate for approving `task` at its gate, from its scene plan; `None` when it is not at
+/// a gate or approving starts nothing paid.
+pub fn approve_estimate(
+    core: &Core,
+    task: &crate::task::Task,
+    scenes: &[crate::scene::Scene],
+) -> Result<Option<CostEstimate>> {
+    let Some(mut step) = task
+        .status
+        .is_gate()
+        .then(|| task.status.reviewed_step())
+        .flatten()
+        .and_then(crate::status::Step::next)
+    else {
+        return Ok(None);
+    };
+    if scenes.is_empty() {
+        return Ok(None);
+    }
+    let channel = core.channel(&task.channel_id)?;
+    let prices = core.prices.with(&channel.prices);
+    loop {
+        let config = channel.executor_for(step);
+        let mut total = Usd::ZERO;
+        let mut model = None;
+        for scene in scenes {
+            let text = match step {
+                crate::status::Step::Audio => scene.narration.as_str(),
+                crate::status::Step::Sfx => scene.sfx.as_str(),
+                _ => scene.motion.as_str(),
+            };
+            match crate::provider_steps::item_quote(&config, step, &prices, text)? {
+                Some(q) => {
+                    total = total + q.total();
+                    model = Some(q.model);
+                }
+                None => break,
+            }
+        }
+        if let Some(model) = model {
+            return Ok(Some(CostEstimate {
+                step,
+                items: scenes.len() as u32,
+                model,
+                usd: total.dollars(),
+            }));
+        }
+        match step.next() {
+            Some(next) if !step.done_status().is_gate() => step = next,
+            _ => return Ok(None),
+        }
+    }
+}

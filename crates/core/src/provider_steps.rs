@@ -150,6 +150,55 @@ fn failure(e: ProviderError) -> StepFailure {
     StepFailure::new(category, crate::executor::redact(&e.to_string()))
 }
 
+/// What one item of a paid step costs: the one rule the executors price by before they start
+/// and the gates estimate by ("Approve → 18 clips, about $7.56"). `text` is the item's prompt
+/// (a narration line is priced by its characters). `None` for a free executor.
+pub fn item_quote(
+    config: &ExecutorConfig,
+    step: Step,
+    prices: &PriceTable,
+    text: &str,
+) -> crate::error::Result<Option<Quote>> {
+    let (provider, model, key, units) = match config {
+        ExecutorConfig::Gemini { model, .. } => {
+            ("gemini", model.clone(), format!("gemini/{model}"), 1)
+        }
+        ExecutorConfig::Kling {
+            model,
+            mode,
+            duration,
+            ..
+        } => (
+            "kling",
+            format!("{model} {mode}"),
+            format!("kling/{model}/{mode}"),
+            i64::from(*duration),
+        ),
+        ExecutorConfig::Elevenlabs {
+            model,
+            duration_secs,
+            ..
+        } => {
+            let model = model.clone().unwrap_or_else(|| {
+                if step == Step::Audio {
+                    reviewdesk_providers::elevenlabs::DEFAULT_SPEECH_MODEL.to_string()
+                } else {
+                    reviewdesk_providers::elevenlabs::DEFAULT_SOUND_MODEL.to_string()
+                }
+            });
+            let units = if step == Step::Audio {
+                text.trim().chars().count() as i64
+            } else {
+                duration_secs.unwrap_or(10.0).ceil() as i64
+            };
+            let key = format!("elevenlabs/{model}");
+            ("elevenlabs", model, key, units)
+        }
+        ExecutorConfig::Builtin | ExecutorConfig::Command { .. } => return Ok(None),
+    };
+    prices.quote(provider, &model, &key, units).map(Some)
+}
+
 /// The paid executor configured for a step, or `None` for a free one.
 pub(crate) fn paid_executor(
     step: Step,
@@ -187,6 +236,7 @@ pub(crate) fn paid_executor(
                 })
             })?;
             Ok(Arc::new(GeminiExecutor {
+                config: config.clone(),
                 client,
                 model: model.clone(),
                 style: style.clone(),
@@ -224,6 +274,7 @@ pub(crate) fn paid_executor(
                 })
             })?;
             Ok(Arc::new(KlingExecutor {
+                config: config.clone(),
                 client,
                 model: model.clone(),
                 mode: if mode == "pro" {
@@ -274,6 +325,7 @@ pub(crate) fn paid_executor(
                 reviewdesk_providers::elevenlabs::DEFAULT_SOUND_MODEL
             };
             Ok(Arc::new(ElevenLabsExecutor {
+                config: config.clone(),
                 client,
                 step,
                 model: model.clone().unwrap_or_else(|| default_model.to_string()),
@@ -322,6 +374,7 @@ fn nearest_aspect(w: u32, h: u32) -> AspectRatio {
 /// here (the model returns no transparency); when that fails the picture is kept as it came and
 /// the tile says why.
 struct GeminiExecutor {
+    config: ExecutorConfig,
     client: Arc<GeminiClient>,
     model: String,
     style: Option<String>,
@@ -380,18 +433,18 @@ impl GeminiExecutor {
 }
 
 impl StepExecutor for GeminiExecutor {
-    fn quote(&self, _job: &ItemJob) -> Result<Option<Quote>, StepFailure> {
-        Ok(Some(self.prices.quote(
-            "gemini",
-            &self.model,
-            &format!("gemini/{}", self.model),
-            1,
-        )?))
+    fn quote(&self, job: &ItemJob) -> Result<Option<Quote>, StepFailure> {
+        Ok(item_quote(
+            &self.config,
+            job.step,
+            &self.prices,
+            &job.item.prompt,
+        )?)
     }
 
     fn run_item<'a>(&'a self, job: &'a ItemJob) -> BoxFuture<'a, Result<ItemOutput, StepFailure>> {
         Box::pin(async move {
-            let quote = self.quote(job)?.expect("priced");
+            let quote = priced(self.quote(job)?)?;
             let req = ImageRequest {
                 model: self.model.clone(),
                 prompt: self.prompt(job),
@@ -488,6 +541,7 @@ fn finish_picture(
 /// so a worker stopped while polling (even killed) waits for the same job after a restart and
 /// never pays for a second one.
 struct KlingExecutor {
+    config: ExecutorConfig,
     client: Arc<KlingClient>,
     model: String,
     mode: KlingMode,
@@ -503,18 +557,18 @@ struct KlingExecutor {
 const KLING_MAX_IMAGE: usize = 10 * 1024 * 1024;
 
 impl StepExecutor for KlingExecutor {
-    fn quote(&self, _job: &ItemJob) -> Result<Option<Quote>, StepFailure> {
-        Ok(Some(self.prices.quote(
-            "kling",
-            &format!("{} {}", self.model, self.mode.as_str()),
-            &format!("kling/{}/{}", self.model, self.mode.as_str()),
-            self.duration as i64,
-        )?))
+    fn quote(&self, job: &ItemJob) -> Result<Option<Quote>, StepFailure> {
+        Ok(item_quote(
+            &self.config,
+            job.step,
+            &self.prices,
+            &job.item.prompt,
+        )?)
     }
 
     fn run_item<'a>(&'a self, job: &'a ItemJob) -> BoxFuture<'a, Result<ItemOutput, StepFailure>> {
         Box::pin(async move {
-            let quote = self.quote(job)?.expect("priced");
+            let quote = priced(self.quote(job)?)?;
             let dest = job.workspace.resolve(&job.item.output_rel)?;
             let version = crate::worker::next_item_version(&dest);
             let slot = self.client.acquire_job_slot().await;
@@ -589,6 +643,11 @@ impl StepExecutor for KlingExecutor {
     }
 }
 
+/// A paid executor's price (always there: its quote is never `None`).
+fn priced(q: Option<Quote>) -> Result<Quote, StepFailure> {
+    q.ok_or_else(|| StepFailure::new(ErrorCategory::Configuration, "a paid step has no price"))
+}
+
 fn named(item: &str, e: ProviderError) -> StepFailure {
     let f = failure(e);
     StepFailure::new(f.category, format!("{item}: {}", f.message))
@@ -632,6 +691,7 @@ async fn composite_for_kling(job: &ItemJob) -> Result<Vec<u8>, StepFailure> {
 /// ElevenLabs: a narration line with the channel's voice, or a sound effect from its
 /// description.
 struct ElevenLabsExecutor {
+    config: ExecutorConfig,
     client: Arc<ElevenLabsClient>,
     step: Step,
     model: String,
@@ -647,22 +707,17 @@ struct ElevenLabsExecutor {
 
 impl StepExecutor for ElevenLabsExecutor {
     fn quote(&self, job: &ItemJob) -> Result<Option<Quote>, StepFailure> {
-        let units = if self.step == Step::Audio {
-            job.item.prompt.chars().count() as i64
-        } else {
-            self.duration_secs.ceil() as i64
-        };
-        Ok(Some(self.prices.quote(
-            "elevenlabs",
-            &self.model,
-            &format!("elevenlabs/{}", self.model),
-            units,
-        )?))
+        Ok(item_quote(
+            &self.config,
+            job.step,
+            &self.prices,
+            &job.item.prompt,
+        )?)
     }
 
     fn run_item<'a>(&'a self, job: &'a ItemJob) -> BoxFuture<'a, Result<ItemOutput, StepFailure>> {
         Box::pin(async move {
-            let quote = self.quote(job)?.expect("priced");
+            let quote = priced(self.quote(job)?)?;
             let item = job.item.key.as_str();
             job.workspace.resolve(&job.item.output_rel)?;
             let audio = if self.step == Step::Audio {

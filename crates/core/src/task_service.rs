@@ -34,6 +34,8 @@ pub struct TaskDetail {
     pub scenes: Vec<crate::scene::Scene>,
     /// What its paid generators cost so far, in US dollars (the sum of its cost ledger rows).
     pub spent_usd: f64,
+    /// What approving at its gate would start that costs money (none when nothing paid).
+    pub approve_cost: Option<crate::cost_report::CostEstimate>,
 }
 
 /// The steps whose outputs [`TaskDetail::outputs`] lists. Assets are the gallery's; composites
@@ -385,6 +387,10 @@ impl TaskService {
         let records: Vec<_> = assets.iter().map(|a| a.asset.clone()).collect();
         let scenes = self.scenes(&task, &records).await?;
         let spent_usd = self.core.store.task_spend(task.id).await?.dollars();
+        // A price missing from the table is the worker's error to report; the page just shows
+        // no estimate.
+        let approve_cost =
+            crate::cost_report::approve_estimate(&self.core, &task, &scenes).unwrap_or(None);
         Ok(TaskDetail {
             task,
             assets,
@@ -393,6 +399,7 @@ impl TaskService {
             outputs,
             scenes,
             spent_usd,
+            approve_cost,
         })
     }
 }

@@ -187,6 +187,16 @@ async fn every_paid_call_is_in_the_ledger_and_a_rejected_clip_costs_one_more_cli
         255,
         "an environment keeps its background"
     );
+    // The gate says what approving starts and what it costs.
+    let estimate = detail
+        .approve_cost
+        .clone()
+        .expect("an estimate at the gate");
+    assert_eq!(
+        (estimate.step, estimate.items, estimate.model.as_str()),
+        (Step::Video, 18, "kling-v2-5-turbo std")
+    );
+    assert_eq!(Usd::from_dollars(estimate.usd).to_string(), "$7.56");
     reviews.approve(id, review()).await.unwrap();
 
     // Gate 2: 18 Kling clips at $0.42 (10 s std).
