@@ -1,7 +1,7 @@
 //! Faithful local doubles of the three paid generator APIs Review Desk calls: Gemini (images),
 //! Kling (image-to-video) and ElevenLabs (speech and sound effects), each an axum server on
 //! `127.0.0.1` (port 0 by default) that answers with the provider's real shapes, error bodies and
-//! status codes as written in `shared/reference/providers.md`, and with real media: a PNG that
+//! status codes as the providers document them (see crates/providers/README.md), and with real media: a PNG that
 //! decodes, an MP4 and MP3s made by ffmpeg (`/usr/bin/ffmpeg`, cached on disk per shape).
 //!
 //! # In-process use
