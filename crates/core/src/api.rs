@@ -119,6 +119,9 @@ pub struct AppStatus {
     /// Programs the built-in steps need and this machine lacks: what to install, and which steps
     /// cannot run until then. `None` when every built-in step can run.
     pub missing_programs: Option<String>,
+    /// Each channel that has a budget or spent something today: spent, held for items under
+    /// way, and its budget (the status bar's "$3.78 of $25.00 today").
+    pub spend_today: Vec<crate::cost_report::ChannelToday>,
 }
 
 /// An error as the UI receives it: a stable code and a message a creator can act on.

@@ -27,7 +27,7 @@ pub struct CostLine {
 }
 
 /// A channel's spend today.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct ChannelToday {
     /// The channel.
     pub channel_id: String,
@@ -93,24 +93,7 @@ pub async fn cost_report(
             usd: usd.dollars(),
         })
         .collect();
-    let now = core.worker_settings.clock.now();
-    let mut today = Vec::new();
-    for c in channels
-        .iter()
-        .filter(|c| channel.is_none_or(|only| &c.channel_id == only))
-    {
-        let day = BudgetDay::of(now, c.time_zone());
-        let (spent, held) = core
-            .store
-            .channel_spend(&c.channel_id, (day.start_ms, day.end_ms))
-            .await?;
-        today.push(ChannelToday {
-            channel_id: c.channel_id.as_str().to_string(),
-            spent_usd: spent.dollars(),
-            held_usd: held.dollars(),
-            budget_usd: c.budget_daily_usd,
-        });
-    }
+    let today = spend_today(core, channel).await?;
     Ok(CostReport {
         lines,
         total_usd: total.dollars(),
@@ -130,6 +113,31 @@ pub struct CostEstimate {
     pub model: String,
     /// About how much, in US dollars (the price table's price for each item).
     pub usd: f64,
+}
+
+/// Each channel's spend today (its own budget day), and what items under way hold, with its
+/// budget; one channel when `channel` is given.
+pub async fn spend_today(core: &Core, channel: Option<&ChannelId>) -> Result<Vec<ChannelToday>> {
+    let now = core.worker_settings.clock.now();
+    let mut today = Vec::new();
+    for c in core
+        .channels()
+        .iter()
+        .filter(|c| channel.is_none_or(|only| &c.channel_id == only))
+    {
+        let day = BudgetDay::of(now, c.time_zone());
+        let (spent, held) = core
+            .store
+            .channel_spend(&c.channel_id, (day.start_ms, day.end_ms))
+            .await?;
+        today.push(ChannelToday {
+            channel_id: c.channel_id.as_str().to_string(),
+            spent_usd: spent.dollars(),
+            held_usd: held.dollars(),
+            budget_usd: c.budget_daily_usd,
+        });
+    }
+    Ok(today)
 }
 
 /// The estimate for approving `task` at its gate, from its scene plan; `None` when it is not at

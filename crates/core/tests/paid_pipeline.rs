@@ -278,6 +278,15 @@ async fn a_spent_budget_makes_the_task_wait_until_the_next_day() {
     let paid = step_cost(&core, id, Step::Assets).await;
     assert_eq!(paid, (12, Usd::from_dollars(0.039).times(12)));
     assert!(paid.1 <= Usd::from_dollars(0.5));
+    // The status bar's figures: spent today against the budget, nothing held once it waits.
+    let today = reviewdesk_core::cost_report::spend_today(&core, None)
+        .await
+        .unwrap();
+    assert_eq!(today.len(), 1);
+    assert_eq!(
+        (today[0].spent_usd, today[0].held_usd, today[0].budget_usd),
+        (0.468, 0.0, Some(0.5))
+    );
 
     // The next day the running worker makes the rest by itself; nothing made yesterday is paid
     // for again.

@@ -302,6 +302,11 @@ impl AppRuntime {
                 &self.core.channels(),
                 &self.core.worker_settings.tools,
             ),
+            spend_today: reviewdesk_core::cost_report::spend_today(&self.core, None)
+                .await?
+                .into_iter()
+                .filter(|c| c.budget_usd.is_some() || c.spent_usd > 0.0 || c.held_usd > 0.0)
+                .collect(),
         })
     }
 

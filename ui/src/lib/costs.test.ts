@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { approveCostLabel, usd } from './costs';
+import { approveCostLabel, spendLabel, usd } from './costs';
 
 describe('money on screen', () => {
   it('shows dollars as the CLI does', () => {
@@ -19,5 +19,17 @@ describe('money on screen', () => {
     );
     expect(approveCostLabel(null)).toBeNull();
     expect(approveCostLabel({ step: 'sfx', items: 0, model: 'x', usd: 0 })).toBeNull();
+  });
+  it("shows each channel's spend today against its budget", () => {
+    expect(spendLabel({ channel_id: 'news', spent_usd: 3.78, held_usd: 0, budget_usd: 25 })).toEqual({
+      text: 'news: $3.78 of $25.00 today',
+      tone: '',
+    });
+    expect(spendLabel({ channel_id: 'news', spent_usd: 20, held_usd: 0.84, budget_usd: 25 }).tone).toBe('warn');
+    expect(spendLabel({ channel_id: 'news', spent_usd: 24.9, held_usd: 0.42, budget_usd: 25 })).toEqual({
+      text: 'news: $24.90 of $25.00 today (+$0.42 under way)',
+      tone: 'error',
+    });
+    expect(spendLabel({ channel_id: 'lab', spent_usd: 1.5, held_usd: 0, budget_usd: null }).text).toBe('lab: $1.50 today');
   });
 });

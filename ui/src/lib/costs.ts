@@ -1,4 +1,5 @@
 // Money on screen: what a task has cost and what approving at its gate starts.
+import type { ChannelToday } from './bindings/ChannelToday';
 import type { CostEstimate } from './bindings/CostEstimate';
 import type { Step } from './bindings/Step';
 
@@ -25,4 +26,13 @@ export function approveCostLabel(e: CostEstimate | null | undefined): string | n
   if (!e || e.items <= 0) return null;
   const [one, many] = NOUNS[e.step] ?? ['item', 'items'];
   return `${e.items} ${e.items === 1 ? one : many} with ${e.model}, about ${usd(e.usd)}`;
+}
+
+/** The status bar's spend of one channel today: its text, and a tone (near or at its budget). */
+export function spendLabel(c: ChannelToday): { text: string; tone: '' | 'warn' | 'error' } {
+  const committed = c.spent_usd + c.held_usd;
+  const held = c.held_usd > 0 ? ` (+${usd(c.held_usd)} under way)` : '';
+  if (c.budget_usd == null) return { text: `${c.channel_id}: ${usd(c.spent_usd)} today${held}`, tone: '' };
+  const tone = committed >= c.budget_usd ? 'error' : committed >= 0.8 * c.budget_usd ? 'warn' : '';
+  return { text: `${c.channel_id}: ${usd(c.spent_usd)} of ${usd(c.budget_usd)} today${held}`, tone };
 }
