@@ -52,6 +52,7 @@ pub fn tasks_schema() -> Vec<(String, PropertyConfig)> {
         (tasks::UPDATED.into(), PropertyConfig::Date),
         (tasks::RETRY_STATUS.into(), PropertyConfig::RichText),
         (tasks::YOUTUBE_URL.into(), PropertyConfig::Url),
+        (tasks::COST.into(), PropertyConfig::Number("dollar".into())),
     ]
 }
 

@@ -108,6 +108,9 @@ struct ChannelCtx {
     audio_ds: Option<DataSourceId>,
     /// The shape the Tasks Status property has.
     status_shape: StatusShape,
+    /// Whether the Tasks database has the Cost number (databases made before it was added get
+    /// it from `reviewdesk notion check`; until then the cost is simply not sent).
+    has_cost: bool,
     /// The uploader of the `r2` strategy.
     r2: Option<Arc<crate::r2::R2Uploader>>,
 }
@@ -408,6 +411,10 @@ impl Mirror {
                 ));
             }
         };
+        let has_cost = schema
+            .properties
+            .get(tasks::COST)
+            .is_some_and(|p| p.kind == "number");
         let r2 = match (&cfg.storage_strategy, &cfg.r2) {
             (StorageStrategy::R2, Some(s)) => Some(Arc::new(
                 crate::r2::R2Uploader::load(s, &self.config.secrets).await?,
@@ -427,6 +434,7 @@ impl Mirror {
             videos_ds,
             audio_ds,
             status_shape,
+            has_cost,
         };
         map.insert(channel.as_str().to_string(), ctx.clone());
         Ok(Some(ctx))

@@ -28,10 +28,16 @@ impl Mirror {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let name = status.board_name();
+        let cost = if ctx.has_cost {
+            Some(self.core.store.task_spend(task.id).await?.dollars())
+        } else {
+            None
+        };
         let update = PageUpdate {
             properties: TaskRow {
                 status: Some(name.into()),
                 updated: Some(at),
+                cost,
                 ..self.log_row(task)
             }
             .to_properties(ctx.status_shape),

@@ -352,3 +352,53 @@ async fn reviewer_scenario(e: &Env) {
     assert_eq!(row.reviewer.id.as_deref(), Some(cy.as_str()));
     assert_eq!(row.reviewer.email, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_task_page_shows_what_the_task_has_cost() {
+    let e = env(DoubleConfig::default().without_rate_limit(), true, "none").await;
+    let task = add_task(&e.core, "Ocean").await;
+    // One paid clip, recorded as a paid executor records it.
+    let quote = reviewdesk_core::costs::PriceTable::defaults()
+        .quote(
+            "kling",
+            "kling-v2-5-turbo std",
+            "kling/kling-v2-5-turbo/std",
+            10,
+        )
+        .unwrap();
+    e.core
+        .store
+        .record_cost(&reviewdesk_core::store::LedgerRow {
+            id: "clip-1".into(),
+            at_ms: reviewdesk_core::store::now_ms(),
+            item: reviewdesk_core::store::PaidItem {
+                channel_id: task.channel_id.clone(),
+                task_id: task.id,
+                step: reviewdesk_core::Step::Video,
+                item: "clip_01".into(),
+            },
+            attempt: 1,
+            usd: quote.total(),
+            quote,
+            correlation_id: None,
+        })
+        .await
+        .unwrap();
+    push_until_done(&e.mirror, Duration::from_secs(30)).await;
+    run_worker(&e.core).await;
+    push_until_done(&e.mirror, Duration::from_secs(120)).await;
+    let page = e
+        .core
+        .store
+        .task(task.id)
+        .await
+        .unwrap()
+        .notion_page_id
+        .expect("task page recorded");
+    let page = client(&e.double, true)
+        .retrieve_page(&PageId::new(&page))
+        .await
+        .unwrap();
+    assert_eq!(page.get("Cost"), Some(&PropertyValue::Number(Some(0.42))));
+    e.finish().await;
+}
