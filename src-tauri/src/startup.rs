@@ -60,10 +60,17 @@ pub async fn start() -> Desktop {
         }
         Err(_) => None,
     };
+    let provider_keys = match settings.as_ref() {
+        Ok(s) => s.secrets().provider_keys(),
+        Err(_) => reviewdesk_core::provider_steps::ProviderKeys::from_env(),
+    };
     let runtime = async {
+        let mut worker_settings = reviewdesk_core::config::WorkerSettings::from_env()?;
+        worker_settings.providers.keys = provider_keys;
         let core = Core::open(CoreOptions {
             workspace: Some(running.workspace),
             config_dir: Some(running.config_dir),
+            worker_settings: Some(worker_settings),
             ..CoreOptions::default()
         })
         .await?;

@@ -230,11 +230,21 @@ fn emit<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce()) -> any
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Commands that run a worker read the paid providers' keys from the OS keyring (then the
+    // environment); the others never touch the keyring.
+    let worker_settings = match cli.command {
+        Command::Worker { .. } | Command::Serve { .. } | Command::Demo => {
+            let mut s = reviewdesk_core::config::WorkerSettings::from_env()?;
+            s.providers.keys = reviewdesk_settings::SecretStore::os().provider_keys();
+            Some(s)
+        }
+        _ => None,
+    };
     let core: Arc<Core> = Core::open(CoreOptions {
         database_url: cli.database_url.clone(),
         workspace: cli.workspace.clone(),
         config_dir: cli.config_dir.clone(),
-        worker_settings: None,
+        worker_settings,
     })
     .await?;
     let tasks = TaskService::new(core.clone());

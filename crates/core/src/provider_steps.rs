@@ -13,10 +13,8 @@ use reviewdesk_providers::elevenlabs::{
     ElevenLabsClient, ElevenLabsConfig, SoundRequest, SpeechRequest,
 };
 use reviewdesk_providers::gemini::{AspectRatio, GeminiClient, GeminiConfig, ImageRequest};
-use reviewdesk_providers::kling::{
-    Backoff, KlingClient, KlingConfig, KlingCredentials, KlingMode, VideoRequest,
-};
-use reviewdesk_providers::{ErrorKind, ProviderError, RetryPolicy, Secret};
+use reviewdesk_providers::kling::{Backoff, KlingClient, KlingConfig, KlingMode, VideoRequest};
+use reviewdesk_providers::{ErrorKind, ProviderError, RetryPolicy};
 
 use crate::asset::AssetKind;
 use crate::config::{ChannelConfig, ExecutorConfig, parse_hex_colour};
@@ -28,41 +26,9 @@ use crate::task::ErrorCategory;
 use crate::thumbs;
 use crate::workspace::Workspace;
 
-/// The providers' keys: from the OS keyring (the desktop and `serve` put them here), else from
+/// The providers' keys: from the OS keyring (the desktop, `serve` and `worker` look there), else
 /// the conventional environment variables. `Debug` never shows a key.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderKeys {
-    /// `GEMINI_API_KEY`.
-    pub gemini: Option<Secret>,
-    /// `KLING_ACCESS_KEY` + `KLING_SECRET_KEY`, or a console key in `KLING_API_KEY`.
-    pub kling: Option<KlingCredentials>,
-    /// `ELEVENLABS_API_KEY`.
-    pub elevenlabs: Option<Secret>,
-}
-
-impl ProviderKeys {
-    /// The keys in the environment.
-    pub fn from_env() -> ProviderKeys {
-        let var = |n: &str| {
-            std::env::var(n)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let kling = match (var("KLING_ACCESS_KEY"), var("KLING_SECRET_KEY")) {
-            (Some(access), Some(secret)) => Some(KlingCredentials::AccessSecret {
-                access: Secret::new(access),
-                secret: Secret::new(secret),
-            }),
-            _ => var("KLING_API_KEY").map(|k| KlingCredentials::ApiKey(Secret::new(k))),
-        };
-        ProviderKeys {
-            gemini: var("GEMINI_API_KEY").map(Secret::new),
-            kling,
-            elevenlabs: var("ELEVENLABS_API_KEY").map(Secret::new),
-        }
-    }
-}
+pub type ProviderKeys = reviewdesk_providers::Keys;
 
 /// How the paid executors talk to the providers: keys, retries inside a call, and how often a
 /// Kling job is polled. Tests shorten the waits.

@@ -99,3 +99,83 @@ pub(crate) fn base_url_from_env(env: &str, default: &str) -> String {
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| default.to_owned())
 }
+
+/// The three providers' keys, each from where the caller looks (the OS keyring, then the
+/// conventional environment variable). `Debug` never shows a key.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// `GEMINI_API_KEY`.
+    pub gemini: Option<Secret>,
+    /// `KLING_ACCESS_KEY` + `KLING_SECRET_KEY`, or a console key in `KLING_API_KEY`.
+    pub kling: Option<crate::kling::KlingCredentials>,
+    /// `ELEVENLABS_API_KEY`.
+    pub elevenlabs: Option<Secret>,
+}
+
+/// Each key's name in the OS keyring and its environment variable.
+pub const KEY_NAMES: [(&str, &str); 5] = [
+    ("gemini-api-key", "GEMINI_API_KEY"),
+    ("kling-access-key", "KLING_ACCESS_KEY"),
+    ("kling-secret-key", "KLING_SECRET_KEY"),
+    ("kling-api-key", "KLING_API_KEY"),
+    ("elevenlabs-api-key", "ELEVENLABS_API_KEY"),
+];
+
+impl Keys {
+    /// The keys `lookup(keyring name, environment variable)` finds (blank values count as none).
+    pub fn from_lookup(lookup: impl Fn(&str, &str) -> Option<String>) -> Keys {
+        let get = |i: usize| {
+            let (name, env) = KEY_NAMES[i];
+            lookup(name, env)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let kling = match (get(1), get(2)) {
+            (Some(access), Some(secret)) => Some(crate::kling::KlingCredentials::AccessSecret {
+                access: Secret::new(access),
+                secret: Secret::new(secret),
+            }),
+            _ => get(3).map(|k| crate::kling::KlingCredentials::ApiKey(Secret::new(k))),
+        };
+        Keys {
+            gemini: get(0).map(Secret::new),
+            kling,
+            elevenlabs: get(4).map(Secret::new),
+        }
+    }
+
+    /// The keys in the process environment.
+    pub fn from_env() -> Keys {
+        Keys::from_lookup(|_, env| std::env::var(env).ok())
+    }
+}
+
+#[cfg(test)]
+mod keys_tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_from_the_lookup_and_kling_needs_both_halves_or_a_console_key() {
+        let k = Keys::from_lookup(|name, _| match name {
+            "gemini-api-key" => Some(" g ".into()),
+            "kling-access-key" => Some("a".into()),
+            "kling-api-key" => Some("console".into()),
+            "elevenlabs-api-key" => Some("".into()),
+            _ => None,
+        });
+        assert_eq!(k.gemini.unwrap().expose_secret(), "g");
+        assert!(matches!(
+            k.kling,
+            Some(crate::kling::KlingCredentials::ApiKey(_))
+        ));
+        assert!(k.elevenlabs.is_none());
+        let both = Keys::from_lookup(|name, _| {
+            matches!(name, "kling-access-key" | "kling-secret-key").then(|| "x".to_string())
+        });
+        assert!(matches!(
+            both.kling,
+            Some(crate::kling::KlingCredentials::AccessSecret { .. })
+        ));
+        assert!(!format!("{both:?}").contains('x'));
+    }
+}

@@ -39,5 +39,5 @@ pub mod elevenlabs;
 pub mod gemini;
 pub mod kling;
 
-pub use config::{RetryPolicy, Secret};
+pub use config::{KEY_NAMES, Keys, RetryPolicy, Secret};
 pub use error::{ApiError, ErrorKind, Provider, ProviderError, Result};

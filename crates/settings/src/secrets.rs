@@ -267,6 +267,21 @@ impl SecretStore {
         }
     }
 
+    /// The paid providers' keys, each from the keyring, else its environment variable
+    /// (`GEMINI_API_KEY`, `KLING_ACCESS_KEY` + `KLING_SECRET_KEY`, `ELEVENLABS_API_KEY`). A key that
+    /// cannot be read is left out, with a warning naming it (never its value).
+    pub fn provider_keys(&self) -> reviewdesk_providers::Keys {
+        reviewdesk_providers::Keys::from_lookup(|name, env| {
+            match self.get(&SecretId::new(name, env)) {
+                Ok(v) => v.map(|(value, _)| value),
+                Err(e) => {
+                    tracing::warn!(secret = name, error = %e, "cannot read a provider key");
+                    None
+                }
+            }
+        })
+    }
+
     /// The secret and where it came from: the keyring, else the environment variable.
     /// Without a reachable keyring this quietly reads the environment; a locked or failing keyring
     /// is an error only when the environment has no value either.

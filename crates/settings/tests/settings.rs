@@ -646,3 +646,40 @@ fn real_os_keyring_round_trip() {
     assert_eq!(store.get(&id).unwrap(), None);
     store.clear(&id).unwrap();
 }
+
+#[test]
+fn provider_keys_come_from_the_keyring_before_the_environment() {
+    let store = memory_store(&[
+        ("GEMINI_API_KEY", "gemini-from-env"),
+        ("KLING_ACCESS_KEY", "access-from-env"),
+        ("KLING_SECRET_KEY", "secret-from-env"),
+    ]);
+    store
+        .set(
+            &SecretId::new("gemini-api-key", "GEMINI_API_KEY"),
+            "gemini-from-keyring",
+        )
+        .unwrap();
+    store
+        .set(
+            &SecretId::new("elevenlabs-api-key", "ELEVENLABS_API_KEY"),
+            "eleven-from-keyring",
+        )
+        .unwrap();
+    let keys = store.provider_keys();
+    assert_eq!(keys.gemini.unwrap().expose_secret(), "gemini-from-keyring");
+    assert_eq!(
+        keys.elevenlabs.unwrap().expose_secret(),
+        "eleven-from-keyring"
+    );
+    match keys.kling {
+        Some(reviewdesk_providers::kling::KlingCredentials::AccessSecret { access, secret }) => {
+            assert_eq!(
+                (access.expose_secret(), secret.expose_secret()),
+                ("access-from-env", "secret-from-env")
+            );
+        }
+        other => panic!("expected Kling access and secret keys, got {other:?}"),
+    }
+    assert!(memory_store(&[]).provider_keys().gemini.is_none());
+}
