@@ -366,10 +366,13 @@ impl GeminiExecutor {
         p
     }
 
-    /// The current files of the channel's reference assets (not the item itself), at most 3.
+    /// When an asset is made again (after a rejection), the current files of the channel's
+    /// reference assets that were kept (not flagged), at most 3, so the new version matches them.
+    /// A first pass sends none: its assets are being drawn at the same time, and a picture
+    /// nobody has looked at is no reference.
     async fn references(&self, job: &ItemJob) -> Vec<reviewdesk_providers::gemini::InputImage> {
         let mut out = Vec::new();
-        if self.references.is_empty() {
+        if self.references.is_empty() || job.item.version < 2 {
             return out;
         }
         let Ok(task) = self.store.task(job.task_id).await else {
@@ -379,7 +382,10 @@ impl GeminiExecutor {
             return out;
         };
         for a in assets.iter().filter(|a| {
-            self.references.iter().any(|r| r == a.name.as_str()) && a.name.as_str() != job.item.key
+            self.references.iter().any(|r| r == a.name.as_str())
+                && a.name.as_str() != job.item.key
+                && !a.flagged
+                && a.current_version > 0
         }) {
             let rel = Workspace::asset_rel(&task.channel_id, task.id, a.kind, &a.name);
             if let Ok(path) = job.workspace.resolve(&rel)

@@ -87,7 +87,7 @@ async fn open(d: &Doubles, channel_extra: &str, steps: &str) -> (OpenCore, Arc<C
 
 fn every_provider(d: &Doubles) -> String {
     format!(
-        "  assets:\n    executor: gemini\n    base_url: {}\n    style: flat vector art\n  video:\n    executor: kling\n    base_url: {}\n    duration: 10\n  audio:\n    executor: elevenlabs\n    base_url: {}\n    voice_id: {}\n  sfx:\n    executor: elevenlabs\n    base_url: {}\n    duration_secs: 10\n{QUICK_ASSEMBLY}",
+        "  assets:\n    executor: gemini\n    base_url: {}\n    style: flat vector art\n    references: [protagonist]\n  video:\n    executor: kling\n    base_url: {}\n    duration: 10\n  audio:\n    executor: elevenlabs\n    base_url: {}\n    voice_id: {}\n  sfx:\n    executor: elevenlabs\n    base_url: {}\n    duration_secs: 10\n{QUICK_ASSEMBLY}",
         d.gemini.url(),
         d.kling.url(),
         d.eleven.url(),
@@ -187,6 +187,26 @@ async fn every_paid_call_is_in_the_ledger_and_a_rejected_clip_costs_one_more_cli
         255,
         "an environment keeps its background"
     );
+    // A first pass sends no references; a character made again goes with the kept protagonist.
+    assert!(d.gemini.reference_image_counts().iter().all(|n| *n == 0));
+    reviews
+        .reject(
+            id,
+            Some(vec![AssetName::parse("villain").unwrap()]),
+            review().with_reason("make him match the hero's style"),
+        )
+        .await
+        .unwrap();
+    reviews.retry(id, review()).await.unwrap();
+    run_worker(&core).await;
+    at(&core, id, Status::AssetsReady).await;
+    assert_eq!(d.gemini.reference_image_counts().last(), Some(&1));
+    assert_eq!(d.gemini.generations().len(), 23);
+    assert_eq!(
+        step_cost(&core, id, Step::Assets).await,
+        (23, Usd::from_dollars(0.039).times(23))
+    );
+    let detail = TaskService::new(core.clone()).detail(id).await.unwrap();
     // The gate says what approving starts and what it costs.
     let estimate = detail
         .approve_cost
@@ -245,7 +265,7 @@ async fn every_paid_call_is_in_the_ledger_and_a_rejected_clip_costs_one_more_cli
         step_cost(&core, id, Step::Sfx).await,
         (18, Usd::from_dollars(0.0044).times(180))
     );
-    let expected = Usd::from_dollars(0.039).times(22)
+    let expected = Usd::from_dollars(0.039).times(23)
         + clip.times(19)
         + Usd::from_dollars(0.00022).times(chars)
         + Usd::from_dollars(0.0044).times(180);
