@@ -871,6 +871,9 @@ impl Worker {
                     format!("thumbnail thread failed: {e}"),
                 )
             })??;
+        if let Some(w) = &warning {
+            tracing::warn!(item = %item.key, "{w}");
+        }
         let written = match (asset, prepared) {
             (Some((name, _)), Some(prepared)) => {
                 let v = prepared.into_version(item.version, Source::Worker);
@@ -895,9 +898,6 @@ impl Worker {
                 res
             }
             _ => {
-                if let Some(w) = &warning {
-                    tracing::warn!(item = %item.key, "{w}");
-                }
                 let done = Finished {
                     item: &item.key,
                     output: &output,
