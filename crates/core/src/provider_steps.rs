@@ -145,13 +145,7 @@ pub fn item_quote(
             duration_secs,
             ..
         } => {
-            let model = model.clone().unwrap_or_else(|| {
-                if step == Step::Audio {
-                    reviewdesk_providers::elevenlabs::DEFAULT_SPEECH_MODEL.to_string()
-                } else {
-                    reviewdesk_providers::elevenlabs::DEFAULT_SOUND_MODEL.to_string()
-                }
-            });
+            let model = elevenlabs_model(model.as_deref(), step);
             let units = if step == Step::Audio {
                 text.trim().chars().count() as i64
             } else {
@@ -163,6 +157,18 @@ pub fn item_quote(
         ExecutorConfig::Builtin | ExecutorConfig::Command { .. } => return Ok(None),
     };
     prices.quote(provider, &model, &key, units).map(Some)
+}
+
+/// The ElevenLabs model of a step: the channel's, else speech for narration and sound
+/// generation for effects.
+fn elevenlabs_model(configured: Option<&str>, step: Step) -> String {
+    configured
+        .unwrap_or(if step == Step::Audio {
+            reviewdesk_providers::elevenlabs::DEFAULT_SPEECH_MODEL
+        } else {
+            reviewdesk_providers::elevenlabs::DEFAULT_SOUND_MODEL
+        })
+        .to_string()
 }
 
 /// The paid executor configured for a step, or `None` for a free one.
@@ -285,16 +291,11 @@ pub(crate) fn paid_executor(
                     ..ElevenLabsConfig::new(key)
                 })
             })?;
-            let default_model = if step == Step::Audio {
-                reviewdesk_providers::elevenlabs::DEFAULT_SPEECH_MODEL
-            } else {
-                reviewdesk_providers::elevenlabs::DEFAULT_SOUND_MODEL
-            };
             Ok(Arc::new(ElevenLabsExecutor {
                 config: config.clone(),
                 client,
                 step,
-                model: model.clone().unwrap_or_else(|| default_model.to_string()),
+                model: elevenlabs_model(model.as_deref(), step),
                 voice_id: voice_id.clone().unwrap_or_default(),
                 stability: *stability,
                 similarity_boost: *similarity_boost,

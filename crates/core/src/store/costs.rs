@@ -94,7 +94,8 @@ impl Store {
             return Ok(BudgetCheck::Held);
         }
         if let Some(budget) = budget {
-            let committed = committed_in(&mut tx, &item.channel_id, day).await?;
+            let (spent, held) = spend_in(&mut tx, &item.channel_id, day).await?;
+            let committed = spent + held;
             if committed + price > budget {
                 tx.rollback().await?;
                 return Ok(BudgetCheck::Over { committed });
@@ -153,21 +154,8 @@ impl Store {
 
     /// What a channel spent in `[from, to)` (epoch ms), and what items under way hold.
     pub async fn channel_spend(&self, channel: &ChannelId, day: (i64, i64)) -> Result<(Usd, Usd)> {
-        let spent = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_ledger WHERE channel_id = $1 AND at_ms >= $2 AND at_ms < $3",
-        )
-        .bind(channel.as_str())
-        .bind(day.0)
-        .bind(day.1)
-        .fetch_one(&self.pool)
-        .await?;
-        let held = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_holds WHERE channel_id = $1",
-        )
-        .bind(channel.as_str())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((Usd(sum_of(&spent)?), Usd(sum_of(&held)?)))
+        let mut conn = self.pool.acquire().await?;
+        spend_in(&mut conn, channel, day).await
     }
 
     /// What a task has cost so far.
@@ -273,25 +261,28 @@ impl Store {
     }
 }
 
-async fn committed_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// What a channel spent in `[from, to)` and what items under way hold, on one connection (the
+/// budget check reads it inside its transaction).
+async fn spend_in(
+    conn: &mut sqlx::AnyConnection,
     channel: &ChannelId,
     day: (i64, i64),
-) -> Result<Usd> {
+) -> Result<(Usd, Usd)> {
     let spent = sqlx::query(
         "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_ledger WHERE channel_id = $1 AND at_ms >= $2 AND at_ms < $3",
     )
     .bind(channel.as_str())
     .bind(day.0)
     .bind(day.1)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await?;
-    let held =
-        sqlx::query("SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_holds WHERE channel_id = $1")
-            .bind(channel.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(Usd(sum_of(&spent)?) + Usd(sum_of(&held)?))
+    let held = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_holds WHERE channel_id = $1",
+    )
+    .bind(channel.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((Usd(sum_of(&spent)?), Usd(sum_of(&held)?)))
 }
 
 async fn delete_hold_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, item: &PaidItem) -> Result<()> {
