@@ -87,17 +87,6 @@ fn shared<C>(
     Ok(c)
 }
 
-/// The base URL: the environment's (`GEMINI_BASE_URL`…), else the channel's, else the
-/// provider's own.
-fn base_url(env: &str, channel: Option<&str>, default: &str) -> String {
-    std::env::var(env)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .or_else(|| channel.map(str::to_string))
-        .unwrap_or_else(|| default.to_string())
-}
-
 fn missing_key(provider: &str, how: &str) -> StepFailure {
     StepFailure::new(
         ErrorCategory::Configuration,
@@ -195,7 +184,7 @@ pub(crate) fn paid_executor(
                     "save one in Settings → Providers or set GEMINI_API_KEY",
                 )
             })?;
-            let base = base_url(
+            let base = reviewdesk_providers::resolve_base_url(
                 reviewdesk_providers::gemini::BASE_URL_ENV,
                 url.as_deref(),
                 reviewdesk_providers::gemini::DEFAULT_BASE_URL,
@@ -232,7 +221,7 @@ pub(crate) fn paid_executor(
                     "save the access and secret keys in Settings → Providers or set KLING_ACCESS_KEY and KLING_SECRET_KEY",
                 )
             })?;
-            let base = base_url(
+            let base = reviewdesk_providers::resolve_base_url(
                 reviewdesk_providers::kling::BASE_URL_ENV,
                 url.as_deref(),
                 reviewdesk_providers::kling::DEFAULT_BASE_URL,
@@ -278,7 +267,7 @@ pub(crate) fn paid_executor(
                     "save one in Settings → Providers or set ELEVENLABS_API_KEY",
                 )
             })?;
-            let base = base_url(
+            let base = reviewdesk_providers::resolve_base_url(
                 reviewdesk_providers::elevenlabs::BASE_URL_ENV,
                 url.as_deref(),
                 reviewdesk_providers::elevenlabs::DEFAULT_BASE_URL,

@@ -93,10 +93,17 @@ impl RetryPolicy {
 
 /// The base URL from `env` when set and not blank, else `default`.
 pub(crate) fn base_url_from_env(env: &str, default: &str) -> String {
+    resolve_base_url(env, None, default)
+}
+
+/// A provider's base URL: the environment variable `env` when set and not blank (a proxy or a
+/// test double for every channel), else the `configured` one (a channel's), else `default`.
+pub fn resolve_base_url(env: &str, configured: Option<&str>, default: &str) -> String {
     std::env::var(env)
         .ok()
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty())
+        .or_else(|| configured.map(str::to_owned))
         .unwrap_or_else(|| default.to_owned())
 }
 

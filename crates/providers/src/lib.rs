@@ -39,5 +39,5 @@ pub mod elevenlabs;
 pub mod gemini;
 pub mod kling;
 
-pub use config::{KEY_NAMES, Keys, RetryPolicy, Secret};
+pub use config::{KEY_NAMES, Keys, RetryPolicy, Secret, resolve_base_url};
 pub use error::{ApiError, ErrorKind, Provider, ProviderError, Result};
