@@ -307,10 +307,12 @@ test("desktop: make run's sample task goes to Upload Complete from the window wi
   stage('Ready for Review');
   // The final gate plays the assembled video: WebKitGTK's player fetches it from the app's
   // loopback media server (its players refuse the reviewdesk: scheme).
-  const src = await app.execute(() =>
-    document.querySelector('[data-testid=media-item][data-step=assembly] video')?.getAttribute('src'),
-  );
-  assert.match(src ?? '', /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{64}\//);
+  // The status shows before the detail with the final video has rendered: wait for its player.
+  const finalSrc = () =>
+    app.execute(() => document.querySelector('[data-testid=media-item][data-step=assembly] video')?.getAttribute('src') ?? '');
+  await app.waitUntil(async () => (await finalSrc()) !== '', { timeout: 30_000, timeoutMsg: 'the final gate shows no video player' });
+  const src = await finalSrc();
+  assert.match(src, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{64}\//);
   assert.match(decodeURIComponent(src ?? ''), new RegExp(`final/${id}_final\\.mp4$`));
   const playback = () =>
     app.execute(() => {
