@@ -22,6 +22,12 @@ desktop: ui-build
 ui-build:
 	npm --prefix ui run build
 
+## The Debian package, target/debian/reviewdesk_<version>_<arch>.deb: the test build's binaries,
+## stripped, with a desktop entry, icons at every size and the license (scripts/make-deb.sh says why
+## it does not run `cargo tauri bundle`).
+deb: setup test-bins
+	./scripts/make-deb.sh
+
 ## Set up and start the app with a sample task: the desktop window where a display exists, otherwise
 ## the web UI on http://127.0.0.1:7777 (`reviewdesk serve`).
 run: setup ui-build cli
@@ -64,7 +70,7 @@ test-e2e: test-bins
 
 # The real desktop window under Xvfb (tauri-driver + WebKitWebDriver) with a D-Bus session for
 # notifications; the npm script wraps xvfb-run and dbus-run-session.
-test-desktop: test-bins
+test-desktop: test-bins deb
 	cd tests/desktop && npm test
 
 ## Steps 3–6 with the built-in media executors against the same commands in a shell script, and the

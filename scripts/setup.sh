@@ -17,6 +17,8 @@ APT_PACKAGES=(
   chromium imagemagick
   # the built-in video, narration, sound-effect and assembly steps (and their tests)
   ffmpeg espeak-ng
+  # `make deb` checks the package it builds
+  lintian
 )
 
 missing=()

@@ -64,9 +64,9 @@ async function waitForPort(port, child, deadlineMs = 30_000) {
  * Starts the desktop app in `env` and returns the WebdriverIO browser plus a `close()`.
  * The window runs the built ui/ with the Tauri transport; the runtime (worker included) runs in it.
  */
-export async function launch(env) {
+export async function launch(env, bin = desktopBin) {
   preflight();
-  await waitAppGone();
+  await waitAppGone(undefined, bin);
   const port = await freePort();
   // Its own WebKitWebDriver port too: the default (4445) is shared, and a previous test's driver
   // may still be shutting down.
@@ -88,7 +88,7 @@ export async function launch(env) {
       port,
       logLevel: 'error',
       connectionRetryCount: 0,
-      capabilities: { 'tauri:options': { application: desktopBin } },
+      capabilities: { 'tauri:options': { application: bin } },
     });
   } catch (e) {
     driver.kill('SIGTERM');
@@ -113,24 +113,24 @@ export async function launch(env) {
       }
       // WebKitWebDriver ends a session by closing the window, and closing the window only hides
       // Review Desk to the tray (by design), so the process may still be up: stop it.
-      for (const pid of appPidsOf(env)) {
+      for (const pid of appPidsOf(env, bin)) {
         try {
           process.kill(Number(pid), 'SIGTERM');
         } catch {
           // already gone
         }
       }
-      await waitAppGone();
+      await waitAppGone(undefined, bin);
     },
   };
 }
 
 /** PIDs of running copies of the app under test. */
-export function appPids() {
+export function appPids(bin = desktopBin) {
   // By executable, not by command line: a shell whose command merely mentions the path is not the app.
   let want;
   try {
-    want = realpathSync(desktopBin);
+    want = realpathSync(bin);
   } catch {
     return [];
   }
@@ -150,9 +150,9 @@ export function appPids() {
  * env's data dir (another engineer's run on its own display may be running the same binary).
  */
 /** Running copies of the app started in `env` (recognised by its data folder). */
-export function appPidsOf(env) {
+export function appPidsOf(env, bin = desktopBin) {
   const mark = `REVIEWDESK_DATA_DIR=${env.env.REVIEWDESK_DATA_DIR}`;
-  return appPids().filter((pid) => {
+  return appPids(bin).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark);
     } catch {
@@ -161,8 +161,8 @@ export function appPidsOf(env) {
   });
 }
 
-export function appPid(env) {
-  const mine = appPidsOf(env);
+export function appPid(env, bin = desktopBin) {
+  const mine = appPidsOf(env, bin);
   if (mine.length !== 1) throw new Error(`expected one running app for ${env.dir}, found ${mine.length}`);
   return Number(mine[0]);
 }
@@ -171,11 +171,11 @@ export function appPid(env) {
  * The app is single-instance: a copy still shutting down would make the next test's launch hand
  * over to it and exit. Wait (on the condition, with a deadline) until no copy is left.
  */
-async function waitAppGone(deadlineMs = 15_000) {
+async function waitAppGone(deadlineMs = 15_000, bin = desktopBin) {
   const until = Date.now() + deadlineMs;
-  while (appPids().length) {
+  while (appPids(bin).length) {
     if (Date.now() > until) {
-      for (const pid of appPids()) process.kill(Number(pid), 'SIGTERM');
+      for (const pid of appPids(bin)) process.kill(Number(pid), 'SIGTERM');
       throw new Error('the desktop app did not exit after its WebDriver session ended');
     }
     await new Promise((r) => setTimeout(r, 50));
