@@ -174,6 +174,76 @@ test('desktop: settings keep the Notion token out of every plain file', async (t
   }
 });
 
+test('desktop: Settings → Providers says where each key comes from and Check connection tells a working key from a refused one', async (t) => {
+  const env = desktopEnv('desktop-providers');
+  const { startProviderDoubles } = await import('../e2e/harness.mjs');
+  const doubles = await startProviderDoubles();
+  t.after(() => doubles.stop());
+  const wrongKey = 'sk_e2eWrongElevenLabsKey0123456789';
+  Object.assign(env.env, {
+    GEMINI_API_KEY: 'gemini-double-key',
+    GEMINI_BASE_URL: doubles.urls.gemini,
+    KLING_ACCESS_KEY: 'kling-double-access',
+    KLING_SECRET_KEY: 'kling-double-secret',
+    KLING_BASE_URL: doubles.urls.kling,
+    ELEVENLABS_API_KEY: wrongKey,
+    ELEVENLABS_BASE_URL: doubles.urls.elevenlabs,
+  });
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  await (await app.$('[data-testid=stream-state]')).waitForExist({ timeout: 30_000 });
+  await app.keys(',');
+  const section = await app.$('[data-testid=settings-providers]');
+  await section.waitForExist({ timeout: 10_000 });
+  const source = async (key) => (await app.$(`[data-key="${key}"] [data-testid=key-source]`)).getText();
+  assert.equal(await source('gemini-api-key'), 'From the GEMINI_API_KEY environment variable');
+  assert.equal(await source('kling-secret-key'), 'From the KLING_SECRET_KEY environment variable');
+  assert.equal(await source('kling-api-key'), 'Not set');
+
+  const check = async (provider) => {
+    const box = await app.$(`[data-provider="${provider}"]`);
+    const button = await box.$('[data-testid=provider-check]');
+    await button.scrollIntoView(); // the dialog scrolls: a button below its fold cannot be clicked
+    await button.click();
+    const report = await box.$('[data-testid=provider-check-report]');
+    await report.waitForExist({ timeout: 20_000, timeoutMsg: `no ${provider} check report` });
+    return { ok: await report.getAttribute('data-ok'), text: await report.getText() };
+  };
+  const gemini = await check('gemini');
+  assert.equal(gemini.ok, 'true', gemini.text);
+  assert.match(gemini.text, /Gemini: connected \(127\.0\.0\.1:\d+\)/);
+  const kling = await check('kling');
+  assert.equal(kling.ok, 'true', kling.text);
+  const eleven = await check('elevenlabs');
+  assert.equal(eleven.ok, 'false', eleven.text);
+  assert.match(eleven.text, /ElevenLabs .*key was refused/);
+  assert.ok(!eleven.text.includes(wrongKey), 'the key is never shown');
+
+  // Saving a key: into the keyring when there is one, else a clear error; never into a file.
+  const typed = 'AIzaE2eTypedGeminiKey0123456789';
+  const keyInput = await app.$('#key-gemini-api-key');
+  await keyInput.scrollIntoView();
+  await keyInput.setValue(typed);
+  await (await (await app.$('[data-key="gemini-api-key"]')).$('button=Save')).click();
+  await app.waitUntil(async () => {
+    if (await (await app.$('[data-testid=key-error]')).isExisting()) return true;
+    return (await source('gemini-api-key')) === 'Stored in the OS keyring';
+  }, { timeout: 10_000, timeoutMsg: 'saving the key gave no answer' });
+  const err = await app.$('[data-testid=key-error]');
+  if (await err.isExisting()) assert.match(await err.getText(), /keyring/i);
+  const walk = (dir) =>
+    readdirSync(dir).flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
+  for (const f of walk(env.dir)) {
+    if (statSync(f).size > 50_000_000) continue;
+    const bytes = readFileSync(f);
+    assert.ok(!bytes.includes(typed) && !bytes.includes(wrongKey), `a key was written to ${f}`);
+  }
+});
+
 /** The Notion test double as a process (`notion-double --port 0`); resolves with its URL. */
 async function startNotionDouble() {
   const { root } = await import('../e2e/harness.mjs');

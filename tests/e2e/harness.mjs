@@ -162,6 +162,49 @@ export async function openFromBoard(page, id) {
   await page.waitForFunction((tid) => document.body.dataset.galleryReady === tid, id);
 }
 
+/** Polls the API until the task's status satisfies `ok`; returns the detail. */
+export async function waitForStatus(url, id, ok, what, timeoutMs = 120_000) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < until) {
+    last = await getJson(`${url}/api/tasks/${id}`);
+    if (ok(last.task.status)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: still ${last?.task.status} after ${timeoutMs} ms; log: ${last?.task.error_log}`);
+}
+
+/** The Gemini, Kling and ElevenLabs doubles as a process (`provider-doubles`); resolves with each one's URL. */
+export async function startProviderDoubles() {
+  const child = spawn(join(root, 'target/debug/provider-doubles'), [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const urls = await new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`provider-doubles printed no URLs in 30 s: ${out}`)), 30_000);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const found = Object.fromEntries([...out.matchAll(/^(gemini|kling|elevenlabs) (http:\/\/\S+)$/gm)].map((m) => [m[1], m[2]]));
+      if (Object.keys(found).length === 3) {
+        clearTimeout(timer);
+        resolvePromise(found);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`provider-doubles exited (${code}): ${out}`)));
+  });
+  return {
+    urls,
+    /** Sets one of a double's triggers (`refuse_prompts`, `busy_background`, …) for prompts containing `word`. */
+    async trigger(provider, trigger, word) {
+      const r = await fetch(`${urls[provider]}/__control/trigger`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ trigger, word }),
+      });
+      if (!r.ok) throw new Error(`${provider} trigger ${trigger}: ${r.status} ${await r.text()}`);
+    },
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
 /** Statuses where the worker still has something to do for a task (it is not at rest). */
 const BUSY = /^(queued|claimed|generating_.*|.*_approved|approved|assembling|uploading)$/;
 

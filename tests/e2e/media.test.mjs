@@ -5,19 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FFMPEG, QUICK_MEDIA_CHANNEL as CHANNEL, browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve } from './harness.mjs';
-
-/** Polls the API until the task's status satisfies `ok`; returns the detail. */
-async function waitForStatus(url, id, ok, what, timeoutMs = 120_000) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < until) {
-    last = await getJson(`${url}/api/tasks/${id}`);
-    if (ok(last.task.status)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: still ${last?.task.status} after ${timeoutMs} ms; log: ${last?.task.error_log}`);
-}
+import { FFMPEG, QUICK_MEDIA_CHANNEL as CHANNEL, browser, cli, demo, getJson, makeEnv, preflight, screenshot, serve, waitForStatus } from './harness.mjs';
 
 test('Videos Ready: playable clips, a missing one, two flagged and remade; Audio Ready approves; the final gate plays the video and publishes', async (t) => {
   preflight();

@@ -2,12 +2,14 @@
 //! `impl Command` naming it, its doors and result, and the core service it calls.
 
 use reviewdesk_core::api::{
-    AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest,
+    AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest, PromptEdit,
     RejectRequest, SceneEdit,
 };
 use reviewdesk_core::peaks::Peaks;
+use reviewdesk_core::provider_steps::ProviderCheck;
 use reviewdesk_core::publish::Chapter;
 use reviewdesk_core::scene::{PlannedScene, Scene};
+use reviewdesk_core::store::AssetRecord;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
 use reviewdesk_core::{AssetName, CoreError, NewTask, ReviewInput, Source, Status, Task, TaskId};
@@ -194,6 +196,38 @@ impl Command for FlagAsset {
         Ok(app
             .reviews()?
             .flag(task_id(&self.id)?, &name, flagged, note, source)
+            .await?)
+    }
+}
+
+/// Changes what an asset is drawn from (at Assets Ready or Asset Error); the next version uses it.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct EditAssetPrompt {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// The asset's name.
+    pub name: String,
+    /// The new prompt.
+    pub body: PromptEdit,
+}
+
+impl Command for EditAssetPrompt {
+    const NAME: &'static str = "edit_asset_prompt";
+    const SUMMARY: &'static str =
+        "Change the prompt an asset is drawn from (Assets Ready or Asset Error)";
+    const DOORS: Doors = Doors::both(
+        Http::put("/tasks/{id}/assets/{name}/prompt", Body::Json("PromptEdit"))
+            .names_task()
+            .validates(),
+    );
+    type Output = AssetRecord;
+    async fn run(self, app: &App, source: Source) -> Result<AssetRecord, CommandError> {
+        let name = AssetName::parse(self.name)?;
+        Ok(app
+            .tasks()?
+            .edit_asset_prompt(task_id(&self.id)?, &name, &self.body.prompt, source)
             .await?)
     }
 }
@@ -606,5 +640,80 @@ impl Command for AddMissingNotionProperties {
     type Output = NotionCheckReport;
     async fn run(self, app: &App, _: Source) -> Result<NotionCheckReport, CommandError> {
         Ok(app.runtime()?.add_missing_notion_properties().await?)
+    }
+}
+
+/// Settings → Providers: stores a provider key in the OS keyring; the next paid item uses it.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetProviderKey {
+    /// The key's keyring name (`gemini-api-key`, `kling-access-key`, `kling-secret-key`,
+    /// `kling-api-key`, `elevenlabs-api-key`).
+    pub name: String,
+    /// The key.
+    pub value: String,
+}
+
+impl Command for SetProviderKey {
+    const NAME: &'static str = "set_provider_key";
+    const SUMMARY: &'static str = "Store a provider key in the OS keyring";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        let settings = app.settings()?;
+        let view = settings.set_provider_key(&self.name, &self.value)?;
+        use_saved_provider_keys(app, settings);
+        Ok(view)
+    }
+}
+
+/// Settings → Providers: removes a provider key from the OS keyring (its environment variable,
+/// if set, applies again).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ClearProviderKey {
+    /// The key's keyring name.
+    pub name: String,
+}
+
+impl Command for ClearProviderKey {
+    const NAME: &'static str = "clear_provider_key";
+    const SUMMARY: &'static str = "Remove a provider key from the OS keyring";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        let settings = app.settings()?;
+        let view = settings.clear_provider_key(&self.name)?;
+        use_saved_provider_keys(app, settings);
+        Ok(view)
+    }
+}
+
+/// The running worker signs its next paid calls with the keys as they now are.
+fn use_saved_provider_keys(app: &App, settings: &reviewdesk_settings::SettingsService) {
+    if let Ok(runtime) = app.runtime() {
+        runtime
+            .core
+            .providers
+            .set_keys(settings.secrets().provider_keys());
+    }
+}
+
+/// Settings → Providers → Check connection: one free authenticated call per host in use.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CheckProvider {
+    /// `gemini`, `kling` or `elevenlabs`.
+    pub provider: String,
+}
+
+impl Command for CheckProvider {
+    const NAME: &'static str = "check_provider";
+    const SUMMARY: &'static str = "Check a provider's key against the hosts the channels use";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = ProviderCheck;
+    async fn run(self, app: &App, _: Source) -> Result<ProviderCheck, CommandError> {
+        let core = &app.runtime()?.core;
+        Ok(reviewdesk_core::provider_steps::check_provider(core, &self.provider).await?)
     }
 }

@@ -217,6 +217,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Reject>();
     v.command::<FlagAsset>();
     v.command::<EditScene>();
+    v.command::<EditAssetPrompt>();
     v.command::<MediaPeaks>();
     v.command::<MediaChapters>();
     v.command::<BulkApprove>();
@@ -235,6 +236,9 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<ClearNotionToken>();
     v.command::<CheckNotion>();
     v.command::<AddMissingNotionProperties>();
+    v.command::<SetProviderKey>();
+    v.command::<ClearProviderKey>();
+    v.command::<CheckProvider>();
 }
 
 /// Name and doors of every command.

@@ -62,6 +62,14 @@ pub struct SceneEdit {
     pub sfx: Option<String>,
 }
 
+/// Body of an asset prompt edit: what to draw the next time the asset is made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct PromptEdit {
+    /// The new prompt (1–4000 characters).
+    pub prompt: String,
+}
+
 /// Body of a bulk decision (at most 100 tasks, all or nothing).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]

@@ -408,6 +408,7 @@ mod tests {
             review_state: ReviewState::Generated,
             flagged: false,
             flag_note: None,
+            failure: None,
         }
     }
 

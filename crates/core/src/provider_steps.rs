@@ -14,6 +14,7 @@ use reviewdesk_providers::elevenlabs::{
 };
 use reviewdesk_providers::gemini::{AspectRatio, GeminiClient, GeminiConfig, ImageRequest};
 use reviewdesk_providers::kling::{Backoff, KlingClient, KlingConfig, KlingMode, VideoRequest};
+use reviewdesk_providers::machine::MachineSlots;
 use reviewdesk_providers::{ErrorKind, ProviderError, RetryPolicy};
 
 use crate::asset::AssetKind;
@@ -42,6 +43,9 @@ pub struct ProviderSettings {
     pub poll: Backoff,
     /// Kling jobs at once on this machine (Kling counts them per account and pack).
     pub kling_jobs: usize,
+    /// The folder of the lock files that share [`ProviderSettings::kling_jobs`] between every
+    /// worker process of this machine; `None` limits this process only.
+    pub kling_lock_dir: Option<std::path::PathBuf>,
     /// ElevenLabs requests at once (the plan's limit: Free 2, Starter 3, Creator 5).
     pub elevenlabs_concurrent: usize,
 }
@@ -53,6 +57,7 @@ impl Default for ProviderSettings {
             retry: RetryPolicy::default(),
             poll: Backoff::default(),
             kling_jobs: 3,
+            kling_lock_dir: Some(reviewdesk_providers::machine::default_lock_dir()),
             elevenlabs_concurrent: 2,
         }
     }
@@ -65,6 +70,31 @@ pub struct ProviderClients {
     gemini: Mutex<HashMap<String, Arc<GeminiClient>>>,
     kling: Mutex<HashMap<String, Arc<KlingClient>>>,
     elevenlabs: Mutex<HashMap<String, Arc<ElevenLabsClient>>>,
+    /// Keys saved or removed in Settings since the start, over the ones the worker began with.
+    keys: Mutex<Option<ProviderKeys>>,
+}
+
+impl ProviderClients {
+    /// Uses `keys` from now on (Settings → Providers saved or removed one): the clients made
+    /// with the old keys are let go, so the next item of any task signs with the new ones. Items
+    /// under way finish with the client they started with.
+    pub fn set_keys(&self, keys: ProviderKeys) {
+        *lock(&self.keys) = Some(keys);
+        lock(&self.gemini).clear();
+        lock(&self.kling).clear();
+        lock(&self.elevenlabs).clear();
+    }
+
+    /// The keys in use: the last ones Settings gave, else `configured` (the start's).
+    pub fn keys(&self, configured: &ProviderKeys) -> ProviderKeys {
+        lock(&self.keys)
+            .clone()
+            .unwrap_or_else(|| configured.clone())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for ProviderClients {
@@ -78,7 +108,7 @@ fn shared<C>(
     base: &str,
     make: impl FnOnce() -> reviewdesk_providers::Result<C>,
 ) -> Result<Arc<C>, StepFailure> {
-    let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+    let mut m = lock(map);
     if let Some(c) = m.get(base) {
         return Ok(c.clone());
     }
@@ -160,6 +190,135 @@ fn elevenlabs_model(configured: Option<&str>, step: Step) -> String {
         .to_string()
 }
 
+/// What Settings → Providers → Check connection found for one provider.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ProviderCheck {
+    /// `gemini`, `kling` or `elevenlabs`.
+    pub provider: String,
+    /// Every host checked answered that the key works.
+    pub ok: bool,
+    /// One line per host checked: connected, or what is wrong and what to do (never a key).
+    pub lines: Vec<String>,
+}
+
+/// The providers Settings can check, with their names as shown.
+pub const PROVIDERS: [(&str, &str); 3] = [
+    ("gemini", "Gemini"),
+    ("kling", "Kling"),
+    ("elevenlabs", "ElevenLabs"),
+];
+
+/// Checks a provider's key with one free authenticated call (Gemini: the model's description;
+/// Kling: the account's costs of the last day; ElevenLabs: the user) against every host a channel
+/// uses for it, or the provider's own host when no channel uses it yet.
+pub async fn check_provider(
+    core: &crate::Core,
+    provider: &str,
+) -> Result<ProviderCheck, crate::CoreError> {
+    use reviewdesk_providers::{elevenlabs, gemini, kling};
+    let Some((_, shown)) = PROVIDERS.iter().find(|(p, _)| *p == provider) else {
+        return Err(crate::CoreError::invalid(
+            "provider",
+            format!("{provider:?} is not gemini, kling or elevenlabs"),
+        ));
+    };
+    let settings = &core.worker_settings.providers;
+    let keys = core.providers.keys(&settings.keys);
+    // (base URL, Gemini model) of every channel step on this provider.
+    let mut targets: Vec<(Option<String>, String)> = Vec::new();
+    for channel in core.channels() {
+        for step in Step::ALL {
+            let config = channel.executor_for(step);
+            if config.provider() != Some(provider) {
+                continue;
+            }
+            let target = match config {
+                ExecutorConfig::Gemini {
+                    model, base_url, ..
+                } => (base_url, model),
+                ExecutorConfig::Kling { base_url, .. }
+                | ExecutorConfig::Elevenlabs { base_url, .. } => (base_url, String::new()),
+                _ => continue,
+            };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+    }
+    if targets.is_empty() {
+        targets.push((None, gemini::DEFAULT_MODEL.to_string()));
+    }
+    let mut lines = Vec::new();
+    let mut ok = true;
+    for (url, model) in targets {
+        let (env, default) = match provider {
+            "gemini" => (gemini::BASE_URL_ENV, gemini::DEFAULT_BASE_URL),
+            "kling" => (kling::BASE_URL_ENV, kling::DEFAULT_BASE_URL),
+            _ => (elevenlabs::BASE_URL_ENV, elevenlabs::DEFAULT_BASE_URL),
+        };
+        let base = reviewdesk_providers::resolve_base_url(env, url.as_deref(), default);
+        // A person is waiting on the answer: one retry at most, and no long waits.
+        let retry = RetryPolicy {
+            max_wait: std::time::Duration::from_secs(5),
+            ..settings.retry
+        }
+        .attempts(2);
+        let result: Result<(), String> = match provider {
+            "gemini" => match keys.gemini.clone() {
+                None => Err("no Gemini key: save one above or set GEMINI_API_KEY".into()),
+                Some(key) => match GeminiClient::new(GeminiConfig {
+                    base_url: base.clone(),
+                    retry,
+                    ..GeminiConfig::new(key)
+                }) {
+                    Ok(c) => c.check(&model).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            },
+            "kling" => match keys.kling.clone() {
+                None => Err("no Kling keys: save the access and secret keys above or set KLING_ACCESS_KEY and KLING_SECRET_KEY".into()),
+                Some(credentials) => match KlingClient::new(KlingConfig {
+                    base_url: base.clone(),
+                    retry,
+                    ..KlingConfig::new(credentials)
+                }) {
+                    Ok(c) => c.check().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            },
+            _ => match keys.elevenlabs.clone() {
+                None => Err("no ElevenLabs key: save one above or set ELEVENLABS_API_KEY".into()),
+                Some(key) => match ElevenLabsClient::new(ElevenLabsConfig {
+                    base_url: base.clone(),
+                    retry,
+                    ..ElevenLabsConfig::new(key)
+                }) {
+                    Ok(c) => c.check().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+            },
+        };
+        let host = base
+            .split("://")
+            .nth(1)
+            .unwrap_or(&base)
+            .trim_end_matches('/')
+            .to_string();
+        match result {
+            Ok(()) => lines.push(format!("{shown}: connected ({host})")),
+            Err(e) => {
+                ok = false;
+                lines.push(format!("{shown} ({host}): {}", crate::executor::redact(&e)));
+            }
+        }
+    }
+    Ok(ProviderCheck {
+        provider: provider.to_string(),
+        ok,
+        lines,
+    })
+}
+
 /// The paid executor configured for a step, or `None` for a free one.
 pub(crate) fn paid_executor(
     step: Step,
@@ -168,6 +327,7 @@ pub(crate) fn paid_executor(
     core: &crate::Core,
 ) -> Option<Result<Arc<dyn StepExecutor>, StepFailure>> {
     let settings = &core.worker_settings.providers;
+    let keys = core.providers.keys(&settings.keys);
     let prices = core.prices.with(&channel.prices);
     Some(match config {
         ExecutorConfig::Gemini {
@@ -178,7 +338,7 @@ pub(crate) fn paid_executor(
             image_size,
             base_url: url,
         } => (|| {
-            let key = settings.keys.gemini.clone().ok_or_else(|| {
+            let key = keys.gemini.clone().ok_or_else(|| {
                 missing_key(
                     "Gemini",
                     "save one in Settings → Providers or set GEMINI_API_KEY",
@@ -215,7 +375,7 @@ pub(crate) fn paid_executor(
             negative_prompt,
             base_url: url,
         } => (|| {
-            let credentials = settings.keys.kling.clone().ok_or_else(|| {
+            let credentials = keys.kling.clone().ok_or_else(|| {
                 missing_key(
                     "Kling",
                     "save the access and secret keys in Settings → Providers or set KLING_ACCESS_KEY and KLING_SECRET_KEY",
@@ -249,6 +409,10 @@ pub(crate) fn paid_executor(
                 store: core.store.clone(),
                 poll: settings.poll,
                 jobs: settings.kling_jobs.max(1),
+                machine: settings
+                    .kling_lock_dir
+                    .as_ref()
+                    .map(|dir| MachineSlots::new(dir, "kling-job", settings.kling_jobs)),
             }) as Arc<dyn StepExecutor>)
         })(),
         ExecutorConfig::Elevenlabs {
@@ -261,7 +425,7 @@ pub(crate) fn paid_executor(
             prompt_influence,
             base_url: url,
         } => (|| {
-            let key = settings.keys.elevenlabs.clone().ok_or_else(|| {
+            let key = keys.elevenlabs.clone().ok_or_else(|| {
                 missing_key(
                     "ElevenLabs",
                     "save one in Settings → Providers or set ELEVENLABS_API_KEY",
@@ -513,6 +677,8 @@ struct KlingExecutor {
     store: Store,
     poll: Backoff,
     jobs: usize,
+    /// The places shared with the other workers of this machine.
+    machine: Option<MachineSlots>,
 }
 
 /// Kling takes jpg or png up to 10 MB.
@@ -535,6 +701,12 @@ impl StepExecutor for KlingExecutor {
             let version = crate::worker::next_item_version(&dest);
             let slot = self.client.acquire_job_slot().await;
             let (task, step, item) = (job.task_id, job.step, job.item.key.as_str());
+            // This process's place first, then one of the machine's: a process never holds a
+            // machine place it has no room to use.
+            let machine = match &self.machine {
+                Some(m) => Some(m.acquire().await.map_err(|e| named(item, e))?),
+                None => None,
+            };
             let id = match self.store.provider_job(task, step, item, version).await? {
                 Some((_, id)) => {
                     tracing::info!(item, job = %id, "resuming the Kling job");
@@ -579,7 +751,7 @@ impl StepExecutor for KlingExecutor {
                     return Err(named(item, e));
                 }
             };
-            drop(slot);
+            drop((slot, machine));
             let bytes = self
                 .client
                 .download(&done.video_url)

@@ -145,6 +145,9 @@ pub struct Task {
     /// The path of a plan file given at creation by tasks made before plans were stored as text
     /// (new tasks keep their plan's text in the database and leave this empty).
     pub plan_file: Option<String>,
+    /// What the task's paid calls have cost so far, in dollars (the sum of its cost-ledger rows).
+    #[serde(default)]
+    pub spent_usd: f64,
 }
 
 impl Task {
@@ -177,6 +180,7 @@ impl Task {
             error_category: None,
             correlation_id: uuid::Uuid::new_v4().simple().to_string(),
             plan_file: None,
+            spent_usd: 0.0,
         }
     }
 

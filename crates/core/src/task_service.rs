@@ -103,6 +103,10 @@ pub struct VersionDetail {
     pub tile_path: Option<String>,
 }
 
+/// The longest asset prompt accepted (a provider's own limit is larger; a prompt this long is a
+/// paste gone wrong).
+pub const MAX_PROMPT_CHARS: usize = 4000;
+
 /// Task operations.
 #[derive(Debug, Clone)]
 pub struct TaskService {
@@ -274,6 +278,43 @@ impl TaskService {
             .ok_or_else(|| CoreError::invalid("scene", "the scene was not found after the edit"))
     }
 
+    /// Changes the prompt an asset is drawn from, at Assets Ready (flag it and reject to have it
+    /// made again) or Asset Error (a refused prompt reworded, then Retry makes only it).
+    pub async fn edit_asset_prompt(
+        &self,
+        id: TaskId,
+        name: &crate::ids::AssetName,
+        prompt: &str,
+        source: Source,
+    ) -> Result<AssetRecord> {
+        let task = self.core.store.task(id).await?;
+        let prompt = prompt.trim();
+        if prompt.is_empty() {
+            return Err(CoreError::invalid("prompt", "the prompt is empty"));
+        }
+        if prompt.chars().count() > MAX_PROMPT_CHARS {
+            return Err(CoreError::invalid(
+                "prompt",
+                format!("longer than {MAX_PROMPT_CHARS} characters"),
+            ));
+        }
+        if !matches!(task.status, Status::AssetsReady | Status::AssetError) {
+            return Err(CoreError::invalid(
+                "prompt",
+                format!(
+                    "an asset's prompt can be changed at Assets Ready or Asset Error only (the task is in {})",
+                    task.status.board_name()
+                ),
+            ));
+        }
+        self.core.store.set_asset_prompt(id, name, prompt).await?;
+        self.core.events.emit(DomainEvent::TaskUpdated {
+            task_id: id,
+            source,
+        });
+        self.core.store.asset(id, name).await
+    }
+
     /// The task's scene plan: over its drawn assets once there are some, before that over the
     /// names its asset plan will draw (so a draft shows, and can edit, its scenes); empty when
     /// neither can make the composites.
@@ -386,7 +427,8 @@ impl TaskService {
             .collect();
         let records: Vec<_> = assets.iter().map(|a| a.asset.clone()).collect();
         let scenes = self.scenes(&task, &records).await?;
-        let spent_usd = self.core.store.task_spend(task.id).await?.dollars();
+        // The task row's running total of its ledger: no sum over the ledger on the gallery path.
+        let spent_usd = task.spent_usd;
         // A price missing from the table is the worker's error to report; the page just shows
         // no estimate.
         let approve_cost =

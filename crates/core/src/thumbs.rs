@@ -53,6 +53,7 @@ impl PreparedImage {
             bytes: self.bytes,
             source: source.as_str().into(),
             created_at: chrono::Utc::now(),
+            note: None,
         }
     }
 }

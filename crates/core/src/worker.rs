@@ -681,14 +681,23 @@ impl Worker {
                     .await;
                 Some(match out {
                     Ok(out) => self.record_item(task, claim, &job, out).await,
+                    Err(f) if refuses_only_this_item(&f) => {
+                        match self.record_item_failure(task, &job, &f).await {
+                            Ok(()) => Err(f),
+                            Err(e) => Err(e),
+                        }
+                    }
                     Err(f) => Err(f),
                 })
             }
         });
         let mut stream = futures::stream::iter(jobs).buffer_unordered(executor.concurrency());
         // A failed item, or a budget that runs out, stops new items; the ones under way finish
-        // and are kept (a paid result dropped half-way would be paid for again).
+        // and are kept (a paid result dropped half-way would be paid for again). An item that
+        // cannot be made as asked (a safety refusal) stops only itself: the others are made, and
+        // the step fails at the end naming it, so a retry after a changed prompt makes only it.
         let mut stopped_by: Option<StepFailure> = None;
+        let mut refused: Vec<StepFailure> = Vec::new();
         loop {
             let next = tokio::select! {
                 biased;
@@ -702,6 +711,10 @@ impl Worker {
                 continue;
             };
             if let Err(f) = result {
+                if refuses_only_this_item(&f) {
+                    refused.push(f);
+                    continue;
+                }
                 halted.store(true, std::sync::atomic::Ordering::Relaxed);
                 // A real failure outranks a budget wait.
                 if stopped_by.as_ref().is_none_or(|s| s.waits && !f.waits) {
@@ -722,8 +735,31 @@ impl Worker {
         }
         match stopped_by {
             Some(f) => Err(f),
-            None => Ok(()),
+            None if refused.is_empty() => Ok(()),
+            None => Err(items_refused(&refused, total)),
         }
+    }
+
+    /// Keeps why an asset could not be made on the asset itself, for its tile at the gate.
+    async fn record_item_failure(
+        &self,
+        task: &Task,
+        job: &ItemJob,
+        failure: &StepFailure,
+    ) -> std::result::Result<(), StepFailure> {
+        if job.step != Step::Assets {
+            return Ok(());
+        }
+        let name = crate::ids::AssetName::parse(&job.item.key)?;
+        self.core
+            .store
+            .set_asset_failure(task.id, &name, Some(&failure.message))
+            .await?;
+        self.core.events.emit(DomainEvent::TaskUpdated {
+            task_id: task.id,
+            source: Source::Worker,
+        });
+        Ok(())
     }
 
     /// Runs one item; a paid one only after its price is held against the channel's budget,
@@ -876,7 +912,8 @@ impl Worker {
         }
         let written = match (asset, prepared) {
             (Some((name, _)), Some(prepared)) => {
-                let v = prepared.into_version(item.version, Source::Worker);
+                let mut v = prepared.into_version(item.version, Source::Worker);
+                v.note = warning.clone();
                 let res = store
                     .add_asset_version(
                         task.id,
@@ -1048,4 +1085,63 @@ fn keep_earlier_version(dest: &std::path::Path) -> Result<u32> {
     let keep = versions.join(format!("{stem}.v{}.{ext}", kept + 1));
     std::fs::rename(dest, &keep).map_err(|e| CoreError::io("cannot keep", &keep, e))?;
     Ok(kept + 2)
+}
+
+/// A failure that stops only its own item: the input cannot be made as asked (a provider's
+/// safety refusal, an unreadable answer for that prompt). A missing key, a budget or a
+/// transient error would stop every item alike, so those stop the step.
+fn refuses_only_this_item(f: &StepFailure) -> bool {
+    f.category == ErrorCategory::Permanent && !f.waits
+}
+
+/// The step's failure when some items were refused and the rest made: each refused item with
+/// its reason, and what to do.
+fn items_refused(refused: &[StepFailure], total: usize) -> StepFailure {
+    let reasons: Vec<&str> = refused.iter().map(|f| f.message.as_str()).collect();
+    StepFailure::new(
+        ErrorCategory::Permanent,
+        format!(
+            "{} of {total} items could not be made ({}); the others are kept: change what was refused, then retry",
+            refused.len(),
+            reasons.join("; ")
+        ),
+    )
+}
+
+#[cfg(test)]
+mod item_failure_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_permanent_failure_stops_just_its_item() {
+        let refused = StepFailure::new(ErrorCategory::Permanent, "villain: Gemini refused");
+        assert!(refuses_only_this_item(&refused));
+        for other in [
+            StepFailure::new(ErrorCategory::Transient, "503"),
+            StepFailure::new(ErrorCategory::Configuration, "no key"),
+            StepFailure::waiting("budget reached"),
+        ] {
+            assert!(!refuses_only_this_item(&other), "{}", other.message);
+        }
+    }
+
+    #[test]
+    fn the_step_failure_names_every_refused_item_and_what_to_do() {
+        let f = items_refused(
+            &[
+                StepFailure::new(ErrorCategory::Permanent, "villain: refused (SAFETY)"),
+                StepFailure::new(ErrorCategory::Permanent, "lantern: refused (IMAGE_SAFETY)"),
+            ],
+            22,
+        );
+        assert_eq!(f.category, ErrorCategory::Permanent);
+        assert!(
+            f.message.starts_with("2 of 22 items could not be made"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("villain: refused (SAFETY)"));
+        assert!(f.message.contains("lantern: refused (IMAGE_SAFETY)"));
+        assert!(f.message.contains("then retry"));
+    }
 }

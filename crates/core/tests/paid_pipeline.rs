@@ -20,12 +20,15 @@ use reviewdesk_core::{
 use reviewdesk_providers::RetryPolicy;
 use reviewdesk_providers::Secret;
 use reviewdesk_providers::kling::{Backoff, KlingCredentials};
+use reviewdesk_providers::machine::MachineSlots;
 use reviewdesk_testkit::{OpenCore, TestCore, fast_worker_settings};
 
 struct Doubles {
     gemini: GeminiDouble,
     kling: KlingDouble,
     eleven: ElevenLabsDouble,
+    /// The machine's Kling places (their lock files), private to the test.
+    lock_dir: tempfile::TempDir,
 }
 
 async fn doubles() -> Doubles {
@@ -38,6 +41,7 @@ async fn doubles() -> Doubles {
         eleven: ElevenLabsDouble::start(ElevenLabsConfig::default())
             .await
             .unwrap(),
+        lock_dir: tempfile::tempdir().unwrap(),
     }
 }
 
@@ -59,6 +63,7 @@ fn settings(d: &Doubles) -> WorkerSettings {
                 give_up_after: Duration::from_secs(120),
             },
             kling_jobs: 3,
+            kling_lock_dir: Some(d.lock_dir.path().to_path_buf()),
             elevenlabs_concurrent: 2,
         },
         ..fast_worker_settings()
@@ -219,9 +224,29 @@ async fn every_paid_call_is_in_the_ledger_and_a_rejected_clip_costs_one_more_cli
     assert_eq!(Usd::from_dollars(estimate.usd).to_string(), "$7.56");
     reviews.approve(id, review()).await.unwrap();
 
-    // Gate 2: 18 Kling clips at $0.42 (10 s std).
+    // Gate 2: 18 Kling clips at $0.42 (10 s std). Another worker of this machine holds 2 of
+    // the 3 Kling places and the account allows 3 jobs: this worker runs one at a time, so
+    // Kling never answers 1303 (too many jobs).
+    let other_worker = MachineSlots::new(d.lock_dir.path(), "kling-job", 3);
+    let held = [
+        other_worker.try_acquire().unwrap().unwrap(),
+        other_worker.try_acquire().unwrap().unwrap(),
+    ];
+    d.kling.set_max_running(1);
     run_worker(&core).await;
+    drop(held);
+    d.kling.set_max_running(3);
     at(&core, id, Status::VideoReady).await;
+    let over_limit = d
+        .kling
+        .requests()
+        .iter()
+        .filter(|r| r.code.as_deref() == Some("1303"))
+        .count();
+    assert_eq!(
+        over_limit, 0,
+        "the machine's places kept the account's limit"
+    );
     assert_eq!(d.kling.creates(), 18);
     let clip = Usd::from_dollars(0.042).times(10);
     assert_eq!(
@@ -342,4 +367,236 @@ async fn a_spent_budget_makes_the_task_wait_until_the_next_day() {
         "{log}"
     );
     assert_eq!(d.gemini.generations().len(), 22, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_asset_shows_its_reason_and_the_others_are_made_and_kept() {
+    let d = doubles().await;
+    d.gemini.refuse_prompts_containing("villain");
+    d.gemini.busy_background_containing("lantern");
+    let steps = format!(
+        "  assets:\n    executor: gemini\n    base_url: {}\n",
+        d.gemini.url()
+    );
+    let (_open, core) = open(&d, "", &steps).await;
+    let id = add_task(&core).await;
+    run_worker(&core).await;
+
+    // Every asset was asked for once; the refusal stopped only the villain.
+    let t = TaskService::new(core.clone()).get(id).await.unwrap();
+    assert_eq!(t.status, Status::AssetError, "{}", t.error_log);
+    assert!(
+        t.error_log.contains("1 of 22 items could not be made") && t.error_log.contains("villain"),
+        "{}",
+        t.error_log
+    );
+    assert_eq!(d.gemini.generations().len(), 22);
+    assert_eq!(
+        step_cost(&core, id, Step::Assets).await,
+        (21, Usd::from_dollars(0.039).times(21)),
+        "a refused picture is not charged"
+    );
+    let detail = TaskService::new(core.clone()).detail(id).await.unwrap();
+    let asset = |n: &str| {
+        detail
+            .assets
+            .iter()
+            .find(|a| a.asset.name.as_str() == n)
+            .unwrap()
+            .clone()
+    };
+    let villain = asset("villain");
+    assert_eq!(villain.asset.current_version, 0);
+    let reason = villain.asset.failure.clone().expect("the tile shows why");
+    assert!(
+        reason.contains("villain") && reason.contains("SAFETY"),
+        "{reason}"
+    );
+    // The lantern's background could not be removed: kept, with a warning for its tile.
+    let lantern = asset("lantern");
+    assert_eq!(lantern.asset.current_version, 1);
+    let note = lantern.versions[0]
+        .version
+        .note
+        .clone()
+        .expect("a warning on the tile");
+    assert!(note.contains("background not removed"), "{note}");
+    let compass = asset("compass");
+    assert_eq!(compass.asset.failure, None);
+    assert_eq!(
+        compass.versions[0].version.note, None,
+        "a keyed prop has no warning"
+    );
+    let mtime = |a: &reviewdesk_core::task_service::AssetDetail| {
+        std::fs::metadata(core.workspace.root().join(&a.file))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let compass_mtime = mtime(&compass);
+
+    // The creator rewords the refused prompt; a retry asks again for that asset only.
+    let tasks = TaskService::new(core.clone());
+    let villain_name = AssetName::parse("villain").unwrap();
+    let e = tasks
+        .edit_asset_prompt(id, &villain_name, "   ", Source::Desktop)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    let edited = tasks
+        .edit_asset_prompt(
+            id,
+            &villain_name,
+            "Full-body stern antagonist in a grey cloak, for a video about volcanoes",
+            Source::Desktop,
+        )
+        .await
+        .unwrap();
+    assert!(edited.prompt.starts_with("Full-body stern antagonist"));
+    let retried = ReviewService::new(core.clone())
+        .retry(id, review())
+        .await
+        .unwrap();
+    let e = tasks
+        .edit_asset_prompt(id, &villain_name, "anything", Source::Desktop)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Assets Ready or Asset Error only"),
+        "{} in {}: {e}",
+        retried.status,
+        retried.status.board_name()
+    );
+    run_worker(&core).await;
+    at(&core, id, Status::AssetsReady).await;
+    assert_eq!(d.gemini.generations().len(), 23);
+    assert!(
+        d.gemini.generations()[22]
+            .prompt
+            .contains("stern antagonist"),
+        "the new version is drawn from the new prompt"
+    );
+    let detail = TaskService::new(core.clone()).detail(id).await.unwrap();
+    let villain = detail
+        .assets
+        .iter()
+        .find(|a| a.asset.name.as_str() == "villain")
+        .unwrap();
+    assert_eq!(
+        (
+            villain.asset.current_version,
+            villain.asset.failure.as_deref()
+        ),
+        (1, None)
+    );
+    let compass = detail
+        .assets
+        .iter()
+        .find(|a| a.asset.name.as_str() == "compass")
+        .unwrap();
+    assert_eq!(compass.asset.current_version, 1);
+    assert_eq!(
+        mtime(compass),
+        compass_mtime,
+        "a kept asset is not made again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_connection_says_which_keys_work_and_new_keys_apply_without_a_restart() {
+    use reviewdesk_core::provider_steps::check_provider;
+    let d = doubles().await;
+    let (_open, core) = open(&d, "", &every_provider(&d)).await;
+    for provider in ["gemini", "kling", "elevenlabs"] {
+        let c = check_provider(&core, provider).await.unwrap();
+        assert!(c.ok, "{provider}: {:?}", c.lines);
+        assert_eq!(c.lines.len(), 1, "one host per provider here");
+        assert!(
+            c.lines[0].contains("connected (127.0.0.1:"),
+            "{:?}",
+            c.lines
+        );
+    }
+    assert!(check_provider(&core, "openai").await.is_err());
+
+    // Settings saves a wrong Gemini key and removes the ElevenLabs one.
+    let good = core.worker_settings.providers.keys.clone();
+    core.providers.set_keys(ProviderKeys {
+        gemini: Some(Secret::new("AIzaWrongKey0000000000")),
+        elevenlabs: None,
+        ..good.clone()
+    });
+    let gemini = check_provider(&core, "gemini").await.unwrap();
+    assert!(!gemini.ok);
+    assert!(
+        gemini.lines[0].contains("key was refused") && !gemini.lines[0].contains("AIzaWrong"),
+        "{:?}",
+        gemini.lines
+    );
+    let eleven = check_provider(&core, "elevenlabs").await.unwrap();
+    assert!(!eleven.ok);
+    assert!(
+        eleven.lines[0].contains("ELEVENLABS_API_KEY"),
+        "{:?}",
+        eleven.lines
+    );
+
+    // The running worker signs with the keys as they are now: refused, then made once the
+    // right key is back, without a restart.
+    let id = add_task(&core).await;
+    run_worker(&core).await;
+    let t = TaskService::new(core.clone()).get(id).await.unwrap();
+    assert_eq!(t.status, Status::AssetError, "{}", t.error_log);
+    assert!(t.error_log.contains("key was refused"), "{}", t.error_log);
+    core.providers.set_keys(good);
+    ReviewService::new(core.clone())
+        .retry(id, review())
+        .await
+        .unwrap();
+    run_worker(&core).await;
+    at(&core, id, Status::AssetsReady).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_postgresql_racing_for_the_last_dollars_never_overshoot_the_budget() {
+    let Some(db) = reviewdesk_testkit::TestDb::postgres("budget_race_workers").await else {
+        return;
+    };
+    let d = doubles().await;
+    // Every picture takes a while, so both workers have items under way at once.
+    d.gemini.set_latency(Duration::from_millis(150));
+    let yaml = format!(
+        "channel_id: default\nchannel_name: Default\nmax_concurrent: 2\nbudget_daily_usd: 0.5\nsteps:\n  assets:\n    executor: gemini\n    base_url: {}\n",
+        d.gemini.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let builder = TestCore::new()
+        .worker_settings(settings(&d))
+        .channel(&yaml)
+        .database_url(&db.url);
+    // Two cores on one database and one workspace: two worker processes of one machine.
+    let a = builder.open_in(dir.path()).await;
+    let b = builder.open_in(dir.path()).await;
+    let first = add_task(&a).await;
+    let second = add_task(&b).await;
+    tokio::join!(run_worker(&a), run_worker(&b));
+
+    // $0.50 pays for 12 pictures at $0.039 ($0.468); the 13th would pass the budget.
+    let rows = a.store.ledger(None, None, 0).await.unwrap();
+    let spent: Usd = rows.iter().map(|r| r.usd).sum();
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    assert!(spent <= Usd::from_dollars(0.5), "{spent}");
+    assert_eq!(
+        d.gemini.generations().len(),
+        12,
+        "nothing unpaid or paid twice"
+    );
+    for id in [first, second] {
+        let t = TaskService::new(a.clone()).get(id).await.unwrap();
+        assert_eq!(t.status, Status::GeneratingAssets, "{}", t.error_log);
+        assert_eq!(t.attempts, 0);
+    }
+    a.store.close().await;
+    b.store.close().await;
+    db.finish().await;
 }

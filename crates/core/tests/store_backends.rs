@@ -158,6 +158,7 @@ fn version(v: u32, hash: &str) -> AssetVersion {
         bytes: 123_456_789_012,
         source: "worker".into(),
         created_at: Utc::now(),
+        note: None,
     }
 }
 
@@ -741,17 +742,37 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
         .unwrap_err(),
         CoreError::Conflict(_)
     ));
-    s.add_asset_version(
+    // A refusal is recorded on the asset until a new version replaces it.
+    s.set_asset_failure(
         t.id,
         &name("hero"),
-        1,
-        &version(2, "h2"),
-        None,
-        Source::Watcher,
+        Some("Gemini refused the prompt: SAFETY"),
     )
     .await
     .unwrap();
+    assert_eq!(
+        s.asset(t.id, &name("hero"))
+            .await
+            .unwrap()
+            .failure
+            .as_deref(),
+        Some("Gemini refused the prompt: SAFETY")
+    );
+    assert!(matches!(
+        s.set_asset_failure(t.id, &name("ghost"), None)
+            .await
+            .unwrap_err(),
+        CoreError::NotFound { .. }
+    ));
+    let warned = AssetVersion {
+        note: Some("background not removed".into()),
+        ..version(2, "h2")
+    };
+    s.add_asset_version(t.id, &name("hero"), 1, &warned, None, Source::Watcher)
+        .await
+        .unwrap();
     let hero = s.asset(t.id, &name("hero")).await.unwrap();
+    assert_eq!(hero.failure, None, "a new version clears the failure");
     assert_eq!(hero.current_version, 2);
     assert_eq!(hero.review_state, ReviewState::Generated);
     let versions = s.asset_versions(t.id, &name("hero")).await.unwrap();
@@ -761,6 +782,12 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
     assert_eq!(versions[1].bytes, 123_456_789_012, "sizes beyond 32 bits");
     assert_eq!((versions[0].width, versions[0].height), (1920, 1080));
     assert_eq!(versions[0].thumb_path.as_deref(), Some("thumbs/h1.jpg"));
+    assert_eq!(versions[0].note, None);
+    assert_eq!(
+        versions[1].note.as_deref(),
+        Some("background not removed"),
+        "a version keeps its own warning"
+    );
     let all = s.all_asset_versions(t.id).await.unwrap();
     assert_eq!(
         all.get("hero"),
@@ -1714,7 +1741,9 @@ const DAY: (i64, i64) = (1_000_000, 1_000_000 + 86_400_000);
 
 async fn cost_ledger_sums_exactly_and_is_append_only(db: &Db) {
     let s = &db.store;
-    let task = TaskId::new();
+    let t = Task::new(chan("alpha"), "costly", Status::Queued, Utc::now());
+    s.insert_task(&t, Source::Cli).await.unwrap();
+    let task = t.id;
     for i in 1..=18 {
         let item = paid("alpha", task, Step::Video, &format!("clip_{i:02}"));
         assert_eq!(
@@ -1737,6 +1766,11 @@ async fn cost_ledger_sums_exactly_and_is_append_only(db: &Db) {
         .unwrap();
     }
     assert_eq!(s.task_spend(task).await.unwrap().to_string(), "$7.56");
+    assert_eq!(
+        s.task(task).await.unwrap().spent_usd,
+        7.56,
+        "the task's running total (the board's figure) matches its ledger"
+    );
     let (spent, held) = s.channel_spend(&chan("alpha"), DAY).await.unwrap();
     assert_eq!((spent, held), (Usd::from_dollars(7.56), Usd::ZERO));
     // Another day and another channel see none of it.

@@ -38,6 +38,7 @@ mod http;
 pub mod elevenlabs;
 pub mod gemini;
 pub mod kling;
+pub mod machine;
 
 pub use config::{KEY_NAMES, Keys, RetryPolicy, Secret, resolve_base_url};
 pub use error::{ApiError, ErrorKind, Provider, ProviderError, Result};

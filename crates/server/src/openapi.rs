@@ -208,7 +208,7 @@ pub fn document() -> Value {
         "required": ["id", "channel_id", "title", "topic", "story_direction", "priority", "status",
                      "status_changed_at", "created_at", "updated_at", "notion_page_id",
                      "review_started_at", "review_completed_at", "error_log", "attempts",
-                     "next_retry_at", "error_category", "correlation_id", "plan_file"],
+                     "next_retry_at", "error_category", "correlation_id", "plan_file", "spent_usd"],
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "channel_id": {"type": "string", "pattern": "^[a-zA-Z0-9_]+$"},
@@ -228,7 +228,8 @@ pub fn document() -> Value {
             "next_retry_at": nullable_date_time,
             "error_category": {"enum": ["transient", "permanent", "configuration", "quota", "unknown", null]},
             "correlation_id": {"type": "string"},
-            "plan_file": nullable("string")
+            "plan_file": nullable("string"),
+            "spent_usd": {"type": "number", "minimum": 0}
         }
     });
     let mut openapi_op = op(
@@ -292,6 +293,21 @@ pub fn document() -> Value {
                 "motion": {"type": "string"},
                 "narration": {"type": "string"},
                 "sfx": {"type": "string"}
+            }},
+            "PromptEdit": {"type": "object", "required": ["prompt"], "additionalProperties": false, "properties": {
+                "prompt": {"type": "string", "pattern": "\\S", "maxLength": 4000}
+            }},
+            "AssetRecord": {"type": "object", "required": ["task_id", "name", "kind", "prompt", "position", "current_version", "review_state", "flagged", "flag_note", "failure"], "properties": {
+                "task_id": {"type": "string", "format": "uuid"},
+                "name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"},
+                "kind": string_enum(&["character", "environment", "prop"]),
+                "prompt": {"type": "string"},
+                "position": {"type": "integer", "minimum": 0},
+                "current_version": {"type": "integer", "minimum": 0},
+                "review_state": string_enum(&["pending", "generated", "approved", "rejected"]),
+                "flagged": {"type": "boolean"},
+                "flag_note": nullable("string"),
+                "failure": nullable("string")
             }},
             "FlagRequest": {"type": "object", "required": ["flagged"], "properties": {"flagged": {"type": "boolean"}, "note": nullable("string")}},
             "BulkRequest": {"type": "object", "required": ["task_ids"], "properties": {"task_ids": {"type": "array", "maxItems": 100, "items": {"type": "string", "format": "uuid"}}, "reason": nullable("string")}},

@@ -20,6 +20,6 @@ pub use secrets::{
     SecretStore, TokenSource, validate_notion_token,
 };
 pub use service::{
-    DEFAULT_POLL_SECS, MAX_POLL_SECS, MIN_POLL_SECS, Paths, SettingsService, SettingsUpdate,
-    SettingsView,
+    DEFAULT_POLL_SECS, MAX_POLL_SECS, MIN_POLL_SECS, Paths, ProviderKeyView, SettingsService,
+    SettingsUpdate, SettingsView,
 };

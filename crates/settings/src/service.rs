@@ -37,10 +37,45 @@ pub struct SettingsView {
     pub notion_poll_secs: u32,
     /// Where the Notion token comes from (never the token itself).
     pub notion_token: TokenSource,
+    /// Each paid provider's key: its name, environment variable and where it comes from
+    /// (never the key itself).
+    pub provider_keys: Vec<ProviderKeyView>,
     /// The settings file.
     pub settings_file: String,
     /// The saved folders differ from the ones the running app uses: restart to apply them.
     pub restart_required: bool,
+}
+
+/// One provider key on the Settings screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProviderKeyView {
+    /// Its name in the OS keyring (`gemini-api-key`); the name the save and remove calls take.
+    pub name: String,
+    /// The environment variable read when the keyring has none (`GEMINI_API_KEY`).
+    pub env_var: String,
+    /// Where the key comes from now.
+    pub source: TokenSource,
+}
+
+/// The keyring name and environment variable of a provider key, or an error listing the names.
+fn provider_key_id(name: &str) -> Result<SecretId> {
+    reviewdesk_providers::KEY_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, env)| SecretId::new(*n, *env))
+        .ok_or_else(|| {
+            let names: Vec<&str> = reviewdesk_providers::KEY_NAMES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            SettingsError::invalid(
+                "name",
+                format!(
+                    "{name:?} is not a provider key; use one of {}",
+                    names.join(", ")
+                ),
+            )
+        })
 }
 
 /// Changes from the Settings screen. `null` leaves a field as it is; an empty string clears a
@@ -113,6 +148,14 @@ impl SettingsService {
             config_dir: eff.config_dir.display().to_string(),
             notion_poll_secs: file.settings.poll_secs(),
             notion_token: self.secrets.source(&SecretId::notion_token()),
+            provider_keys: reviewdesk_providers::KEY_NAMES
+                .iter()
+                .map(|(name, env)| ProviderKeyView {
+                    name: name.to_string(),
+                    env_var: env.to_string(),
+                    source: self.secrets.source(&SecretId::new(*name, *env)),
+                })
+                .collect(),
             settings_file: file.path().display().to_string(),
         }
     }
@@ -148,6 +191,18 @@ impl SettingsService {
     /// Removes the Notion token from the OS keyring (`NOTION_TOKEN` still applies if set).
     pub fn clear_notion_token(&self) -> Result<SettingsView> {
         self.secrets.clear_notion_token()?;
+        Ok(self.view())
+    }
+
+    /// Stores a provider key (`name` from [`reviewdesk_providers::KEY_NAMES`]) in the OS keyring.
+    pub fn set_provider_key(&self, name: &str, value: &str) -> Result<SettingsView> {
+        self.secrets.set(&provider_key_id(name)?, value)?;
+        Ok(self.view())
+    }
+
+    /// Removes a provider key from the OS keyring (its environment variable still applies).
+    pub fn clear_provider_key(&self, name: &str) -> Result<SettingsView> {
+        self.secrets.clear(&provider_key_id(name)?)?;
         Ok(self.view())
     }
 }

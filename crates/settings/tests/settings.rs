@@ -589,6 +589,7 @@ fn view_serialises_in_the_shape_the_ui_expects() {
         "config_dir",
         "notion_poll_secs",
         "notion_token",
+        "provider_keys",
         "settings_file",
         "restart_required",
     ];
@@ -682,4 +683,67 @@ fn provider_keys_come_from_the_keyring_before_the_environment() {
         other => panic!("expected Kling access and secret keys, got {other:?}"),
     }
     assert!(memory_store(&[]).provider_keys().gemini.is_none());
+}
+
+#[test]
+fn provider_keys_are_saved_and_removed_by_name_and_shown_only_by_their_source() {
+    let f = Fixture::new(memory_store(&[(
+        "KLING_SECRET_KEY",
+        "kling-secret-from-env",
+    )]));
+    let source = |view: &reviewdesk_settings::SettingsView, name: &str| {
+        view.provider_keys
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| (k.env_var.clone(), k.source))
+            .unwrap()
+    };
+    let view = f.service.view();
+    assert_eq!(view.provider_keys.len(), 5, "every key of every provider");
+    assert_eq!(
+        source(&view, "gemini-api-key"),
+        ("GEMINI_API_KEY".into(), TokenSource::None)
+    );
+    assert_eq!(
+        source(&view, "kling-secret-key").1,
+        TokenSource::Environment
+    );
+
+    let view = f
+        .service
+        .set_provider_key("gemini-api-key", " AIzaSyExampleKey123 ")
+        .unwrap();
+    assert_eq!(source(&view, "gemini-api-key").1, TokenSource::Keyring);
+    assert_eq!(
+        f.service
+            .secrets()
+            .provider_keys()
+            .gemini
+            .map(|k| k.expose_secret().to_string()),
+        Some("AIzaSyExampleKey123".into()),
+        "the worker reads what was saved"
+    );
+    let shown = serde_json::to_string(&view).unwrap();
+    assert!(!shown.contains("AIzaSyExampleKey123"), "{shown}");
+
+    let e = f
+        .service
+        .set_provider_key("openai-api-key", "sk-123")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("gemini-api-key") && !e.contains("sk-123"), "{e}");
+    assert!(
+        f.service
+            .set_provider_key("gemini-api-key", "two words")
+            .is_err()
+    );
+
+    let view = f.service.clear_provider_key("gemini-api-key").unwrap();
+    assert_eq!(source(&view, "gemini-api-key").1, TokenSource::None);
+    let view = f.service.clear_provider_key("kling-secret-key").unwrap();
+    assert_eq!(
+        source(&view, "kling-secret-key").1,
+        TokenSource::Environment,
+        "removing from the keyring leaves the environment's"
+    );
 }

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::media::{hex_colour, paint_png};
+use crate::media::{hex_colour, paint_busy_png, paint_png};
 use crate::server::{Api, LogCode, Running, Shared};
 
 type St = State<std::sync::Arc<Shared<GeminiApi>>>;
@@ -127,6 +127,7 @@ struct Triggers {
     refuse_images: Vec<String>,
     text_only: Vec<String>,
     no_image: Vec<String>,
+    busy_background: Vec<String>,
 }
 
 fn hit(words: &[String], prompt: &str) -> bool {
@@ -306,6 +307,7 @@ impl Api for GeminiApi {
             "refuse_images" => &mut st.triggers.refuse_images,
             "text_only" => &mut st.triggers.text_only,
             "no_image" => &mut st.triggers.no_image,
+            "busy_background" => &mut st.triggers.busy_background,
             _ => return false,
         };
         list.push(word.to_owned());
@@ -664,6 +666,7 @@ async fn model_post(
             hit(&t.no_image, &req.prompt),
         )
     };
+    let busy = hit(&s.api.lock().triggers.busy_background, &req.prompt);
     let answer = match triggers {
         (true, ..) => json!({
             "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
@@ -692,7 +695,12 @@ async fn model_post(
             let pictures = tokio::task::spawn_blocking(move || {
                 // 3 Pro "thinks" first: an interim image (grey background) marked as a thought.
                 let interim = is_pro.then(|| paint_png(w / 4, h / 4, [128, 128, 128]));
-                (paint_png(w, h, background), interim)
+                let png = if busy {
+                    paint_busy_png(w, h)
+                } else {
+                    paint_png(w, h, background)
+                };
+                (png, interim)
             })
             .await;
             let Ok((png, interim)) = pictures else {
@@ -793,6 +801,12 @@ impl GeminiDouble {
     /// Prompts containing `word` get `finishReason: "NO_IMAGE"` and no content.
     pub fn no_image_containing(&self, word: &str) {
         self.lock().triggers.no_image.push(word.to_owned());
+    }
+
+    /// Prompts containing `word` get a picture whose background is a gradient, not the plain
+    /// colour asked for (the model does not always obey): it cannot be keyed out.
+    pub fn busy_background_containing(&self, word: &str) {
+        self.lock().triggers.busy_background.push(word.to_owned());
     }
 
     /// Limit generate requests per rolling minute (`None`: no limit).

@@ -99,6 +99,35 @@ pub(crate) fn paint_png(width: u32, height: u32, background: [u8; 3]) -> Vec<u8>
     out
 }
 
+/// A picture like [`paint_png`]'s on a background that changes across the frame (a gradient),
+/// so no plain colour can be keyed out of it.
+pub(crate) fn paint_busy_png(width: u32, height: u32) -> Vec<u8> {
+    let plain = paint_png(width, height, [255, 255, 255]);
+    let Ok(img) = image::load_from_memory(&plain) else {
+        return plain;
+    };
+    let mut img = img.to_rgb8();
+    let (w, h) = (width.max(1), height.max(1));
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        if *px == Rgb([255, 255, 255]) {
+            *px = Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 160]);
+        }
+    }
+    let mut out = Vec::new();
+    let enc = PngEncoder::new_with_quality(
+        Cursor::new(&mut out),
+        CompressionType::Fast,
+        FilterType::Sub,
+    );
+    if enc
+        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .is_err()
+    {
+        return plain;
+    }
+    out
+}
+
 /// Width and height of a PNG or JPEG, from its header; `None` for anything else.
 pub(crate) fn image_dimensions(bytes: &[u8]) -> Option<(&'static str, u32, u32)> {
     let format = image::guess_format(bytes).ok()?;

@@ -1,6 +1,7 @@
 // The one api module of the UI: typed calls over whichever transport hosts the core.
 import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
+import type { AssetRecord } from './bindings/AssetRecord';
 import type { Chapter } from './bindings/Chapter';
 import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { Diagnostics } from './bindings/Diagnostics';
@@ -8,6 +9,7 @@ import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
 import type { Peaks } from './bindings/Peaks';
+import type { ProviderCheck } from './bindings/ProviderCheck';
 import type { Scene } from './bindings/Scene';
 import type { SceneEdit } from './bindings/SceneEdit';
 import type { Status } from './bindings/Status';
@@ -81,6 +83,9 @@ export const api = {
   /** Tray entries and notifications asking to show a task or the settings (desktop only). */
   onNavigate: (handler: (nav: Navigation) => void): Subscription =>
     transport.onNavigate?.(handler) ?? { close() {} },
+  /** Changes what an asset is drawn from (Assets Ready or Asset Error); the next version uses it. */
+  editAssetPrompt: (id: string, name: string, prompt: string): Promise<AssetRecord> =>
+    transport.call('edit_asset_prompt', { id, name, body: { prompt } }),
   getSettings: (): Promise<SettingsView> => transport.call('get_settings', {}),
   saveSettings: (body: SettingsUpdate): Promise<SettingsView> => transport.call('save_settings', { body }),
   setNotionToken: (token: string): Promise<SettingsView> => transport.call('set_notion_token', { token }),
@@ -89,6 +94,11 @@ export const api = {
   checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
   /** Settings → Add what is missing (never changes a property's type); answers a new check. */
   addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
+  /** Settings → Providers: store a key (by its keyring name) in the OS keyring; the worker uses it next. */
+  setProviderKey: (name: string, value: string): Promise<SettingsView> => transport.call('set_provider_key', { name, value }),
+  clearProviderKey: (name: string): Promise<SettingsView> => transport.call('clear_provider_key', { name }),
+  /** Settings → Providers → Check connection: one free call with the key, per host the channels use. */
+  checkProvider: (provider: string): Promise<ProviderCheck> => transport.call('check_provider', { provider }),
 };
 
 /** True when the backend says the thing asked for does not exist. */

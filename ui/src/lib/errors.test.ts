@@ -7,7 +7,7 @@ function task(over: Partial<Task>): Task {
     id: '0190', channel_id: 'main', title: 'T', topic: '', story_direction: '', priority: 'normal',
     status: 'asset_error', status_changed_at: '2025-01-01T10:00:00Z', created_at: '2025-01-01T09:00:00Z',
     updated_at: '2025-01-01T10:00:00Z', notion_page_id: null, review_started_at: null, review_completed_at: null,
-    error_log: '', attempts: 0, next_retry_at: null, error_category: null, correlation_id: 'c', plan_file: null,
+    error_log: '', attempts: 0, next_retry_at: null, error_category: null, correlation_id: 'c', plan_file: null, spent_usd: 0,
     ...over,
   };
 }

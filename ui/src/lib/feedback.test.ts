@@ -4,7 +4,7 @@ import { feedbackValid, flaggedAssets, prefillFeedback } from './feedback';
 
 const asset = (name: string, flagged = false, flag_note: string | null = null): AssetDetail => ({
   file: `a/${name}.png`, file_state: 'ok', versions: [], task_id: 't', name, kind: 'character', prompt: '',
-  position: 0, current_version: 1, review_state: 'generated', flagged, flag_note,
+  position: 0, current_version: 1, review_state: 'generated', flagged, flag_note, failure: null,
 });
 
 describe('reject feedback', () => {

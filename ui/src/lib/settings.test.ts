@@ -11,8 +11,11 @@ import {
   hasErrors,
   isAbsolutePath,
   isUnchanged,
+  keyLabel,
+  keySourceText,
   pathError,
   pollError,
+  providerGroups,
   toUpdate,
   tokenSourceText,
   validate,
@@ -23,6 +26,13 @@ const view: SettingsView = {
   config_dir: '/home/ana/.config/reviewdesk',
   notion_poll_secs: 30,
   notion_token: 'keyring',
+  provider_keys: [
+    { name: 'gemini-api-key', env_var: 'GEMINI_API_KEY', source: 'keyring' },
+    { name: 'kling-access-key', env_var: 'KLING_ACCESS_KEY', source: 'environment' },
+    { name: 'kling-secret-key', env_var: 'KLING_SECRET_KEY', source: 'environment' },
+    { name: 'kling-api-key', env_var: 'KLING_API_KEY', source: 'none' },
+    { name: 'elevenlabs-api-key', env_var: 'ELEVENLABS_API_KEY', source: 'none' },
+  ],
   settings_file: '/home/ana/.config/reviewdesk/settings.toml',
   restart_required: false,
 };
@@ -114,5 +124,25 @@ describe('check connection report', () => {
     ]);
     expect(checkSummary(fixed)).toBe(`Added 1 missing item. ${CHECK_CLEAN}`);
     expect(checkGroups(fixed)[0].databases[0].added).toHaveLength(1);
+  });
+});
+
+describe('provider keys', () => {
+  it('groups each key under its provider, in the order Settings shows them', () => {
+    const groups = providerGroups(view.provider_keys);
+    expect(groups.map((g) => g.provider)).toEqual(['gemini', 'kling', 'elevenlabs']);
+    expect(groups[1].keys.map((k) => k.name)).toEqual(['kling-access-key', 'kling-secret-key', 'kling-api-key']);
+    expect(groups[0].keys).toHaveLength(1);
+    expect(groups[2].keys[0].env_var).toBe('ELEVENLABS_API_KEY');
+  });
+
+  it('names each field and where its key comes from', () => {
+    expect(keyLabel('kling-access-key')).toBe('Access key');
+    expect(keyLabel('kling-secret-key')).toBe('Secret key');
+    expect(keyLabel('kling-api-key')).toMatch(/instead of the access and secret keys/);
+    expect(keyLabel('gemini-api-key')).toBe('API key');
+    expect(keySourceText('environment', 'KLING_ACCESS_KEY')).toBe('From the KLING_ACCESS_KEY environment variable');
+    expect(keySourceText('keyring', 'GEMINI_API_KEY')).toBe('Stored in the OS keyring');
+    expect(keySourceText('none', 'GEMINI_API_KEY')).toBe('Not set');
   });
 });

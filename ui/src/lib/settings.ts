@@ -6,6 +6,7 @@ import type { TokenSource } from './bindings/TokenSource';
 import type { NotionChannelCheck } from './bindings/NotionChannelCheck';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
 import type { NotionFinding } from './bindings/NotionFinding';
+import type { ProviderKeyView } from './bindings/ProviderKeyView';
 
 export const POLL_MIN_SECS = 5;
 export const POLL_MAX_SECS = 600;
@@ -138,4 +139,46 @@ export function checkSummary(r: NotionCheckReport): string {
   if (fixable === 0) return `${addedText}${problems}; fix them in Notion as named below.`;
   if (fixable === findings.length) return `${addedText}${problems}; Review Desk can add all of them.`;
   return `${addedText}${problems}; Review Desk can add ${fixable}, the rest must be fixed in Notion.`;
+}
+
+/** The paid providers in the order Settings lists them, with the prefix of their key names. */
+export const PROVIDERS = [
+  { provider: 'gemini', label: 'Gemini (pictures)' },
+  { provider: 'kling', label: 'Kling (video clips)' },
+  { provider: 'elevenlabs', label: 'ElevenLabs (narration and sound effects)' },
+] as const;
+
+export interface ProviderGroup {
+  provider: string;
+  label: string;
+  keys: ProviderKeyView[];
+}
+
+/** The keys of each provider (`kling-access-key` belongs to `kling`), in the order above. */
+export function providerGroups(keys: ProviderKeyView[]): ProviderGroup[] {
+  return PROVIDERS.map((p) => ({
+    provider: p.provider,
+    label: p.label,
+    keys: keys.filter((k) => k.name.startsWith(`${p.provider}-`)),
+  }));
+}
+
+/** A key's field label: what part of the provider's credentials it is. */
+export function keyLabel(name: string): string {
+  if (name.endsWith('-access-key')) return 'Access key';
+  if (name.endsWith('-secret-key')) return 'Secret key';
+  if (name === 'kling-api-key') return 'API key (instead of the access and secret keys)';
+  return 'API key';
+}
+
+/** Where a provider key comes from, in the creator's words. */
+export function keySourceText(source: TokenSource, envVar: string): string {
+  switch (source) {
+    case 'keyring':
+      return 'Stored in the OS keyring';
+    case 'environment':
+      return `From the ${envVar} environment variable`;
+    case 'none':
+      return 'Not set';
+  }
 }

@@ -10,7 +10,7 @@ function task(status: Status, over: Partial<Task> = {}): Task {
     id: `t${n}`, channel_id: 'main', title: `T${n}`, topic: '', story_direction: '', priority: 'normal', status,
     status_changed_at: `2025-01-01T10:${String(n).padStart(2, '0')}:00Z`, created_at: '2025-01-01T09:00:00Z',
     updated_at: '2025-01-01T10:00:00Z', notion_page_id: null, review_started_at: null, review_completed_at: null,
-    error_log: '', attempts: 0, next_retry_at: null, error_category: null, correlation_id: 'c', plan_file: null,
+    error_log: '', attempts: 0, next_retry_at: null, error_category: null, correlation_id: 'c', plan_file: null, spent_usd: 0,
     ...over,
   };
 }

@@ -37,6 +37,9 @@ pub struct AssetRecord {
     pub flagged: bool,
     /// Optional flag note.
     pub flag_note: Option<String>,
+    /// Why the last attempt to make it failed (a safety refusal and the provider's reason);
+    /// cleared by the next version.
+    pub failure: Option<String>,
 }
 
 /// One stored version of an asset.
@@ -58,6 +61,8 @@ pub struct AssetVersion {
     pub source: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// What the reviewer should know about this version (its background could not be removed).
+    pub note: Option<String>,
 }
 
 fn version_from_row(r: &AnyRow) -> Result<AssetVersion> {
@@ -70,6 +75,7 @@ fn version_from_row(r: &AnyRow) -> Result<AssetVersion> {
         bytes: get::<i64>(r, "bytes")? as u64,
         source: get(r, "source")?,
         created_at: ms_to_dt(get(r, "created_at")?),
+        note: get(r, "note")?,
     })
 }
 
@@ -84,6 +90,7 @@ fn asset_from_row(row: &AnyRow) -> Result<AssetRecord> {
         review_state: ReviewState::parse(&get::<String>(row, "review_state")?)?,
         flagged: get::<i64>(row, "flagged")? != 0,
         flag_note: get(row, "flag_note")?,
+        failure: get(row, "failure")?,
     })
 }
 
@@ -159,7 +166,7 @@ impl Store {
     /// The assets of a task in plan order.
     pub async fn assets(&self, id: TaskId) -> Result<Vec<AssetRecord>> {
         let rows = sqlx::query(
-            "SELECT task_id, name, kind, prompt, position, current_version, review_state, flagged, flag_note \
+            "SELECT task_id, name, kind, prompt, position, current_version, review_state, flagged, flag_note, failure \
              FROM assets WHERE task_id = $1 ORDER BY position",
         )
         .bind(id.to_string())
@@ -171,7 +178,7 @@ impl Store {
     /// One asset.
     pub async fn asset(&self, id: TaskId, name: &AssetName) -> Result<AssetRecord> {
         let row = sqlx::query(
-            "SELECT task_id, name, kind, prompt, position, current_version, review_state, flagged, flag_note \
+            "SELECT task_id, name, kind, prompt, position, current_version, review_state, flagged, flag_note, failure \
              FROM assets WHERE task_id = $1 AND name = $2",
         )
         .bind(id.to_string())
@@ -185,7 +192,7 @@ impl Store {
     /// Every version of an asset, oldest first.
     pub async fn asset_versions(&self, id: TaskId, name: &AssetName) -> Result<Vec<AssetVersion>> {
         let rows = sqlx::query(
-            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at FROM asset_versions \
+            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at, note FROM asset_versions \
              WHERE task_id = $1 AND name = $2 ORDER BY version",
         )
         .bind(id.to_string())
@@ -201,7 +208,7 @@ impl Store {
         id: TaskId,
     ) -> Result<std::collections::HashMap<String, Vec<AssetVersion>>> {
         let rows = sqlx::query(
-            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at FROM asset_versions \
+            "SELECT name, version, content_hash, thumb_path, width, height, bytes, source, created_at, note FROM asset_versions \
              WHERE task_id = $1 ORDER BY name, version",
         )
         .bind(id.to_string())
@@ -236,7 +243,7 @@ impl Store {
             guard_lease_in(&mut tx, lease).await?;
         }
         let res = sqlx::query(
-            "UPDATE assets SET current_version = $1, review_state = 'generated', flagged = 0, flag_note = NULL, updated_at = $2 \
+            "UPDATE assets SET current_version = $1, review_state = 'generated', flagged = 0, flag_note = NULL, failure = NULL, updated_at = $2 \
              WHERE task_id = $3 AND name = $4 AND current_version = $5",
         )
         .bind(v.version as i64)
@@ -250,8 +257,8 @@ impl Store {
             return Err(CoreError::Conflict(format!("{id}/{name}")));
         }
         sqlx::query(
-            "INSERT INTO asset_versions (task_id, name, version, content_hash, thumb_path, width, height, bytes, source, created_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            "INSERT INTO asset_versions (task_id, name, version, content_hash, thumb_path, width, height, bytes, source, created_at, note) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         )
         .bind(id.to_string())
         .bind(name.as_str())
@@ -263,6 +270,7 @@ impl Store {
         .bind(v.bytes as i64)
         .bind(source.as_str())
         .bind(now)
+        .bind(v.note.clone())
         .execute(&mut *tx)
         .await?;
         if let Some((_, step, output)) = checkpoint {
@@ -292,6 +300,52 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records why the last attempt to make an asset failed (shown on its tile until a new
+    /// version replaces it), or clears it with `None`.
+    pub async fn set_asset_failure(
+        &self,
+        id: TaskId,
+        name: &AssetName,
+        failure: Option<&str>,
+    ) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE assets SET failure = $1, updated_at = $2 WHERE task_id = $3 AND name = $4",
+        )
+        .bind(failure.map(str::to_string))
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(name.as_str())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(CoreError::NotFound {
+                what: "asset",
+                id: format!("{id}/{name}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes what an asset's next version is drawn from.
+    pub async fn set_asset_prompt(&self, id: TaskId, name: &AssetName, prompt: &str) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE assets SET prompt = $1, updated_at = $2 WHERE task_id = $3 AND name = $4",
+        )
+        .bind(prompt)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(name.as_str())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(CoreError::NotFound {
+                what: "asset",
+                id: format!("{id}/{name}"),
+            });
+        }
         Ok(())
     }
 

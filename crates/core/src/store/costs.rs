@@ -139,6 +139,12 @@ impl Store {
         .bind(row.correlation_id.as_deref())
         .execute(&mut *tx)
         .await?;
+        // The task's running total moves with its ledger row, in the same transaction.
+        sqlx::query("UPDATE tasks SET spent_micro = spent_micro + $1 WHERE id = $2")
+            .bind(row.usd.0)
+            .bind(row.item.task_id.to_string())
+            .execute(&mut *tx)
+            .await?;
         delete_hold_in(&mut tx, &row.item).await?;
         tx.commit().await?;
         Ok(())

@@ -20,7 +20,7 @@ use crate::task::{ErrorCategory, Priority, Task};
 
 pub(super) const TASK_COLS: &str = "id, channel_id, title, topic, story_direction, priority, status, status_changed_at, \
     created_at, updated_at, notion_page_id, review_started_at, review_completed_at, error_log, attempts, \
-    next_retry_at, error_category, correlation_id, plan_file";
+    next_retry_at, error_category, correlation_id, plan_file, spent_micro";
 
 /// Filters for listing tasks.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
@@ -130,6 +130,7 @@ pub(super) fn task_from_row(row: &AnyRow) -> Result<Task> {
             .and_then(|c| ErrorCategory::parse(&c)),
         correlation_id: get(row, "correlation_id")?,
         plan_file: get(row, "plan_file")?,
+        spent_usd: crate::costs::Usd(get(row, "spent_micro")?).dollars(),
     })
 }
 

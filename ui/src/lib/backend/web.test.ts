@@ -40,6 +40,9 @@ describe('web transport and the desktop-only commands', () => {
       t.call('clear_notion_token', {}),
       t.call('check_notion', {}),
       t.call('add_missing_notion_properties', {}),
+      t.call('set_provider_key', { name: 'gemini-api-key', value: 'AIza_x' }),
+      t.call('clear_provider_key', { name: 'gemini-api-key' }),
+      t.call('check_provider', { provider: 'gemini' }),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

@@ -57,4 +57,9 @@ flagged: boolean,
 /**
  * Optional flag note.
  */
-flag_note: string | null, };
+flag_note: string | null, 
+/**
+ * Why the last attempt to make it failed (a safety refusal and the provider's reason);
+ * cleared by the next version.
+ */
+failure: string | null, };

@@ -85,4 +85,8 @@ correlation_id: string,
  * The path of a plan file given at creation by tasks made before plans were stored as text
  * (new tasks keep their plan's text in the database and leave this empty).
  */
-plan_file: string | null, };
+plan_file: string | null, 
+/**
+ * What the task's paid calls have cost so far, in dollars (the sum of its cost-ledger rows).
+ */
+spent_usd: number, };

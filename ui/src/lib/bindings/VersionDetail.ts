@@ -43,4 +43,8 @@ source: string,
 /**
  * When.
  */
-created_at: string, };
+created_at: string, 
+/**
+ * What the reviewer should know about this version (its background could not be removed).
+ */
+note: string | null, };
