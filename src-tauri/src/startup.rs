@@ -51,6 +51,11 @@ pub async fn start() -> Desktop {
     };
     let settings =
         SettingsService::open(&settings_file, SecretStore::os(), defaults, running.clone())
+            .map(|s| {
+                // Start at login starts this very program (the installed one, in a package).
+                let exe = std::env::current_exe().ok();
+                s.with_autostart(exe.and_then(reviewdesk_settings::Autostart::for_exe))
+            })
             .map_err(|e| e.to_string());
     let token = match settings.as_ref().map(|s| s.secrets().notion_token()) {
         Ok(Ok(t)) => t.map(|(token, _source)| token),

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, demo, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
+import { cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
 
 async function openTask(app, id) {
   const card = await app.$(`[data-testid=card][data-task-id="${id}"]`);
@@ -172,6 +172,29 @@ test('desktop: settings keep the Notion token out of every plain file', async (t
     if (statSync(f).size > 50_000_000) continue;
     assert.ok(!readFileSync(f).includes(secret), `the token was written to ${f}`);
   }
+});
+
+test('desktop: the start-at-login toggle writes and removes the XDG autostart entry', async (t) => {
+  const env = desktopEnv('desktop-autostart');
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  await (await app.$('[data-testid=stream-state]')).waitForExist({ timeout: 30_000 });
+  await app.keys(',');
+  const toggle = await app.$('[data-testid=autostart]');
+  await toggle.waitForExist({ timeout: 10_000 });
+  const entry = join(env.env.XDG_CONFIG_HOME, 'autostart', 'reviewdesk.desktop');
+  assert.equal(await toggle.isSelected(), false);
+  assert.ok(!existsSync(entry));
+  await toggle.click();
+  await app.waitUntil(async () => existsSync(entry), { timeout: 10_000, timeoutMsg: 'no autostart entry was written' });
+  const text = readFileSync(entry, 'utf8');
+  assert.match(text, /^\[Desktop Entry\]\n/);
+  // It starts this very program.
+  assert.match(text, new RegExp(`\nExec=${desktopBin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  await app.waitUntil(async () => toggle.isSelected(), { timeout: 10_000, timeoutMsg: 'the toggle did not show on' });
+  await toggle.click();
+  await app.waitUntil(async () => !existsSync(entry), { timeout: 10_000, timeoutMsg: 'the autostart entry was not removed' });
 });
 
 test('desktop: Settings → Providers says where each key comes from and Check connection tells a working key from a refused one', async (t) => {

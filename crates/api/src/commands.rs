@@ -717,3 +717,21 @@ impl Command for CheckProvider {
         Ok(reviewdesk_core::provider_steps::check_provider(core, &self.provider).await?)
     }
 }
+
+/// Settings → Start at login: writes or removes the app's autostart entry.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetAutostart {
+    /// Start at login.
+    pub on: bool,
+}
+
+impl Command for SetAutostart {
+    const NAME: &'static str = "set_autostart";
+    const SUMMARY: &'static str = "Start Review Desk at login, or stop doing so";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = SettingsView;
+    async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
+        Ok(app.settings()?.set_autostart(self.on)?)
+    }
+}

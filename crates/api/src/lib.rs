@@ -239,6 +239,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<SetProviderKey>();
     v.command::<ClearProviderKey>();
     v.command::<CheckProvider>();
+    v.command::<SetAutostart>();
 }
 
 /// Name and doors of every command.

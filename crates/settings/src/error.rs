@@ -35,6 +35,17 @@ pub enum SettingsError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The start-at-login entry could not be written or removed.
+    #[error(
+        "could not change the start-at-login entry {}: {source} (check that the folder is writable and the disk is not full)",
+        path.display()
+    )]
+    Autostart {
+        /// The autostart entry.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A value entered on the Settings screen was refused; the message says why and what to enter.
     #[error("{message}")]
     Invalid {
@@ -78,6 +89,7 @@ impl SettingsError {
             SettingsError::Read { .. } => "settings_unreadable",
             SettingsError::BadFile { .. } => "settings_damaged",
             SettingsError::Save { .. } => "settings_not_saved",
+            SettingsError::Autostart { .. } => "autostart_failed",
             SettingsError::Invalid { .. } => "invalid",
             SettingsError::KeyringUnavailable { .. } => "keyring_unavailable",
             SettingsError::KeyringLocked { .. } => "keyring_locked",

@@ -124,7 +124,7 @@ impl SettingsFile {
     }
 }
 
-fn write_atomic(
+pub(crate) fn write_atomic(
     path: &Path,
     bytes: &[u8],
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,

@@ -8,11 +8,13 @@
 //! - [`SettingsService`]: what the Settings screen calls; every call returns a fresh [`SettingsView`].
 #![warn(missing_docs)]
 
+mod autostart;
 mod error;
 mod file;
 mod secrets;
 mod service;
 
+pub use autostart::{AUTOSTART_FILE, Autostart};
 pub use error::{Result, SettingsError};
 pub use file::{Settings, SettingsFile};
 pub use secrets::{

@@ -40,6 +40,8 @@ pub struct SettingsView {
     /// Each paid provider's key: its name, environment variable and where it comes from
     /// (never the key itself).
     pub provider_keys: Vec<ProviderKeyView>,
+    /// Whether the app starts at login; `null` where it cannot (no home folder).
+    pub autostart: Option<bool>,
     /// The settings file.
     pub settings_file: String,
     /// The saved folders differ from the ones the running app uses: restart to apply them.
@@ -99,6 +101,7 @@ pub struct SettingsService {
     secrets: SecretStore,
     defaults: Paths,
     running: Paths,
+    autostart: Option<crate::Autostart>,
 }
 
 impl SettingsService {
@@ -115,7 +118,28 @@ impl SettingsService {
             secrets,
             defaults,
             running,
+            autostart: None,
         })
+    }
+
+    /// Offers start at login through `autostart` (the desktop app's own entry).
+    pub fn with_autostart(mut self, autostart: Option<crate::Autostart>) -> SettingsService {
+        self.autostart = autostart;
+        self
+    }
+
+    /// Starts the app at login, or stops doing so.
+    pub fn set_autostart(&self, on: bool) -> Result<SettingsView> {
+        match &self.autostart {
+            Some(a) => a.set(on)?,
+            None => {
+                return Err(SettingsError::invalid(
+                    "autostart",
+                    "starting at login needs a home folder (HOME or XDG_CONFIG_HOME)",
+                ));
+            }
+        }
+        Ok(self.view())
     }
 
     fn file(&self) -> std::sync::MutexGuard<'_, SettingsFile> {
@@ -156,6 +180,7 @@ impl SettingsService {
                     source: self.secrets.source(&SecretId::new(*name, *env)),
                 })
                 .collect(),
+            autostart: self.autostart.as_ref().map(crate::Autostart::is_enabled),
             settings_file: file.path().display().to_string(),
         }
     }

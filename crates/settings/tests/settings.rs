@@ -590,6 +590,7 @@ fn view_serialises_in_the_shape_the_ui_expects() {
         "notion_poll_secs",
         "notion_token",
         "provider_keys",
+        "autostart",
         "settings_file",
         "restart_required",
     ];
@@ -746,4 +747,29 @@ fn provider_keys_are_saved_and_removed_by_name_and_shown_only_by_their_source() 
         TokenSource::Environment,
         "removing from the keyring leaves the environment's"
     );
+}
+
+#[test]
+fn start_at_login_is_offered_only_with_an_entry_and_switches_it() {
+    let f = Fixture::new(memory_store(&[]));
+    assert_eq!(f.service.view().autostart, None);
+    assert_eq!(
+        f.service.set_autostart(true).unwrap_err().code(),
+        "invalid",
+        "nowhere to put the entry"
+    );
+    let dir = f.path("xdg/autostart");
+    let entry = Autostart::in_dir(dir.clone(), PathBuf::from("/usr/bin/reviewdesk-desktop"));
+    let f = Fixture {
+        service: f.service.with_autostart(Some(entry)),
+        ..f
+    };
+    assert_eq!(f.service.view().autostart, Some(false));
+    assert_eq!(f.service.set_autostart(true).unwrap().autostart, Some(true));
+    assert!(dir.join(AUTOSTART_FILE).is_file());
+    assert_eq!(
+        f.service.set_autostart(false).unwrap().autostart,
+        Some(false)
+    );
+    assert!(!dir.join(AUTOSTART_FILE).exists());
 }

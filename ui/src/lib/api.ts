@@ -94,6 +94,8 @@ export const api = {
   checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
   /** Settings → Add what is missing (never changes a property's type); answers a new check. */
   addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
+  /** Settings → Start at login (the desktop's autostart entry). */
+  setAutostart: (on: boolean): Promise<SettingsView> => transport.call('set_autostart', { on }),
   /** Settings → Providers: store a key (by its keyring name) in the OS keyring; the worker uses it next. */
   setProviderKey: (name: string, value: string): Promise<SettingsView> => transport.call('set_provider_key', { name, value }),
   clearProviderKey: (name: string): Promise<SettingsView> => transport.call('clear_provider_key', { name }),

@@ -33,6 +33,7 @@ const view: SettingsView = {
     { name: 'kling-api-key', env_var: 'KLING_API_KEY', source: 'none' },
     { name: 'elevenlabs-api-key', env_var: 'ELEVENLABS_API_KEY', source: 'none' },
   ],
+  autostart: false,
   settings_file: '/home/ana/.config/reviewdesk/settings.toml',
   restart_required: false,
 };

@@ -43,6 +43,7 @@ describe('web transport and the desktop-only commands', () => {
       t.call('set_provider_key', { name: 'gemini-api-key', value: 'AIza_x' }),
       t.call('clear_provider_key', { name: 'gemini-api-key' }),
       t.call('check_provider', { provider: 'gemini' }),
+      t.call('set_autostart', { on: true }),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

@@ -28,6 +28,10 @@ notion_token: TokenSource,
  */
 provider_keys: Array<ProviderKeyView>, 
 /**
+ * Whether the app starts at login; `null` where it cannot (no home folder).
+ */
+autostart: boolean | null, 
+/**
  * The settings file.
  */
 settings_file: string, 
