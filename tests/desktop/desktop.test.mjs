@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
 
@@ -195,6 +195,44 @@ test('desktop: the start-at-login toggle writes and removes the XDG autostart en
   await app.waitUntil(async () => toggle.isSelected(), { timeout: 10_000, timeoutMsg: 'the toggle did not show on' });
   await toggle.click();
   await app.waitUntil(async () => !existsSync(entry), { timeout: 10_000, timeoutMsg: 'the autostart entry was not removed' });
+});
+
+test("desktop: Open in Notion and Help → Open logs folder hand the page's address and the log folder to the desktop's opener", async (t) => {
+  const env = desktopEnv('desktop-openers');
+  // A stand-in xdg-open first on the PATH writes down what it was asked to open.
+  const bin = join(env.dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const opened = join(env.dir, 'opened.txt');
+  writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\n`, { mode: 0o755 });
+  env.env.PATH = `${bin}:${env.env.PATH}`;
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  await (await app.$('[data-testid=stream-state]')).waitForExist({ timeout: 30_000 });
+  const pageId = '1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809';
+  const task = await app.execute(
+    (page) =>
+      window.__TAURI_INTERNALS__.invoke('create_task', { body: { title: 'Mirrored task', draft: true, notion_page_id: page } }),
+    pageId,
+  );
+  const card = await app.$(`[data-testid=card][data-task-id="${task.id}"]`);
+  await card.waitForExist({ timeout: 30_000 });
+  await card.click();
+  const open = await app.$('[data-testid=open-in-notion]');
+  await open.waitForExist({ timeout: 10_000 });
+  await open.click();
+  const lines = async () => (existsSync(opened) ? readFileSync(opened, 'utf8').trim().split('\n') : []);
+  await app.waitUntil(async () => (await lines()).length === 1, { timeout: 10_000, timeoutMsg: 'nothing was opened' });
+  assert.deepEqual(await lines(), ['https://www.notion.so/1a2b3c4d5e6f708192a3b4c5d6e7f809']);
+
+  await app.keys('?');
+  const logs = await app.$('[data-testid=open-logs]');
+  await logs.waitForExist({ timeout: 10_000 });
+  await logs.click();
+  await app.waitUntil(async () => (await lines()).length === 2, { timeout: 10_000, timeoutMsg: 'the log folder was not opened' });
+  const folder = (await lines())[1];
+  assert.equal(folder, join(env.env.REVIEWDESK_DATA_DIR, 'logs'));
+  assert.ok(statSync(folder).isDirectory());
 });
 
 test('desktop: Settings → Providers says where each key comes from and Check connection tells a working key from a refused one', async (t) => {

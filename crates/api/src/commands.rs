@@ -735,3 +735,97 @@ impl Command for SetAutostart {
         Ok(app.settings()?.set_autostart(self.on)?)
     }
 }
+
+/// Help → Open logs folder: the desktop's file manager on the app's log folder.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLogsFolder {}
+
+impl Command for OpenLogsFolder {
+    const NAME: &'static str = "open_logs_folder";
+    const SUMMARY: &'static str = "Open the log folder in the file manager";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = String;
+    async fn run(self, _: &App, _: Source) -> Result<String, CommandError> {
+        let logs = reviewdesk_core::context::default_data_dir().join("logs");
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| CoreError::io("cannot create the log folder", &logs, e))?;
+        open_with_desktop(&logs.display().to_string())?;
+        Ok(logs.display().to_string())
+    }
+}
+
+/// Open in Notion: the task's page in the browser, when the mirror made one.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInNotion {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+}
+
+impl Command for OpenInNotion {
+    const NAME: &'static str = "open_in_notion";
+    const SUMMARY: &'static str = "Open the task's Notion page in the browser";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = String;
+    async fn run(self, app: &App, _: Source) -> Result<String, CommandError> {
+        let task = app.tasks()?.get(task_id(&self.id)?).await?;
+        let url = task
+            .notion_page_id
+            .as_deref()
+            .and_then(notion_page_url)
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "notion_page_id",
+                    "this task has no Notion page yet: connect Notion in Settings; the mirror makes one",
+                )
+            })?;
+        open_with_desktop(&url)?;
+        Ok(url)
+    }
+}
+
+/// The web address of a Notion page from its id (32 hex digits, with or without dashes).
+pub fn notion_page_url(page_id: &str) -> Option<String> {
+    let hex: String = page_id.chars().filter(|c| *c != '-').collect();
+    (hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| format!("https://www.notion.so/{}", hex.to_ascii_lowercase()))
+}
+
+/// Hands a URL or folder to the desktop's opener, without waiting for it.
+fn open_with_desktop(what: &str) -> Result<(), CommandError> {
+    open::that_detached(what).map_err(|e| {
+        CommandError::new(
+            crate::ErrorKind::Unavailable,
+            "no_opener",
+            format!("cannot open {what} ({e}): install xdg-utils, or open it by hand"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::notion_page_url;
+
+    #[test]
+    fn a_notion_page_id_becomes_its_web_address_and_nothing_else_does() {
+        let url = "https://www.notion.so/1a2b3c4d5e6f708192a3b4c5d6e7f809";
+        assert_eq!(
+            notion_page_url("1A2B3C4D-5E6F-7081-92A3-B4C5D6E7F809").as_deref(),
+            Some(url)
+        );
+        assert_eq!(
+            notion_page_url("1a2b3c4d5e6f708192a3b4c5d6e7f809").as_deref(),
+            Some(url)
+        );
+        for bad in [
+            "",
+            "abc",
+            "1a2b3c4d5e6f708192a3b4c5d6e7f80g",
+            "https://evil.example/x",
+        ] {
+            assert_eq!(notion_page_url(bad), None, "{bad}");
+        }
+    }
+}

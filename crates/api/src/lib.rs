@@ -240,6 +240,8 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<ClearProviderKey>();
     v.command::<CheckProvider>();
     v.command::<SetAutostart>();
+    v.command::<OpenLogsFolder>();
+    v.command::<OpenInNotion>();
 }
 
 /// Name and doors of every command.

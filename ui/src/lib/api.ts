@@ -94,6 +94,10 @@ export const api = {
   checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
   /** Settings → Add what is missing (never changes a property's type); answers a new check. */
   addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
+  /** Desktop: the task's Notion page in the browser (answers its address). */
+  openInNotion: (id: string): Promise<string> => transport.call('open_in_notion', { id }),
+  /** Desktop: the log folder in the file manager (answers its path). */
+  openLogsFolder: (): Promise<string> => transport.call('open_logs_folder', {}),
   /** Settings → Start at login (the desktop's autostart entry). */
   setAutostart: (on: boolean): Promise<SettingsView> => transport.call('set_autostart', { on }),
   /** Settings → Providers: store a key (by its keyring name) in the OS keyring; the worker uses it next. */

@@ -44,6 +44,8 @@ describe('web transport and the desktop-only commands', () => {
       t.call('clear_provider_key', { name: 'gemini-api-key' }),
       t.call('check_provider', { provider: 'gemini' }),
       t.call('set_autostart', { on: true }),
+      t.call('open_logs_folder', {}),
+      t.call('open_in_notion', { id: 't' }),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

@@ -188,6 +188,12 @@ provider: string, }; result: ProviderCheck };
  * Start at login.
  */
 on: boolean, }; result: SettingsView };
+  open_logs_folder: { args: Record<symbol, never>; result: string };
+  open_in_notion: { args: { 
+/**
+ * The task.
+ */
+id: TaskId, }; result: string };
 }
 
 export type Command = keyof Commands;
@@ -221,4 +227,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
