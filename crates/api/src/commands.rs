@@ -746,7 +746,10 @@ impl Command for OpenLogsFolder {
     const SUMMARY: &'static str = "Open the log folder in the file manager";
     const DOORS: Doors = Doors::desktop_only();
     type Output = String;
-    async fn run(self, _: &App, _: Source) -> Result<String, CommandError> {
+    async fn run(self, app: &App, _: Source) -> Result<String, CommandError> {
+        // Only from a started app: one that could not start says where its logs are in Copy
+        // diagnostics, and nothing is opened on the desktop by a half-built app.
+        app.runtime()?;
         let logs = reviewdesk_core::context::default_data_dir().join("logs");
         std::fs::create_dir_all(&logs)
             .map_err(|e| CoreError::io("cannot create the log folder", &logs, e))?;
