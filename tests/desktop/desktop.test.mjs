@@ -197,7 +197,7 @@ test('desktop: the start-at-login toggle writes and removes the XDG autostart en
   await app.waitUntil(async () => !existsSync(entry), { timeout: 10_000, timeoutMsg: 'the autostart entry was not removed' });
 });
 
-test("desktop: Open in Notion and Help → Open logs folder hand the page's address and the log folder to the desktop's opener", async (t) => {
+test("desktop: Open in Notion and Help → Open logs folder go to the desktop's opener, and History → Export saves the review record into the user's folder", async (t) => {
   const env = desktopEnv('desktop-openers');
   // A stand-in xdg-open first on the PATH writes down what it was asked to open.
   const bin = join(env.dir, 'bin');
@@ -205,6 +205,8 @@ test("desktop: Open in Notion and Help → Open logs folder hand the page's addr
   const opened = join(env.dir, 'opened.txt');
   writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\n`, { mode: 0o755 });
   env.env.PATH = `${bin}:${env.env.PATH}`;
+  env.env.HOME = join(env.dir, 'home'); // where an export is saved (its Downloads, or home itself)
+  mkdirSync(env.env.HOME, { recursive: true });
   const d = await launch(env);
   t.after(() => d.close());
   const { app } = d;
@@ -233,6 +235,17 @@ test("desktop: Open in Notion and Help → Open logs folder hand the page's addr
   const folder = (await lines())[1];
   assert.equal(folder, join(env.env.REVIEWDESK_DATA_DIR, 'logs'));
   assert.ok(statSync(folder).isDirectory());
+
+  // History → Export CSV saves the review record into the user's folder and says where.
+  await app.keys('Escape');
+  await (await app.$('[data-testid=open-history]')).click();
+  await (await app.$('[data-testid=export-csv]')).click();
+  const said = await app.$('[data-testid=export-said]');
+  await said.waitForExist({ timeout: 10_000 });
+  const m = / saved to (\/.+\.csv)$/.exec(await said.getText());
+  assert.ok(m, await said.getText());
+  assert.ok(m[1].startsWith(env.env.HOME), m[1]);
+  assert.match(readFileSync(m[1], 'utf8'), /^time,task_id,task_title,channel_id,gate,decision/);
 });
 
 test('desktop: Settings → Providers says where each key comes from and Check connection tells a working key from a refused one', async (t) => {

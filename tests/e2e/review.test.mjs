@@ -1,12 +1,34 @@
 // Browser end-to-end: the review flows (README, "The review, in the browser") against a real `reviewdesk serve`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, getJson, openFromBoard, screenshot } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { cli, fixture, getJson, openFromBoard, screenshot } from './harness.mjs';
 
 const PIPELINE = [
   'assets_ready', 'assets_approved', 'generating_composites', 'composites_ready', 'generating_video',
   'video_ready', 'video_approved', 'generating_audio', 'audio_ready',
 ];
+
+/** RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and line breaks. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(field), (field = '');
+    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
+    else if (c !== '\r') field += c;
+  }
+  if (field !== '' || row.length) row.push(field), rows.push(row);
+  return rows;
+}
 
 async function tileReport(page) {
   return page.$$eval('[data-testid=tile]', (tiles) =>
@@ -154,6 +176,28 @@ test('open the board, review 22 images, flag two by keyboard, reject with feedba
   assert.match(decisions[1], /Retried at Asset Error.*\(browser\)/s);
   assert.match(decisions[2], /Rejected at Assets Ready.*\(browser\)/s);
   assert.match(await history.locator('[data-testid=history-gate]').first().textContent(), /Assets Ready: .* over 2 visits/);
+
+  // The review record exports as CSV: one row per decision, as `reviewdesk task show --json` has them.
+  const download = page.waitForEvent('download');
+  await history.locator('[data-testid=export-csv]').click();
+  const saved = await download;
+  assert.match(saved.suggestedFilename(), /^reviewdesk-audit-[A-Za-z0-9_]+-\d{4}-\d{2}-\d{2}-to-\d{4}-\d{2}-\d{2}\.csv$/);
+  const [header, ...rows] = parseCsv(readFileSync(await saved.path(), 'utf8'));
+  const shown = JSON.parse(cli(f.env, ['task', 'show', id, '--json'])).audit;
+  assert.equal(rows.length, shown.length, 'one row per decision');
+  assert.equal(rows.length, 3);
+  const col = (row, name) => row[header.indexOf(name)];
+  rows.forEach((row, i) => {
+    const a = shown[i];
+    assert.equal(col(row, 'task_id'), id);
+    assert.equal(col(row, 'decision'), a.decision);
+    assert.equal(col(row, 'source'), a.source);
+    assert.equal(col(row, 'reason'), a.reason ?? '');
+    assert.equal(col(row, 'flagged'), a.flagged.join(';'));
+    assert.equal(col(row, 'correlation_id'), a.correlation_id);
+    assert.equal(Date.parse(col(row, 'time')), Date.parse(a.created_at));
+  });
+  await history.locator('[data-testid=export-said]', { hasText: '3 decisions' }).waitFor();
   assert.deepEqual(f.errors, [], 'no uncaught page errors');
 });
 

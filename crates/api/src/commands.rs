@@ -5,6 +5,7 @@ use reviewdesk_core::api::{
     AppStatus, ApproveRequest, BulkRequest, CancelRequest, ChannelSummary, FlagRequest, PromptEdit,
     RejectRequest, SceneEdit,
 };
+use reviewdesk_core::audit_export::{AuditExport, AuditFormat, AuditQuery};
 use reviewdesk_core::peaks::Peaks;
 use reviewdesk_core::provider_steps::ProviderCheck;
 use reviewdesk_core::publish::Chapter;
@@ -480,6 +481,88 @@ impl Command for GetDiagnostics {
     }
 }
 
+/// History → Export: the record of human review (every decision with reviewer, source, time,
+/// reason and flags) for a range of UTC days and a channel, as CSV or JSON.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ExportAudit {
+    /// First day (YYYY-MM-DD); from the beginning when absent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD), included; up to now when absent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub to: Option<String>,
+    /// Only this channel's tasks.
+    #[serde(default)]
+    #[ts(optional)]
+    pub channel_id: Option<String>,
+    /// `csv` (default) or `json`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub format: Option<AuditFormat>,
+}
+
+impl Command for ExportAudit {
+    const NAME: &'static str = "export_audit";
+    const SUMMARY: &'static str = "The record of human review for a range of days and a channel, as CSV or JSON (?from=&to=YYYY-MM-DD, ?channel_id=, ?format=csv|json)";
+    const DOORS: Doors = Doors::both(Http::get("/audit/export").validates());
+    type Output = AuditExport;
+    async fn run(self, app: &App, _: Source) -> Result<AuditExport, CommandError> {
+        let day = |field: &str, v: Option<String>| -> Result<_, CommandError> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(d) => Ok(Some(reviewdesk_core::audit_export::parse_day(field, d)?)),
+            }
+        };
+        let query = AuditQuery {
+            from: day("from", self.from)?,
+            to: day("to", self.to)?,
+            channel: self.channel_id.filter(|c| !c.trim().is_empty()),
+        };
+        let core = &app.runtime()?.core;
+        Ok(
+            reviewdesk_core::audit_export::export(core, &query, self.format.unwrap_or_default())
+                .await?,
+        )
+    }
+}
+
+/// History → Export in the desktop: saves an export into the user's Downloads folder (the browser
+/// saves it itself) and answers where it went.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveExport {
+    /// The export's file name, as `export_audit` gave it.
+    pub filename: String,
+    /// The export's text.
+    pub text: String,
+}
+
+impl Command for SaveExport {
+    const NAME: &'static str = "save_export";
+    const SUMMARY: &'static str = "Save an audit export into the Downloads folder";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = String;
+    async fn run(self, app: &App, _: Source) -> Result<String, CommandError> {
+        app.runtime()?;
+        let dir = directories::UserDirs::new()
+            .and_then(|u| u.download_dir().map(|d| d.to_path_buf()))
+            .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
+            .ok_or_else(|| {
+                CommandError::new(
+                    crate::ErrorKind::Unavailable,
+                    "no_folder",
+                    "no Downloads or home folder to save into (set HOME)",
+                )
+            })?;
+        Ok(crate::save_export(&dir, &self.filename, &self.text)?
+            .display()
+            .to_string())
+    }
+}
+
 /// Pauses the worker after its current item.
 #[derive(Debug, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
@@ -829,6 +912,33 @@ mod tests {
             "https://evil.example/x",
         ] {
             assert_eq!(notion_page_url(bad), None, "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod export_tests {
+    #[test]
+    fn an_export_is_saved_beside_earlier_ones_and_only_under_its_own_kind_of_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "reviewdesk-audit-main-2026-12-01-to-2026-12-05.csv";
+        let first = crate::save_export(dir.path(), name, "a,b\n").unwrap();
+        let second = crate::save_export(dir.path(), name, "c,d\n").unwrap();
+        assert_eq!(first, dir.path().join(name));
+        assert_eq!(
+            second,
+            dir.path()
+                .join("reviewdesk-audit-main-2026-12-01-to-2026-12-05 (2).csv")
+        );
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "a,b\n");
+        for bad in [
+            "../reviewdesk-audit.csv",
+            "reviewdesk-audit.sh",
+            ".bashrc",
+            "reviewdesk-audit/x.csv",
+            "notes.csv",
+        ] {
+            assert!(crate::save_export(dir.path(), bad, "x").is_err(), "{bad}");
         }
     }
 }

@@ -228,6 +228,8 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<ListChannels>();
     v.command::<GetStatus>();
     v.command::<GetDiagnostics>();
+    v.command::<ExportAudit>();
+    v.command::<SaveExport>();
     v.command::<PauseWorker>();
     v.command::<ResumeWorker>();
     v.command::<GetSettings>();
@@ -300,6 +302,59 @@ pub fn desktop_runners() -> std::collections::HashMap<&'static str, Runner> {
     let mut runners = Runners(Default::default());
     visit_all(&mut runners);
     runners.0
+}
+
+/// Writes an export named `filename` (only the names `export_audit` makes: no folder, no other
+/// kind of file) into `dir`, next to earlier ones (`name (2).csv`), never over them.
+pub fn save_export(
+    dir: &std::path::Path,
+    filename: &str,
+    text: &str,
+) -> Result<std::path::PathBuf, reviewdesk_core::CoreError> {
+    use reviewdesk_core::CoreError;
+    let (stem, ext) = filename
+        .rsplit_once('.')
+        .filter(|(stem, ext)| {
+            ["csv", "json"].contains(ext)
+                && stem.starts_with("reviewdesk-audit")
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .ok_or_else(|| {
+            CoreError::invalid(
+                "filename",
+                "only an export's own name (reviewdesk-audit….csv or .json) is saved",
+            )
+        })?;
+    std::fs::create_dir_all(dir).map_err(|e| CoreError::io("cannot create", dir, e))?;
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem} ({n}).{ext}")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(text.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| CoreError::io("cannot write", &path, e))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(CoreError::io("cannot create", &path, e)),
+        }
+    }
+    Err(CoreError::invalid(
+        "filename",
+        "999 exports of that name are already there: move some away",
+    ))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod asset;
+pub mod audit_export;
 pub mod config;
 pub mod context;
 pub mod cost_report;

@@ -54,6 +54,14 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
     if name == "media_peaks" || name == "media_chapters" {
         params.push(json!({"name": "file", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "description": "a file relative to the workspace"}));
     }
+    if name == "export_audit" {
+        params.extend([
+            json!({"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "first day (UTC), YYYY-MM-DD"}),
+            json!({"name": "to", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "last day (UTC), included"}),
+            json!({"name": "channel_id", "in": "query", "required": false, "schema": {"type": "string"}}),
+            json!({"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["csv", "json"]}}),
+        ]);
+    }
     if name == "list_tasks" {
         let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
         let board_names: Vec<&str> = Status::ALL.iter().map(|s| s.board_name()).collect();
@@ -293,6 +301,12 @@ pub fn document() -> Value {
                 "motion": {"type": "string"},
                 "narration": {"type": "string"},
                 "sfx": {"type": "string"}
+            }},
+            "AuditExport": {"type": "object", "required": ["filename", "content_type", "decisions", "text"], "properties": {
+                "filename": {"type": "string", "pattern": "^reviewdesk-audit[A-Za-z0-9_-]*\\.(csv|json)$"},
+                "content_type": string_enum(&["text/csv", "application/json"]),
+                "decisions": {"type": "integer", "minimum": 0},
+                "text": {"type": "string"}
             }},
             "PromptEdit": {"type": "object", "required": ["prompt"], "additionalProperties": false, "properties": {
                 "prompt": {"type": "string", "pattern": "\\S", "maxLength": 4000}

@@ -2,6 +2,8 @@
 import type { ApproveRequest } from './bindings/ApproveRequest';
 import type { AppStatus } from './bindings/AppStatus';
 import type { AssetRecord } from './bindings/AssetRecord';
+import type { AuditExport } from './bindings/AuditExport';
+import type { AuditFormat } from './bindings/AuditFormat';
 import type { Chapter } from './bindings/Chapter';
 import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { Diagnostics } from './bindings/Diagnostics';
@@ -94,6 +96,11 @@ export const api = {
   checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
   /** Settings → Add what is missing (never changes a property's type); answers a new check. */
   addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
+  /** The record of human review for a range of UTC days (YYYY-MM-DD) and a channel, as CSV or JSON text. */
+  exportAudit: (q: { from?: string; to?: string; channel_id?: string; format?: AuditFormat }): Promise<AuditExport> =>
+    transport.call('export_audit', q),
+  /** Desktop: saves an export into the Downloads folder; answers the file's path. */
+  saveExport: (filename: string, text: string): Promise<string> => transport.call('save_export', { filename, text }),
   /** Desktop: the task's Notion page in the browser (answers its address). */
   openInNotion: (id: string): Promise<string> => transport.call('open_in_notion', { id }),
   /** Desktop: the log folder in the file manager (answers its path). */

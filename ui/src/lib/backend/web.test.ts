@@ -46,6 +46,7 @@ describe('web transport and the desktop-only commands', () => {
       t.call('set_autostart', { on: true }),
       t.call('open_logs_folder', {}),
       t.call('open_in_notion', { id: 't' }),
+      t.call('save_export', { filename: 'reviewdesk-audit.csv', text: '' }),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

@@ -2,6 +2,8 @@
 import type { AppStatus } from "./AppStatus";
 import type { ApproveRequest } from "./ApproveRequest";
 import type { AssetRecord } from "./AssetRecord";
+import type { AuditExport } from "./AuditExport";
+import type { AuditFormat } from "./AuditFormat";
 import type { BulkRequest } from "./BulkRequest";
 import type { CancelRequest } from "./CancelRequest";
 import type { ChannelSummary } from "./ChannelSummary";
@@ -147,6 +149,32 @@ body: CancelRequest, }; result: Task };
   list_channels: { args: Record<symbol, never>; result: Array<ChannelSummary> };
   get_status: { args: Record<symbol, never>; result: AppStatus };
   get_diagnostics: { args: Record<symbol, never>; result: Diagnostics };
+  export_audit: { args: { 
+/**
+ * First day (YYYY-MM-DD); from the beginning when absent.
+ */
+from?: string, 
+/**
+ * Last day (YYYY-MM-DD), included; up to now when absent.
+ */
+to?: string, 
+/**
+ * Only this channel's tasks.
+ */
+channel_id?: string, 
+/**
+ * `csv` (default) or `json`.
+ */
+format?: AuditFormat, }; result: AuditExport };
+  save_export: { args: { 
+/**
+ * The export's file name, as `export_audit` gave it.
+ */
+filename: string, 
+/**
+ * The export's text.
+ */
+text: string, }; result: string };
   pause_worker: { args: Record<symbol, never>; result: AppStatus };
   resume_worker: { args: Record<symbol, never>; result: AppStatus };
   get_settings: { args: Record<symbol, never>; result: SettingsView };
@@ -222,9 +250,10 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   list_channels: { method: "GET", path: "/api/channels", body: "none" },
   get_status: { method: "GET", path: "/api/status", body: "none" },
   get_diagnostics: { method: "GET", path: "/api/diagnostics", body: "none" },
+  export_audit: { method: "GET", path: "/api/audit/export", body: "none" },
   pause_worker: { method: "POST", path: "/api/worker/pause", body: "empty" },
   resume_worker: { method: "POST", path: "/api/worker/resume", body: "empty" },
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
