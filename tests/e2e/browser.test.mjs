@@ -2,7 +2,9 @@
 // decision the server never receives, and New task.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cli, fixture, getJson, openFromBoard } from './harness.mjs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { browser, cli, fixture, getJson, makeEnv, openFromBoard, preflight, serve } from './harness.mjs';
 
 test('browser notifications stand in for the desktop ones: asked for by a click, shown on review_ready, a click opens the gallery', async (t) => {
   const f = await fixture('notify');
@@ -134,4 +136,56 @@ test('Help → Copy diagnostics shows the report (version, state, the log) ready
   await page.locator('[data-testid=diagnostics-said]', { hasText: 'Copied' }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), text);
   assert.deepEqual(f.errors, []);
+});
+
+test("Channels: the editor names a refused id at its field, adds a channel as a file the CLI accepts, and an edit keeps the file's comments", async (t) => {
+  preflight();
+  const env = makeEnv('channels');
+  const channels = join(env.env.REVIEWDESK_CONFIG_DIR, 'channels');
+  mkdirSync(channels, { recursive: true });
+  const defaultFile = join(channels, 'default.yaml');
+  writeFileSync(defaultFile, '# Our main channel.\nchannel_id: default\nchannel_name: Default  # shown on cards\n');
+  const server = await serve(env);
+  const b = await browser(env);
+  t.after(async () => {
+    await b.context.close().catch(() => {});
+    await server.stop();
+    if (!process.env.KEEP_TMP) rmSync(env.dir, { recursive: true, force: true });
+  });
+  const { page, errors } = b;
+  await page.goto(server.url);
+  await page.locator('[data-testid=channels-open]').click();
+  const editor = page.locator('[data-testid=channel-editor]');
+  await editor.waitFor();
+
+  // A new channel with an id that cannot name files: refused at the id, nothing written.
+  await editor.locator('[data-testid=channel-id]').fill('science daily!');
+  await editor.locator('[data-testid=channel-name]').fill('Science Daily');
+  await editor.locator('[data-testid=channel-save]').click();
+  assert.match(await editor.locator('[data-testid=error-channel_id]').textContent(), /letters, digits and _/);
+  assert.equal(await editor.locator('[data-testid=error-channel_name]').count(), 0, 'only the bad field is named');
+  assert.deepEqual(readdirSync(channels), ['default.yaml']);
+
+  await editor.locator('[data-testid=channel-id]').fill('science_daily');
+  await editor.locator('[data-testid=channel-budget]').fill('25');
+  await editor.locator('[data-testid=channel-save]').click();
+  await editor.locator('[data-testid=channel-saved]', { hasText: 'Saved science_daily.' }).waitFor();
+  const created = readFileSync(join(channels, 'science_daily.yaml'), 'utf8');
+  assert.match(created, /^budget_daily_usd: 25$/m);
+  // The file is one `reviewdesk` itself accepts.
+  const task = JSON.parse(cli(env, ['task', 'add', '--title', 'On the new channel', '--channel', 'science_daily', '--draft', '--json']));
+  assert.equal(task.channel_id, 'science_daily');
+
+  // Editing the default channel changes its name's line only; the comments stay.
+  await editor.locator('[data-testid=channel-pick]').selectOption('default');
+  await page.waitForFunction(() => document.querySelector('[data-testid=channel-id]')?.value === 'default');
+  await editor.locator('[data-testid=channel-name]').fill('Main: everyday videos');
+  await editor.locator('[data-testid=channel-save]').click();
+  await editor.locator('[data-testid=channel-saved]', { hasText: 'Saved default.' }).waitFor();
+  const edited = readFileSync(defaultFile, 'utf8');
+  assert.match(edited, /^# Our main channel\.$/m);
+  assert.match(edited, /^channel_name: 'Main: everyday videos'  # shown on cards$/m);
+  const listed = await getJson(`${server.url}/api/channels`);
+  assert.ok(listed.some((c) => c.channel_id === 'default' && c.channel_name === 'Main: everyday videos'), JSON.stringify(listed));
+  assert.deepEqual(errors, []);
 });

@@ -6,6 +6,7 @@ use reviewdesk_core::api::{
     RejectRequest, SceneEdit,
 };
 use reviewdesk_core::audit_export::{AuditExport, AuditFormat, AuditQuery};
+use reviewdesk_core::channel_file::ChannelForm;
 use reviewdesk_core::peaks::Peaks;
 use reviewdesk_core::provider_steps::ProviderCheck;
 use reviewdesk_core::publish::Chapter;
@@ -478,6 +479,47 @@ impl Command for GetDiagnostics {
     async fn run(self, app: &App, _: Source) -> Result<crate::Diagnostics, CommandError> {
         let logs = reviewdesk_core::context::default_data_dir().join("logs");
         Ok(crate::diagnostics(app, &logs).await)
+    }
+}
+
+/// The channel editor's form of one channel.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetChannel {
+    /// The channel's id.
+    pub channel: String,
+}
+
+impl Command for GetChannel {
+    const NAME: &'static str = "get_channel";
+    const SUMMARY: &'static str = "A channel's settings as the channel editor shows them";
+    const DOORS: Doors = Doors::both(Http::get("/channels/{channel}").validates());
+    type Output = ChannelForm;
+    async fn run(self, app: &App, _: Source) -> Result<ChannelForm, CommandError> {
+        Ok(reviewdesk_core::channel_file::channel_form(
+            &app.runtime()?.core,
+            &self.channel,
+        )?)
+    }
+}
+
+/// The channel editor's Save: a new channel, or changes to one, written into its YAML file
+/// (comments and other keys kept) after the same validation as at start-up.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SaveChannel {
+    /// The form.
+    pub body: ChannelForm,
+}
+
+impl Command for SaveChannel {
+    const NAME: &'static str = "save_channel";
+    const SUMMARY: &'static str = "Add or change a channel (its YAML file is written and reloaded)";
+    const DOORS: Doors =
+        Doors::both(Http::post("/channels", Body::Json("ChannelForm")).validates());
+    type Output = ChannelForm;
+    async fn run(self, app: &App, _: Source) -> Result<ChannelForm, CommandError> {
+        Ok(reviewdesk_core::channel_file::save_channel(&app.runtime()?.core, self.body).await?)
     }
 }
 

@@ -226,6 +226,8 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<Queue>();
     v.command::<Cancel>();
     v.command::<ListChannels>();
+    v.command::<GetChannel>();
+    v.command::<SaveChannel>();
     v.command::<GetStatus>();
     v.command::<GetDiagnostics>();
     v.command::<ExportAudit>();

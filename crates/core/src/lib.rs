@@ -6,6 +6,7 @@
 pub mod api;
 pub mod asset;
 pub mod audit_export;
+pub mod channel_file;
 pub mod config;
 pub mod context;
 pub mod cost_report;

@@ -302,6 +302,18 @@ pub fn document() -> Value {
                 "narration": {"type": "string"},
                 "sfx": {"type": "string"}
             }},
+            "ChannelForm": {"type": "object", "additionalProperties": false,
+                "required": ["channel_id", "channel_name", "max_concurrent", "storage_strategy", "narration_voice", "is_active"],
+                "properties": {
+                    "original_id": nullable("string"),
+                    "channel_id": {"type": "string", "pattern": "^[a-zA-Z0-9_]{1,100}$"},
+                    "channel_name": {"type": "string", "pattern": "\\S", "maxLength": 200},
+                    "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "storage_strategy": string_enum(&["none", "notion", "r2"]),
+                    "budget_daily_usd": {"type": ["number", "null"], "minimum": 0},
+                    "narration_voice": {"type": "string", "pattern": "^[A-Za-z0-9_+/-]+$"},
+                    "is_active": {"type": "boolean"}
+                }},
             "AuditExport": {"type": "object", "required": ["filename", "content_type", "decisions", "text"], "properties": {
                 "filename": {"type": "string", "pattern": "^reviewdesk-audit[A-Za-z0-9_-]*\\.(csv|json)$"},
                 "content_type": string_enum(&["text/csv", "application/json"]),

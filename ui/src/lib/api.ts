@@ -5,6 +5,7 @@ import type { AssetRecord } from './bindings/AssetRecord';
 import type { AuditExport } from './bindings/AuditExport';
 import type { AuditFormat } from './bindings/AuditFormat';
 import type { Chapter } from './bindings/Chapter';
+import type { ChannelForm } from './bindings/ChannelForm';
 import type { ChannelSummary } from './bindings/ChannelSummary';
 import type { Diagnostics } from './bindings/Diagnostics';
 import type { DomainEvent } from './bindings/DomainEvent';
@@ -96,6 +97,10 @@ export const api = {
   checkNotion: (): Promise<NotionCheckReport> => transport.call('check_notion', {}),
   /** Settings → Add what is missing (never changes a property's type); answers a new check. */
   addMissingNotionProperties: (): Promise<NotionCheckReport> => transport.call('add_missing_notion_properties', {}),
+  /** The channel editor's form of one channel. */
+  getChannel: (channel: string): Promise<ChannelForm> => transport.call('get_channel', { channel }),
+  /** Adds a channel (no `original_id`) or changes one; answers the form as now configured. */
+  saveChannel: (body: ChannelForm): Promise<ChannelForm> => transport.call('save_channel', { body }),
   /** The record of human review for a range of UTC days (YYYY-MM-DD) and a channel, as CSV or JSON text. */
   exportAudit: (q: { from?: string; to?: string; channel_id?: string; format?: AuditFormat }): Promise<AuditExport> =>
     transport.call('export_audit', q),

@@ -6,6 +6,7 @@ import type { AuditExport } from "./AuditExport";
 import type { AuditFormat } from "./AuditFormat";
 import type { BulkRequest } from "./BulkRequest";
 import type { CancelRequest } from "./CancelRequest";
+import type { ChannelForm } from "./ChannelForm";
 import type { ChannelSummary } from "./ChannelSummary";
 import type { Chapter } from "./Chapter";
 import type { Diagnostics } from "./Diagnostics";
@@ -147,6 +148,16 @@ id: TaskId,
  */
 body: CancelRequest, }; result: Task };
   list_channels: { args: Record<symbol, never>; result: Array<ChannelSummary> };
+  get_channel: { args: { 
+/**
+ * The channel's id.
+ */
+channel: string, }; result: ChannelForm };
+  save_channel: { args: { 
+/**
+ * The form.
+ */
+body: ChannelForm, }; result: ChannelForm };
   get_status: { args: Record<symbol, never>; result: AppStatus };
   get_diagnostics: { args: Record<symbol, never>; result: Diagnostics };
   export_audit: { args: { 
@@ -248,6 +259,8 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   queue: { method: "POST", path: "/api/tasks/{id}/queue", body: "empty" },
   cancel: { method: "POST", path: "/api/tasks/{id}/cancel", body: "json" },
   list_channels: { method: "GET", path: "/api/channels", body: "none" },
+  get_channel: { method: "GET", path: "/api/channels/{channel}", body: "none" },
+  save_channel: { method: "POST", path: "/api/channels", body: "json" },
   get_status: { method: "GET", path: "/api/status", body: "none" },
   get_diagnostics: { method: "GET", path: "/api/diagnostics", body: "none" },
   export_audit: { method: "GET", path: "/api/audit/export", body: "none" },
@@ -256,4 +269,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
