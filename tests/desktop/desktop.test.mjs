@@ -141,8 +141,9 @@ test('desktop: settings keep the Notion token out of every plain file', async (t
   assert.equal(await (await app.$('[data-testid=token-source]')).getText(), 'Not set');
 
   const poll = await app.$('#settings-poll');
+  await poll.scrollIntoView(); // the dialog scrolls: fields below its fold cannot be typed into
   await poll.setValue('45');
-  await (await app.$('button=Save')).click();
+  await (await app.$('[data-testid=settings-save]')).click();
   await app.waitUntil(async () => {
     const status = await app.$$('[role=status]');
     for (const s of status) if ((await s.getText()).includes('Settings saved')) return true;
