@@ -1097,7 +1097,16 @@ fn refuses_only_this_item(f: &StepFailure) -> bool {
 /// The step's failure when some items were refused and the rest made: each refused item with
 /// its reason, and what to do.
 fn items_refused(refused: &[StepFailure], total: usize) -> StepFailure {
-    let reasons: Vec<&str> = refused.iter().map(|f| f.message.as_str()).collect();
+    // The first few reasons: each item's own reason is on its tile, and a log line stays readable.
+    const LISTED: usize = 3;
+    let mut reasons: Vec<String> = refused
+        .iter()
+        .take(LISTED)
+        .map(|f| f.message.clone())
+        .collect();
+    if refused.len() > LISTED {
+        reasons.push(format!("and {} more", refused.len() - LISTED));
+    }
     StepFailure::new(
         ErrorCategory::Permanent,
         format!(
@@ -1143,5 +1152,15 @@ mod item_failure_tests {
         assert!(f.message.contains("villain: refused (SAFETY)"));
         assert!(f.message.contains("lantern: refused (IMAGE_SAFETY)"));
         assert!(f.message.contains("then retry"));
+        let many: Vec<StepFailure> = (1..=5)
+            .map(|i| StepFailure::new(ErrorCategory::Permanent, format!("item_{i}: refused")))
+            .collect();
+        let f = items_refused(&many, 22);
+        assert!(
+            f.message.contains("item_3: refused; and 2 more"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("item_4"), "{}", f.message);
     }
 }
