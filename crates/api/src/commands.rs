@@ -15,7 +15,7 @@ use reviewdesk_core::store::AssetRecord;
 use reviewdesk_core::store::TaskFilter;
 use reviewdesk_core::task_service::TaskDetail;
 use reviewdesk_core::{AssetName, CoreError, NewTask, ReviewInput, Source, Status, Task, TaskId};
-use reviewdesk_runtime::NotionCheckReport;
+use reviewdesk_runtime::{NotionCheckReport, NotionPageChoice};
 use reviewdesk_settings::{SettingsUpdate, SettingsView};
 use serde::{Deserialize, Deserializer};
 use ts_rs::TS;
@@ -735,6 +735,50 @@ impl Command for ClearNotionToken {
             runtime.set_notion_token(fallback.as_ref().map(|(token, _source)| token.as_str()));
         }
         Ok(view)
+    }
+}
+
+/// First run → Notion: the pages shared with the integration that the databases can go under.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct FindNotionPages {
+    /// Words of the title (empty: every page).
+    #[serde(default)]
+    pub query: String,
+}
+
+impl Command for FindNotionPages {
+    const NAME: &'static str = "find_notion_pages";
+    const SUMMARY: &'static str = "The Notion pages shared with the integration, by title";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = Vec<NotionPageChoice>;
+    async fn run(self, app: &App, _: Source) -> Result<Vec<NotionPageChoice>, CommandError> {
+        Ok(app.runtime()?.notion_pages(&self.query).await?)
+    }
+}
+
+/// First run → Notion → Create databases: the Tasks, Assets, Videos and Audio databases under the
+/// picked page, their ids in the channel's file, and the mirror started (as `notion init`).
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNotionDatabases {
+    /// The page they go under.
+    pub page_id: String,
+    /// The channel they serve.
+    pub channel_id: String,
+}
+
+impl Command for CreateNotionDatabases {
+    const NAME: &'static str = "create_notion_databases";
+    const SUMMARY: &'static str =
+        "Create a channel's Notion databases under a page and start the mirror";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = ChannelForm;
+    async fn run(self, app: &App, _: Source) -> Result<ChannelForm, CommandError> {
+        Ok(app
+            .runtime()?
+            .create_notion_databases(&self.page_id, &self.channel_id)
+            .await?)
     }
 }
 

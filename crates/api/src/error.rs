@@ -105,6 +105,7 @@ impl From<NotionCheckError> for CommandError {
         let kind = match e {
             NotionCheckError::Notion(_) => ErrorKind::Unavailable,
             NotionCheckError::Off | NotionCheckError::NotSetUp => ErrorKind::Conflict,
+            NotionCheckError::Channel(_) => ErrorKind::Invalid,
         };
         CommandError::new(kind, e.code(), e.to_string())
     }

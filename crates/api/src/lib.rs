@@ -240,6 +240,8 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<ClearNotionToken>();
     v.command::<CheckNotion>();
     v.command::<AddMissingNotionProperties>();
+    v.command::<FindNotionPages>();
+    v.command::<CreateNotionDatabases>();
     v.command::<SetProviderKey>();
     v.command::<ClearProviderKey>();
     v.command::<CheckProvider>();

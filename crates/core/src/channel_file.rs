@@ -200,6 +200,14 @@ pub async fn save_channel(core: &Core, form: ChannelForm) -> Result<ChannelForm>
     Ok(ChannelForm::of(&config))
 }
 
+/// The file that defines channel `id`, if one does (the built-in default channel has none).
+pub fn file_of(core: &Core, id: &str) -> Result<Option<PathBuf>> {
+    Ok(channel_files(&core.config_dir.join("channels"))?
+        .into_iter()
+        .find(|(fid, _)| fid == id)
+        .map(|(_, p)| p))
+}
+
 /// (channel id, file) of every readable channel file.
 fn channel_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();

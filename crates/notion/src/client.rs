@@ -464,6 +464,37 @@ impl NotionClient {
         }
     }
 
+    /// The pages the integration can reach whose title contains `query` (empty: all of them),
+    /// most recently edited first: `POST /v1/search` with the page filter, every page of results
+    /// (a read: retried like a GET). Search is eventually consistent: a page shared a moment ago
+    /// may be missing, one shared directly with the integration is always found.
+    pub async fn search_pages(&self, query: &str) -> Result<Vec<Page>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({
+                "filter": {"property": "object", "value": "page"},
+                "sort": {"timestamp": "last_edited_time", "direction": "descending"},
+                "page_size": 100,
+            });
+            if !query.is_empty() {
+                body["query"] = serde_json::json!(query);
+            }
+            if let Some(c) = &cursor {
+                body["start_cursor"] = serde_json::json!(c);
+            }
+            let v = self
+                .call(Method::POST, "/v1/search", Body::Json(body), Safety::Read)
+                .await?;
+            let page = ListPage::decode(&v, "page", Page::decode)?;
+            out.extend(page.results);
+            match (page.has_more, page.next_cursor) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// `POST /v1/pages`. Never resent after a 5xx or a lost answer (it would duplicate the
     /// page): find-or-create by a unique property instead.
     pub async fn create_page(&self, page: &NewPage) -> Result<Page> {

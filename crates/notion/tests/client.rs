@@ -1170,3 +1170,33 @@ async fn retrieve_user_follows_the_user_information_capability() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
+
+#[tokio::test]
+async fn search_finds_the_pages_shared_with_the_integration_by_title() {
+    let d = double().await;
+    let c = fast(&d);
+    let shared = d.seed_page("Video Production");
+    let other = d.seed_page("Team wiki");
+    d.seed_unshared_page("Private notes");
+    let all = c.search_pages("").await.unwrap();
+    let titles: Vec<String> = all.iter().map(|p| p.title()).collect();
+    assert!(
+        titles.contains(&"Video Production".to_string()),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"Team wiki".to_string()), "{titles:?}");
+    assert!(
+        !titles.contains(&"Private notes".to_string()),
+        "a page not shared with the integration is not found"
+    );
+    let found = c.search_pages("video").await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, PageId::new(shared));
+    assert!(
+        found[0]
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://www.notion.so/"))
+    );
+    assert_ne!(found[0].id, PageId::new(other));
+}

@@ -18,10 +18,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod notion_check;
+mod notion_setup;
 
 pub use notion_check::{
     NotionChannelCheck, NotionCheckError, NotionCheckReport, NotionDatabaseCheck, NotionFinding,
 };
+pub use notion_setup::NotionPageChoice;
 
 /// What to run besides the core.
 #[derive(Debug, Clone)]
@@ -253,7 +255,7 @@ impl AppRuntime {
         *self.notion_token.write().unwrap_or_else(|e| e.into_inner()) = token.map(str::to_owned);
     }
 
-    fn notion_token(&self) -> Option<String> {
+    pub(crate) fn notion_token(&self) -> Option<String> {
         self.notion_token
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -25,6 +25,9 @@ pub enum NotionCheckError {
     /// Notion refused the token or failed (the message says what to do).
     #[error("{0}")]
     Notion(#[from] reviewdesk_sync::SyncError),
+    /// The channel's file could not be made or read back (the message names the field or file).
+    #[error("{0}")]
+    Channel(#[from] reviewdesk_core::CoreError),
 }
 
 impl NotionCheckError {
@@ -34,6 +37,7 @@ impl NotionCheckError {
             NotionCheckError::Off => "notion_off",
             NotionCheckError::NotSetUp => "notion_not_set_up",
             NotionCheckError::Notion(_) => "notion_failed",
+            NotionCheckError::Channel(_) => "channel_file",
         }
     }
 }
@@ -156,7 +160,7 @@ impl AppRuntime {
     /// The client of the process for this token: the running mirror's when it uses the same
     /// token, else the process-wide one. Notion limits requests per token, so a check must queue
     /// behind the mirror's requests (and wait out a 429 the mirror met), not add its own.
-    fn notion_client_for(&self, token: &str) -> Result<NotionClient, NotionCheckError> {
+    pub(crate) fn notion_client_for(&self, token: &str) -> Result<NotionClient, NotionCheckError> {
         let token = NotionToken::new(token);
         if let Some(m) = self.mirror()
             && m.client().uses_token(&token)

@@ -516,6 +516,83 @@ pub(crate) async fn data_source_query(
     )?))
 }
 
+// ---------- search ----------
+
+/// `POST /v1/search`: the pages the integration can reach (shared with it, or below a shared one),
+/// not in the trash, whose title contains `query` (any case), most recently edited first, paginated
+/// like every list. `filter.value` `data_source` answers none here (the app searches pages only).
+pub(crate) async fn search(AxState(s): AxState<Shared>, body: Bytes) -> JsonResult {
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(&body)?
+    };
+    let st = lock(&s);
+    let query = match body.get("query") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(q)) => q.to_lowercase(),
+        other => {
+            return Err(ApiError::body_path(
+                "body.query",
+                "a string",
+                &instead(other),
+            ));
+        }
+    };
+    let want_pages = match body.get("filter") {
+        None | Some(Value::Null) => true,
+        Some(f) => match (
+            f.get("property").and_then(Value::as_str),
+            f.get("value").and_then(Value::as_str),
+        ) {
+            (Some("object"), Some("page")) => true,
+            (Some("object"), Some("data_source")) => false,
+            _ => {
+                return Err(ApiError::validation(
+                    "body failed validation: body.filter.value should be `\"page\"` or `\"data_source\"`, and body.filter.property should be `\"object\"`.",
+                ));
+            }
+        },
+    };
+    let mut pages: Vec<&PageRec> = if want_pages {
+        st.pages
+            .values()
+            .filter(|p| !p.in_trash && st.accessible(p.id))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    pages.sort_by(|a, b| {
+        b.last_edited_time
+            .cmp(&a.last_edited_time)
+            .then(b.seq.cmp(&a.seq))
+    });
+    let items = pages
+        .iter()
+        .map(|p| (p.id, render_page(&st, p)))
+        .filter(|(_, v)| query.is_empty() || rendered_title(v).to_lowercase().contains(&query))
+        .collect();
+    Ok(Json(paginate(
+        items,
+        body.get("start_cursor"),
+        body.get("page_size"),
+        "body",
+        "page_or_data_source",
+    )?))
+}
+
+/// The plain text of a rendered page's title property.
+fn rendered_title(page: &Value) -> String {
+    page.get("properties")
+        .and_then(Value::as_object)
+        .and_then(|m| {
+            m.values()
+                .find(|p| p.get("type").and_then(Value::as_str) == Some("title"))
+        })
+        .map(|p| crate::state::plain_text(p.get("title").unwrap_or(&Value::Null)))
+        .unwrap_or_default()
+}
+
 // ---------- pages ----------
 
 /// Validated blocks, inserted only once the whole request validated.

@@ -60,6 +60,7 @@ pub(crate) fn router(shared: Shared) -> Router {
             get(api::data_source_get).patch(api::data_source_update),
         )
         .route("/v1/data_sources/{id}/query", post(api::data_source_query))
+        .route("/v1/search", post(api::search))
         .route("/v1/pages", post(api::page_create))
         .route("/v1/pages/{id}", get(api::page_get).patch(api::page_update))
         .route("/v1/pages/{id}/properties/{prop}", get(api::page_property))

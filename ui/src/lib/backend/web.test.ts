@@ -47,6 +47,8 @@ describe('web transport and the desktop-only commands', () => {
       t.call('open_logs_folder', {}),
       t.call('open_in_notion', { id: 't' }),
       t.call('save_export', { filename: 'reviewdesk-audit.csv', text: '' }),
+      t.call('find_notion_pages', { query: '' }),
+      t.call('create_notion_databases', { page_id: 'p', channel_id: 'default' }),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {

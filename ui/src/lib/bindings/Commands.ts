@@ -13,6 +13,7 @@ import type { Diagnostics } from "./Diagnostics";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
+import type { NotionPageChoice } from "./NotionPageChoice";
 import type { Peaks } from "./Peaks";
 import type { PromptEdit } from "./PromptEdit";
 import type { ProviderCheck } from "./ProviderCheck";
@@ -202,6 +203,20 @@ token: string, }; result: SettingsView };
   clear_notion_token: { args: Record<symbol, never>; result: SettingsView };
   check_notion: { args: Record<symbol, never>; result: NotionCheckReport };
   add_missing_notion_properties: { args: Record<symbol, never>; result: NotionCheckReport };
+  find_notion_pages: { args: { 
+/**
+ * Words of the title (empty: every page).
+ */
+query: string, }; result: Array<NotionPageChoice> };
+  create_notion_databases: { args: { 
+/**
+ * The page they go under.
+ */
+page_id: string, 
+/**
+ * The channel they serve.
+ */
+channel_id: string, }; result: ChannelForm };
   set_provider_key: { args: { 
 /**
  * The key's keyring name (`gemini-api-key`, `kling-access-key`, `kling-secret-key`,
@@ -269,4 +284,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
