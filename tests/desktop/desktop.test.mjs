@@ -339,6 +339,77 @@ async function startNotionDouble() {
   return { url, stop: () => child.kill('SIGTERM') };
 }
 
+test('desktop: a fresh profile is welcomed; Notion is connected from the window (token, a page picked, databases created), a channel is added with the form and a New task on it reaches Assets Ready', async (t) => {
+  const env = desktopEnv('desktop-first-run');
+  const double = await startNotionDouble();
+  t.after(() => double.stop());
+  env.env.NOTION_BASE_URL = double.url; // no NOTION_TOKEN: the token is pasted in the window
+  const seeded = await fetch(`${double.url}/__control/pages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Video Production', shared: true }),
+  });
+  assert.ok(seeded.ok, await seeded.text());
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  const welcome = await app.$('[data-testid=first-run]');
+  await welcome.waitForExist({ timeout: 30_000, timeoutMsg: 'a fresh profile shows no welcome' });
+  await (await app.$('[data-testid=first-run-connect]')).click();
+
+  await (await app.$('#settings-token')).setValue('ntn_double_test_token');
+  await (await app.$('button=Save token')).click();
+  // Saved in the keyring where there is one; otherwise used for this session, and said so.
+  await app.waitUntil(async () => {
+    if (await (await app.$('[data-testid=token-error]')).isExisting()) return true;
+    return (await (await app.$('[data-testid=token-source]')).getText()) === 'Stored in the OS keyring';
+  }, { timeout: 10_000, timeoutMsg: 'saving the token gave no answer' });
+  const tokenError = await app.$('[data-testid=token-error]');
+  if (await tokenError.isExisting()) assert.match(await tokenError.getText(), /until Review Desk quits/);
+
+  const find = await app.$('[data-testid=find-pages]');
+  await find.scrollIntoView();
+  await find.click();
+  const page = await app.$('[data-testid=page-choice][data-title="Video Production"]');
+  await page.waitForExist({ timeout: 20_000, timeoutMsg: 'the shared page is not listed' });
+  await page.click();
+  const create = await app.$('[data-testid=create-databases]');
+  await create.scrollIntoView();
+  await create.click();
+  const said = await app.$('[data-testid=connect-said]');
+  await said.waitForExist({ timeout: 30_000 });
+  assert.match(await said.getText(), /^Connected: #default/);
+  const yaml = readFileSync(join(env.env.REVIEWDESK_CONFIG_DIR, 'channels/default.yaml'), 'utf8');
+  assert.match(yaml, /tasks_database_id: \S+/);
+  assert.match(yaml, /audio_database_id: \S+/);
+  await app.keys('Escape');
+
+  // A channel added with the form, then a New task on it.
+  await (await app.$('[data-testid=channels-open]')).click();
+  await (await app.$('[data-testid=channel-id]')).setValue('science_daily');
+  await (await app.$('[data-testid=channel-name]')).setValue('Science Daily');
+  await (await app.$('[data-testid=channel-save]')).click();
+  await (await app.$('[data-testid=channel-saved]')).waitForExist({ timeout: 10_000 });
+  await app.keys('Escape');
+  await (await app.$('[data-testid=new-task-open]')).click();
+  await (await app.$('[data-testid=new-title]')).setValue('Why the sky is blue');
+  await (await app.$('[data-testid=new-channel]')).selectByAttribute('value', 'science_daily');
+  await (await app.$('[data-testid=new-submit]')).click();
+  // The configuration the window wrote is one `reviewdesk` accepts, and the in-app worker takes the
+  // task to the gate.
+  let task;
+  await app.waitUntil(
+    async () => {
+      task = JSON.parse(cli(env, ['task', 'list', '--json'])).find((x) => x.title === 'Why the sky is blue');
+      return task?.status === 'assets_ready';
+    },
+    { timeout: 90_000, interval: 500, timeoutMsg: `the new task did not reach Assets Ready: ${JSON.stringify(task)}` },
+  );
+  assert.equal(task.channel_id, 'science_daily');
+  const card = await app.$(`[data-testid=card][data-task-id="${task.id}"]`);
+  await app.waitUntil(async () => (await card.getAttribute('data-status')) === 'assets_ready', { timeout: 30_000 });
+});
+
 test('desktop: Check connection names a missing Notion property, and Add what is missing puts it back', async (t) => {
   const env = desktopEnv('desktop-notion');
   const double = await startNotionDouble();

@@ -705,7 +705,26 @@ impl Command for SetNotionToken {
     type Output = SettingsView;
     async fn run(self, app: &App, _: Source) -> Result<SettingsView, CommandError> {
         let settings = app.settings()?;
-        let view = settings.set_notion_token(&self.token)?;
+        let view = match settings.set_notion_token(&self.token) {
+            Ok(view) => view,
+            // Without a keyring the token still connects this session (the first run goes on);
+            // the creator is told it is not kept and how to keep it.
+            Err(
+                e @ (reviewdesk_settings::SettingsError::KeyringUnavailable { .. }
+                | reviewdesk_settings::SettingsError::KeyringLocked { .. }),
+            ) => {
+                let token = reviewdesk_settings::validate_notion_token(&self.token)?;
+                if let Ok(runtime) = app.runtime() {
+                    runtime.set_notion_token(Some(&token));
+                }
+                return Err(CommandError::new(
+                    crate::ErrorKind::Unavailable,
+                    "token_not_saved",
+                    format!("{e}. The token is used until Review Desk quits."),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Ok(runtime) = app.runtime() {
             let mut config = reviewdesk_sync::MirrorConfig::from_env();
             config.poll_interval =

@@ -11,6 +11,7 @@ import type { Diagnostics } from './bindings/Diagnostics';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { NotionPageChoice } from './bindings/NotionPageChoice';
 import type { Peaks } from './bindings/Peaks';
 import type { ProviderCheck } from './bindings/ProviderCheck';
 import type { Scene } from './bindings/Scene';
@@ -112,6 +113,11 @@ export const api = {
   openLogsFolder: (): Promise<string> => transport.call('open_logs_folder', {}),
   /** Settings → Start at login (the desktop's autostart entry). */
   setAutostart: (on: boolean): Promise<SettingsView> => transport.call('set_autostart', { on }),
+  /** Connect a channel: the Notion pages shared with the integration whose title has `query`. */
+  findNotionPages: (query: string): Promise<NotionPageChoice[]> => transport.call('find_notion_pages', { query }),
+  /** Connect a channel: its four databases under `pageId`, ids into its file, the mirror started. */
+  createNotionDatabases: (pageId: string, channelId: string): Promise<ChannelForm> =>
+    transport.call('create_notion_databases', { page_id: pageId, channel_id: channelId }),
   /** Settings → Providers: store a key (by its keyring name) in the OS keyring; the worker uses it next. */
   setProviderKey: (name: string, value: string): Promise<SettingsView> => transport.call('set_provider_key', { name, value }),
   clearProviderKey: (name: string): Promise<SettingsView> => transport.call('clear_provider_key', { name }),
