@@ -946,13 +946,67 @@ impl Command for OpenLogsFolder {
     }
 }
 
-/// Open in Notion: the task's page in the browser, when the mirror made one.
+/// Open in Notion: the task's page (or one asset's row) in the browser, when the mirror made it.
 #[derive(Debug, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct OpenInNotion {
     /// The task.
     #[ts(as = "TaskId")]
     pub id: String,
+    /// One of its assets, for the asset's row in the Assets database.
+    #[serde(default)]
+    #[ts(optional)]
+    pub asset: Option<String>,
+}
+
+/// Where a task or an asset is in Notion (`url` is null until the mirror made its page).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize, TS)]
+pub struct NotionLink {
+    /// `https://www.notion.so/<page id>`.
+    pub url: Option<String>,
+}
+
+/// The Notion page of a task or of one of its assets.
+async fn notion_link(app: &App, id: &str, asset: Option<&str>) -> Result<NotionLink, CommandError> {
+    let id = task_id(id)?;
+    let page = match asset {
+        None => app.tasks()?.get(id).await?.notion_page_id,
+        Some(name) => {
+            let name = AssetName::parse(name)?;
+            app.runtime()?
+                .core
+                .store
+                .asset_notion_page(id, &name)
+                .await?
+        }
+    };
+    Ok(NotionLink {
+        url: page.as_deref().and_then(notion_page_url),
+    })
+}
+
+/// The address of a task's (or an asset's) Notion page, for a link.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetNotionLink {
+    /// The task.
+    #[ts(as = "TaskId")]
+    pub id: String,
+    /// One of its assets.
+    #[serde(default)]
+    #[ts(optional)]
+    pub asset: Option<String>,
+}
+
+impl Command for GetNotionLink {
+    const NAME: &'static str = "get_notion_link";
+    const SUMMARY: &'static str =
+        "Where a task (or ?asset=) is in Notion; url is null until the mirror made the page";
+    const DOORS: Doors = Doors::both(Http::get("/tasks/{id}/notion").names_task().validates());
+    type Output = NotionLink;
+    async fn run(self, app: &App, _: Source) -> Result<NotionLink, CommandError> {
+        notion_link(app, &self.id, self.asset.as_deref()).await
+    }
 }
 
 impl Command for OpenInNotion {
@@ -961,15 +1015,13 @@ impl Command for OpenInNotion {
     const DOORS: Doors = Doors::desktop_only();
     type Output = String;
     async fn run(self, app: &App, _: Source) -> Result<String, CommandError> {
-        let task = app.tasks()?.get(task_id(&self.id)?).await?;
-        let url = task
-            .notion_page_id
-            .as_deref()
-            .and_then(notion_page_url)
+        let url = notion_link(app, &self.id, self.asset.as_deref())
+            .await?
+            .url
             .ok_or_else(|| {
                 CoreError::invalid(
                     "notion_page_id",
-                    "this task has no Notion page yet: connect Notion in Settings; the mirror makes one",
+                    "no Notion page yet: connect Notion in Settings; the mirror makes one",
                 )
             })?;
         open_with_desktop(&url)?;

@@ -248,6 +248,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<SetAutostart>();
     v.command::<OpenLogsFolder>();
     v.command::<OpenInNotion>();
+    v.command::<GetNotionLink>();
 }
 
 /// Name and doors of every command.

@@ -773,6 +773,27 @@ async fn assets_versions_checkpoints_and_reopen(db: &Db) {
         .unwrap();
     let hero = s.asset(t.id, &name("hero")).await.unwrap();
     assert_eq!(hero.failure, None, "a new version clears the failure");
+    // The mirror's row of the current version is the asset's Notion page; an older one's is not.
+    assert_eq!(
+        s.asset_notion_page(t.id, &name("hero")).await.unwrap(),
+        None
+    );
+    for (v, page) in [(1, "page-of-v1"), (2, "page-of-v2")] {
+        sqlx::query("INSERT INTO sync_pages (asset_key, task_id, page_id, created_at) VALUES ($1, $2, $3, 0)")
+            .bind(format!("{}/hero/v{v}", t.id))
+            .bind(t.id.to_string())
+            .bind(page)
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.asset_notion_page(t.id, &name("hero"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("page-of-v2")
+    );
     assert_eq!(hero.current_version, 2);
     assert_eq!(hero.review_state, ReviewState::Generated);
     let versions = s.asset_versions(t.id, &name("hero")).await.unwrap();

@@ -54,6 +54,9 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
     if name == "media_peaks" || name == "media_chapters" {
         params.push(json!({"name": "file", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}, "description": "a file relative to the workspace"}));
     }
+    if name == "get_notion_link" {
+        params.push(json!({"name": "asset", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,100}$"}}));
+    }
     if name == "export_audit" {
         params.extend([
             json!({"name": "from", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}, "description": "first day (UTC), YYYY-MM-DD"}),
@@ -314,6 +317,7 @@ pub fn document() -> Value {
                     "narration_voice": {"type": "string", "pattern": "^[A-Za-z0-9_+/-]+$"},
                     "is_active": {"type": "boolean"}
                 }},
+            "NotionLink": {"type": "object", "required": ["url"], "properties": {"url": {"type": ["string", "null"], "pattern": "^https://www\\.notion\\.so/[0-9a-f]{32}$"}}},
             "AuditExport": {"type": "object", "required": ["filename", "content_type", "decisions", "text"], "properties": {
                 "filename": {"type": "string", "pattern": "^reviewdesk-audit[A-Za-z0-9_-]*\\.(csv|json)$"},
                 "content_type": string_enum(&["text/csv", "application/json"]),

@@ -11,6 +11,7 @@ import type { Diagnostics } from './bindings/Diagnostics';
 import type { DomainEvent } from './bindings/DomainEvent';
 import type { NewTask } from './bindings/NewTask';
 import type { NotionCheckReport } from './bindings/NotionCheckReport';
+import type { NotionLink } from './bindings/NotionLink';
 import type { NotionPageChoice } from './bindings/NotionPageChoice';
 import type { Peaks } from './bindings/Peaks';
 import type { ProviderCheck } from './bindings/ProviderCheck';
@@ -107,8 +108,10 @@ export const api = {
     transport.call('export_audit', q),
   /** Desktop: saves an export into the Downloads folder; answers the file's path. */
   saveExport: (filename: string, text: string): Promise<string> => transport.call('save_export', { filename, text }),
-  /** Desktop: the task's Notion page in the browser (answers its address). */
-  openInNotion: (id: string): Promise<string> => transport.call('open_in_notion', { id }),
+  /** Desktop: the task's (or an asset's) Notion page in the browser (answers its address). */
+  openInNotion: (id: string, asset?: string): Promise<string> => transport.call('open_in_notion', { id, asset }),
+  /** Where a task (or one of its assets) is in Notion; null until the mirror made the page. */
+  notionLink: (id: string, asset?: string): Promise<NotionLink> => transport.call('get_notion_link', { id, asset }),
   /** Desktop: the log folder in the file manager (answers its path). */
   openLogsFolder: (): Promise<string> => transport.call('open_logs_folder', {}),
   /** Settings → Start at login (the desktop's autostart entry). */

@@ -189,6 +189,21 @@ impl Store {
         asset_from_row(&row)
     }
 
+    /// The Notion page of an asset's current version, once the mirror made it (its row in the
+    /// Assets database, keyed `<task>/<name>/v<version>` as the mirror keys it).
+    pub async fn asset_notion_page(&self, id: TaskId, name: &AssetName) -> Result<Option<String>> {
+        let asset = self.asset(id, name).await?;
+        let key = format!("{id}/{name}/v{}", asset.current_version);
+        let row = sqlx::query("SELECT page_id FROM sync_pages WHERE asset_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<String>, _>("page_id")?,
+            None => None,
+        })
+    }
+
     /// Every version of an asset, oldest first.
     pub async fn asset_versions(&self, id: TaskId, name: &AssetName) -> Result<Vec<AssetVersion>> {
         let rows = sqlx::query(

@@ -13,6 +13,7 @@ import type { Diagnostics } from "./Diagnostics";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
+import type { NotionLink } from "./NotionLink";
 import type { NotionPageChoice } from "./NotionPageChoice";
 import type { Peaks } from "./Peaks";
 import type { PromptEdit } from "./PromptEdit";
@@ -247,7 +248,20 @@ on: boolean, }; result: SettingsView };
 /**
  * The task.
  */
-id: TaskId, }; result: string };
+id: TaskId, 
+/**
+ * One of its assets, for the asset's row in the Assets database.
+ */
+asset?: string, }; result: string };
+  get_notion_link: { args: { 
+/**
+ * The task.
+ */
+id: TaskId, 
+/**
+ * One of its assets.
+ */
+asset?: string, }; result: NotionLink };
 }
 
 export type Command = keyof Commands;
@@ -281,7 +295,8 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   export_audit: { method: "GET", path: "/api/audit/export", body: "none" },
   pause_worker: { method: "POST", path: "/api/worker/pause", body: "empty" },
   resume_worker: { method: "POST", path: "/api/worker/resume", body: "empty" },
+  get_notion_link: { method: "GET", path: "/api/tasks/{id}/notion", body: "none" },
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion", "get_notion_link"];
