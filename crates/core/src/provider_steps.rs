@@ -117,10 +117,56 @@ fn shared<C>(
     Ok(c)
 }
 
-fn missing_key(provider: &str, how: &str) -> StepFailure {
+/// What the app says and where it calls for each paid provider, outside its client: the one
+/// place its name, the way to give it a key and its host's variable and default live, for the
+/// executors and for Check connection alike.
+pub struct ProviderInfo {
+    /// `gemini`, `kling`, `elevenlabs` (the channel file's `executor:`).
+    pub id: &'static str,
+    /// Its name as shown.
+    pub shown: &'static str,
+    /// What is missing and how to give it.
+    key_missing: &'static str,
+    base_env: &'static str,
+    default_base: &'static str,
+}
+
+impl ProviderInfo {
+    /// The host to call: the environment's, else the channel's, else the provider's own.
+    fn base_url(&self, configured: Option<&str>) -> String {
+        reviewdesk_providers::resolve_base_url(self.base_env, configured, self.default_base)
+    }
+}
+
+const GEMINI: ProviderInfo = ProviderInfo {
+    id: "gemini",
+    shown: "Gemini",
+    key_missing: "no Gemini key: save one in Settings → Providers or set GEMINI_API_KEY",
+    base_env: reviewdesk_providers::gemini::BASE_URL_ENV,
+    default_base: reviewdesk_providers::gemini::DEFAULT_BASE_URL,
+};
+const KLING: ProviderInfo = ProviderInfo {
+    id: "kling",
+    shown: "Kling",
+    key_missing: "no Kling keys: save the access and secret keys in Settings → Providers or set KLING_ACCESS_KEY and KLING_SECRET_KEY",
+    base_env: reviewdesk_providers::kling::BASE_URL_ENV,
+    default_base: reviewdesk_providers::kling::DEFAULT_BASE_URL,
+};
+const ELEVENLABS: ProviderInfo = ProviderInfo {
+    id: "elevenlabs",
+    shown: "ElevenLabs",
+    key_missing: "no ElevenLabs key: save one in Settings → Providers or set ELEVENLABS_API_KEY",
+    base_env: reviewdesk_providers::elevenlabs::BASE_URL_ENV,
+    default_base: reviewdesk_providers::elevenlabs::DEFAULT_BASE_URL,
+};
+
+/// The providers Settings can check, in the order it lists them.
+pub const PROVIDERS: [ProviderInfo; 3] = [GEMINI, KLING, ELEVENLABS];
+
+fn missing_key(provider: &ProviderInfo) -> StepFailure {
     StepFailure::new(
         ErrorCategory::Configuration,
-        format!("no {provider} key: {how}; then retry the task"),
+        format!("{}; then retry the task", provider.key_missing),
     )
 }
 
@@ -201,13 +247,6 @@ pub struct ProviderCheck {
     pub lines: Vec<String>,
 }
 
-/// The providers Settings can check, with their names as shown.
-pub const PROVIDERS: [(&str, &str); 3] = [
-    ("gemini", "Gemini"),
-    ("kling", "Kling"),
-    ("elevenlabs", "ElevenLabs"),
-];
-
 /// Checks a provider's key with one free authenticated call (Gemini: the model's description;
 /// Kling: the account's costs of the last day; ElevenLabs: the user) against every host a channel
 /// uses for it, or the provider's own host when no channel uses it yet.
@@ -215,8 +254,7 @@ pub async fn check_provider(
     core: &crate::Core,
     provider: &str,
 ) -> Result<ProviderCheck, crate::CoreError> {
-    use reviewdesk_providers::{elevenlabs, gemini, kling};
-    let Some((_, shown)) = PROVIDERS.iter().find(|(p, _)| *p == provider) else {
+    let Some(info) = PROVIDERS.iter().find(|p| p.id == provider) else {
         return Err(crate::CoreError::invalid(
             "provider",
             format!("{provider:?} is not gemini, kling or elevenlabs"),
@@ -246,17 +284,15 @@ pub async fn check_provider(
         }
     }
     if targets.is_empty() {
-        targets.push((None, gemini::DEFAULT_MODEL.to_string()));
+        targets.push((
+            None,
+            reviewdesk_providers::gemini::DEFAULT_MODEL.to_string(),
+        ));
     }
     let mut lines = Vec::new();
     let mut ok = true;
     for (url, model) in targets {
-        let (env, default) = match provider {
-            "gemini" => (gemini::BASE_URL_ENV, gemini::DEFAULT_BASE_URL),
-            "kling" => (kling::BASE_URL_ENV, kling::DEFAULT_BASE_URL),
-            _ => (elevenlabs::BASE_URL_ENV, elevenlabs::DEFAULT_BASE_URL),
-        };
-        let base = reviewdesk_providers::resolve_base_url(env, url.as_deref(), default);
+        let base = info.base_url(url.as_deref());
         // A person is waiting on the answer: one retry at most, and no long waits.
         let retry = RetryPolicy {
             max_wait: std::time::Duration::from_secs(5),
@@ -265,7 +301,7 @@ pub async fn check_provider(
         .attempts(2);
         let result: Result<(), String> = match provider {
             "gemini" => match keys.gemini.clone() {
-                None => Err("no Gemini key: save one above or set GEMINI_API_KEY".into()),
+                None => Err(info.key_missing.into()),
                 Some(key) => match GeminiClient::new(GeminiConfig {
                     base_url: base.clone(),
                     retry,
@@ -276,7 +312,7 @@ pub async fn check_provider(
                 },
             },
             "kling" => match keys.kling.clone() {
-                None => Err("no Kling keys: save the access and secret keys above or set KLING_ACCESS_KEY and KLING_SECRET_KEY".into()),
+                None => Err(info.key_missing.into()),
                 Some(credentials) => match KlingClient::new(KlingConfig {
                     base_url: base.clone(),
                     retry,
@@ -287,7 +323,7 @@ pub async fn check_provider(
                 },
             },
             _ => match keys.elevenlabs.clone() {
-                None => Err("no ElevenLabs key: save one above or set ELEVENLABS_API_KEY".into()),
+                None => Err(info.key_missing.into()),
                 Some(key) => match ElevenLabsClient::new(ElevenLabsConfig {
                     base_url: base.clone(),
                     retry,
@@ -305,10 +341,14 @@ pub async fn check_provider(
             .trim_end_matches('/')
             .to_string();
         match result {
-            Ok(()) => lines.push(format!("{shown}: connected ({host})")),
+            Ok(()) => lines.push(format!("{}: connected ({host})", info.shown)),
             Err(e) => {
                 ok = false;
-                lines.push(format!("{shown} ({host}): {}", crate::executor::redact(&e)));
+                lines.push(format!(
+                    "{} ({host}): {}",
+                    info.shown,
+                    crate::executor::redact(&e)
+                ));
             }
         }
     }
@@ -338,17 +378,8 @@ pub(crate) fn paid_executor(
             image_size,
             base_url: url,
         } => (|| {
-            let key = keys.gemini.clone().ok_or_else(|| {
-                missing_key(
-                    "Gemini",
-                    "save one in Settings → Providers or set GEMINI_API_KEY",
-                )
-            })?;
-            let base = reviewdesk_providers::resolve_base_url(
-                reviewdesk_providers::gemini::BASE_URL_ENV,
-                url.as_deref(),
-                reviewdesk_providers::gemini::DEFAULT_BASE_URL,
-            );
+            let key = keys.gemini.clone().ok_or_else(|| missing_key(&GEMINI))?;
+            let base = GEMINI.base_url(url.as_deref());
             let client = shared(&core.providers.gemini, &base, || {
                 GeminiClient::new(GeminiConfig {
                     base_url: base.clone(),
@@ -375,17 +406,8 @@ pub(crate) fn paid_executor(
             negative_prompt,
             base_url: url,
         } => (|| {
-            let credentials = keys.kling.clone().ok_or_else(|| {
-                missing_key(
-                    "Kling",
-                    "save the access and secret keys in Settings → Providers or set KLING_ACCESS_KEY and KLING_SECRET_KEY",
-                )
-            })?;
-            let base = reviewdesk_providers::resolve_base_url(
-                reviewdesk_providers::kling::BASE_URL_ENV,
-                url.as_deref(),
-                reviewdesk_providers::kling::DEFAULT_BASE_URL,
-            );
+            let credentials = keys.kling.clone().ok_or_else(|| missing_key(&KLING))?;
+            let base = KLING.base_url(url.as_deref());
             let client = shared(&core.providers.kling, &base, || {
                 KlingClient::new(KlingConfig {
                     base_url: base.clone(),
@@ -425,17 +447,11 @@ pub(crate) fn paid_executor(
             prompt_influence,
             base_url: url,
         } => (|| {
-            let key = keys.elevenlabs.clone().ok_or_else(|| {
-                missing_key(
-                    "ElevenLabs",
-                    "save one in Settings → Providers or set ELEVENLABS_API_KEY",
-                )
-            })?;
-            let base = reviewdesk_providers::resolve_base_url(
-                reviewdesk_providers::elevenlabs::BASE_URL_ENV,
-                url.as_deref(),
-                reviewdesk_providers::elevenlabs::DEFAULT_BASE_URL,
-            );
+            let key = keys
+                .elevenlabs
+                .clone()
+                .ok_or_else(|| missing_key(&ELEVENLABS))?;
+            let base = ELEVENLABS.base_url(url.as_deref());
             let client = shared(&core.providers.elevenlabs, &base, || {
                 ElevenLabsClient::new(ElevenLabsConfig {
                     base_url: base.clone(),
