@@ -6,6 +6,20 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
 
+/** Fails if any file under `dir` (the app's folders of one test) holds one of the secrets. */
+function assertNoFileHolds(dir, secrets) {
+  const walk = (d) =>
+    readdirSync(d).flatMap((n) => {
+      const p = join(d, n);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
+  for (const f of walk(dir)) {
+    if (statSync(f).size > 50_000_000) continue;
+    const bytes = readFileSync(f);
+    for (const secret of secrets) assert.ok(!bytes.includes(secret), `a secret was written to ${f}`);
+  }
+}
+
 async function openTask(app, id) {
   const card = await app.$(`[data-testid=card][data-task-id="${id}"]`);
   await card.waitForExist({ timeout: 30_000 });
@@ -164,15 +178,7 @@ test('desktop: settings keep the Notion token out of every plain file', async (t
   const err = await app.$('[data-testid=token-error]');
   if (await err.isExisting()) assert.match(await err.getText(), /keyring/i);
   // Wherever it went, it is in no file of the app's folders.
-  const walk = (dir) =>
-    readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-  for (const f of walk(env.dir)) {
-    if (statSync(f).size > 50_000_000) continue;
-    assert.ok(!readFileSync(f).includes(secret), `the token was written to ${f}`);
-  }
+  assertNoFileHolds(env.dir, [secret]);
 });
 
 test('desktop: the start-at-login toggle writes and removes the XDG autostart entry', async (t) => {
@@ -307,16 +313,7 @@ test('desktop: Settings → Providers says where each key comes from and Check c
   }, { timeout: 10_000, timeoutMsg: 'saving the key gave no answer' });
   const err = await app.$('[data-testid=key-error]');
   if (await err.isExisting()) assert.match(await err.getText(), /keyring/i);
-  const walk = (dir) =>
-    readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-  for (const f of walk(env.dir)) {
-    if (statSync(f).size > 50_000_000) continue;
-    const bytes = readFileSync(f);
-    assert.ok(!bytes.includes(typed) && !bytes.includes(wrongKey), `a key was written to ${f}`);
-  }
+  assertNoFileHolds(env.dir, [typed, wrongKey]);
 });
 
 /** The Notion test double as a process (`notion-double --port 0`); resolves with its URL. */

@@ -132,6 +132,18 @@ async fn at(core: &Arc<Core>, id: TaskId, want: Status) {
     assert_eq!(t.status, want, "{}", t.error_log);
 }
 
+/// An asset of a task's detail by name.
+fn asset_named<'a>(
+    detail: &'a reviewdesk_core::task_service::TaskDetail,
+    name: &str,
+) -> &'a reviewdesk_core::task_service::AssetDetail {
+    detail
+        .assets
+        .iter()
+        .find(|a| a.asset.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no asset {name}"))
+}
+
 fn review() -> ReviewInput {
     ReviewInput::by(Source::Desktop, local_reviewer())
 }
@@ -397,14 +409,7 @@ async fn a_refused_asset_shows_its_reason_and_the_others_are_made_and_kept() {
         "a refused picture is not charged"
     );
     let detail = TaskService::new(core.clone()).detail(id).await.unwrap();
-    let asset = |n: &str| {
-        detail
-            .assets
-            .iter()
-            .find(|a| a.asset.name.as_str() == n)
-            .unwrap()
-            .clone()
-    };
+    let asset = |n: &str| asset_named(&detail, n).clone();
     let villain = asset("villain");
     assert_eq!(villain.asset.current_version, 0);
     let reason = villain.asset.failure.clone().expect("the tile shows why");
@@ -477,11 +482,7 @@ async fn a_refused_asset_shows_its_reason_and_the_others_are_made_and_kept() {
         "the new version is drawn from the new prompt"
     );
     let detail = TaskService::new(core.clone()).detail(id).await.unwrap();
-    let villain = detail
-        .assets
-        .iter()
-        .find(|a| a.asset.name.as_str() == "villain")
-        .unwrap();
+    let villain = asset_named(&detail, "villain");
     assert_eq!(
         (
             villain.asset.current_version,
@@ -489,11 +490,7 @@ async fn a_refused_asset_shows_its_reason_and_the_others_are_made_and_kept() {
         ),
         (1, None)
     );
-    let compass = detail
-        .assets
-        .iter()
-        .find(|a| a.asset.name.as_str() == "compass")
-        .unwrap();
+    let compass = asset_named(&detail, "compass");
     assert_eq!(compass.asset.current_version, 1);
     assert_eq!(
         mtime(compass),
