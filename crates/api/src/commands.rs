@@ -12,7 +12,7 @@ use reviewdesk_core::provider_steps::ProviderCheck;
 use reviewdesk_core::publish::Chapter;
 use reviewdesk_core::scene::{PlannedScene, Scene};
 use reviewdesk_core::store::AssetRecord;
-use reviewdesk_core::store::TaskFilter;
+use reviewdesk_core::store::{BoardTasks, PageCursor, TaskFilter, TaskOrder};
 use reviewdesk_core::task_service::TaskDetail;
 use reviewdesk_core::{AssetName, CoreError, NewTask, ReviewInput, Source, Status, Task, TaskId};
 use reviewdesk_runtime::{NotionCheckReport, NotionPageChoice};
@@ -32,7 +32,7 @@ fn statuses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Status>, D::Error> {
         .collect()
 }
 
-/// The tasks on the board: filtered by status and channel, most urgent first.
+/// Tasks filtered by status, channel and title: most urgent first, or newest first page by page.
 #[derive(Debug, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasks {
@@ -46,11 +46,23 @@ pub struct ListTasks {
     #[serde(default)]
     #[ts(optional)]
     pub limit: Option<u16>,
+    /// Only titles containing this text (letters A–Z in any case).
+    #[serde(default)]
+    #[ts(optional)]
+    pub q: Option<String>,
+    /// `urgent` (default: priority, then the oldest) or `recent` (latest status change first).
+    #[serde(default)]
+    #[ts(optional)]
+    pub order: Option<TaskOrder>,
+    /// With `recent`: the page after this cursor (a finished column's "show more").
+    #[serde(default)]
+    #[ts(optional)]
+    pub before: Option<PageCursor>,
 }
 
 impl Command for ListTasks {
     const NAME: &'static str = "list_tasks";
-    const SUMMARY: &'static str = "List tasks (repeat ?statuses= with an internal or board name, optional ?channel_id= and ?limit=)";
+    const SUMMARY: &'static str = "List tasks (repeat ?statuses= with an internal or board name, optional ?channel_id=, ?q= title search, ?order=urgent|recent, ?before= page cursor and ?limit=)";
     const DOORS: Doors = Doors::both(Http::get("/tasks").validates());
     type Output = Vec<Task>;
     async fn run(self, app: &App, _: Source) -> Result<Vec<Task>, CommandError> {
@@ -61,12 +73,56 @@ impl Command for ListTasks {
                 "limit must be between 1 and 500",
             ));
         }
+        let order = self.order.unwrap_or_default();
+        if self.before.is_some() && order != TaskOrder::Recent {
+            return Err(CommandError::new(
+                crate::ErrorKind::Invalid,
+                "invalid",
+                "before pages a newest-first list: give it with order=recent",
+            ));
+        }
         let filter = TaskFilter {
             statuses: self.statuses,
             channel_id: self.channel_id,
             limit: self.limit.map(i64::from),
+            title: self.q,
+            order,
+            before: self.before,
         };
         Ok(app.tasks()?.list(&filter).await?)
+    }
+}
+
+/// The board of a desk with years of work: every task still in the pipeline, the latest of each
+/// finished status with where the next page starts, and exact counts per status and channel.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetBoard {
+    /// Only titles containing this text (letters A–Z in any case).
+    #[serde(default)]
+    #[ts(optional)]
+    pub q: Option<String>,
+    /// How many of each finished status (1–500; default 50).
+    #[serde(default)]
+    #[ts(optional)]
+    pub latest: Option<u16>,
+}
+
+impl Command for GetBoard {
+    const NAME: &'static str = "get_board";
+    const SUMMARY: &'static str = "The board: every unfinished task, the latest finished ones (?latest=, default 50) and exact counts, optionally only titles containing ?q=";
+    const DOORS: Doors = Doors::both(Http::get("/board").validates());
+    type Output = BoardTasks;
+    async fn run(self, app: &App, _: Source) -> Result<BoardTasks, CommandError> {
+        let latest = self.latest.unwrap_or(50);
+        if !(1..=500).contains(&latest) {
+            return Err(CommandError::new(
+                crate::ErrorKind::Invalid,
+                "invalid",
+                "latest must be between 1 and 500",
+            ));
+        }
+        Ok(app.tasks()?.board(self.q.as_deref(), latest.into()).await?)
     }
 }
 

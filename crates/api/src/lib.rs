@@ -211,6 +211,7 @@ pub trait Visit {
 /// Every app function, in the order the documentation lists them.
 pub fn visit_all(v: &mut impl Visit) {
     v.command::<ListTasks>();
+    v.command::<GetBoard>();
     v.command::<GetTask>();
     v.command::<CreateTask>();
     v.command::<Approve>();

@@ -313,6 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     statuses,
                     channel_id: channel,
                     limit: None,
+                    ..Default::default()
                 })
                 .await?;
             emit(json, &list, || list.iter().for_each(print_task_line))?;

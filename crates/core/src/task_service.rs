@@ -11,7 +11,7 @@ use crate::error::{CoreError, Result};
 use crate::event::{DomainEvent, Source};
 use crate::ids::{ChannelId, TaskId};
 use crate::status::{Status, Step};
-use crate::store::{AssetRecord, AssetVersion, AuditRow, TaskFilter};
+use crate::store::{AssetRecord, AssetVersion, AuditRow, BoardTasks, TaskFilter};
 use crate::task::{NewTask, Task};
 use crate::workspace::Workspace;
 
@@ -172,6 +172,12 @@ impl TaskService {
     /// Lists tasks.
     pub async fn list(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
         self.core.store.tasks(filter).await
+    }
+
+    /// The board: every unfinished task, the `latest` most recent of each finished status and
+    /// exact counts, optionally only titles containing `title`.
+    pub async fn board(&self, title: Option<&str>, latest: i64) -> Result<BoardTasks> {
+        self.core.store.board_tasks(title, latest).await
     }
 
     /// One task.

@@ -60,6 +60,7 @@ both!(
     budget_holds_keep_racing_workers_within_the_budget,
     provider_jobs_are_found_again_and_replaced,
     tasks_insert_get_and_list_with_filters,
+    a_board_of_five_thousand_tasks_shows_every_waiting_one_with_exact_counts,
     transitions_refused_conflicting_and_gate_times,
     append_only_tables_refuse_update_and_delete,
     claims_follow_priority_lease_heartbeat_release,
@@ -257,7 +258,7 @@ async fn tasks_insert_get_and_list_with_filters(db: &Db) {
     let both_filters = TaskFilter {
         statuses: vec![Status::Draft, Status::Cancelled],
         channel_id: Some("beta".into()),
-        limit: None,
+        ..Default::default()
     };
     assert_eq!(ids(s.tasks(&both_filters).await.unwrap()), vec![d.id]);
     let limited = TaskFilter {
@@ -272,6 +273,166 @@ async fn tasks_insert_get_and_list_with_filters(db: &Db) {
     assert_eq!(created[0].to_status.as_deref(), Some("draft"));
     assert_eq!(created[0].source, "notion");
     assert_eq!(created[0].payload["title"], "D draft");
+}
+
+/// Years of work: 5,000 tasks over three channels, most of them published or cancelled, and the
+/// newest task waiting at a gate created last. The board holds every unfinished task, the latest
+/// finished ones page by page without a repeat or a gap, counts are exact, and the title search
+/// finds one task among them.
+async fn a_board_of_five_thousand_tasks_shows_every_waiting_one_with_exact_counts(db: &Db) {
+    use reviewdesk_core::store::{PageCursor, TaskOrder};
+    let s = &db.store;
+    let channels = ["alpha", "beta", "gamma"];
+    let mut all = Vec::with_capacity(5_000);
+    for i in 0..5_000i64 {
+        // Mostly finished; a few in the pipeline, at gates, in errors and drafts.
+        let status = match i % 50 {
+            0 => Status::AssetsReady,
+            1 => Status::GeneratingVideo,
+            2 => Status::Draft,
+            3 => Status::VideoError,
+            4..=14 => Status::Cancelled,
+            _ => Status::Published,
+        };
+        // Two tasks per millisecond: pages must break ties on the id.
+        let mut t = task(
+            channels[(i % 3) as usize],
+            &format!("Episode {i:04}"),
+            Priority::Normal,
+            status,
+            1_000 + i / 2,
+        );
+        if i == 4_321 {
+            t.title = "The Lighthouse Keeper's Secret".into();
+        }
+        all.push(t);
+    }
+    let newest = task(
+        "beta",
+        "Waiting since just now",
+        Priority::Low,
+        Status::FinalReview,
+        10_000,
+    );
+    all.push(newest.clone());
+    s.insert_tasks_for_test(&all).await.unwrap();
+
+    // The old list stopped at 500, urgent first: the newest waiting task was not among them.
+    let capped = s.tasks(&TaskFilter::default()).await.unwrap();
+    assert_eq!(capped.len(), 500);
+    assert!(!capped.iter().any(|t| t.id == newest.id));
+
+    let board = s.board_tasks(None, 50).await.unwrap();
+    let unfinished: Vec<&Task> = all.iter().filter(|t| !t.status.is_terminal()).collect();
+    let on_board: HashSet<TaskId> = board.tasks.iter().map(|t| t.id).collect();
+    assert!(
+        unfinished.iter().all(|t| on_board.contains(&t.id)),
+        "every unfinished task is on the board"
+    );
+    assert!(on_board.contains(&newest.id));
+    let waiting = board.tasks.iter().filter(|t| t.status.is_gate()).count();
+    assert_eq!(waiting, all.iter().filter(|t| t.status.is_gate()).count());
+    assert_eq!(waiting, 101);
+    // Exact counts per status and channel.
+    let mut expected: HashMap<(Status, String), i64> = HashMap::new();
+    for t in &all {
+        *expected
+            .entry((t.status, t.channel_id.to_string()))
+            .or_default() += 1;
+    }
+    let counted: HashMap<(Status, String), i64> = board
+        .counts
+        .iter()
+        .map(|c| ((c.status, c.channel_id.to_string()), c.n))
+        .collect();
+    assert_eq!(counted, expected);
+    assert_eq!(board.counts.iter().map(|c| c.n).sum::<i64>(), 5_001);
+
+    // The latest 50 of each finished status, newest first, then page by page to the end.
+    for status in [Status::Published, Status::Cancelled] {
+        let mut want: Vec<&Task> = all.iter().filter(|t| t.status == status).collect();
+        want.sort_by_key(|t| std::cmp::Reverse((t.status_changed_at, t.id)));
+        let first: Vec<TaskId> = board
+            .tasks
+            .iter()
+            .filter(|t| t.status == status)
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(
+            first,
+            want.iter().take(50).map(|t| t.id).collect::<Vec<_>>()
+        );
+        let mut seen = first;
+        let mut before = board
+            .more
+            .iter()
+            .find(|m| m.status == status)
+            .map(|m| m.before);
+        while let Some(cursor) = before {
+            let page = s
+                .tasks(&TaskFilter {
+                    statuses: vec![status],
+                    order: TaskOrder::Recent,
+                    before: Some(cursor),
+                    limit: Some(500),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            seen.extend(page.iter().map(|t| t.id));
+            before = (page.len() == 500).then(|| PageCursor::after(page.last().unwrap()));
+        }
+        assert_eq!(
+            seen,
+            want.iter().map(|t| t.id).collect::<Vec<_>>(),
+            "{status:?}: no repeat, no gap"
+        );
+    }
+
+    // A channel's finished column pages within the channel.
+    let gamma = s
+        .tasks(&TaskFilter {
+            statuses: vec![Status::Published],
+            channel_id: Some("gamma".into()),
+            order: TaskOrder::Recent,
+            limit: Some(3),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        gamma
+            .iter()
+            .all(|t| t.channel_id.as_str() == "gamma" && t.status == Status::Published)
+    );
+    assert!(
+        gamma
+            .windows(2)
+            .all(|w| w[0].status_changed_at >= w[1].status_changed_at)
+    );
+
+    // The title search: any case, on the board and in the lists; wildcards are plain text.
+    let found = s.board_tasks(Some("lighthouse KEEPER"), 50).await.unwrap();
+    assert_eq!(found.tasks.len(), 1);
+    assert_eq!(found.tasks[0].title, "The Lighthouse Keeper's Secret");
+    assert_eq!(found.counts.iter().map(|c| c.n).sum::<i64>(), 1);
+    assert!(found.more.is_empty());
+    assert!(
+        s.board_tasks(Some("100%"), 50)
+            .await
+            .unwrap()
+            .tasks
+            .is_empty()
+    );
+    let listed = s
+        .tasks(&TaskFilter {
+            title: Some("episode 00".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 100);
+    assert!(listed.iter().all(|t| t.title.starts_with("Episode 00")));
 }
 
 async fn transitions_refused_conflicting_and_gate_times(db: &Db) {
@@ -1269,6 +1430,7 @@ async fn concurrent_claims_never_exceed_max_concurrent(db: &Db) {
                 channel_id: Some("narrow".into()),
                 statuses: vec![Status::Queued],
                 limit: Some(1000),
+                ..Default::default()
             })
             .await
             .unwrap()

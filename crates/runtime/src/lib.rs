@@ -321,6 +321,7 @@ impl AppRuntime {
                 statuses: REVIEW_GATES.to_vec(),
                 channel_id: None,
                 limit: Some(10_000),
+                ..Default::default()
             })
             .await?;
         tasks.sort_by_key(|t| t.status_changed_at);

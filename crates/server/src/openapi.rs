@@ -73,6 +73,15 @@ fn parameters(name: &str, path_params: impl Iterator<Item = &'static str>) -> Va
                    "schema": {"type": "array", "items": {"type": "string", "enum": statuses.iter().chain(&board_names).collect::<Vec<_>>()}}}),
             json!({"name": "channel_id", "in": "query", "required": false, "schema": {"type": "string"}}),
             json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}),
+            json!({"name": "q", "in": "query", "required": false, "schema": {"type": "string"}, "description": "only titles containing this text"}),
+            json!({"name": "order", "in": "query", "required": false, "schema": {"type": "string", "enum": ["urgent", "recent"]}}),
+            json!({"name": "before", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]{1,15}_[0-9a-f-]{36}$"}, "description": "with order=recent: the page after this cursor (`<epoch ms>_<task id>`)"}),
+        ]);
+    }
+    if name == "get_board" {
+        params.extend([
+            json!({"name": "q", "in": "query", "required": false, "schema": {"type": "string"}, "description": "only titles containing this text"}),
+            json!({"name": "latest", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}, "description": "how many of each finished status"}),
         ]);
     }
     Value::Array(params)

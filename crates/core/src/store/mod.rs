@@ -34,7 +34,10 @@ pub use audit::{AuditRow, Reviewer, TaskEventRow};
 pub use checkpoints::{Finished, StepCheckpoint};
 pub use claims::{ClaimRequest, Claimed, Lease};
 pub use costs::{BudgetCheck, LedgerRow, PaidItem};
-pub use tasks::{Change, Effect, TaskFilter, Transition};
+pub use tasks::{
+    BoardTasks, Change, Effect, MoreTasks, PageCursor, StatusCount, TaskFilter, TaskOrder,
+    Transition,
+};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,152 @@ pub struct TaskFilter {
     pub channel_id: Option<String>,
     /// At most this many (default 500).
     pub limit: Option<i64>,
+    /// Only tasks whose title contains this text (letters A–Z in any case).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Which end first.
+    #[serde(default)]
+    pub order: TaskOrder,
+    /// With [`TaskOrder::Recent`]: only the tasks after this point of that order (the next page).
+    #[serde(default)]
+    pub before: Option<PageCursor>,
+}
+
+/// The order of a task list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOrder {
+    /// Most urgent first: priority, then the oldest.
+    #[default]
+    Urgent,
+    /// The latest status change first (how a finished column reads), pageable with a
+    /// [`PageCursor`].
+    Recent,
+}
+
+/// Where a newest-first list stopped: the last task's status time and id. Keyset paging: a page
+/// never repeats or skips a task when others are added meanwhile, and costs one index range scan
+/// however deep it goes. Written `<epoch ms>_<task id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    /// Status time of the last task shown, in epoch milliseconds.
+    pub changed_ms: i64,
+    /// Its id (ties on the same millisecond).
+    pub id: TaskId,
+}
+
+impl PageCursor {
+    /// The cursor after `task`.
+    pub fn after(task: &Task) -> Self {
+        PageCursor {
+            changed_ms: task.status_changed_at.timestamp_millis(),
+            id: task.id,
+        }
+    }
+}
+
+impl std::fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.changed_ms, self.id)
+    }
+}
+
+impl FromStr for PageCursor {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || CoreError::invalid("before", "not a page cursor (take it from the last page)");
+        let (ms, id) = s.split_once('_').ok_or_else(bad)?;
+        Ok(PageCursor {
+            changed_ms: ms.parse().map_err(|_| bad())?,
+            id: TaskId::from_str(id).map_err(|_| bad())?,
+        })
+    }
+}
+
+impl Serialize for PageCursor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PageCursor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl ts_rs::TS for PageCursor {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(_: &ts_rs::Config) -> String {
+        "string".into()
+    }
+    fn inline(_: &ts_rs::Config) -> String {
+        "string".into()
+    }
+    fn decl(_: &ts_rs::Config) -> String {
+        String::new()
+    }
+    fn decl_concrete(_: &ts_rs::Config) -> String {
+        String::new()
+    }
+}
+
+/// How many tasks of a channel are in a status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StatusCount {
+    /// Status.
+    pub status: Status,
+    /// Channel.
+    pub channel_id: ChannelId,
+    /// Tasks.
+    #[ts(type = "number")]
+    pub n: i64,
+}
+
+/// What the board shows of a desk that may hold years of work: every task still in the pipeline,
+/// the latest ones of each finished status, and exact counts of everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct BoardTasks {
+    /// Every task not yet published or cancelled (most urgent first), then the latest of each
+    /// finished status (newest first).
+    pub tasks: Vec<Task>,
+    /// Exact counts per status and channel (of the tasks matching the title search, if any).
+    pub counts: Vec<StatusCount>,
+    /// Per finished status with more tasks than shown: where its next page starts.
+    pub more: Vec<MoreTasks>,
+}
+
+/// A finished column's next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct MoreTasks {
+    /// Status.
+    pub status: Status,
+    /// Pass as `before` with [`TaskOrder::Recent`].
+    pub before: PageCursor,
+}
+
+/// `LOWER(title) LIKE` pattern for a title search: the text lower-cased, its wildcards escaped.
+fn title_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    // NUL never occurs in a title, and PostgreSQL refuses it in text.
+    for c in text.trim().to_lowercase().chars().filter(|c| *c != '\0') {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The SQL condition of a title search, bound as parameter `$n`. SQLite's LOWER changes only
+/// A–Z, so only those letters match in any case on both backends.
+fn title_condition(n: usize) -> String {
+    format!(" AND LOWER(title) LIKE ${n} ESCAPE '\\'")
 }
 
 /// A status change with the extras that must commit with it.
@@ -106,6 +252,65 @@ pub struct Change<'a> {
     pub audit: Option<AuditRow>,
 }
 
+/// Inserts a task and its `created` event inside a transaction.
+pub(super) async fn insert_task_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    task: &Task,
+    plan: Option<&str>,
+    source: Source,
+) -> Result<()> {
+    let res = sqlx::query(
+        "INSERT INTO tasks (id, channel_id, title, topic, story_direction, priority, priority_rank, status, \
+         status_changed_at, created_at, updated_at, notion_page_id, error_log, correlation_id, plan_file, plan) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,'',$11,$12,$13)",
+    )
+    .bind(task.id.to_string())
+    .bind(task.channel_id.as_str())
+    .bind(&task.title)
+    .bind(&task.topic)
+    .bind(&task.story_direction)
+    .bind(task.priority.as_str())
+    .bind(task.priority.rank())
+    .bind(task.status.as_str())
+    .bind(task.created_at.timestamp_millis())
+    .bind(task.notion_page_id.clone())
+    .bind(&task.correlation_id)
+    .bind(task.plan_file.clone())
+    .bind(plan)
+    .execute(&mut **tx)
+    .await;
+    if let Err(sqlx::Error::Database(e)) = &res
+        && e.is_unique_violation()
+    {
+        return Err(CoreError::invalid(
+            "notion_page_id",
+            "another task already mirrors this Notion page",
+        ));
+    }
+    res?;
+    insert_event(
+        tx,
+        task.id,
+        "created",
+        None,
+        Some(task.status),
+        source,
+        serde_json::json!({"title": task.title}),
+        &task.correlation_id,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A SQL list of status names. They come from the enum, never from input text.
+fn status_list(statuses: &[Status]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(super) fn task_from_row(row: &AnyRow) -> Result<Task> {
     let id: String = get(row, "id")?;
     let status: String = get(row, "status")?;
@@ -164,46 +369,7 @@ impl Store {
         source: Source,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
-            "INSERT INTO tasks (id, channel_id, title, topic, story_direction, priority, priority_rank, status, \
-             status_changed_at, created_at, updated_at, notion_page_id, error_log, correlation_id, plan_file, plan) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,'',$11,$12,$13)",
-        )
-        .bind(task.id.to_string())
-        .bind(task.channel_id.as_str())
-        .bind(&task.title)
-        .bind(&task.topic)
-        .bind(&task.story_direction)
-        .bind(task.priority.as_str())
-        .bind(task.priority.rank())
-        .bind(task.status.as_str())
-        .bind(task.created_at.timestamp_millis())
-        .bind(task.notion_page_id.clone())
-        .bind(&task.correlation_id)
-        .bind(task.plan_file.clone())
-        .bind(plan)
-        .execute(&mut *tx)
-        .await;
-        if let Err(sqlx::Error::Database(e)) = &res
-            && e.is_unique_violation()
-        {
-            return Err(CoreError::invalid(
-                "notion_page_id",
-                "another task already mirrors this Notion page",
-            ));
-        }
-        res?;
-        insert_event(
-            &mut tx,
-            task.id,
-            "created",
-            None,
-            Some(task.status),
-            source,
-            serde_json::json!({"title": task.title}),
-            &task.correlation_id,
-        )
-        .await?;
+        insert_task_in(&mut tx, task, plan, source).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -257,36 +423,140 @@ impl Store {
         Ok(())
     }
 
-    /// Tasks matching a filter, most urgent first.
+    /// Tasks matching a filter, most urgent first (or newest first, page by page).
     pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
         let mut sql = format!("SELECT {TASK_COLS} FROM tasks WHERE 1=1");
         let mut n = 0;
         if !filter.statuses.is_empty() {
-            let list: Vec<String> = filter
-                .statuses
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect();
-            // Status names come from the enum, never from input text.
-            sql.push_str(&format!(" AND status IN ({})", list.join(",")));
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                status_list(&filter.statuses)
+            ));
         }
         if filter.channel_id.is_some() {
             n += 1;
             sql.push_str(&format!(" AND channel_id = ${n}"));
         }
+        let pattern = filter
+            .title
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(title_pattern);
+        if pattern.is_some() {
+            n += 1;
+            sql.push_str(&title_condition(n));
+        }
+        let before = filter.before.filter(|_| filter.order == TaskOrder::Recent);
+        if before.is_some() {
+            sql.push_str(&format!(
+                " AND (status_changed_at < ${} OR (status_changed_at = ${} AND id < ${}))",
+                n + 1,
+                n + 1,
+                n + 2
+            ));
+        }
+        sql.push_str(match filter.order {
+            TaskOrder::Urgent => " ORDER BY priority_rank, created_at",
+            TaskOrder::Recent => " ORDER BY status_changed_at DESC, id DESC",
+        });
         sql.push_str(&format!(
-            " ORDER BY priority_rank, created_at LIMIT {}",
+            " LIMIT {}",
             filter.limit.unwrap_or(500).clamp(1, 10_000)
         ));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         if let Some(c) = &filter.channel_id {
             q = q.bind(c.clone());
         }
+        if let Some(p) = pattern {
+            q = q.bind(p);
+        }
+        if let Some(b) = before {
+            q = q.bind(b.changed_ms).bind(b.id.to_string());
+        }
         q.fetch_all(&self.pool)
             .await?
             .iter()
             .map(task_from_row)
             .collect()
+    }
+
+    /// The board: every task still in the pipeline, the `latest` most recent of each finished
+    /// status, and exact counts per status and channel; all of it limited to titles containing
+    /// `title` when given. Read in one transaction, so the counts agree with the tasks.
+    pub async fn board_tasks(&self, title: Option<&str>, latest: i64) -> Result<BoardTasks> {
+        let pattern = title.filter(|t| !t.trim().is_empty()).map(title_pattern);
+        let cond = if pattern.is_some() {
+            title_condition(1)
+        } else {
+            String::new()
+        };
+        let finished: Vec<Status> = Status::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_terminal())
+            .collect();
+        let latest = latest.clamp(1, 1000);
+        let mut tx = self.pool.begin().await?;
+
+        let bind = |sql: String| {
+            let q = sqlx::query(AssertSqlSafe(sql));
+            match &pattern {
+                Some(p) => q.bind(p.clone()),
+                None => q,
+            }
+        };
+        let mut tasks = bind(format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE status NOT IN ({}){cond} ORDER BY priority_rank, created_at",
+            status_list(&finished)
+        ))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect::<Result<Vec<_>>>()?;
+        let mut more = Vec::new();
+        for status in finished {
+            // One more than shown tells whether a next page exists.
+            let rows = bind(format!(
+                "SELECT {TASK_COLS} FROM tasks WHERE status = '{}'{cond} \
+                 ORDER BY status_changed_at DESC, id DESC LIMIT {}",
+                status.as_str(),
+                latest + 1
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut page = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
+            if page.len() as i64 > latest {
+                page.truncate(latest as usize);
+                if let Some(last) = page.last() {
+                    more.push(MoreTasks {
+                        status,
+                        before: PageCursor::after(last),
+                    });
+                }
+            }
+            tasks.extend(page);
+        }
+        let counts = bind(format!(
+            "SELECT status, channel_id, COUNT(*) AS n FROM tasks WHERE 1=1{cond} GROUP BY status, channel_id"
+        ))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StatusCount {
+                status: Status::from_str(&get::<String>(row, "status")?)?,
+                channel_id: ChannelId::parse(get::<String>(row, "channel_id")?)?,
+                n: get(row, "n")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(BoardTasks {
+            tasks,
+            counts,
+            more,
+        })
     }
 
     /// Changes a task's status with its event row in one short transaction.

@@ -4,6 +4,7 @@ import type { ApproveRequest } from "./ApproveRequest";
 import type { AssetRecord } from "./AssetRecord";
 import type { AuditExport } from "./AuditExport";
 import type { AuditFormat } from "./AuditFormat";
+import type { BoardTasks } from "./BoardTasks";
 import type { BulkRequest } from "./BulkRequest";
 import type { CancelRequest } from "./CancelRequest";
 import type { ChannelForm } from "./ChannelForm";
@@ -27,6 +28,7 @@ import type { Status } from "./Status";
 import type { Task } from "./Task";
 import type { TaskDetail } from "./TaskDetail";
 import type { TaskId } from "./TaskId";
+import type { TaskOrder } from "./TaskOrder";
 
 /** Every app function: its arguments (one object, the same over HTTP and in the desktop app) and its result. */
 export interface Commands {
@@ -42,7 +44,28 @@ channel_id: string | null,
 /**
  * At most this many (1–500; default 500).
  */
-limit?: number, }; result: Array<Task> };
+limit?: number, 
+/**
+ * Only titles containing this text (letters A–Z in any case).
+ */
+q?: string, 
+/**
+ * `urgent` (default: priority, then the oldest) or `recent` (latest status change first).
+ */
+order?: TaskOrder, 
+/**
+ * With `recent`: the page after this cursor (a finished column's "show more").
+ */
+before?: string, }; result: Array<Task> };
+  get_board: { args: { 
+/**
+ * Only titles containing this text (letters A–Z in any case).
+ */
+q?: string, 
+/**
+ * How many of each finished status (1–500; default 50).
+ */
+latest?: number, }; result: BoardTasks };
   get_task: { args: { 
 /**
  * The task.
@@ -273,6 +296,7 @@ export interface HttpRoute { method: "GET" | "POST" | "PUT"; path: string; body:
 /** The HTTP route of every command `reviewdesk serve` offers; the others are desktop-only. */
 export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
   list_tasks: { method: "GET", path: "/api/tasks", body: "none" },
+  get_board: { method: "GET", path: "/api/board", body: "none" },
   get_task: { method: "GET", path: "/api/tasks/{id}", body: "none" },
   create_task: { method: "POST", path: "/api/tasks", body: "json" },
   approve: { method: "POST", path: "/api/tasks/{id}/approve", body: "json" },
@@ -299,4 +323,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion", "get_notion_link"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_board", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion", "get_notion_link"];
