@@ -43,6 +43,13 @@ struct Cli {
 enum Command {
     /// Create a sample task and run it to Assets Ready.
     Demo,
+    /// Add finished tasks of years past, spread over the channels (scale tests and benchmarks).
+    #[command(hide = true)]
+    History {
+        /// How many.
+        #[arg(long, default_value_t = 5000)]
+        tasks: usize,
+    },
     /// Add, list and show tasks.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -479,6 +486,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Notion(c) => notion_cmd::run(core.clone(), c, json).await?,
         Command::Audit(c) => audit_cmd::run(core.clone(), c).await?,
+        Command::History { tasks: n } => {
+            let channels: Vec<_> = core.channels().into_iter().map(|c| c.channel_id).collect();
+            anyhow::ensure!(!channels.is_empty(), "no channel is configured");
+            let now = chrono::Utc::now();
+            let made: Vec<Task> = (0..n)
+                .map(|i| {
+                    // Most published, some cancelled, a few never started; one every few hours
+                    // going back from now.
+                    let status = match i % 20 {
+                        0..=2 => Status::Cancelled,
+                        3 => Status::Draft,
+                        _ => Status::Published,
+                    };
+                    let at = now - chrono::Duration::hours(3 * (n - i) as i64);
+                    Task::new(
+                        channels[i % channels.len()].clone(),
+                        format!("Archive episode {i:05}"),
+                        status,
+                        at,
+                    )
+                })
+                .collect();
+            core.store.insert_tasks_for_test(&made).await?;
+            if !json {
+                println!("{} finished tasks added", made.len());
+            }
+        }
         Command::Costs { channel, since } => {
             let channel = channel
                 .map(|c| reviewdesk_core::ChannelId::parse(&c))

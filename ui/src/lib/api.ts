@@ -21,6 +21,7 @@ import type { Status } from './bindings/Status';
 import type { SettingsUpdate } from './bindings/SettingsUpdate';
 import type { SettingsView } from './bindings/SettingsView';
 import type { Task } from './bindings/Task';
+import type { BoardTasks } from './bindings/BoardTasks';
 import type { TaskDetail } from './bindings/TaskDetail';
 import {
   BackendError,
@@ -54,8 +55,19 @@ export const api = {
   get kind(): TransportKind {
     return transport.kind;
   },
-  listTasks: (statuses: Status[] = [], channel_id: string | null = null): Promise<Task[]> =>
-    transport.call('list_tasks', { statuses, channel_id }),
+  /** The board: every unfinished task, the latest `latest` of each finished status, exact counts. */
+  getBoard: (q: string | null, latest: number): Promise<BoardTasks> =>
+    transport.call('get_board', q ? { q, latest } : { latest }),
+  /** A finished column's next page (newest first, after `before`). */
+  listMore: (status: Status, channel_id: string | null, q: string, before: string, limit: number): Promise<Task[]> =>
+    transport.call('list_tasks', {
+      statuses: [status],
+      channel_id,
+      order: 'recent',
+      before,
+      limit,
+      ...(q ? { q } : {}),
+    }),
   getTask: (id: string): Promise<TaskDetail> => transport.call('get_task', { id }),
   createTask: (body: NewTask): Promise<Task> => transport.call('create_task', { body }),
   listChannels: (): Promise<ChannelSummary[]> => transport.call('list_channels', {}),

@@ -1,6 +1,6 @@
 // The keyboard map (README, "The review, in the browser"): arrows move between tiles; Space/Enter open the viewer; Esc closes;
 // A approve; R reject; F flag; V compare versions; J/K next/previous task; ? lists the shortcuts;
-// H shows the task's history; S its scenes; N opens New task on the board; , opens the settings (desktop app).
+// H shows the task's history; S its scenes; N opens New task on the board; / searches titles; , opens the settings (desktop app).
 
 export type Action =
   | 'left'
@@ -20,6 +20,7 @@ export type Action =
   | 'history'
   | 'scenes'
   | 'new-task'
+  | 'search'
   | 'zoom-1to1'
   | 'zoom-fit';
 
@@ -46,6 +47,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: 'H', what: 'History: decisions, review times and statuses of the task' },
   { keys: 'S', what: 'Scenes: what each shows, its camera move, narration line and sound (editable until used)' },
   { keys: 'N', what: 'New task (on the board)' },
+  { keys: '/', what: 'Search task titles (on the board)' },
   { keys: '?', what: 'Show these shortcuts' },
   { keys: ',', what: 'Settings (desktop app)' },
 ];
@@ -83,6 +85,7 @@ export function resolveKey(e: KeyLike, ctx: Context): Action | null {
       if (k === 'j') return 'next-task';
       if (k === 'k') return 'prev-task';
       if (k === 'n') return 'new-task';
+      if (k === '/') return 'search';
       return null;
     case 'gallery':
     case 'viewer': {

@@ -3,10 +3,13 @@
 import type { AppStatus } from './bindings/AppStatus';
 import type { AssetDetail } from './bindings/AssetDetail';
 import type { DomainEvent } from './bindings/DomainEvent';
+import type { Status } from './bindings/Status';
+import type { StatusCount } from './bindings/StatusCount';
 import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
 import { api, errorMessage, isNotFound, type Navigation, type StreamState } from './api';
 import { reviewQueue } from './views';
+import { boardFrontiers, bumpCount, frontierKey, frontierOf, LATEST, type Frontiers } from './board';
 import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 
@@ -69,6 +72,15 @@ class AppState {
   /** Warm the next task (hover on a card, next in the queue). `?prefetch=0` turns it off (benchmark). */
   prefetch = typeof location === 'undefined' || new URLSearchParams(location.search).get('prefetch') !== '0';
 
+  /** Exact task counts per status and channel (of the whole desk; the board loads only part of it). */
+  counts = $state<StatusCount[]>([]);
+  /** The title search of the board ('' for none), its matches and their counts. */
+  search = $state('');
+  matches = $state.raw<Set<string> | null>(null);
+  searchCounts = $state<StatusCount[]>([]);
+  /** How far each finished column is loaded (see board.ts). */
+  frontiers = $state<Frontiers>({});
+
   taskList = $derived(Object.values(this.tasks));
   queue = $derived(reviewQueue(Object.values(this.tasks)));
 
@@ -84,6 +96,9 @@ class AppState {
   #statusTimer: ReturnType<typeof setTimeout> | null = null;
   #toastSeq = 0;
   #notifier = new BrowserNotifier();
+  /** Tasks created since the board was read: counted once they are first seen. */
+  #created = new Set<string>();
+  #searchSeq = 0;
 
   start(): void {
     window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
@@ -118,17 +133,89 @@ class AppState {
 
   async reload(): Promise<void> {
     try {
-      const [list, status] = await Promise.all([api.listTasks(), api.status()]);
+      const [board, status] = await Promise.all([api.getBoard(null, LATEST), api.status()]);
       const next: Record<string, Task> = {};
-      for (const t of list) next[t.id] = t;
+      for (const t of board.tasks) next[t.id] = t;
       this.tasks = next;
+      this.counts = board.counts;
+      this.frontiers = boardFrontiers('', board.more);
+      this.#created.clear();
       this.status = status;
       this.loaded = true;
       this.loadError = null;
+      if (this.search) void this.runSearch(this.search);
       if (this.route.page === 'task') void this.fetchDetail(this.route.id, true);
     } catch (e) {
       this.loadError = errorMessage(e);
     }
+  }
+
+  /** Finds tasks by title on the whole desk (the board then shows only those). */
+  async runSearch(text: string): Promise<void> {
+    const q = text.trim();
+    const seq = ++this.#searchSeq;
+    this.search = q;
+    if (!q) {
+      this.matches = null;
+      this.searchCounts = [];
+      return;
+    }
+    try {
+      const found = await api.getBoard(q, LATEST);
+      if (seq !== this.#searchSeq) return; // a later search overtook this one
+      this.#merge(found.tasks);
+      this.matches = new Set(found.tasks.map((t) => t.id));
+      this.searchCounts = found.counts;
+      this.frontiers = { ...this.frontiers, ...boardFrontiers(q, found.more) };
+    } catch (e) {
+      if (seq === this.#searchSeq) this.toast(`Search failed: ${errorMessage(e)}`, 'error');
+    }
+  }
+
+  /** The next page of a finished column, for a channel (null: all) and the current search. */
+  async showMore(status: Status, channel: string | null): Promise<void> {
+    const q = this.search;
+    const before = frontierOf(this.frontiers, channel, q, status);
+    if (!before) return;
+    const page = await api.listMore(status, channel, q, before, LATEST * 2);
+    this.#merge(page);
+    if (this.matches && q) this.matches = new Set([...this.matches, ...page.map((t) => t.id)]);
+    const last = page[page.length - 1];
+    this.frontiers = {
+      ...this.frontiers,
+      [frontierKey(channel, q, status)]: page.length === LATEST * 2 && last ? `${Date.parse(last.status_changed_at)}_${last.id}` : null,
+    };
+  }
+
+  /** Tasks read from the desk that are already counted (pages, search results). */
+  #merge(list: readonly Task[]): void {
+    for (const t of list) {
+      if (!this.tasks[t.id]) this.tasks[t.id] = t;
+      else this.putTask(t);
+    }
+  }
+
+  /**
+   * Keeps a task as now known, moving its count when its status changed (a task created since the
+   * board was read is counted when first seen).
+   */
+  putTask(t: Task): void {
+    const prev = this.tasks[t.id];
+    if (prev && prev.status !== t.status) {
+      this.counts = bumpCount(bumpCount(this.counts, prev.status, t.channel_id, -1), t.status, t.channel_id, 1);
+      if (this.matches?.has(t.id)) {
+        this.searchCounts = bumpCount(bumpCount(this.searchCounts, prev.status, t.channel_id, -1), t.status, t.channel_id, 1);
+      }
+    } else if (!prev && this.#created.delete(t.id)) {
+      this.counts = bumpCount(this.counts, t.status, t.channel_id, 1);
+    }
+    this.tasks[t.id] = t;
+  }
+
+  /** A task this window created: on the board and counted at once. */
+  taskCreated(t: Task): void {
+    this.#created.add(t.id);
+    this.applyTask(t);
   }
 
   onEvent(e: DomainEvent): void {
@@ -147,7 +234,7 @@ class AppState {
       case 'status_changed': {
         delete this.progress[e.task_id];
         const t = this.tasks[e.task_id];
-        if (t) this.tasks[e.task_id] = { ...t, status: e.to, status_changed_at: new Date().toISOString() };
+        if (t) this.putTask({ ...t, status: e.to, status_changed_at: new Date().toISOString() });
         this.refetchTask(e.task_id);
         this.refreshStatusSoon();
         return;
@@ -162,8 +249,12 @@ class AppState {
         this.refetchTask(e.task_id);
         this.refreshStatusSoon();
         return;
-      case 'decision_made':
       case 'task_created':
+        if (!this.tasks[e.task_id]) this.#created.add(e.task_id);
+        this.refetchTask(e.task_id);
+        this.refreshStatusSoon();
+        return;
+      case 'decision_made':
         this.refetchTask(e.task_id);
         this.refreshStatusSoon();
         return;
@@ -204,11 +295,13 @@ class AppState {
         }
         // First load (opening, warming): the pictures start before the gallery is built.
         if (!force && typeof Image !== 'undefined') loadTiles(d);
-        this.tasks[id] = d.task;
+        this.putTask(d.task);
         this.details = { ...this.details, [id]: d };
         return d;
       } catch (e) {
         if (isNotFound(e)) {
+          const gone = this.tasks[id];
+          if (gone) this.counts = bumpCount(this.counts, gone.status, gone.channel_id, -1);
           delete this.tasks[id];
           const { [id]: _gone, ...rest } = this.details;
           this.details = rest;
@@ -259,7 +352,7 @@ class AppState {
 
   /** Apply a task returned by a command at once (the event that follows only confirms it). */
   applyTask(t: Task): void {
-    this.tasks[t.id] = t;
+    this.putTask(t);
     const d = this.details[t.id];
     if (d) this.details = { ...this.details, [t.id]: { ...d, task: t } };
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Status } from './bindings/Status';
 import type { Task } from './bindings/Task';
-import { allViews, applyView, neighbourInQueue, reviewQueue } from './views';
+import { allViews, applyView, channelsOf, findView, neighbourInQueue, reviewQueue, viewCount } from './views';
 
 let n = 0;
 function task(status: Status, over: Partial<Task> = {}): Task {
@@ -27,26 +27,42 @@ const tasks = [
 ];
 const ids = (ts: Task[]) => ts.map((t) => t.status);
 
+const chans = channelsOf([], tasks);
+const show = (ts: Task[], id: string) => applyView(ts, findView(chans, id));
+
 describe('saved views', () => {
   it('Needs Review shows the gates', () => {
-    expect(ids(applyView(tasks, 'review'))).toEqual(['assets_ready', 'final_review']);
+    expect(ids(show(tasks, 'review'))).toEqual(['assets_ready', 'final_review']);
   });
   it('Errors shows the errors', () => {
-    expect(ids(applyView(tasks, 'errors'))).toEqual(['asset_error']);
+    expect(ids(show(tasks, 'errors'))).toEqual(['asset_error']);
   });
   it('In Progress shows work the machine is doing or about to do', () => {
-    expect(ids(applyView(tasks, 'progress'))).toEqual(['generating_video', 'queued']);
+    expect(ids(show(tasks, 'progress'))).toEqual(['generating_video', 'queued']);
   });
   it('Published shows finished videos', () => {
-    expect(ids(applyView(tasks, 'published'))).toEqual(['published']);
+    expect(ids(show(tasks, 'published'))).toEqual(['published']);
   });
-  it('has one view per channel', () => {
-    const views = allViews(tasks).map((v) => v.id);
-    expect(views).toEqual(['all', 'review', 'errors', 'progress', 'published', 'channel:kids', 'channel:main']);
-    expect(ids(applyView(tasks, 'channel:kids'))).toEqual(['final_review', 'generating_video']);
+  it('has one view per channel, from the counts as well as the tasks loaded', () => {
+    const views = allViews(channelsOf([{ status: 'published', channel_id: 'archive', n: 3 }], tasks)).map((v) => v.id);
+    expect(views).toEqual(['all', 'review', 'errors', 'progress', 'published', 'channel:archive', 'channel:kids', 'channel:main']);
+    expect(ids(show(tasks, 'channel:kids'))).toEqual(['final_review', 'generating_video']);
   });
   it('falls back to all for an unknown view', () => {
-    expect(applyView(tasks, 'nope')).toHaveLength(tasks.length);
+    expect(show(tasks, 'nope')).toHaveLength(tasks.length);
+  });
+  it('counts a view from exact counts, not from the tasks loaded', () => {
+    const counts = [
+      { status: 'published' as const, channel_id: 'main', n: 4000 },
+      { status: 'published' as const, channel_id: 'kids', n: 900 },
+      { status: 'assets_ready' as const, channel_id: 'kids', n: 2 },
+      { status: 'cancelled' as const, channel_id: 'main', n: 99 },
+    ];
+    expect(viewCount(counts, findView(chans, 'all'))).toBe(5001);
+    expect(viewCount(counts, findView(chans, 'published'))).toBe(4900);
+    expect(viewCount(counts, findView(chans, 'review'))).toBe(2);
+    expect(viewCount(counts, findView(chans, 'channel:kids'))).toBe(902);
+    expect(viewCount(counts, findView(chans, 'channel:main'), ['cancelled'])).toBe(99);
   });
 });
 

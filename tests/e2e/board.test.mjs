@@ -1,0 +1,69 @@
+// Browser end-to-end: a desk with years of work. 5,000 finished tasks (`reviewdesk history`, made
+// directly in the store) and one new task waiting for review: the waiting task is on the board and
+// in the review queue, the counts are exact, a finished column pages back with "Show more", and the
+// search box finds a task by title.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cli, fixture } from './harness.mjs';
+
+const columnCount = (page, id) => page.locator(`[data-column=${id}] [data-testid=column-count]`).textContent().then(Number);
+const cards = (page, id) => page.locator(`[data-column=${id}] [data-testid=card]`);
+
+test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on demand and a title search', async () => {
+  const f = await fixture('board-scale');
+  const { page, server, env } = f;
+  try {
+    const [waiting] = f.ids;
+    // 5,000 tasks of years past: 4,000 published, 750 cancelled, 250 drafts.
+    cli(env, ['history', '--tasks', '5000']);
+    await page.goto(server.url);
+    await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+
+    // The new waiting task is on the board, and "Review next" (J) finds it.
+    await page.locator(`[data-column=assets_ready] [data-testid=card][data-task-id="${waiting}"]`).waitFor();
+    assert.equal(await columnCount(page, 'assets_ready'), 1);
+    assert.match(await page.getByRole('button', { name: /Review next/ }).textContent(), /\(1\)/);
+
+    // Exact counts, in the columns and the tabs.
+    assert.equal(await columnCount(page, 'published'), 4000);
+    assert.equal(await columnCount(page, 'cancelled'), 750);
+    assert.equal(await columnCount(page, 'draft'), 250);
+    assert.equal(await page.locator('[data-view=all] .count').textContent(), '5001');
+    assert.equal(await page.locator('[data-view=published] .count').textContent(), '4000');
+    assert.equal(await page.locator('[data-view=review] .count').textContent(), '1');
+
+    // Every draft (unfinished) is loaded; the finished columns show their latest 50, newest first.
+    assert.equal(await cards(page, 'draft').count(), 250);
+    assert.equal(await cards(page, 'published').count(), 50);
+    const titles = await cards(page, 'published').locator('.title').allTextContents();
+    assert.match(titles[0], /Archive episode 04999/);
+    const more = page.locator('[data-column=published] [data-testid=show-more]');
+    assert.match(await more.textContent(), /3950 older/);
+    await more.click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-column=published] [data-testid=card]').length === 150);
+    const after = await cards(page, 'published').locator('.title').allTextContents();
+    assert.equal(new Set(after).size, 150, 'no task twice');
+    assert.deepEqual(after.slice(0, 50), titles, 'the next page continues below the first');
+
+    // The search box (/) finds one task among 5,000, with its counts; Esc clears it.
+    await page.keyboard.press('/');
+    await page.keyboard.type('archive episode 00123');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=card]').length === 1);
+    assert.match(await page.locator('[data-testid=card] .title').textContent(), /Archive episode 00123/);
+    assert.equal(await page.locator('[data-view=all] .count').textContent(), '1');
+    await page.keyboard.press('Escape');
+    await page.locator(`[data-testid=card][data-task-id="${waiting}"]`).waitFor();
+    assert.equal(await page.locator('[data-view=all] .count').textContent(), '5001');
+    await page.locator('[data-testid=board-search]').fill('no such title');
+    await page.locator('[data-testid=search-empty]').waitFor();
+    await page.locator('[data-testid=board-search]').fill('');
+    await page.locator('[data-testid=board-search]').press('Enter');
+
+    // J opens the waiting task from the board.
+    await page.locator('[data-testid=board-search]').blur();
+    await page.keyboard.press('j');
+    await page.waitForURL(new RegExp(`#/task/${waiting}`));
+  } finally {
+    await f.close();
+  }
+});
