@@ -84,6 +84,8 @@ pub struct Core {
     pub prices: crate::costs::PriceTable,
     /// The paid providers' clients, shared by every task.
     pub providers: crate::provider_steps::ProviderClients,
+    /// Writes to the database by any process, heard without polling (SQLite).
+    pub db_changes: crate::db_watch::DbWatch,
 }
 
 impl Core {
@@ -110,7 +112,9 @@ impl Core {
         let prices = crate::costs::PriceTable::load(&config_dir)?;
         let store = Store::connect(&url).await?;
         store.sync_channels(&channels).await?;
+        let db_changes = crate::db_watch::DbWatch::for_url(&url);
         Ok(Arc::new(Core {
+            db_changes,
             store,
             workspace,
             events: EventBus::new(),

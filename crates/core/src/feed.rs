@@ -97,8 +97,9 @@ pub struct EventFeed {
 }
 
 impl EventFeed {
-    /// Starts tailing the log from its current end. `poll` bounds how late a change made by
-    /// another process shows up; changes made in this process show up at once.
+    /// Starts tailing the log from its current end. Changes made in this process, and (SQLite)
+    /// writes by any process, show up at once; otherwise the log is read every `poll`, slowing
+    /// down to every 2 s (30 s with SQLite) while nothing happens.
     pub async fn spawn(core: Arc<Core>, poll: Duration) -> crate::Result<EventFeed> {
         let (tx, _) = broadcast::channel(1024);
         // Start at the end: a new window loads current state first, then follows changes.
@@ -111,10 +112,21 @@ impl EventFeed {
         };
         let feed = EventFeed { tx: tx.clone() };
         let mut bus = core.events.subscribe();
+        let mut db = core.db_changes.subscribe();
+        let idle_max = core.db_changes.idle_poll_max(false);
         tokio::spawn(async move {
+            // Empty reads in a row: the poll slows down while nothing happens (writes by any
+            // process wake the feed through `db_changes`; see db_watch).
+            let mut idle_looks = 0u32;
             loop {
+                db.mark_unchanged();
                 match core.store.events_after(cursor, None, 500).await {
                     Ok(rows) => {
+                        idle_looks = if rows.is_empty() {
+                            idle_looks.saturating_add(1)
+                        } else {
+                            0
+                        };
                         for row in &rows {
                             cursor = row.id;
                             let (title, items) = match status_is_gate(row) {
@@ -140,7 +152,8 @@ impl EventFeed {
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => return,
                     },
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = crate::db_watch::changed(&mut db) => {}
+                    _ = tokio::time::sleep(crate::db_watch::backoff(poll, idle_looks.saturating_sub(1), idle_max)) => {}
                 }
             }
         });

@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod cost_report;
 pub mod costs;
+pub mod db_watch;
 pub mod error;
 pub mod event;
 pub mod executor;

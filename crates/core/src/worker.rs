@@ -236,14 +236,25 @@ impl Worker {
     async fn slot_loop(&self, until_idle: bool) -> Result<()> {
         let mut paused = self.paused.subscribe();
         let mut halt = self.halt.subscribe();
+        let mut db = self.core.db_changes.subscribe();
+        // Looks at the database that found nothing since the last work or wake-up: an idle worker
+        // sleeps longer and longer (work made in this process, or heard through the database's
+        // change signal or PostgreSQL's LISTEN, wakes it at once).
+        let mut idle_looks = 0u32;
+        let heard_otherwise = self.core.store.backend() == crate::store::Backend::Postgres;
+        let idle_max = self.core.db_changes.idle_poll_max(heard_otherwise);
         loop {
             if self.is_shut_down() {
                 return Ok(());
             }
             let notified = self.core.work_available.notified();
+            db.mark_unchanged();
             if !*paused.borrow() {
                 match self.process_one().await {
-                    Ok(true) => continue,
+                    Ok(true) => {
+                        idle_looks = 0;
+                        continue;
+                    }
                     Ok(false) => {}
                     Err(e) => {
                         // A database hiccup must not kill the worker; log and back off.
@@ -257,14 +268,16 @@ impl Worker {
                     return Ok(());
                 }
             }
-            let mut wait = self.core.worker_settings.poll;
+            let mut wait =
+                crate::db_watch::backoff(self.core.worker_settings.poll, idle_looks, idle_max);
             if let Ok(Some(at)) = self.core.store.next_wakeup().await {
                 let until = (at - Utc::now()).to_std().unwrap_or_default();
                 wait = wait.min(until.max(std::time::Duration::from_millis(10)));
             }
             tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = notified => idle_looks = 0,
+                _ = crate::db_watch::changed(&mut db) => idle_looks = 0,
+                _ = tokio::time::sleep(wait) => idle_looks = idle_looks.saturating_add(1),
                 _ = halt.changed() => {}
                 _ = paused.changed() => {}
             }

@@ -324,3 +324,65 @@ async fn the_status_names_missing_programs_their_package_and_the_steps_they_stop
     assert_eq!(rt.status().await.unwrap().missing_programs, None);
     rt.shutdown().await.unwrap();
 }
+
+/// An idle app sleeps: no poll for an hour here. A task added by another process (a second core
+/// on the same database file, sharing nothing in memory) still reaches the window's feed and is
+/// taken by the worker at once, woken by the database file's change (db_watch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_s_task_wakes_the_idle_worker_and_feed_without_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let hour = Duration::from_secs(3600);
+    let core = TestCore::new()
+        .worker_settings(WorkerSettings {
+            poll: hour,
+            ..Default::default()
+        })
+        .open_in(dir.path())
+        .await;
+    assert!(core.db_changes.is_active(), "an SQLite file is watched");
+    let rt = AppRuntime::start(
+        core.clone(),
+        RuntimeOptions {
+            watch_files: false,
+            door: Door::Desktop,
+            feed_poll: hour,
+            ..RuntimeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut events = rt.feed.subscribe();
+    // Each loop's first look, at start, finds nothing: then they sleep for the hour.
+    let other = TestCore::new().open_in(dir.path()).await;
+    let task = TaskService::new(other)
+        .create(
+            NewTask {
+                title: "From the CLI".into(),
+                ..Default::default()
+            },
+            Source::Cli,
+        )
+        .await
+        .unwrap();
+    let (created, ready) = tokio::time::timeout(Duration::from_secs(120), async {
+        let (mut created, mut ready) = (false, false);
+        while !(created && ready) {
+            match events.recv().await {
+                Ok(DomainEvent::TaskCreated { task_id, source }) if task_id == task.id => {
+                    assert_eq!(source, Source::Cli);
+                    created = true;
+                }
+                Ok(DomainEvent::ReviewReady { task_id, gate, .. }) if task_id == task.id => {
+                    assert_eq!(gate, Status::AssetsReady);
+                    ready = true;
+                }
+                _ => {}
+            }
+        }
+        (created, ready)
+    })
+    .await
+    .expect("the feed and the worker woke without their hour-long poll");
+    assert!(created && ready);
+    rt.shutdown().await.unwrap();
+}

@@ -221,6 +221,11 @@ fn string_enum(values: &[&str]) -> Value {
 /// The document served at `/api/openapi.json`.
 pub fn document() -> Value {
     let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let finished: Vec<&str> = Status::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.as_str())
+        .collect();
     let date_time = json!({"type": "string", "format": "date-time"});
     let nullable_date_time = json!({"type": ["string", "null"], "format": "date-time"});
     let task_schema = json!({
@@ -363,6 +368,18 @@ pub fn document() -> Value {
                 "notion_page_id": nullable("string")
             }},
             "Task": task_schema,
+            "BoardTasks": {"type": "object", "required": ["tasks", "counts", "more"], "additionalProperties": false, "properties": {
+                "tasks": {"type": "array", "items": schema_ref("Task")},
+                "counts": {"type": "array", "items": {"type": "object", "required": ["status", "channel_id", "n"], "additionalProperties": false, "properties": {
+                    "status": string_enum(&statuses),
+                    "channel_id": {"type": "string", "pattern": "^[a-zA-Z0-9_]+$"},
+                    "n": {"type": "integer", "minimum": 1}
+                }}},
+                "more": {"type": "array", "items": {"type": "object", "required": ["status", "before"], "additionalProperties": false, "properties": {
+                    "status": string_enum(&finished),
+                    "before": {"type": "string", "pattern": "^-?[0-9]+_[0-9a-f-]{36}$"}
+                }}}
+            }},
             "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs", "scenes"], "properties": {
                 "task": schema_ref("Task"),
                 "assets": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "prompt", "current_version", "review_state", "flagged"]}},
