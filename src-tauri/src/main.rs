@@ -66,6 +66,9 @@ fn main() -> std::process::ExitCode {
             }
         })
         .setup(|app| {
+            if let Some(w) = app.get_webview_window("main") {
+                software_rendering(&w);
+            }
             match tray::Tray::create(app.handle()) {
                 Ok(t) => {
                     app.manage(t);
@@ -101,3 +104,23 @@ fn main() -> std::process::ExitCode {
     });
     std::process::ExitCode::SUCCESS
 }
+
+/// The board, the gallery and the players are flat pages that WebKit draws well without GPU
+/// compositing, and its accelerated mode loads a GL driver into the web process (where there is no
+/// GPU, Mesa's software one: about 110 MB of the window's memory). `REVIEWDESK_GPU_COMPOSITING=1`
+/// keeps WebKit's default (README, Performance).
+#[cfg(target_os = "linux")]
+fn software_rendering(w: &tauri::WebviewWindow) {
+    if std::env::var_os("REVIEWDESK_GPU_COMPOSITING").is_some_and(|v| v == "1") {
+        return;
+    }
+    let _ = w.with_webview(|pw| {
+        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+        if let Some(settings) = WebViewExt::settings(&pw.inner()) {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn software_rendering(_: &tauri::WebviewWindow) {}

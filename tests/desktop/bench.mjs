@@ -509,6 +509,11 @@ const busiest = [...it.threads]
   .slice(0, 6)
   .map((t) => `${t.pid === it.pid ? '' : `${t.proc}:`}${t.thread} ${pct((t.dTicks / TICK / it.secs) * 100)} (${t.wakeups.toFixed(1)}/s)`);
 console.log(`  busiest threads (CPU, wakeups/s): ${busiest.join(', ')}`);
+const wakers = [...it.threads]
+  .sort((x, y) => y.wakeups - x.wakeups)
+  .slice(0, 8)
+  .map((t) => `${t.pid === it.pid ? '' : `${t.proc}:`}${t.thread} ${t.wakeups.toFixed(1)}/s`);
+console.log(`  most wake-ups: ${wakers.join(', ')}`);
 if (it.gone.length) console.log(`  (ended during the measurement, not counted: ${it.gone.join(', ')})`);
 console.log(`  RSS after ${IDLE_SECS} s hidden: ${mb(sum(it.mem, 'rss'))} (${byComm(it.mem, 'rss')})`);
 console.log(`\nload average at the end: ${load()} (other work on the machine slows start-up; CPU time is per process)`);

@@ -63,10 +63,10 @@ impl DbWatch {
     }
 }
 
-/// The next poll interval of an idle loop: doubled after each look that found nothing, from
-/// `base` up to `max`.
+/// The next poll interval of an idle loop: four times longer after each look that found nothing,
+/// from `base` up to `max` (a safety net only: real changes wake the loop, so it may slow fast).
 pub fn backoff(base: Duration, idle_looks: u32, max: Duration) -> Duration {
-    base.saturating_mul(1u32 << idle_looks.min(16))
+    base.saturating_mul(1u32 << (2 * idle_looks.min(15)))
         .min(max.max(base))
 }
 
@@ -125,10 +125,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_the_base_up_to_the_cap() {
+    fn backoff_grows_from_the_base_up_to_the_cap() {
         let ms = Duration::from_millis;
         assert_eq!(backoff(ms(250), 0, ms(30_000)), ms(250));
-        assert_eq!(backoff(ms(250), 3, ms(30_000)), ms(2_000));
+        assert_eq!(backoff(ms(250), 1, ms(30_000)), ms(1_000));
+        assert_eq!(backoff(ms(250), 3, ms(30_000)), ms(16_000));
         assert_eq!(backoff(ms(250), 40, ms(30_000)), ms(30_000));
         assert_eq!(
             backoff(ms(500), 2, ms(100)),
