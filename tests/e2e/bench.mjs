@@ -6,13 +6,14 @@
 // 20 runs over 20 demo tasks. Each run reloads the page and opens a task never opened before, with
 // prefetching off (?prefetch=0): the cold path, so the figures are an upper bound of what the
 // creator sees (hover and next-in-queue prefetching make the real thing faster).
-//   node tests/e2e/bench.mjs [runs] [--warm] [--release] [--no-http-cache] [--no-settle]
+//   node tests/e2e/bench.mjs [runs] [--warm] [--release] [--no-http-cache]
 // --warm measures the product path instead: the board warms the first 5 tasks of the review queue
 // (detail + thumbnails) while it is shown, so an open only decodes and paints.
 // --release serves from target/release/reviewdesk (`cargo build --release -p reviewdesk-cli`)
 // instead of the debug build; REVIEWDESK_BIN picks any other binary.
-// Each run starts once the worker is done with the previous run's approval (it renders that task's
-// composites); --no-settle starts at once, so the open shares the cores with that work.
+// The server runs without its worker (`serve --no-worker`): an approval would otherwise start the
+// composites and then eighteen ffmpeg clips, which share the 2 cores with every later run. The
+// demo tasks were taken to Assets Ready by `reviewdesk demo` beforehand.
 // The demo tasks share their pictures, hence their content-named thumbnails: after the first run
 // those come from Chromium's HTTP cache (they are served as immutable). --no-http-cache empties
 // that cache before each run, as for a task whose pictures were never shown.
@@ -23,14 +24,13 @@ import { fileURLToPath } from 'node:url';
 if (process.argv.includes('--release') && !process.env.REVIEWDESK_BIN) {
   process.env.REVIEWDESK_BIN = fileURLToPath(new URL('../../target/release/reviewdesk', import.meta.url));
 }
-const { cli, fixture, getJson, openFromBoard, waitForWorkerIdle, bin } = await import('./harness.mjs');
+const { cli, fixture, getJson, openFromBoard, bin } = await import('./harness.mjs');
 const build = /\/release\//.test(bin) ? 'release build' : /\/debug\//.test(bin) ? 'debug build' : bin;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 // --warm: the product as it runs (the board warms the first tasks of the review queue).
 const WARM = process.argv.includes('--warm');
 const NO_HTTP_CACHE = process.argv.includes('--no-http-cache');
-const NO_SETTLE = process.argv.includes('--no-settle');
 const RUNS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 20);
 // The issue's goals on this 2-core machine: p95 ≤ 100 ms to open a gallery, ≤ 50 ms for a decision.
 const OPEN_GOAL = 100;
@@ -48,7 +48,7 @@ function stats(xs) {
 const loadBefore = load();
 const t0 = Date.now();
 process.stdout.write(`creating ${RUNS} demo tasks… `);
-const f = await fixture('bench', { tasks: RUNS });
+const f = await fixture('bench', { tasks: RUNS, serveArgs: ['--no-worker'] });
 console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const { page, server } = f;
 const cdp = NO_HTTP_CACHE ? await page.context().newCDPSession(page) : null;
@@ -97,9 +97,6 @@ try {
     const d = await page.evaluate(() => ['decision', 'decision-confirmed'].map((n) => performance.getEntriesByName(n, 'measure').at(-1).duration));
     decision.push(d[0]);
     confirmed.push(d[1]);
-    // The approval starts the composites step in the server's worker (over a second of CPU on 2
-    // cores): let it finish so that it does not run during the next open (--no-settle keeps it).
-    if (!NO_SETTLE) await waitForWorkerIdle(server.url, id);
     process.stdout.write(`run ${String(i + 1).padStart(2)}: open ${open.at(-1).toFixed(1)} ms, decision ${decision.at(-1).toFixed(1)} ms (confirmed ${confirmed.at(-1).toFixed(1)} ms)\n`);
   }
 
@@ -150,7 +147,7 @@ try {
 
 const fmt = (n) => `${n.toFixed(1)} ms`;
 const verdict = (p95, goal) => (p95 <= goal ? `meets the goal (p95 ≤ ${goal} ms)` : `MISSES the goal (p95 ≤ ${goal} ms)`);
-console.log(`\n${WARM ? 'warm (board prefetch on)' : `cold (no prefetch, task never opened before${NO_HTTP_CACHE ? ', HTTP cache emptied' : ''}${NO_SETTLE ? ', worker busy with the previous approval' : ''})`}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, ${build} of reviewdesk`);
+console.log(`\n${WARM ? 'warm (board prefetch on)' : `cold (no prefetch, task never opened before${NO_HTTP_CACHE ? ', HTTP cache emptied' : ''}, no worker)`}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, ${build} of reviewdesk`);
 console.log(`load average (1/5/15 min) before: ${loadBefore}, after: ${load()}`);
 for (const [name, xs, goal] of [
   ['click card → 22 thumbnails decoded and painted', open, OPEN_GOAL],

@@ -126,13 +126,13 @@ export async function getJson(url) {
 }
 
 /** A full test fixture; `close()` tears it all down. */
-export async function fixture(label, { tasks = 1, env: extraEnv = {} } = {}) {
+export async function fixture(label, { tasks = 1, env: extraEnv = {}, serveArgs = [] } = {}) {
   preflight();
   const env = makeEnv(label);
   Object.assign(env.env, extraEnv);
   const ids = [];
   for (let i = 0; i < tasks; i++) ids.push(demo(env));
-  const server = await serve(env);
+  const server = await serve(env, serveArgs);
   const b = await browser(env);
   return {
     env,
@@ -203,23 +203,6 @@ export async function startProviderDoubles() {
     },
     stop: () => child.kill('SIGTERM'),
   };
-}
-
-/** Statuses where the worker still has something to do for a task (it is not at rest). */
-const BUSY = /^(queued|claimed|generating_.*|.*_approved|approved|assembling|uploading)$/;
-
-/**
- * Waits until the worker has finished what a decision on `taskId` started (an approval runs the
- * composites step: seconds of CPU), so that a benchmark's next measurement does not share the
- * cores with it. Gives up after `timeoutMs`.
- */
-export async function waitForWorkerIdle(url, taskId, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const [status, detail] = await Promise.all([getJson(`${url}/api/status`), getJson(`${url}/api/tasks/${taskId}`)]);
-    if (status.worker.state !== 'working' && !BUSY.test(detail.task.status)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';

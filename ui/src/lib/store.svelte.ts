@@ -37,6 +37,12 @@ export function loadTiles(d: TaskDetail): void {
   }
 }
 
+/** Whether two answers for a task say the same (every field of a task is a plain value). */
+export function sameTask(a: Task, b: Task): boolean {
+  for (const k of Object.keys(b) as (keyof Task)[]) if (a[k] !== b[k]) return false;
+  return Object.keys(a).length === Object.keys(b).length;
+}
+
 export type Route = { page: 'board' } | { page: 'task'; id: string };
 
 export function parseHash(hash: string): Route {
@@ -51,7 +57,9 @@ export interface Toast {
 }
 
 class AppState {
-  tasks = $state<Record<string, Task>>({});
+  // Raw (not deeply proxied): a task is replaced whole, never changed in place, so a board of
+  // hundreds of cards reads plain objects and redraws only the cards whose task was replaced.
+  tasks = $state.raw<Record<string, Task>>({});
   /** How far a running step got, per task ("7/18"), from the worker's events; gone when the status changes. */
   progress = $state<Record<string, string>>({});
   loaded = $state(false);
@@ -134,8 +142,13 @@ class AppState {
   async reload(): Promise<void> {
     try {
       const [board, status] = await Promise.all([api.getBoard(null, LATEST), api.status()]);
+      // Merged, not replaced: a task unchanged since the last load keeps its object, so its card
+      // is not drawn again (at start-up the board is read twice, once more when the stream opens).
       const next: Record<string, Task> = {};
-      for (const t of board.tasks) next[t.id] = t;
+      for (const t of board.tasks) {
+        const cur = this.tasks[t.id];
+        next[t.id] = cur && sameTask(cur, t) ? cur : t;
+      }
       this.tasks = next;
       this.counts = board.counts;
       this.frontiers = boardFrontiers('', board.more);
@@ -189,10 +202,12 @@ class AppState {
 
   /** Tasks read from the desk that are already counted (pages, search results). */
   #merge(list: readonly Task[]): void {
+    const fresh: Record<string, Task> = {};
     for (const t of list) {
-      if (!this.tasks[t.id]) this.tasks[t.id] = t;
+      if (!this.tasks[t.id]) fresh[t.id] = t;
       else this.putTask(t);
     }
+    this.tasks = { ...this.tasks, ...fresh };
   }
 
   /**
@@ -209,7 +224,7 @@ class AppState {
     } else if (!prev && this.#created.delete(t.id)) {
       this.counts = bumpCount(this.counts, t.status, t.channel_id, 1);
     }
-    this.tasks[t.id] = t;
+    if (prev !== t) this.tasks = { ...this.tasks, [t.id]: t };
   }
 
   /** A task this window created: on the board and counted at once. */
@@ -302,7 +317,8 @@ class AppState {
         if (isNotFound(e)) {
           const gone = this.tasks[id];
           if (gone) this.counts = bumpCount(this.counts, gone.status, gone.channel_id, -1);
-          delete this.tasks[id];
+          const { [id]: _removed, ...left } = this.tasks;
+          this.tasks = left;
           const { [id]: _gone, ...rest } = this.details;
           this.details = rest;
         }
