@@ -110,8 +110,13 @@ class AppState {
 
   start(): void {
     window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
-    // Time in status on the cards: refreshed every minute from the local clock.
-    setInterval(() => (this.now = Date.now()), 60_000);
+    // Time in status on the cards: refreshed every minute from the local clock, and not while the
+    // window is hidden (a redraw of every card for nobody): at once when it is shown again.
+    const tick = () => {
+      if (document.visibilityState !== 'hidden') this.now = Date.now();
+    };
+    setInterval(tick, 60_000);
+    document.addEventListener('visibilitychange', tick);
     api.subscribe(
       (e) => this.onEvent(e),
       (s) => {
