@@ -32,6 +32,10 @@ use crate::task::{ErrorCategory, Task, error_log_line};
 use crate::thumbs;
 use crate::workspace::Workspace;
 
+/// How long a slot woken by a database write waits before it looks for work: writes come in
+/// bursts, and most are this process's own (see `slot_loop`).
+const DB_WAKE_SETTLE: Duration = Duration::from_millis(200);
+
 /// How often a running claim looks whether it still holds its task (besides its heartbeats and
 /// the in-process and database notifications), so a cancel from another process stops the
 /// running program within about this long.
@@ -276,7 +280,16 @@ impl Worker {
             }
             tokio::select! {
                 _ = notified => idle_looks = 0,
-                _ = crate::db_watch::changed(&mut db) => idle_looks = 0,
+                _ = crate::db_watch::changed(&mut db) => {
+                    idle_looks = 0;
+                    // The signal also fires for this process's own writes (another slot at work
+                    // writes often): look at most every DB_WAKE_SETTLE, not after every write, so
+                    // an idle slot never contends for SQLite's write lock in a tight loop.
+                    tokio::select! {
+                        _ = tokio::time::sleep(DB_WAKE_SETTLE) => {}
+                        _ = halt.changed() => {}
+                    }
+                }
                 _ = tokio::time::sleep(wait) => idle_looks = idle_looks.saturating_add(1),
                 _ = halt.changed() => {}
                 _ = paused.changed() => {}
