@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+// Dynamic SQL here names a column from a constant; values are always bound.
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 use std::str::FromStr;
 
 use super::audit::insert_event;
@@ -326,30 +327,27 @@ impl Store {
         name: &AssetName,
         failure: Option<&str>,
     ) -> Result<()> {
-        let res = sqlx::query(
-            "UPDATE assets SET failure = $1, updated_at = $2 WHERE task_id = $3 AND name = $4",
-        )
-        .bind(failure.map(str::to_string))
-        .bind(now_ms())
-        .bind(id.to_string())
-        .bind(name.as_str())
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() != 1 {
-            return Err(CoreError::NotFound {
-                what: "asset",
-                id: format!("{id}/{name}"),
-            });
-        }
-        Ok(())
+        self.set_asset_text("failure", id, name, failure).await
     }
 
     /// Changes what an asset's next version is drawn from.
     pub async fn set_asset_prompt(&self, id: TaskId, name: &AssetName, prompt: &str) -> Result<()> {
-        let res = sqlx::query(
-            "UPDATE assets SET prompt = $1, updated_at = $2 WHERE task_id = $3 AND name = $4",
-        )
-        .bind(prompt)
+        self.set_asset_text("prompt", id, name, Some(prompt)).await
+    }
+
+    /// Sets one text column of an asset (`column` is a constant of this module, never input);
+    /// an unknown asset is [`CoreError::NotFound`].
+    async fn set_asset_text(
+        &self,
+        column: &'static str,
+        id: TaskId,
+        name: &AssetName,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let res = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE assets SET {column} = $1, updated_at = $2 WHERE task_id = $3 AND name = $4"
+        )))
+        .bind(value.map(str::to_string))
         .bind(now_ms())
         .bind(id.to_string())
         .bind(name.as_str())

@@ -158,8 +158,10 @@ pub struct MoreTasks {
     pub before: PageCursor,
 }
 
-/// `LOWER(title) LIKE` pattern for a title search: the text lower-cased, its wildcards escaped.
-fn title_pattern(text: &str) -> String {
+/// `LOWER(title) LIKE` pattern for a title search: the text lower-cased, its wildcards escaped;
+/// none for no text (no search).
+fn title_pattern(text: Option<&str>) -> Option<String> {
+    let text = text.filter(|t| !t.trim().is_empty())?;
     let mut p = String::with_capacity(text.len() + 2);
     p.push('%');
     // NUL never occurs in a title, and PostgreSQL refuses it in text.
@@ -170,7 +172,7 @@ fn title_pattern(text: &str) -> String {
         p.push(c);
     }
     p.push('%');
-    p
+    Some(p)
 }
 
 /// The SQL condition of a title search, bound as parameter `$n`. SQLite's LOWER changes only
@@ -437,11 +439,7 @@ impl Store {
             n += 1;
             sql.push_str(&format!(" AND channel_id = ${n}"));
         }
-        let pattern = filter
-            .title
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(title_pattern);
+        let pattern = title_pattern(filter.title.as_deref());
         if pattern.is_some() {
             n += 1;
             sql.push_str(&title_condition(n));
@@ -484,7 +482,7 @@ impl Store {
     /// status, and exact counts per status and channel; all of it limited to titles containing
     /// `title` when given. Read in one transaction, so the counts agree with the tasks.
     pub async fn board_tasks(&self, title: Option<&str>, latest: i64) -> Result<BoardTasks> {
-        let pattern = title.filter(|t| !t.trim().is_empty()).map(title_pattern);
+        let pattern = title_pattern(title);
         let cond = if pattern.is_some() {
             title_condition(1)
         } else {
