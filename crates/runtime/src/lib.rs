@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 
 mod notion_check;
 mod notion_setup;
+#[cfg(test)]
+mod test_support;
 
 pub use notion_check::{
     NotionChannelCheck, NotionCheckError, NotionCheckReport, NotionDatabaseCheck, NotionFinding,

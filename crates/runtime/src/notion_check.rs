@@ -209,28 +209,24 @@ impl AppRuntime {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use notion_double::{DoubleConfig, FaultKind, FaultRule, NotionDouble};
     use reviewdesk_core::config::NotionIds;
-    use reviewdesk_notion::{ClientConfig, NotionClient, NotionToken, PageId};
-    use reviewdesk_sync::MirrorConfig;
+    use reviewdesk_notion::{NotionClient, NotionToken, PageId};
     use reviewdesk_testkit::TestCore;
 
-    use crate::{AppRuntime, Door, RuntimeOptions};
+    use crate::AppRuntime;
+    use crate::test_support::{desktop_runtime, double_client};
 
-    /// A channel whose databases live in the double, and a runtime whose mirror runs with
-    /// `client` (one attempt per call, so a 429 is final at once).
+    /// A channel whose databases live in the double, and a runtime whose mirror talks to it (one
+    /// attempt per call, so a 429 is final at once).
     async fn runtime(
         dir: &tempfile::TempDir,
         double: &NotionDouble,
     ) -> (NotionIds, Arc<AppRuntime>) {
-        let config = ClientConfig::default()
-            .base_url(double.url())
-            .rate(500.0, 50)
-            .max_attempts(1);
         let setup_client =
-            NotionClient::with_config(NotionToken::new(double.token()), config.clone()).unwrap();
+            NotionClient::with_config(NotionToken::new(double.token()), double_client(double))
+                .unwrap();
         let parent = double.seed_page("Review Desk");
         let ids = reviewdesk_sync::setup::init(&setup_client, &PageId::new(&parent), "News")
             .await
@@ -240,23 +236,7 @@ mod tests {
         std::fs::write(&yaml, "channel_id: news\nchannel_name: News\n").unwrap();
         reviewdesk_sync::setup::write_channel_ids(&yaml, &ids).unwrap();
         let core = TestCore::new().open_in(dir.path()).await;
-        let rt = AppRuntime::start(
-            core,
-            RuntimeOptions {
-                run_worker: false,
-                watch_files: false,
-                door: Door::Desktop,
-                notion_token: Some(double.token()),
-                notion_client: config,
-                mirror: MirrorConfig {
-                    poll_interval: Duration::from_secs(600),
-                    ..MirrorConfig::default()
-                },
-                ..RuntimeOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+        let rt = desktop_runtime(core, double, Some(double.token())).await;
         (ids, rt)
     }
 

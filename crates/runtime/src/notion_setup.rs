@@ -89,14 +89,10 @@ impl AppRuntime {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use notion_double::{DoubleConfig, NotionDouble};
-    use reviewdesk_notion::ClientConfig;
-    use reviewdesk_sync::MirrorConfig;
     use reviewdesk_testkit::TestCore;
 
-    use crate::{AppRuntime, Door, RuntimeOptions};
+    use crate::test_support::desktop_runtime;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_picked_page_gets_the_databases_and_the_default_channel_its_file_and_the_mirror_starts()
@@ -110,26 +106,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A fresh install: no channel file, the built-in default channel.
         let core = TestCore::new().open_in(dir.path()).await;
-        let rt = AppRuntime::start(
-            core.clone(),
-            RuntimeOptions {
-                run_worker: false,
-                watch_files: false,
-                door: Door::Desktop,
-                notion_token: None,
-                notion_client: ClientConfig::default()
-                    .base_url(double.url())
-                    .rate(500.0, 50)
-                    .max_attempts(1),
-                mirror: MirrorConfig {
-                    poll_interval: Duration::from_secs(600),
-                    ..MirrorConfig::default()
-                },
-                ..RuntimeOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+        let rt = desktop_runtime(core.clone(), &double, None).await;
         assert!(matches!(
             rt.notion_pages("").await.unwrap_err(),
             crate::NotionCheckError::Off

@@ -55,6 +55,10 @@ pub(crate) fn hex_colour(prompt: &str) -> Option<[u8; 3]> {
 
 /// A picture: filled shapes (a disc over a bar) in the middle of a perfectly uniform background.
 pub(crate) fn paint_png(width: u32, height: u32, background: [u8; 3]) -> Vec<u8> {
+    encode_png(&paint(width, height, background))
+}
+
+fn paint(width: u32, height: u32, background: [u8; 3]) -> RgbImage {
     let [r, g, b] = background;
     let mut subject = [255 - r, 255 - g, 255 - b];
     if subject
@@ -83,6 +87,23 @@ pub(crate) fn paint_png(width: u32, height: u32, background: [u8; 3]) -> Vec<u8>
             *px = Rgb(accent);
         }
     }
+    img
+}
+
+/// A picture like [`paint_png`]'s on a background that changes across the frame (a gradient),
+/// so no plain colour can be keyed out of it.
+pub(crate) fn paint_busy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut img = paint(width, height, [255, 255, 255]);
+    let (w, h) = (width.max(1), height.max(1));
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        if *px == Rgb([255, 255, 255]) {
+            *px = Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 160]);
+        }
+    }
+    encode_png(&img)
+}
+
+fn encode_png(img: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     let enc = PngEncoder::new_with_quality(
         Cursor::new(&mut out),
@@ -91,39 +112,15 @@ pub(crate) fn paint_png(width: u32, height: u32, background: [u8; 3]) -> Vec<u8>
     );
     // Encoding an in-memory RGB buffer of the right size cannot fail.
     if enc
-        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .is_err()
     {
         out.clear();
-    }
-    out
-}
-
-/// A picture like [`paint_png`]'s on a background that changes across the frame (a gradient),
-/// so no plain colour can be keyed out of it.
-pub(crate) fn paint_busy_png(width: u32, height: u32) -> Vec<u8> {
-    let plain = paint_png(width, height, [255, 255, 255]);
-    let Ok(img) = image::load_from_memory(&plain) else {
-        return plain;
-    };
-    let mut img = img.to_rgb8();
-    let (w, h) = (width.max(1), height.max(1));
-    for (x, y, px) in img.enumerate_pixels_mut() {
-        if *px == Rgb([255, 255, 255]) {
-            *px = Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 160]);
-        }
-    }
-    let mut out = Vec::new();
-    let enc = PngEncoder::new_with_quality(
-        Cursor::new(&mut out),
-        CompressionType::Fast,
-        FilterType::Sub,
-    );
-    if enc
-        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
-        .is_err()
-    {
-        return plain;
     }
     out
 }
