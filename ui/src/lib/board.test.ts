@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Status } from './bindings/Status';
 import type { Task } from './bindings/Task';
-import { atOrAfter, boardColumns, boardFrontiers, bumpCount, frontierKey, frontierOf } from './board';
+import { atOrAfter, boardColumns, boardFrontiers, bumpCount, cursorAfter, frontierKey, frontierOf } from './board';
 import { COLUMNS } from './status';
 import { findView } from './views';
 
@@ -16,7 +16,7 @@ function task(status: Status, at: number, over: Partial<Task> = {}): Task {
     error_category: null, correlation_id: 'c', plan_file: null, spent_usd: 0, ...over,
   };
 }
-const cursor = (t: Task) => `${Date.parse(t.status_changed_at)}_${t.id}`;
+const cursor = cursorAfter;
 const col = (cols: ReturnType<typeof boardColumns>, id: string) => cols.find((c) => c.id === id)!;
 
 describe('board counts', () => {

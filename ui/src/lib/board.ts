@@ -53,6 +53,11 @@ export function boardFrontiers(q: string, more: readonly { status: Status; befor
   return f;
 }
 
+/** The cursor of the page after `t` (the server's `PageCursor`: `<epoch ms>_<id>`). */
+export function cursorAfter(t: Task): string {
+  return `${Date.parse(t.status_changed_at)}_${t.id}`;
+}
+
 /** Whether a task is at or after a cursor (`<epoch ms>_<id>`) in newest-first order. */
 export function atOrAfter(t: Task, cursor: string): boolean {
   const cut = cursor.indexOf('_');

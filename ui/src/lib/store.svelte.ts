@@ -9,7 +9,7 @@ import type { Task } from './bindings/Task';
 import type { TaskDetail } from './bindings/TaskDetail';
 import { api, errorMessage, isNotFound, type Navigation, type StreamState } from './api';
 import { reviewQueue } from './views';
-import { boardFrontiers, bumpCount, frontierKey, frontierOf, LATEST, type Frontiers } from './board';
+import { boardFrontiers, bumpCount, cursorAfter, frontierKey, frontierOf, LATEST, type Frontiers } from './board';
 import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 
@@ -201,7 +201,7 @@ class AppState {
     const last = page[page.length - 1];
     this.frontiers = {
       ...this.frontiers,
-      [frontierKey(channel, q, status)]: page.length === LATEST * 2 && last ? `${Date.parse(last.status_changed_at)}_${last.id}` : null,
+      [frontierKey(channel, q, status)]: page.length === LATEST * 2 && last ? cursorAfter(last) : null,
     };
   }
 
