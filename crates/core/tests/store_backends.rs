@@ -58,6 +58,7 @@ macro_rules! both {
 both!(
     cost_ledger_sums_exactly_and_is_append_only,
     budget_holds_keep_racing_workers_within_the_budget,
+    paying_while_other_workers_check_the_budget_never_passes_it,
     provider_jobs_are_found_again_and_replaced,
     tasks_insert_get_and_list_with_filters,
     a_board_of_five_thousand_tasks_shows_every_waiting_one_with_exact_counts,
@@ -2049,6 +2050,62 @@ async fn budget_holds_keep_racing_workers_within_the_budget(db: &Db) {
             .unwrap(),
         BudgetCheck::Held
     );
+    for st in stores.into_iter().skip(1) {
+        st.close().await;
+    }
+}
+
+async fn paying_while_other_workers_check_the_budget_never_passes_it(db: &Db) {
+    // Items move from held to paid while other workers check: a check must count each item once,
+    // as held or as spent, never as neither. $5.00 at $0.42 a clip pays for 11 ($4.62). The
+    // window is narrow, so the race is run on several channels.
+    let budget = Some(Usd::from_dollars(5.0));
+    let q = clip_quote(10);
+    let mut stores = vec![db.store.clone()];
+    for _ in 0..3 {
+        stores.push(db.another().await);
+    }
+    for round in 0..12 {
+        let channel = format!("race_{round}");
+        let t = Task::new(chan(&channel), "raced", Status::Queued, Utc::now());
+        db.store.insert_task(&t, Source::Cli).await.unwrap();
+        let workers = (0..8).map(|w| {
+            let store = stores[w % stores.len()].clone();
+            let (q, channel, task) = (q.clone(), channel.clone(), t.id);
+            tokio::spawn(async move {
+                let mut paid_here = 0;
+                for n in 0.. {
+                    let item = paid(&channel, task, Step::Video, &format!("clip_{w}_{n}"));
+                    let check = store.hold_budget(&item, q.total(), budget, DAY, DAY.0 + 10);
+                    if let BudgetCheck::Over { .. } = check.await.unwrap() {
+                        return paid_here;
+                    }
+                    store
+                        .record_cost(&LedgerRow {
+                            id: format!("{channel}-{w}-{n}"),
+                            at_ms: DAY.0 + 10,
+                            item,
+                            attempt: 1,
+                            usd: q.total(),
+                            quote: q.clone(),
+                            correlation_id: None,
+                        })
+                        .await
+                        .unwrap();
+                    paid_here += 1;
+                }
+                unreachable!()
+            })
+        });
+        let paid_total: usize = futures::future::join_all(workers)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .sum();
+        assert_eq!(paid_total, 11, "{channel}");
+        let spend = db.store.channel_spend(&chan(&channel), DAY).await.unwrap();
+        assert_eq!(spend, (q.total().times(11), Usd::ZERO), "{channel}");
+    }
     for st in stores.into_iter().skip(1) {
         st.close().await;
     }

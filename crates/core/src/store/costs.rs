@@ -268,27 +268,25 @@ impl Store {
 }
 
 /// What a channel spent in `[from, to)` and what items under way hold, on one connection (the
-/// budget check reads it inside its transaction).
+/// budget check reads it inside its transaction). One statement, so one snapshot: on PostgreSQL
+/// (read committed) two statements could straddle another worker's `record_cost`, see its item
+/// neither in the ledger nor among the holds, and let the budget be passed.
 async fn spend_in(
     conn: &mut sqlx::AnyConnection,
     channel: &ChannelId,
     day: (i64, i64),
 ) -> Result<(Usd, Usd)> {
-    let spent = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_ledger WHERE channel_id = $1 AND at_ms >= $2 AND at_ms < $3",
+    let row = sqlx::query(
+        "SELECT \
+           CAST((SELECT COALESCE(SUM(usd_micro), 0) FROM cost_ledger WHERE channel_id = $1 AND at_ms >= $2 AND at_ms < $3) AS BIGINT) AS s, \
+           CAST((SELECT COALESCE(SUM(usd_micro), 0) FROM cost_holds WHERE channel_id = $1) AS BIGINT) AS h",
     )
     .bind(channel.as_str())
     .bind(day.0)
     .bind(day.1)
     .fetch_one(&mut *conn)
     .await?;
-    let held = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(usd_micro), 0) AS BIGINT) AS s FROM cost_holds WHERE channel_id = $1",
-    )
-    .bind(channel.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((Usd(sum_of(&spent)?), Usd(sum_of(&held)?)))
+    Ok((Usd(sum_of(&row)?), Usd(get(&row, "h")?)))
 }
 
 async fn delete_hold_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, item: &PaidItem) -> Result<()> {
