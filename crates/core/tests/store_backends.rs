@@ -2073,12 +2073,12 @@ async fn paying_while_other_workers_check_the_budget_never_passes_it(db: &Db) {
             let store = stores[w % stores.len()].clone();
             let (q, channel, task) = (q.clone(), channel.clone(), t.id);
             tokio::spawn(async move {
-                let mut paid_here = 0;
+                // n items paid so far by this worker.
                 for n in 0.. {
                     let item = paid(&channel, task, Step::Video, &format!("clip_{w}_{n}"));
                     let check = store.hold_budget(&item, q.total(), budget, DAY, DAY.0 + 10);
                     if let BudgetCheck::Over { .. } = check.await.unwrap() {
-                        return paid_here;
+                        return n;
                     }
                     store
                         .record_cost(&LedgerRow {
@@ -2092,7 +2092,6 @@ async fn paying_while_other_workers_check_the_budget_never_passes_it(db: &Db) {
                         })
                         .await
                         .unwrap();
-                    paid_here += 1;
                 }
                 unreachable!()
             })
