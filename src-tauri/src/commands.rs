@@ -18,10 +18,32 @@ pub struct Desktop {
 }
 
 impl Desktop {
+    /// Neither runtime nor settings: why, for every view to show.
+    pub fn failed(message: String) -> Desktop {
+        Desktop {
+            app: Arc::new(App::desktop(Err(message.clone()), Err(message))),
+        }
+    }
+
     /// The runtime, or the reason it did not start (shown by every view).
     pub fn runtime(&self) -> Result<&Arc<AppRuntime>, CommandError> {
         self.app.runtime()
     }
+}
+
+/// Managed from the first moment: turns true once start-up has managed the [`Desktop`] (whether
+/// or not the runtime started), so a command, a tray click or the exit can wait for it.
+pub struct Starting(pub tokio::sync::watch::Receiver<bool>);
+
+/// The app's services once start-up has finished, waiting for it if needed (the runtime starts
+/// while the window and WebKit do). `None` only where no start-up is under way.
+pub async fn desktop_app<R: Runtime>(handle: &tauri::AppHandle<R>) -> Option<Arc<App>> {
+    if let Some(d) = handle.try_state::<Desktop>() {
+        return Some(d.app.clone());
+    }
+    let mut ready = handle.try_state::<Starting>()?.0.clone();
+    let _ = ready.wait_for(|started| *started).await;
+    handle.try_state::<Desktop>().map(|d| d.app.clone())
 }
 
 /// The invoke handler: a command declared for the desktop runs; any other name is not found.
@@ -31,16 +53,15 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync 
         let Some(run) = runners.get(invoke.message.command()).copied() else {
             return false;
         };
-        let Some(desktop) = invoke.message.webview_ref().try_state::<Desktop>() else {
-            invoke.resolver.reject("Review Desk is still starting");
-            return true;
-        };
-        let app = desktop.app.clone();
+        let handle = invoke.message.webview_ref().app_handle().clone();
         let args = match invoke.message.payload() {
             InvokeBody::Json(v) => v.clone(),
             InvokeBody::Raw(_) => serde_json::Value::Null,
         };
         invoke.resolver.respond_async(async move {
+            let Some(app) = desktop_app(&handle).await else {
+                return Err(InvokeError::from("Review Desk did not start"));
+            };
             run(app, args, Source::Desktop)
                 .await
                 .map_err(|e| InvokeError::from(e.body))

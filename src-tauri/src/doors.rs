@@ -83,3 +83,40 @@ fn the_window_reaches_exactly_the_commands_declared_for_the_desktop() {
     let unknown = get_ipc_response(&window, request("drop_database")).expect_err("unknown");
     assert!(unknown.as_str().is_some(), "{unknown}");
 }
+
+#[test]
+fn a_command_sent_while_the_runtime_starts_waits_for_it_and_is_answered() {
+    let (started, ready) = tokio::sync::watch::channel(false);
+    let app = mock_builder()
+        .manage(crate::commands::Starting(ready))
+        .invoke_handler(crate::commands::invoke_handler())
+        .build(tauri::generate_context!("../tauri.conf.json", test = true))
+        .expect("mock app");
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("the main window"),
+    };
+    let asking = std::thread::spawn({
+        let window = window.clone();
+        move || get_ipc_response(&window, request(reviewdesk_api::GetDiagnostics::NAME))
+    });
+    // Nothing can answer it yet: start-up has not managed the app's services.
+    assert!(!asking.is_finished());
+    app.manage(Desktop {
+        app: Arc::new(App::desktop(
+            Err("the runtime failed in this test".into()),
+            Err("no settings in this test".into()),
+        )),
+    });
+    started.send(true).expect("the app still listens");
+    let report = asking
+        .join()
+        .expect("the asking thread")
+        .expect("diagnostics answer once start-up is over");
+    assert!(
+        format!("{report:?}").contains("Started: no: the runtime failed in this test"),
+        "{report:?}"
+    );
+}

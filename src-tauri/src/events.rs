@@ -7,7 +7,6 @@ use reviewdesk_runtime::AppRuntime;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::Desktop;
 use crate::{notify, tray};
 
 /// A domain event, as `reviewdesk serve` sends over SSE.
@@ -24,7 +23,9 @@ pub async fn refresh_tray(app: &AppHandle) {
     if app.try_state::<tray::Tray<tauri::Wry>>().is_none() {
         return;
     }
-    let desktop = app.state::<Desktop>();
+    let Some(desktop) = crate::commands::desktop_app(app).await else {
+        return;
+    };
     let Ok(rt) = desktop.runtime() else {
         return;
     };

@@ -22,15 +22,16 @@ pub use commands::Desktop;
 fn main() -> std::process::ExitCode {
     let logs = reviewdesk_core::context::default_data_dir().join("logs");
     let _log_guard = reviewdesk_core::telemetry::init(Some(&logs), "info");
-    let desktop = tauri::async_runtime::block_on(startup::start());
-    if let Err(e) = desktop.runtime() {
-        tracing::error!("{e}");
-        eprintln!("{e}");
-    }
-    let workspace = desktop
-        .runtime()
+    // The settings file is read now; the runtime (keyring, database, worker) starts while GTK and
+    // WebKit do, and commands that arrive sooner wait for it (commands::desktop_app).
+    let prepared = startup::prepare();
+    let workspace = prepared
+        .as_ref()
         .ok()
-        .map(|rt| Arc::new(rt.core.workspace.clone()));
+        .and_then(|p| reviewdesk_core::workspace::Workspace::open(p.workspace_dir()).ok())
+        .map(Arc::new);
+    let starting = tauri::async_runtime::spawn(startup::start(prepared));
+    let (started, ready) = tokio::sync::watch::channel(false);
     // Clips and narrations play from a loopback HTTP server (see files::media_plugin); kept
     // alive for the whole run.
     let media = workspace.clone().and_then(|ws| {
@@ -47,7 +48,7 @@ fn main() -> std::process::ExitCode {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .plugin(files::media_plugin(media.as_ref().map(|m| m.base_url())))
-        .manage(desktop)
+        .manage(commands::Starting(ready))
         .register_asynchronous_uri_scheme_protocol(
             files::SCHEME,
             move |_ctx, request, responder| {
@@ -75,12 +76,22 @@ fn main() -> std::process::ExitCode {
                 }
                 Err(e) => tracing::warn!(error = %e, "no tray icon"),
             }
-            if let Ok(rt) = app.state::<Desktop>().runtime() {
-                tauri::async_runtime::spawn(events::forward_events(
-                    app.handle().clone(),
-                    rt.clone(),
-                ));
-            }
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let desktop = starting.await.unwrap_or_else(|e| {
+                    Desktop::failed(format!("Review Desk could not start: {e}"))
+                });
+                let runtime = desktop.runtime().cloned();
+                if let Err(e) = &runtime {
+                    tracing::error!("{}", e.body.message);
+                    eprintln!("{}", e.body.message);
+                }
+                handle.manage(desktop);
+                let _ = started.send(true);
+                if let Ok(rt) = runtime {
+                    events::forward_events(handle, rt).await;
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"));
@@ -93,7 +104,8 @@ fn main() -> std::process::ExitCode {
     };
     app.run(|app, event| {
         if let RunEvent::Exit = event
-            && let Ok(rt) = app.state::<Desktop>().runtime()
+            && let Some(desktop) = tauri::async_runtime::block_on(commands::desktop_app(app))
+            && let Ok(rt) = desktop.runtime()
         {
             // Stop the worker at a safe point so its lease is released, not left to expire.
             let rt = rt.clone();

@@ -2,7 +2,6 @@
 
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::Desktop;
 use crate::events::{OPEN_SETTINGS, OPEN_TASK, refresh_tray};
 use crate::tray;
 
@@ -30,8 +29,8 @@ pub fn on_menu(app: &AppHandle, id: &str) {
             let app = app.clone();
             let pause = id == tray::ids::PAUSE;
             tauri::async_runtime::spawn(async move {
-                let desktop = app.state::<Desktop>();
-                if let Ok(rt) = desktop.runtime() {
+                let desktop = crate::commands::desktop_app(&app).await;
+                if let Some(rt) = desktop.as_ref().and_then(|d| d.runtime().ok()) {
                     let r = if pause {
                         rt.pause_worker().await
                     } else {

@@ -26,19 +26,27 @@ fn default_paths() -> (Paths, std::path::PathBuf) {
     )
 }
 
-/// Reads the settings (folders, poll interval, token from the keyring or `NOTION_TOKEN`) and
-/// starts the runtime with them.
-pub async fn start() -> Desktop {
+/// What start-up reads before anything slow: the settings file and the folders it names.
+pub struct Prepared {
+    settings_file: std::path::PathBuf,
+    saved: reviewdesk_settings::Settings,
+    defaults: Paths,
+    running: Paths,
+}
+
+impl Prepared {
+    /// The workspace folder the runtime will use (files and media are served from it).
+    pub fn workspace_dir(&self) -> &std::path::Path {
+        &self.running.workspace
+    }
+}
+
+/// Reads the settings file (cheap; the window needs the workspace folder before the runtime is up).
+pub fn prepare() -> Result<Prepared, String> {
     let (defaults, settings_file) = default_paths();
-    let saved = match SettingsFile::load(&settings_file) {
-        Ok(f) => f.settings,
-        Err(e) => {
-            let message = format!("Review Desk could not start: {e}");
-            return Desktop {
-                app: Arc::new(App::desktop(Err(message.clone()), Err(message))),
-            };
-        }
-    };
+    let saved = SettingsFile::load(&settings_file)
+        .map_err(|e| format!("Review Desk could not start: {e}"))?
+        .settings;
     let running = Paths {
         workspace: saved
             .workspace
@@ -48,6 +56,26 @@ pub async fn start() -> Desktop {
             .config_dir
             .clone()
             .unwrap_or(defaults.config_dir.clone()),
+    };
+    Ok(Prepared {
+        settings_file,
+        saved,
+        defaults,
+        running,
+    })
+}
+
+/// Starts the runtime with the prepared settings (keyring, database, worker, watcher, mirror).
+/// It runs while the window and WebKit start; commands that arrive sooner wait for it.
+pub async fn start(prepared: Result<Prepared, String>) -> Desktop {
+    let Prepared {
+        settings_file,
+        saved,
+        defaults,
+        running,
+    } = match prepared {
+        Ok(p) => p,
+        Err(message) => return Desktop::failed(message),
     };
     let settings =
         SettingsService::open(&settings_file, SecretStore::os(), defaults, running.clone())
