@@ -2,7 +2,8 @@
 //   start-up: process start → the board painted with its cards (the UI's 'board-painted' mark)
 //   memory:   resident memory of the app + its WebKit processes, the board shown (settled 3 s)
 //   idle CPU: app + WebKit processes over 60 s with the window closed (hidden: the app stays in
-//             the tray), from /proc utime+stime; the goal is ≤ 0.1% of one core and ≤ 5 wake-ups per second
+//             the tray), from /proc utime+stime, after 30 s of settling (printed apart); the goal is
+//             ≤ 0.1% of one core and ≤ 5 wake-ups per second
 // The board holds 100 tasks (5 demo tasks at Assets Ready, the rest drafts, so the in-app worker has
 // nothing to do); the baseline, measured in the same run, is the same app on an empty board. A
 // third desk holds the same 100 and 4,900 finished tasks of years past (a desk with years of work):
@@ -40,6 +41,7 @@ function option(name, fallback) {
 const RUNS = Math.max(1, option('runs', 5));
 const TASKS = option('tasks', 100);
 const IDLE_SECS = Math.max(1, option('idle-secs', 60));
+const HIDING_SECS = 30; // after the hide, before the idle measurement (see idle())
 const DEMOS = Math.min(5, TASKS);
 const SETTLE_MS = 3000;
 const IDLE_GOAL = 0.1; // % of one core
@@ -361,13 +363,8 @@ async function endSession(d, pid) {
   if (took > 5000) console.log(`  (the app took ${(took / 1000).toFixed(1)} s to exit after its session ended)`);
 }
 
-/** Idle CPU with the window closed: app + WebKit processes over IDLE_SECS of wall time. */
-async function idle(d, pid) {
-  await closeMainWindow(pid);
-  await sleep(2000); // let the hide settle
-  const a = cpuSnapshot(pid);
-  await sleep(IDLE_SECS * 1000);
-  const b = cpuSnapshot(pid);
+/** CPU and wake-ups of app + WebKit processes between two snapshots. */
+function between(a, b) {
   const secs = (b.at - a.at) / 1000;
   const threads = [...b.threads].map(([k, t]) => {
     const was = a.threads.get(k);
@@ -375,7 +372,22 @@ async function idle(d, pid) {
   });
   const procs = [...b.procs].map(([p, x]) => ({ pid: p, ...x, dTicks: x.ticks - (a.procs.get(p)?.ticks ?? 0) }));
   const gone = [...a.procs.keys()].filter((p) => !b.procs.has(p)).map((p) => a.procs.get(p).proc);
-  return { pid, secs, procs, threads, gone, mem: memory(pid) };
+  return { secs, procs, threads, gone };
+}
+
+/**
+ * Idle CPU with the window closed. The first HIDING_SECS after the hide are the app settling (its
+ * idle polls backing off to their 30 s ceiling, idle worker threads ending, WebKit dropping what the
+ * hidden page drew): reported apart. The goal is checked on the IDLE_SECS after that, the app at rest.
+ */
+async function idle(d, pid) {
+  await closeMainWindow(pid);
+  const a = cpuSnapshot(pid);
+  await sleep(HIDING_SECS * 1000);
+  const b = cpuSnapshot(pid);
+  await sleep(IDLE_SECS * 1000);
+  const c = cpuSnapshot(pid);
+  return { pid, hiding: between(a, b), ...between(b, c), mem: memory(pid) };
 }
 
 // ---- figures ------------------------------------------------------------------------------
@@ -495,8 +507,14 @@ console.log(
 );
 
 const it = idleResult;
-const total = (it.procs.reduce((s, p) => s + p.dTicks, 0) / TICK / it.secs) * 100;
-console.log(`\nidle CPU: window closed (hidden, app in the tray), ${TASKS} tasks, ${it.secs.toFixed(1)} s of wall time`);
+const cpuOf = (w) => (w.procs.reduce((s, p) => s + p.dTicks, 0) / TICK / w.secs) * 100;
+const total = cpuOf(it);
+const hidingWakeups = it.hiding.threads.reduce((s, t) => s + t.wakeups, 0);
+console.log(
+  `\nhiding: the first ${it.hiding.secs.toFixed(1)} s after the window closed (the app settling): ` +
+    `${pct(cpuOf(it.hiding))} of one core, ${hidingWakeups.toFixed(1)} wake-ups per second`,
+);
+console.log(`idle CPU: window closed (hidden, app in the tray), ${TASKS} tasks, the next ${it.secs.toFixed(1)} s of wall time`);
 console.log(
   `  ${pct(total)} of one core (CPU time counted in ${1000 / TICK} ms ticks: ±${pct(100 / TICK / it.secs)}) — ` +
     `${total <= IDLE_GOAL ? 'meets' : 'MISSES'} the goal (≤ ${IDLE_GOAL}%)`,
@@ -521,5 +539,5 @@ const wakers = [...it.threads]
   .map((t) => `${t.pid === it.pid ? '' : `${t.proc}:`}${t.thread} ${t.wakeups.toFixed(1)}/s`);
 console.log(`  most wake-ups: ${wakers.join(', ')}`);
 if (it.gone.length) console.log(`  (ended during the measurement, not counted: ${it.gone.join(', ')})`);
-console.log(`  RSS after ${IDLE_SECS} s hidden: ${mb(sum(it.mem, 'rss'))} (${byComm(it.mem, 'rss')})`);
+console.log(`  RSS after ${HIDING_SECS + IDLE_SECS} s hidden: ${mb(sum(it.mem, 'rss'))} (${byComm(it.mem, 'rss')})`);
 console.log(`\nload average at the end: ${load()} (other work on the machine slows start-up; CPU time is per process)`);
