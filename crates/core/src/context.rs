@@ -93,14 +93,12 @@ impl Core {
     pub async fn open(options: CoreOptions) -> Result<Arc<Core>> {
         let o = options.resolved();
         let url = o.database_url.expect("resolved");
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let file = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(file).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| CoreError::io("cannot create database folder", dir, e))?;
-            }
+        if let Some(file) = crate::db_watch::sqlite_file(&url)
+            && let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CoreError::io("cannot create database folder", dir, e))?;
         }
         let workspace = Workspace::open(o.workspace.expect("resolved"))?;
         let config_dir = o.config_dir.expect("resolved");

@@ -77,8 +77,8 @@ pub async fn changed(rx: &mut watch::Receiver<u64>) {
     }
 }
 
-/// The database file of an `sqlite:` URL (none for an in-memory database).
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+/// The database file of an `sqlite:` URL (none for an in-memory database or another backend).
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -136,3 +136,28 @@ fn a_plan_file_must_be_a_regular_file_under_256_kib() {
     let e = AssetPlan::read_text(&big).unwrap_err().to_string();
     assert!(e.contains("larger than 256 KiB"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_folder_is_created_for_either_form_of_sqlite_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, url) in [
+        "sqlite://{}/one/deep/db.sqlite?mode=rwc",
+        "sqlite:{}/two/deep/db.sqlite?mode=rwc",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let url = url.replace("{}", &dir.path().display().to_string());
+        let core = Core::open(CoreOptions {
+            database_url: Some(url.clone()),
+            workspace: Some(dir.path().join(format!("ws{n}"))),
+            config_dir: Some(dir.path().join(format!("cfg{n}"))),
+            worker_settings: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        core.store.close().await;
+    }
+    assert!(dir.path().join("one/deep/db.sqlite").is_file());
+    assert!(dir.path().join("two/deep/db.sqlite").is_file());
+}
