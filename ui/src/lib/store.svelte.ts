@@ -12,6 +12,7 @@ import { reviewQueue } from './views';
 import { boardFrontiers, bumpCount, cursorAfter, frontierKey, frontierOf, LATEST, type Frontiers } from './board';
 import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
+import { startCardClock } from './time';
 
 /** URL of the picture a gallery tile shows: the small tile thumbnail when it exists. */
 export function tileUrl(a: AssetDetail): string | null {
@@ -112,13 +113,7 @@ class AppState {
     // The desktop benchmark splits page load → board painted at these marks.
     performance.mark('app-start');
     window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
-    // Time in status on the cards: refreshed every minute from the local clock, and not while the
-    // window is hidden (a redraw of every card for nobody): at once when it is shown again.
-    const tick = () => {
-      if (document.visibilityState !== 'hidden') this.now = Date.now();
-    };
-    setInterval(tick, 60_000);
-    document.addEventListener('visibilitychange', tick);
+    startCardClock(document, (now) => (this.now = now));
     api.subscribe(
       (e) => this.onEvent(e),
       (s) => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { formatClock, formatDuration, timeSince } from './time';
+import { describe, expect, it, vi } from 'vitest';
+import { formatClock, formatDuration, startCardClock, timeSince } from './time';
 
 const MIN = 60_000;
 
@@ -24,5 +24,41 @@ describe('time in status', () => {
     expect(formatClock('2025-01-01T08:05:00Z', 'UTC')).toBe('08:05');
     expect(formatClock('2025-01-01T23:59:59Z', 'UTC')).toBe('23:59');
     expect(formatClock('2025-01-01T23:59:59Z', 'Europe/Paris')).toBe('00:59');
+  });
+});
+
+describe('the cards clock', () => {
+  function page(state: DocumentVisibilityState) {
+    const listeners: (() => void)[] = [];
+    return {
+      visibilityState: state,
+      addEventListener: (_: 'visibilitychange', l: () => void) => listeners.push(l),
+      show(next: DocumentVisibilityState) {
+        this.visibilityState = next;
+        for (const l of listeners) l();
+      },
+    };
+  }
+
+  it('ticks every minute while shown, not while hidden, and at once when shown again', () => {
+    vi.useFakeTimers();
+    try {
+      const p = page('visible');
+      const ticks: number[] = [];
+      const stop = startCardClock(p, (now) => ticks.push(now));
+      vi.advanceTimersByTime(2 * MIN);
+      expect(ticks.length).toBe(2);
+      p.show('hidden');
+      vi.advanceTimersByTime(10 * MIN);
+      expect(ticks.length).toBe(2);
+      p.show('visible');
+      expect(ticks.length).toBe(3);
+      expect(ticks[2]).toBe(Date.now());
+      stop();
+      vi.advanceTimersByTime(5 * MIN);
+      expect(ticks.length).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -31,3 +31,22 @@ export function formatClock(iso: string, tz?: string): string {
     ...(tz ? { timeZone: tz } : {}),
   }).format(d);
 }
+
+/** The bits of `document` the card clock needs (a stand-in in tests). */
+export interface PageVisibility {
+  readonly visibilityState: DocumentVisibilityState;
+  addEventListener(type: 'visibilitychange', listener: () => void): void;
+}
+
+/**
+ * The clock of the cards' "time in status": `set(now)` every minute, not while the page is hidden
+ * (a redraw of every card for nobody), and at once when it is shown again.
+ */
+export function startCardClock(page: PageVisibility, set: (now: number) => void, everyMs = 60_000): () => void {
+  const tick = () => {
+    if (page.visibilityState !== 'hidden') set(Date.now());
+  };
+  const timer = setInterval(tick, everyMs);
+  page.addEventListener('visibilitychange', tick);
+  return () => clearInterval(timer);
+}
