@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reviewdesk_api::{App, Command};
 use tauri::Manager;
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::InvokeRequest;
 
 use crate::Desktop;
@@ -27,15 +27,12 @@ fn request(command: &str) -> InvokeRequest {
     }
 }
 
-#[test]
-fn the_window_reaches_exactly_the_commands_declared_for_the_desktop() {
+/// The mock app with `state` managed and the real invoke handler, and its main window.
+fn mock_window<S: Send + Sync + 'static>(
+    state: S,
+) -> (tauri::App<MockRuntime>, tauri::WebviewWindow<MockRuntime>) {
     let app = mock_builder()
-        .manage(Desktop {
-            app: Arc::new(App::desktop(
-                Err("no runtime in this test".into()),
-                Err("no settings in this test".into()),
-            )),
-        })
+        .manage(state)
         .invoke_handler(crate::commands::invoke_handler())
         .build(tauri::generate_context!("../tauri.conf.json", test = true))
         .expect("mock app");
@@ -46,6 +43,17 @@ fn the_window_reaches_exactly_the_commands_declared_for_the_desktop() {
             .build()
             .expect("the main window"),
     };
+    (app, window)
+}
+
+#[test]
+fn the_window_reaches_exactly_the_commands_declared_for_the_desktop() {
+    let (_app, window) = mock_window(Desktop {
+        app: Arc::new(App::desktop(
+            Err("no runtime in this test".into()),
+            Err("no settings in this test".into()),
+        )),
+    });
     let declared = reviewdesk_api::declarations();
     assert!(
         declared.iter().any(|(_, d)| !d.desktop),
@@ -87,17 +95,7 @@ fn the_window_reaches_exactly_the_commands_declared_for_the_desktop() {
 #[test]
 fn a_command_sent_while_the_runtime_starts_waits_for_it_and_is_answered() {
     let (started, ready) = tokio::sync::watch::channel(false);
-    let app = mock_builder()
-        .manage(crate::commands::Starting(ready))
-        .invoke_handler(crate::commands::invoke_handler())
-        .build(tauri::generate_context!("../tauri.conf.json", test = true))
-        .expect("mock app");
-    let window = match app.get_webview_window("main") {
-        Some(w) => w,
-        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("the main window"),
-    };
+    let (app, window) = mock_window(crate::commands::Starting(ready));
     let asking = std::thread::spawn({
         let window = window.clone();
         move || get_ipc_response(&window, request(reviewdesk_api::GetDiagnostics::NAME))
