@@ -403,14 +403,19 @@ async function settledIdle(pid) {
 async function plainIdle(env) {
   const child = spawn(process.env.REVIEWDESK_DESKTOP_BIN, [], { env: env.env, stdio: 'ignore' });
   try {
+    // Closed once shown: closing fails while the window is not there yet.
     const until = Date.now() + 60_000;
     for (;;) {
-      const r = spawnSync('python3', ['-c', CLOSE_PY, String(child.pid), 'Review Desk'], { encoding: 'utf8', timeout: 30_000 });
-      if (r.status === 0) break;
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`the app's window never showed: ${r.stderr}`);
+      try {
+        await closeMainWindow(child.pid);
+        break;
+      } catch (e) {
+        if (Date.now() > until || child.exitCode !== null) throw new Error(`the app's window never showed: ${e.message}`);
+      }
       await sleep(200);
     }
-    return { pid: child.pid, ...(await settledIdle(child.pid)) };
+    // Awaited here, not returned as a promise: the finally below ends the app.
+    return await settledIdle(child.pid);
   } finally {
     child.kill('SIGTERM');
     const t = Date.now();
@@ -538,22 +543,23 @@ console.log(
 
 const it = idleResult;
 const cpuOf = (w) => (w.procs.reduce((s, p) => s + p.dTicks, 0) / TICK / w.secs) * 100;
+const wakeupsOf = (w) => w.threads.reduce((s, t) => s + t.wakeups, 0);
 const total = cpuOf(it);
-const hidingWakeups = it.hiding.threads.reduce((s, t) => s + t.wakeups, 0);
+const hidingWakeups = wakeupsOf(it.hiding);
 console.log(
   `\nhiding: the first ${it.hiding.secs.toFixed(1)} s after the window closed (the app settling): ` +
     `${pct(cpuOf(it.hiding))} of one core, ${hidingWakeups.toFixed(1)} wake-ups per second`,
 );
 console.log(
   `under WebDriver (the launches above): ${pct(cpuOf(webDriverIdle))} of one core, ` +
-    `${webDriverIdle.threads.reduce((s, t) => s + t.wakeups, 0).toFixed(1)} wake-ups per second over the same ${webDriverIdle.secs.toFixed(0)} s`,
+    `${wakeupsOf(webDriverIdle).toFixed(1)} wake-ups per second over the same ${webDriverIdle.secs.toFixed(0)} s`,
 );
 console.log(`idle CPU: window closed (hidden, app in the tray), ${TASKS} tasks, launched without WebDriver, the next ${it.secs.toFixed(1)} s of wall time`);
 console.log(
   `  ${pct(total)} of one core (CPU time counted in ${1000 / TICK} ms ticks: ±${pct(100 / TICK / it.secs)}) — ` +
     `${total <= IDLE_GOAL ? 'meets' : 'MISSES'} the goal (≤ ${IDLE_GOAL}%)`,
 );
-const allWakeups = it.threads.reduce((s, t) => s + t.wakeups, 0);
+const allWakeups = wakeupsOf(it);
 console.log(`  ${allWakeups.toFixed(1)} wake-ups per second in all — ${allWakeups <= WAKEUP_GOAL ? 'meets' : 'MISSES'} the goal (≤ ${WAKEUP_GOAL}/s)`);
 for (const p of it.procs) {
   const ts = it.threads.filter((t) => t.pid === p.pid);
