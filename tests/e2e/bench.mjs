@@ -3,12 +3,20 @@
 //   open:     click on a card        → all 22 thumbnails loaded, decode()d and painted ('gallery')
 //   decision: click on "Approve all" → the new status visible ('decision'); the UI shows it at once
 //             and the server's answer confirms it ('decision-confirmed', printed too)
-// 20 runs over 20 demo tasks. Each run reloads the page and opens a task never opened before, with
-// prefetching off (?prefetch=0): the cold path, so the figures are an upper bound of what the
-// creator sees (hover and next-in-queue prefetching make the real thing faster).
+// 20 runs over 20 demo tasks, with prefetching off (?prefetch=0), each task opened for the first
+// time: the cold path (hover and next-in-queue prefetching make the real thing faster). Opens are
+// measured twice per task:
+//   in a running page: the board, then each task in turn (Esc back to the board between them), as
+//     the creator works through a queue of tasks never opened before; the decisions are measured
+//     here. One more demo task, the oldest, is where each approval's auto-advance lands, so no
+//     measured task is opened (and its detail fetched) before its run;
+//   first open after a page load: every run reloads the page first, so the gallery's code runs for
+//     the first time too (parsed, compiled, its templates built): the upper bound, as on a
+//     notification's click in a browser tab opened for it.
 //   node tests/e2e/bench.mjs [runs] [--warm] [--release] [--no-http-cache]
-// --warm measures the product path instead: the board warms the first 5 tasks of the review queue
-// (detail + thumbnails) while it is shown, so an open only decodes and paints.
+// --warm measures the product path for the opens after a page load: the board warms the first 5
+// tasks of the review queue (detail + thumbnails) while it is shown, so an open only decodes and
+// paints.
 // --release serves from target/release/reviewdesk (`cargo build --release -p reviewdesk-cli`)
 // instead of the debug build; REVIEWDESK_BIN picks any other binary.
 // The server runs without its worker (`serve --no-worker`): an approval would otherwise start the
@@ -24,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 if (process.argv.includes('--release') && !process.env.REVIEWDESK_BIN) {
   process.env.REVIEWDESK_BIN = fileURLToPath(new URL('../../target/release/reviewdesk', import.meta.url));
 }
-const { cli, fixture, getJson, openFromBoard, bin } = await import('./harness.mjs');
+const { cli, fixture, getJson, bin } = await import('./harness.mjs');
 const build = /\/release\//.test(bin) ? 'release build' : /\/debug\//.test(bin) ? 'debug build' : bin;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -32,8 +40,11 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const WARM = process.argv.includes('--warm');
 const NO_HTTP_CACHE = process.argv.includes('--no-http-cache');
 const RUNS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 20);
-// The issue's goals on this 2-core machine: p95 ≤ 100 ms to open a gallery, ≤ 50 ms for a decision.
-const OPEN_GOAL = 100;
+// The goals on this 2-core machine: ≤ 50 ms for a decision.
+// This round's goals for the open: p95 ≤ 60 ms, and a median within 1.2× of the bare <img> baseline.
+const OPEN_GOAL = 60;
+const RATIO_GOAL = 1.2;
+const GLANCE_MS = 300;
 // A desk with years of work: the board opens within this, p95, with 5,000 tasks.
 const BOARD_TASKS = 5000;
 const BOARD_GOAL = 100;
@@ -45,24 +56,86 @@ function stats(xs) {
   return { median: q(50), p95: q(95), min: s[0], max: s[s.length - 1] };
 }
 
+// The measured windows hold only the page's own work. Playwright's waitForFunction compiles its
+// injected script into the page's main world on first use after each navigation (about 9 ms of the
+// page's main thread): done before the click it stays out of the measures, and the ends are awaited
+// as promises in the page (a PerformanceObserver), not polled.
+async function openMeasured(page, id) {
+  await page.waitForFunction(() => true);
+  // The creator's glance at the board: what the page was still doing (the load, the events of the
+  // last decision) is done, as before a person's click.
+  await page.waitForTimeout(GLANCE_MS);
+  await page.evaluate(() => new Promise((resolve) => requestIdleCallback(() => resolve(), { timeout: 1000 })));
+  await page.evaluate(() => {
+    const seen = () => performance.getEntriesByName('gallery', 'measure').length;
+    const before = seen();
+    window.__galleryMeasured = new Promise((resolve) => {
+      const obs = new PerformanceObserver(() => {
+        if (seen() > before) {
+          obs.disconnect();
+          resolve();
+        }
+      });
+      obs.observe({ type: 'measure' });
+    });
+  });
+  await page.locator(`[data-testid=card][data-task-id="${id}"]`).click();
+  await page.evaluate(() => window.__galleryMeasured);
+}
+
+/** Resolves once the page has marked `name` (now or later). */
+const markSeen = (page, name) =>
+  page.evaluate(
+    (n) =>
+      new Promise((resolve) => {
+        if (performance.getEntriesByName(n, 'mark').length) return resolve();
+        const obs = new PerformanceObserver(() => {
+          if (performance.getEntriesByName(n, 'mark').length) {
+            obs.disconnect();
+            resolve();
+          }
+        });
+        obs.observe({ type: 'mark' });
+      }),
+    name,
+  );
+
+/** The last 'gallery' measure and where its time went (from the click). */
+const galleryParts = (page) =>
+  page.evaluate(() => {
+    const m = performance.getEntriesByName('gallery', 'measure').at(-1);
+    const last = (n) => Math.max(...performance.getEntriesByName(n).map((e) => e.startTime)) - m.startTime;
+    const d = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks/')).at(-1);
+    const detail = d ? Math.max(0, d.responseEnd - m.startTime) : NaN;
+    const sent = d ? Math.max(0, d.startTime - m.startTime) : NaN;
+    return { dur: m.duration, sent, detail, loaded: last('tile-load'), decoded: last('tile-decoded') };
+  });
+
 const loadBefore = load();
 const t0 = Date.now();
-process.stdout.write(`creating ${RUNS} demo tasks… `);
-const f = await fixture('bench', { tasks: RUNS, serveArgs: ['--no-worker'] });
+process.stdout.write(`creating ${RUNS + 1} demo tasks… `);
+const f = await fixture('bench', { tasks: RUNS + 1, serveArgs: ['--no-worker'] });
 console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const { page, server } = f;
 const cdp = NO_HTTP_CACHE ? await page.context().newCDPSession(page) : null;
 const open = [];
+const afterLoad = [];
 const board = { small: [], large: [] };
 const decision = [];
 const confirmed = [];
 const baseline = [];
-const parts = { sent: [], detail: [], loaded: [], decoded: [] };
+const newParts = () => ({ sent: [], detail: [], loaded: [], decoded: [] });
+const parts = newParts();
+const loadParts = newParts();
+const keep = (into, o) => Object.keys(into).forEach((k) => into[k].push(o[k]));
 try {
-  // Newest first: the task that auto-advance opens after a decision (the oldest) comes last.
-  // Warm: in queue order ("Review next"), as the creator works through it.
-  const ids = WARM ? [...f.ids] : [...f.ids].reverse();
-  for (const [i, id] of ids.entries()) {
+  // The oldest task is first in the review queue: every approval's auto-advance opens it.
+  const [sink, ...rest] = f.ids;
+  // Newest first; warm: in queue order ("Review next"), as the creator works through it.
+  const ids = WARM ? [...rest] : [...rest].reverse();
+
+  // First open after a page load.
+  for (const id of ids) {
     if (cdp) await cdp.send('Network.clearBrowserCache');
     await page.goto(WARM ? server.url : `${server.url}/?prefetch=0`);
     if (!WARM) await page.evaluate(() => performance.clearResourceTimings());
@@ -71,22 +144,24 @@ try {
     if (WARM) {
       // Let the board warm the queue (as it does while the creator looks at it).
       await page.waitForFunction((tid) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/files/')).length >= 22, id);
-      await page.waitForTimeout(300); // the creator's glance at the board
     }
-    await openFromBoard(page, id);
-    const o = await page.evaluate(() => {
-      const m = performance.getEntriesByName('gallery', 'measure').at(-1);
-      const last = (n) => Math.max(...performance.getEntriesByName(n).map((e) => e.startTime)) - m.startTime;
-      const d = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks/')).at(-1);
-      const detail = d ? Math.max(0, d.responseEnd - m.startTime) : NaN;
-      const sent = d ? Math.max(0, d.startTime - m.startTime) : NaN;
-      return { dur: m.duration, sent, detail, loaded: last('tile-load'), decoded: last('tile-decoded') };
-    });
+    await openMeasured(page, id);
+    const o = await galleryParts(page);
+    afterLoad.push(o.dur);
+    keep(loadParts, o);
+  }
+
+  // In a running page: each task opened for the first time in it, then approved.
+  await page.goto(`${server.url}/?prefetch=0`);
+  await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+  for (const [i, id] of ids.entries()) {
+    if (cdp) await cdp.send('Network.clearBrowserCache');
+    await page.evaluate(() => performance.clearResourceTimings());
+    await page.locator(`[data-testid=card][data-task-id="${id}"]`).waitFor();
+    await openMeasured(page, id);
+    const o = await galleryParts(page);
     open.push(o.dur);
-    parts.sent.push(o.sent);
-    parts.detail.push(o.detail);
-    parts.loaded.push(o.loaded);
-    parts.decoded.push(o.decoded);
+    keep(parts, o);
 
     const before = await page.evaluate(() => performance.getEntriesByName('decision', 'measure').length);
     await page.locator('[data-testid=approve-all]').click();
@@ -97,7 +172,12 @@ try {
     const d = await page.evaluate(() => ['decision', 'decision-confirmed'].map((n) => performance.getEntriesByName(n, 'measure').at(-1).duration));
     decision.push(d[0]);
     confirmed.push(d[1]);
-    process.stdout.write(`run ${String(i + 1).padStart(2)}: open ${open.at(-1).toFixed(1)} ms, decision ${decision.at(-1).toFixed(1)} ms (confirmed ${confirmed.at(-1).toFixed(1)} ms)\n`);
+    process.stdout.write(
+      `run ${String(i + 1).padStart(2)}: open ${open.at(-1).toFixed(1)} ms (after a page load ${afterLoad[i].toFixed(1)} ms), decision ${decision.at(-1).toFixed(1)} ms (confirmed ${confirmed.at(-1).toFixed(1)} ms)\n`,
+    );
+    // Auto-advance lands on the oldest task; back to the board from there.
+    await page.waitForFunction((tid) => document.body.dataset.galleryReady === tid, sink);
+    await page.keyboard.press('Escape');
   }
 
   // Baseline, same run and conditions: the same 22 thumbnails as bare <img> tags on a page of the
@@ -133,7 +213,7 @@ try {
   // 20 tasks, then with 5,000 finished tasks of years past added (`reviewdesk history`).
   const boardOpen = async () => {
     await page.goto(`${server.url}/?prefetch=0`);
-    await page.waitForFunction(() => performance.getEntriesByName('board-painted').length > 0);
+    await markSeen(page, 'board-painted');
     return page.evaluate(() => performance.getEntriesByName('board-painted')[0].startTime);
   };
   await boardOpen(); // warm-up
@@ -150,7 +230,8 @@ const verdict = (p95, goal) => (p95 <= goal ? `meets the goal (p95 ≤ ${goal} m
 console.log(`\n${WARM ? 'warm (board prefetch on)' : `cold (no prefetch, task never opened before${NO_HTTP_CACHE ? ', HTTP cache emptied' : ''}, no worker)`}: Chromium ${page.context().browser()?.version() ?? ''}, 1366x768, ${RUNS} runs, ${build} of reviewdesk`);
 console.log(`load average (1/5/15 min) before: ${loadBefore}, after: ${load()}`);
 for (const [name, xs, goal] of [
-  ['click card → 22 thumbnails decoded and painted', open, OPEN_GOAL],
+  ['click card → 22 thumbnails decoded and painted, in a running page', open, OPEN_GOAL],
+  ['  the same, first open after a page load', afterLoad, null],
   ['click approve → new status visible', decision, DECISION_GOAL],
   ['click approve → confirmed by the server', confirmed, null],
 ]) {
@@ -159,9 +240,18 @@ for (const [name, xs, goal] of [
 }
 const ratio = (a, b) => `${(stats(a).median / stats(b).median).toFixed(2)}×`;
 console.log(`baseline, same run: 22 bare <img> of the same thumbnails on a blank page of the server: median ${fmt(stats(baseline).median)}, p95 ${fmt(stats(baseline).p95)}`);
-console.log(`  gallery open ÷ baseline (medians): ${ratio(open, baseline)}; status visible ÷ server confirmation (medians): ${ratio(decision, confirmed)}`);
+console.log(
+  `  gallery open ÷ baseline (medians): ${ratio(open, baseline)} in a running page (goal ≤ ${RATIO_GOAL}×), ${ratio(afterLoad, baseline)} after a page load; status visible ÷ server confirmation (medians): ${ratio(decision, confirmed)}`,
+);
 const b = (xs) => fmt(stats(xs).median);
-console.log(`  where the open time goes (medians, from the click): detail requested ${b(parts.sent)}, detail JSON received ${b(parts.detail)}, last thumbnail loaded ${b(parts.loaded)}, last decoded ${b(parts.decoded)}, painted ${b(open)}`);
+for (const [name, p, all] of [
+  ['in a running page', parts, open],
+  ['after a page load', loadParts, afterLoad],
+]) {
+  console.log(
+    `  where the open time goes ${name} (medians, from the click): detail requested ${b(p.sent)}, detail JSON received ${b(p.detail)}, last thumbnail loaded ${b(p.loaded)}, last decoded ${b(p.decoded)}, painted ${b(all)}`,
+  );
+}
 const sb = stats(board.small);
 const lb = stats(board.large);
 console.log(`board open (page load → board painted with its cards, ${RUNS} runs each): ${RUNS} tasks median ${fmt(sb.median)}, p95 ${fmt(sb.p95)}; ${BOARD_TASKS} tasks median ${fmt(lb.median)}, p95 ${fmt(lb.p95)} — ${verdict(lb.p95, BOARD_GOAL)}`);

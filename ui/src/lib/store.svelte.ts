@@ -14,6 +14,9 @@ import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 import { startCardClock } from './time';
 
+/** How long an open waits for the task's detail before showing its view with "Loading…". */
+export const SHOW_WAIT_MS = 150;
+
 /** URL of the picture a gallery tile shows: the small tile thumbnail when it exists. */
 export function tileUrl(a: AssetDetail): string | null {
   const v = a.versions[a.versions.length - 1];
@@ -108,6 +111,8 @@ class AppState {
   /** Tasks created since the board was read: counted once they are first seen. */
   #created = new Set<string>();
   #searchSeq = 0;
+  /** The task `showTask` is waiting to open. */
+  #opening: string | null = null;
 
   start(): void {
     // The desktop benchmark splits page load → board painted at these marks.
@@ -138,7 +143,7 @@ class AppState {
     }
     this.settings = false;
     performance.clearMarks('task-open');
-    this.openTask(nav.id);
+    void this.showTask(nav.id);
   }
 
   async reload(): Promise<void> {
@@ -415,8 +420,23 @@ class AppState {
   }
 
   openTask(id: string): void {
+    this.#opening = null;
     location.hash = `#/task/${id}`;
     this.route = { page: 'task', id };
+  }
+
+  /**
+   * Opens a task once its detail is in (at most SHOW_WAIT_MS, then its view shows "Loading…"):
+   * the view is built once, whole, instead of empty and then again, and the main thread is free to
+   * take the answer (and start its pictures) instead of building a view that must wait for it.
+   * A later open, or a move to the board, meanwhile wins.
+   */
+  async showTask(id: string): Promise<void> {
+    this.#opening = id;
+    if (!this.details[id]) {
+      await Promise.race([this.fetchDetail(id), new Promise((r) => setTimeout(r, SHOW_WAIT_MS))]);
+    }
+    if (this.#opening === id) this.openTask(id);
   }
 
   /** Asks the browser for notifications (from a click: browsers prompt only then). */
@@ -433,6 +453,7 @@ class AppState {
   }
 
   openBoard(): void {
+    this.#opening = null;
     location.hash = '#/';
     this.route = { page: 'board' };
   }
