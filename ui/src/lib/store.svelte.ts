@@ -143,7 +143,7 @@ class AppState {
     }
     this.settings = false;
     performance.clearMarks('task-open');
-    void this.showTask(nav.id);
+    this.openTask(nav.id);
   }
 
   async reload(): Promise<void> {

@@ -1,0 +1,65 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { api } from './api';
+import { app, SHOW_WAIT_MS } from './store.svelte';
+import type { TaskDetail } from './bindings/TaskDetail';
+
+const ID = '0190c3a0-2222-7000-8000-000000000001';
+const OTHER = '0190c3a0-2222-7000-8000-000000000002';
+
+function detailOf(id: string): TaskDetail {
+  return { task: { id, status: 'assets_ready', channel_id: 'default' }, assets: [] } as unknown as TaskDetail;
+}
+
+describe('opening a task from the board', () => {
+  let answer: (d: TaskDetail) => void;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.stubGlobal('location', { hash: '', search: '' });
+    app.route = { page: 'board' };
+    app.details = {};
+    vi.spyOn(api, 'getTask').mockImplementation(() => new Promise<TaskDetail>((r) => (answer = r)));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('shows the view once the detail is in, so it is built whole', async () => {
+    const shown = app.showTask(ID);
+    await vi.advanceTimersByTimeAsync(SHOW_WAIT_MS / 2);
+    expect(app.route).toEqual({ page: 'board' });
+    answer(detailOf(ID));
+    await shown;
+    expect(app.route).toEqual({ page: 'task', id: ID });
+    expect(app.details[ID]?.task.id).toBe(ID);
+  });
+
+  it('shows the view without the detail when it is slow to come', async () => {
+    const shown = app.showTask(ID);
+    await vi.advanceTimersByTimeAsync(SHOW_WAIT_MS);
+    await shown;
+    expect(app.route).toEqual({ page: 'task', id: ID });
+  });
+
+  it('opens at once a task whose detail is already in', async () => {
+    app.details = { [ID]: detailOf(ID) };
+    await app.showTask(ID);
+    expect(api.getTask).not.toHaveBeenCalled();
+    expect(app.route).toEqual({ page: 'task', id: ID });
+  });
+
+  it('lets a later open or a move to the board win', async () => {
+    const first = app.showTask(ID);
+    app.details = { ...app.details, [OTHER]: detailOf(OTHER) };
+    await app.showTask(OTHER);
+    answer(detailOf(ID));
+    await first;
+    expect(app.route).toEqual({ page: 'task', id: OTHER });
+
+    const again = app.showTask(ID);
+    app.openBoard();
+    await vi.advanceTimersByTimeAsync(SHOW_WAIT_MS);
+    await again;
+    expect(app.route).toEqual({ page: 'board' });
+  });
+});
