@@ -32,8 +32,11 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     assert.equal(await page.locator('[data-view=published] .count').textContent(), '4000');
     assert.equal(await page.locator('[data-view=review] .count').textContent(), '1');
 
-    // Every draft (unfinished) is loaded; the finished columns show their latest 50, newest first.
+    // Every draft (unfinished) is loaded and shown: the first paint holds the cards the window can
+    // show, the rest of the column follows right after it ('board-complete').
+    await page.waitForFunction(() => performance.getEntriesByName('board-complete').length > 0);
     assert.equal(await cards(page, 'draft').count(), 250);
+    // The finished columns show their latest 50, newest first.
     assert.equal(await cards(page, 'published').count(), 50);
     const titles = await cards(page, 'published').locator('.title').allTextContents();
     assert.match(titles[0], /Archive episode 04999/);

@@ -13,6 +13,14 @@ import { inView, type View } from './views';
 /** How many of each finished status the board loads at first, and per "Show more". */
 export const LATEST = 50;
 
+/**
+ * Cards per column in the board's first paint: more than a column of this height can show (a card
+ * is at least 50 px tall with its gap), the rest follow right after it.
+ */
+export function firstCards(viewportHeight: number): number {
+  return Math.max(10, Math.ceil(viewportHeight / 40));
+}
+
 /** `counts` with `delta` added to one status of one channel (a new array; no row below zero). */
 export function bumpCount(counts: readonly StatusCount[], status: Status, channel: string, delta: number): StatusCount[] {
   let found = false;
