@@ -1,7 +1,7 @@
 // Browser end-to-end: a desk with years of work. 5,000 finished tasks (`reviewdesk history`, made
 // directly in the store) and one new task waiting for review: the waiting task is on the board and
 // in the review queue, the counts are exact, a finished column pages back with "Show more", and the
-// search box finds a task by title.
+// search box finds a task by title. The page preloads the board's first read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cli, fixture } from './harness.mjs';
@@ -62,10 +62,46 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     await page.locator('[data-testid=board-search]').fill('');
     await page.locator('[data-testid=board-search]').press('Enter');
 
-    // J opens the waiting task from the board.
+    // J opens the waiting task from the board; Esc goes back to the board as it was left (it stays
+    // built behind the gallery): the drafts column scrolled where it was.
+    const drafts = page.locator('[data-column=draft] .cards');
+    await drafts.evaluate((el) => (el.scrollTop = 2000));
+    const scrolled = await drafts.evaluate((el) => el.scrollTop);
+    assert.ok(scrolled > 1000, `the drafts column scrolls (${scrolled})`);
     await page.locator('[data-testid=board-search]').blur();
     await page.keyboard.press('j');
     await page.waitForURL(new RegExp(`#/task/${waiting}`));
+    await page.locator('[data-testid=gallery]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator(`[data-testid=card][data-task-id="${waiting}"]`).waitFor();
+    assert.equal(await drafts.evaluate((el) => el.scrollTop), scrolled);
+  } finally {
+    await f.close();
+  }
+});
+
+test("the page names its first reads to preload, and the board's first read takes that answer", async () => {
+  const f = await fixture('board-preload');
+  const { page, server } = f;
+  try {
+    // Without the event stream the board is read once only (not again when the stream opens).
+    await page.route('**/api/events', (r) => r.abort());
+    const boardReads = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/board') boardReads.push(r.url().slice(server.url.length));
+    });
+    await page.goto(server.url);
+    await page.locator(`[data-testid=card][data-task-id="${f.ids[0]}"]`).waitFor();
+    // One request, the preload (started while the page was parsed): the script's read of the same
+    // URL took its answer instead of asking again.
+    assert.deepEqual(boardReads, ['/api/board?latest=50']);
+    const initiators = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .filter((e) => new URL(e.name).pathname === '/api/board')
+        .map((e) => e.initiatorType),
+    );
+    assert.deepEqual(initiators, ['link']);
   } finally {
     await f.close();
   }

@@ -365,10 +365,41 @@ fn ui_not_built() -> Response {
         .into_response()
 }
 
+/// What the page reads first (`reload` in ui/src/lib/store.svelte.ts: the board with the latest 50
+/// of each finished status, `LATEST` in ui/src/lib/board.ts, and the status), announced with the
+/// page itself: the browser fetches both while it parses the page and loads the script, and the
+/// script's own requests (the same URLs) take those answers instead of starting after it ran.
+/// A browser test checks that the board's first read is this preload.
+const FIRST_READS: &str = "</api/board?latest=50>; rel=preload; as=fetch; crossorigin, \
+                           </api/status>; rel=preload; as=fetch; crossorigin";
+
 /// The built UI: a file from `ui_dir` (`None`: the UI embedded in the binary), or `index.html`
 /// for client-side routes. Hashed files under `assets/` are immutable; everything else, the
-/// `index.html` fallback included, is revalidated (`no-cache` with an ETag).
-pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -> Response {
+/// `index.html` fallback included, is revalidated (`no-cache` with an ETag). The page comes with
+/// its first reads to preload ([`FIRST_READS`]).
+pub async fn ui_file(
+    ui_dir: Option<PathBuf>,
+    rel: String,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut response = ui_file_response(ui_dir, &rel, &headers).await;
+    let page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    // Not on the `/?token=…` visit that sets the token's cookie: the preloads could leave before
+    // the browser holds it.
+    let token_in_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")));
+    if page && !token_in_query {
+        response
+            .headers_mut()
+            .insert(header::LINK, HeaderValue::from_static(FIRST_READS));
+    }
+    response
+}
+
+async fn ui_file_response(ui_dir: Option<PathBuf>, rel: &str, headers: &HeaderMap) -> Response {
     let rel = rel.trim_start_matches('/');
     let safe = !rel.is_empty() && !rel.split('/').any(|p| p == ".." || p.starts_with('.'));
     let presentation = |name: &std::path::Path| Presentation {
@@ -388,7 +419,7 @@ pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -
         };
         let name = std::path::Path::new(name);
         let file_name = name.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let loaded = load_embedded(file, &conditions(&headers));
+        let loaded = load_embedded(file, &conditions(headers));
         return respond(loaded, file_name, immutable, presentation(name));
     };
     if !dir.join("index.html").is_file() {
@@ -401,7 +432,7 @@ pub async fn ui_file(ui_dir: Option<PathBuf>, rel: String, headers: HeaderMap) -
         (dir.join("index.html"), false)
     };
     let presentation = presentation(&path);
-    match send_file(path, &headers, immutable, presentation).await {
+    match send_file(path, headers, immutable, presentation).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }

@@ -60,7 +60,15 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/files/{*path}", get(crate::files::workspace_file))
         .fallback(move |uri: Uri, headers: HeaderMap| {
             let ui = ui.clone();
-            async move { crate::files::ui_file(ui, uri.path().to_string(), headers).await }
+            async move {
+                crate::files::ui_file(
+                    ui,
+                    uri.path().to_string(),
+                    uri.query().map(str::to_string),
+                    headers,
+                )
+                .await
+            }
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

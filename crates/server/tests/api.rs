@@ -320,6 +320,48 @@ async fn every_answer_carries_a_strict_content_security_policy() {
 }
 
 #[tokio::test]
+async fn the_page_names_its_first_reads_to_preload_except_on_the_token_visit() {
+    const TOKEN: &str = "s3cret-token-of-24-chars";
+    let app = spawn_app(Some(TOKEN), "127.0.0.1:0").await.unwrap();
+    let page = |path: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+    for path in ["/", "/some/client/route"] {
+        let r = page(path).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let link = r.headers()["link"].to_str().unwrap().to_string();
+        assert!(
+            link.contains("</api/board?latest=50>; rel=preload; as=fetch; crossorigin"),
+            "{path}: {link}"
+        );
+        assert!(
+            link.contains("</api/status>; rel=preload; as=fetch; crossorigin"),
+            "{path}: {link}"
+        );
+    }
+    // The visit that hands over the token (and sets its cookie) preloads nothing; nor does the API.
+    let r = app
+        .http
+        .get(format!("{}/?token={TOKEN}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("link").is_none());
+    assert!(
+        page("/api/status")
+            .await
+            .unwrap()
+            .headers()
+            .get("link")
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn binding_beyond_loopback_needs_a_token_and_the_token_is_checked() {
     let err = spawn_app(None, "0.0.0.0:0").await.err().expect("refused");
     assert!(err.to_string().contains("--token"), "{err}");
