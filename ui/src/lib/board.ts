@@ -10,7 +10,11 @@ import type { Column } from './status';
 import { STATUS_INFO } from './status';
 import { inView, type View } from './views';
 
-/** How many of each finished status the board loads at first, and per "Show more". */
+/**
+ * How many of each finished status the board loads at first, and per "Show more". The server
+ * names the first read, with this number, for the browser to preload (`FIRST_READS` in
+ * crates/server/src/files.rs); a browser test fails if the two differ.
+ */
 export const LATEST = 50;
 
 /**
