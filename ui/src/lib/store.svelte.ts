@@ -232,7 +232,9 @@ class AppState {
     } else if (!prev && this.#created.delete(t.id)) {
       this.counts = bumpCount(this.counts, t.status, t.channel_id, 1);
     }
-    if (prev !== t) this.tasks = { ...this.tasks, [t.id]: t };
+    // An unchanged task keeps its object: the board (built, even while hidden behind a gallery)
+    // and the queue are then not derived again for nothing, as on every gallery open.
+    if (!prev || (prev !== t && !sameTask(prev, t))) this.tasks = { ...this.tasks, [t.id]: t };
   }
 
   /** A task this window created: on the board and counted at once. */

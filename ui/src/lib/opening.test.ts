@@ -63,3 +63,16 @@ describe('opening a task from the board', () => {
     expect(app.route).toEqual({ page: 'board' });
   });
 });
+
+describe('a task read again', () => {
+  it('keeps its object when nothing changed, so nothing derived from the board is computed again', () => {
+    const t = detailOf(ID).task;
+    app.tasks = { [ID]: t };
+    const before = app.tasks;
+    app.putTask({ ...t });
+    expect(app.tasks).toBe(before);
+    app.putTask({ ...t, title: 'Renamed' });
+    expect(app.tasks).not.toBe(before);
+    expect(app.tasks[ID].title).toBe('Renamed');
+  });
+});
