@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api } from './api';
-import { app, SHOW_WAIT_MS } from './store.svelte';
+import { app, KEPT_DETAILS, SHOW_WAIT_MS, withDetail } from './store.svelte';
 import type { TaskDetail } from './bindings/TaskDetail';
 
 const ID = '0190c3a0-2222-7000-8000-000000000001';
@@ -74,5 +74,32 @@ describe('a task read again', () => {
     app.putTask({ ...t, title: 'Renamed' });
     expect(app.tasks).not.toBe(before);
     expect(app.tasks[ID].title).toBe('Renamed');
+  });
+});
+
+describe('the details a long-running window keeps', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `0190c3a0-3333-7000-8000-${String(i).padStart(12, '0')}`);
+
+  it('are the most recently read ones, and never drop the open task', () => {
+    const [open, ...others] = ids(60);
+    let details = withDetail({}, open, detailOf(open), open);
+    for (const id of others) details = withDetail(details, id, detailOf(id), open);
+    expect(Object.keys(details)).toHaveLength(KEPT_DETAILS);
+    expect(details[open]).toBeDefined();
+    // The newest ones are kept, the oldest (after the open task) were dropped.
+    expect(details[others.at(-1)!]).toBeDefined();
+    expect(details[others[0]]).toBeUndefined();
+  });
+
+  it('count a detail read again as recent', () => {
+    const all = ids(KEPT_DETAILS);
+    let details: Record<string, TaskDetail> = {};
+    for (const id of all) details = withDetail(details, id, detailOf(id), null);
+    details = withDetail(details, all[0], detailOf(all[0]), null);
+    const extra = ids(KEPT_DETAILS + 1).at(-1)!;
+    details = withDetail(details, extra, detailOf(extra), null);
+    expect(details[all[0]]).toBeDefined();
+    expect(details[all[1]]).toBeUndefined();
+    expect(Object.keys(details)).toHaveLength(KEPT_DETAILS);
   });
 });

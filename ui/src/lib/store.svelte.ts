@@ -14,6 +14,34 @@ import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
 import { startCardClock } from './time';
 
+/**
+ * How many task details the window keeps (the most recently read; the open task's always): a window
+ * that runs for weeks in the tray reads the detail of every task the worker moves, and would
+ * otherwise keep them all. A detail dropped is read again when its task is opened.
+ */
+export const KEPT_DETAILS = 40;
+
+/** `details` with `d` as `id`'s, the most recent, and at most `max` in all (`keep` is never dropped). */
+export function withDetail(
+  details: Record<string, TaskDetail>,
+  id: string,
+  d: TaskDetail,
+  keep: string | null,
+  max = KEPT_DETAILS,
+): Record<string, TaskDetail> {
+  const { [id]: _previous, ...rest } = details;
+  const next: Record<string, TaskDetail> = { ...rest, [id]: d };
+  let excess = Object.keys(next).length - max;
+  // Keys keep their insertion order (task ids are not integer-like): the least recent come first.
+  for (const k of Object.keys(next)) {
+    if (excess <= 0) break;
+    if (k === keep || k === id) continue;
+    delete next[k];
+    excess--;
+  }
+  return next;
+}
+
 /** How long an open waits for the task's detail before showing its view with "Loading…". */
 export const SHOW_WAIT_MS = 150;
 
@@ -321,7 +349,7 @@ class AppState {
         // First load (opening, warming): the pictures start before the gallery is built.
         if (!force && typeof Image !== 'undefined') loadTiles(d);
         this.putTask(d.task);
-        this.details = { ...this.details, [id]: d };
+        this.details = withDetail(this.details, id, d, this.route.page === 'task' ? this.route.id : null);
         return d;
       } catch (e) {
         if (isNotFound(e)) {
