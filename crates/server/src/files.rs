@@ -380,7 +380,7 @@ const FIRST_READS: &str = "</api/board?latest=50>; rel=preload; as=fetch; crosso
 pub async fn ui_file(
     ui_dir: Option<PathBuf>,
     rel: String,
-    query: Option<String>,
+    query: Option<&str>,
     headers: HeaderMap,
 ) -> Response {
     let mut response = ui_file_response(ui_dir, &rel, &headers).await;
@@ -390,8 +390,7 @@ pub async fn ui_file(
         .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
     // Not on the `/?token=…` visit that sets the token's cookie: the preloads could leave before
     // the browser holds it.
-    let token_in_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("token=")));
-    if page && !token_in_query {
+    if page && crate::guard::token_in_query(query).is_none() {
         response
             .headers_mut()
             .insert(header::LINK, HeaderValue::from_static(FIRST_READS));

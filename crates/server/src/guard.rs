@@ -78,10 +78,7 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
                     .filter_map(|p| p.trim().strip_prefix(&format!("{TOKEN_COOKIE}=")))
                     .next()
             });
-        let query = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("token=")));
+        let query = token_in_query(req.uri().query());
         let given = bearer.or(cookie).or(query);
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
             return HttpError::new(
@@ -170,4 +167,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     res
+}
+
+/// The token handed over in a URL's query (`/?token=…`, the browser's first visit), if any.
+pub(crate) fn token_in_query(query: Option<&str>) -> Option<&str> {
+    query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("token=")))
 }

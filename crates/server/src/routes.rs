@@ -64,7 +64,7 @@ pub fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
                 crate::files::ui_file(
                     ui,
                     uri.path().to_string(),
-                    uri.query().map(str::to_string),
+                    uri.query(),
                     headers,
                 )
                 .await
