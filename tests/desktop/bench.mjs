@@ -268,7 +268,7 @@ async function boardPainted(app) {
         const mark = (name) => performance.getEntriesByName(name, 'mark')[0]?.startTime ?? NaN;
         return m && complete && { origin: performance.timeOrigin, at: m.startTime, complete: complete.startTime, script: mark('app-start'), data: mark('board-data'), cards: document.querySelectorAll('[data-testid=card]').length, total: Number(all?.textContent ?? 0) };
       })),
-    { timeout: 60_000, interval: 50, timeoutMsg: "no 'board-painted' mark (is ui/dist current? make desktop)" },
+    { timeout: 60_000, interval: 50, timeoutMsg: "no 'board-painted' and 'board-complete' marks (is ui/dist current? make desktop)" },
   );
   return r;
 }

@@ -5,17 +5,17 @@
 //             and the server's answer confirms it ('decision-confirmed', printed too)
 // 20 runs over 20 demo tasks, with prefetching off (?prefetch=0), each task opened for the first
 // time: the cold path (hover and next-in-queue prefetching make the real thing faster). Opens are
-// measured twice per task:
+// measured three times per task, each time in a page where that task was never opened:
 //   in a running page: the board, then each task in turn (Esc back to the board between them), as
 //     the creator works through a queue of tasks never opened before; the decisions are measured
 //     here. One more demo task, the oldest, is where each approval's auto-advance lands, so no
 //     measured task is opened (and its detail fetched) before its run;
 //   first open after a page load: every run reloads the page first, so the gallery's code runs for
 //     the first time too (parsed, compiled, its templates built): the upper bound, as on a
-//     notification's click in a browser tab opened for it.
-// A third figure opens each task (never opened in that page) with a person's click instead of
-// Playwright's instant one: the button held down PRESS_MS before the click event, from which the
-// open is still measured (the page asks for the detail on press).
+//     notification's click in a browser tab opened for it;
+//   a person's click, in a running page: instead of Playwright's instant click, the button is held
+//     down PRESS_MS before the click event, from which the open is still measured (the page asks
+//     for the detail on press).
 //   node tests/e2e/bench.mjs [runs] [--warm] [--release] [--no-http-cache]
 // --warm measures the product path for the opens after a page load: the board warms the first 5
 // tasks of the review queue (detail + thumbnails) while it is shown, so an open only decodes and
