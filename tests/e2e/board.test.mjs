@@ -1,7 +1,8 @@
 // Browser end-to-end: a desk with years of work. 5,000 finished tasks (`reviewdesk history`, made
 // directly in the store) and one new task waiting for review: the waiting task is on the board and
 // in the review queue, the counts are exact, a finished column pages back with "Show more", and the
-// search box finds a task by title. The page preloads the board's first read.
+// search box finds a task by title; the first paint holds only part of a long column. The page
+// preloads the board's first read, and a press on a card asks for its task before the click.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cli, fixture } from './harness.mjs';
@@ -16,6 +17,16 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     const [waiting] = f.ids;
     // 5,000 tasks of years past: 4,000 published, 750 cancelled, 250 drafts.
     cli(env, ['history', '--tasks', '5000']);
+    // How many drafts the board's first paint held (counted as it is marked).
+    await page.addInitScript(() => {
+      const mark = performance.mark.bind(performance);
+      performance.mark = (name, ...rest) => {
+        if (name === 'board-painted' && window.__draftsAtFirstPaint === undefined) {
+          window.__draftsAtFirstPaint = document.querySelectorAll('[data-column=draft] [data-testid=card]').length;
+        }
+        return mark(name, ...rest);
+      };
+    });
     await page.goto(server.url);
     await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
 
@@ -35,6 +46,8 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     // Every draft (unfinished) is loaded and shown: the first paint holds the cards the window can
     // show, the rest of the column follows right after it ('board-complete').
     await page.waitForFunction(() => performance.getEntriesByName('board-complete').length > 0);
+    const atFirstPaint = await page.evaluate(() => window.__draftsAtFirstPaint);
+    assert.ok(atFirstPaint > 0 && atFirstPaint < 250, `the first paint held ${atFirstPaint} of the 250 drafts`);
     assert.equal(await cards(page, 'draft').count(), 250);
     // The finished columns show their latest 50, newest first.
     assert.equal(await cards(page, 'published').count(), 50);
@@ -75,6 +88,27 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     await page.keyboard.press('Escape');
     await page.locator(`[data-testid=card][data-task-id="${waiting}"]`).waitFor();
     assert.equal(await drafts.evaluate((el) => el.scrollTop), scrolled);
+  } finally {
+    await f.close();
+  }
+});
+
+test('a press on a card asks for its task before the click that opens it', async () => {
+  const f = await fixture('board-press');
+  const { page, server } = f;
+  try {
+    const [id] = f.ids;
+    await page.goto(`${server.url}/?prefetch=0`);
+    const card = page.locator(`[data-testid=card][data-task-id="${id}"]`);
+    await card.waitFor();
+    const box = await card.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const asked = page.waitForRequest((r) => new URL(r.url()).pathname === `/api/tasks/${id}`);
+    await page.mouse.down();
+    await asked; // the button is still down: no click yet
+    assert.ok(!page.url().includes('#/task/'), 'not opened before the click');
+    await page.mouse.up();
+    await page.waitForURL(new RegExp(`#/task/${id}`));
   } finally {
     await f.close();
   }
