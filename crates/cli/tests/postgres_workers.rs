@@ -76,7 +76,9 @@ impl PgEnv {
 
     /// A generator script: logs `task step item worker-pid`, then writes its output (a copy of a
     /// real PNG for assets). With `block`, the worker whose pid is in `victim` hangs on its
-    /// first item after `block` appears, so it can be killed mid-step.
+    /// first item after `block` appears, so it can be killed mid-step. A script started just as
+    /// the victim is killed begins reparented (`$PPID` is 1): it was the victim's, and is logged
+    /// and held as such.
     fn setup_channel(&self, steps: &[Step]) {
         let fixture = self.path().join("fixture.png");
         image::RgbaImage::from_fn(24, 16, |x, y| {
@@ -108,8 +110,9 @@ impl PgEnv {
             &script,
             format!(
                 "#!/bin/sh\n\
-                 if [ -f {block} ] && [ \"$PPID\" = \"$(cat {victim} 2>/dev/null)\" ]; then\n  \
-                   echo \"$2 $4 $3 $PPID\" >> {log}; echo $$ > {reached}; exec sleep 600\n\
+                 victim=$(cat {victim} 2>/dev/null)\n\
+                 if [ -f {block} ] && [ -n \"$victim\" ] && {{ [ \"$PPID\" = \"$victim\" ] || [ \"$PPID\" = 1 ]; }}; then\n  \
+                   echo \"$2 $4 $3 $victim\" >> {log}; echo $$ > {reached}; exec sleep 600\n\
                  fi\n\
                  echo \"$2 $4 $3 $PPID\" >> {log}\n\
                  case \"$1\" in\n  \
