@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reviewdesk_api::{App, CommandError};
 use reviewdesk_core::Source;
 use reviewdesk_runtime::AppRuntime;
-use tauri::ipc::{Invoke, InvokeBody, InvokeError};
+use tauri::ipc::{Invoke, InvokeBody, InvokeError, InvokeResponseBody};
 use tauri::{Manager, Runtime};
 
 /// What every command reaches: the app functions' services.
@@ -64,6 +64,7 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync 
             };
             run(app, args, Source::Desktop)
                 .await
+                .map(|answer| InvokeResponseBody::Json(Box::<str>::from(answer).into()))
                 .map_err(|e| InvokeError::from(e.body))
         });
         true

@@ -3,7 +3,7 @@
 //! OpenAPI document, workspace files and the UI.
 
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
@@ -138,7 +138,13 @@ async fn handle<C: Command>(
     Ok(if status == StatusCode::NO_CONTENT {
         status.into_response()
     } else {
-        (status, Json(answer)).into_response()
+        let json: Box<str> = answer.into();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            String::from(json),
+        )
+            .into_response()
     })
 }
 
