@@ -6,11 +6,14 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { browser, cli, fixture, getJson, makeEnv, openFromBoard, preflight, serve } from './harness.mjs';
 
-test('browser notifications stand in for the desktop ones: asked for by a click, shown on review_ready, a click opens the gallery', async (t) => {
+test('browser notifications stand in for the desktop ones: asked for by a click, shown on review_ready, a click opens the gallery; the page follows the site settings', async (t) => {
   const f = await fixture('notify');
   t.after(() => f.close());
   const { page, context, server, env } = f;
 
+  // The browser's prompt cannot be clicked from a test: the person accepting it is a grant made
+  // when the page asks (through a binding the page's requestPermission calls first).
+  await context.exposeBinding('__acceptPrompt', () => context.grantPermissions(['notifications'], { origin: server.url }));
   // Record every notification the page creates (the real constructor still runs).
   await context.addInitScript(() => {
     const Real = window.Notification;
@@ -20,6 +23,10 @@ test('browser notifications stand in for the desktop ones: asked for by a click,
         super(title, options);
         window.__notes.push({ title, body: options?.body, tag: options?.tag, n: this });
       }
+      static async requestPermission() {
+        await window.__acceptPrompt();
+        return Real.requestPermission();
+      }
     };
   });
   await page.goto(server.url);
@@ -27,7 +34,6 @@ test('browser notifications stand in for the desktop ones: asked for by a click,
   // Not allowed yet: the status bar offers it (a browser prompts only from a click).
   const button = page.locator('[data-testid=enable-notifications]');
   await button.waitFor();
-  await context.grantPermissions(['notifications'], { origin: server.url });
   await button.click();
   await button.waitFor({ state: 'detached' });
 
@@ -43,6 +49,11 @@ test('browser notifications stand in for the desktop ones: asked for by a click,
   await page.evaluate(() => window.__notes[0].n.dispatchEvent(new Event('click')));
   await page.waitForFunction((id) => document.body.dataset.galleryReady === id, created.id);
   assert.equal(await page.locator('[data-testid=tile]').count(), 22);
+
+  // Allowed, then taken back in the browser's site settings: the page offers it again, without
+  // a reload.
+  await context.clearPermissions();
+  await button.waitFor();
   assert.deepEqual(f.errors, []);
 });
 

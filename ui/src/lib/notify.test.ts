@@ -58,3 +58,37 @@ describe('BrowserNotifier', () => {
     expect(none.reviewReady(event, () => {})).toBe(false);
   });
 });
+
+describe('BrowserNotifier.watch', () => {
+  /** A Permissions API double whose answer the test changes, as site settings would. */
+  function fakePermissions(state: PermissionState) {
+    const status = { state, onchange: null as (() => void) | null };
+    return { permissions: { query: async () => status }, status };
+  }
+
+  it('reads the permission without the blocking getter and follows later changes', async () => {
+    const { host } = fakeHost('default');
+    Object.defineProperty(host, 'permission', {
+      get: () => {
+        throw new Error('the blocking getter was read');
+      },
+    });
+    const { permissions, status } = fakePermissions('prompt');
+    const seen: string[] = [];
+    await new BrowserNotifier(host, permissions).watch((p) => seen.push(p));
+    expect(seen).toEqual(['default']);
+    status.state = 'denied';
+    status.onchange?.();
+    expect(seen).toEqual(['default', 'denied']);
+  });
+
+  it('falls back to the getter where the Permissions API cannot answer, and says unsupported without notifications', async () => {
+    const { host } = fakeHost('granted');
+    const refusing = { query: async () => Promise.reject(new TypeError('notifications is not a permission name')) };
+    const seen: string[] = [];
+    await new BrowserNotifier(host, refusing).watch((p) => seen.push(p));
+    await new BrowserNotifier(host, null).watch((p) => seen.push(p));
+    await new BrowserNotifier(null, refusing).watch((p) => seen.push(p));
+    expect(seen).toEqual(['granted', 'granted', 'unsupported']);
+  });
+});

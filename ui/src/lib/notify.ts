@@ -20,12 +20,43 @@ export function browserNotifications(): NotificationHost | null {
   return typeof window !== 'undefined' && 'Notification' in window ? (window.Notification as NotificationHost) : null;
 }
 
+/** The part of the browser's Permissions API this module uses (a test passes its own). */
+export interface PermissionsHost {
+  query(d: { name: 'notifications' }): Promise<{ state: PermissionState; onchange: (() => void) | null }>;
+}
+
+function browserPermissions(): PermissionsHost | null {
+  return typeof navigator !== 'undefined' && navigator.permissions ? (navigator.permissions as PermissionsHost) : null;
+}
+
 /** Sends review notifications through the browser, once the creator has allowed them. */
 export class BrowserNotifier {
-  constructor(private readonly host: NotificationHost | null = browserNotifications()) {}
+  constructor(
+    private readonly host: NotificationHost | null = browserNotifications(),
+    private readonly permissions: PermissionsHost | null = browserPermissions(),
+  ) {}
 
+  /**
+   * Read at once. In Chromium this getter waits for the browser process (a synchronous call),
+   * which is busy while a page loads: ~15 ms of the page's start-up were spent here. The page
+   * reads the permission with `watch` instead and keeps this for the rare moments that need it now.
+   */
   get permission(): NotifyPermission {
     return this.host ? this.host.permission : 'unsupported';
+  }
+
+  /**
+   * Tells `onState` where the page stands, without blocking it (the Permissions API answers
+   * asynchronously), and again whenever the creator changes it in the browser's site settings.
+   */
+  async watch(onState: (p: NotifyPermission) => void): Promise<void> {
+    if (!this.host) return onState('unsupported');
+    // Without the Permissions API (or its notifications entry): the synchronous read, once.
+    const status = await this.permissions?.query({ name: 'notifications' }).catch(() => null);
+    if (!status) return onState(this.permission);
+    const read = () => onState(status.state === 'prompt' ? 'default' : status.state);
+    status.onchange = read;
+    read();
   }
 
   /** Asks the browser (which only shows its prompt from a click). */

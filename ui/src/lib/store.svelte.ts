@@ -158,7 +158,7 @@ class AppState {
       },
     );
     api.onNavigate((nav) => this.navigate(nav));
-    if (api.kind === 'web') this.notifyPermission = this.#notifier.permission;
+    if (api.kind === 'web') void this.#notifier.watch((p) => (this.notifyPermission = p));
     void this.reload();
   }
 
