@@ -114,21 +114,26 @@ test('a press on a card asks for its task before the click that opens it', async
   }
 });
 
-test("the page names its first reads to preload, and the board's first read takes that answer", async () => {
+test("the page names its first reads to preload, the board's first read takes that answer, and the stream's start does not repeat it", async () => {
   const f = await fixture('board-preload');
   const { page, server } = f;
   try {
-    // Without the event stream the board is read once only (not again when the stream opens).
-    await page.route('**/api/events', (r) => r.abort());
-    const boardReads = [];
+    const reads = [];
     page.on('request', (r) => {
-      if (new URL(r.url()).pathname === '/api/board') boardReads.push(r.url().slice(server.url.length));
+      const u = new URL(r.url());
+      if (u.pathname === '/api/board' || u.searchParams.has('flush')) reads.push(r.url().slice(server.url.length));
     });
     await page.goto(server.url);
     await page.locator(`[data-testid=card][data-task-id="${f.ids[0]}"]`).waitFor();
-    // One request, the preload (started while the page was parsed): the script's read of the same
-    // URL took its answer instead of asking again.
-    assert.deepEqual(boardReads, ['/api/board?latest=50']);
+    await page.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+    // Requests are reported in order: once this one is, any read the page started before it is too.
+    const flushed = page.waitForRequest((r) => r.url().endsWith('/?flush=1'));
+    await page.evaluate(() => fetch('/?flush=1'));
+    await flushed;
+    // One board request, the preload (started while the page was parsed): the script's read of the
+    // same URL took its answer instead of asking again; and the event stream started where that
+    // read had left the log (nothing was logged meanwhile), so the board was not read again.
+    assert.deepEqual(reads, ['/api/board?latest=50', '/?flush=1']);
     const initiators = await page.evaluate(() =>
       performance
         .getEntriesByType('resource')

@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -94,6 +95,8 @@ pub fn events_of(row: &TaskEventRow, title: Option<&str>, items: u32) -> Vec<Dom
 #[derive(Debug, Clone)]
 pub struct EventFeed {
     tx: broadcast::Sender<DomainEvent>,
+    /// The last log entry whose events have been (or are being) sent; see [`EventFeed::position`].
+    position: Arc<AtomicI64>,
 }
 
 impl EventFeed {
@@ -110,7 +113,11 @@ impl EventFeed {
                 .await?
                 .try_get("m")?
         };
-        let feed = EventFeed { tx: tx.clone() };
+        let position = Arc::new(AtomicI64::new(cursor));
+        let feed = EventFeed {
+            tx: tx.clone(),
+            position: position.clone(),
+        };
         let mut bus = core.events.subscribe();
         let mut db = core.db_changes.subscribe();
         let idle_max = core.db_changes.idle_poll_max(false);
@@ -129,6 +136,9 @@ impl EventFeed {
                         };
                         for row in &rows {
                             cursor = row.id;
+                            // Moved before the send: a subscriber that then reads the position
+                            // receives every entry after it (see `position`).
+                            position.store(cursor, Ordering::SeqCst);
                             let (title, items) = match status_is_gate(row) {
                                 true => gate_info(&core, row).await,
                                 false => (None, 0),
@@ -163,6 +173,13 @@ impl EventFeed {
     /// Receives future events.
     pub fn subscribe(&self) -> broadcast::Receiver<DomainEvent> {
         self.tx.subscribe()
+    }
+
+    /// Where a subscription made before this call starts: it receives the events of every log
+    /// entry after the position returned. (Entries up to it may have been sent before the
+    /// subscription: a board read reflecting them, `BoardTasks::events_through` ≥ this, has them.)
+    pub fn position(&self) -> i64 {
+        self.position.load(Ordering::SeqCst)
     }
 }
 

@@ -149,7 +149,13 @@ async fn handle<C: Command>(
 }
 
 async fn events(State(s): State<AppState>) -> Response {
-    let stream = BroadcastStream::new(s.feed.subscribe()).filter_map(|ev| {
+    // Subscribed first, then the position: the stream opens with where it starts, so a page
+    // whose board read already reflects that point need not read the board again.
+    let events = s.feed.subscribe();
+    let start = Event::default()
+        .event("position")
+        .data(format!("{{\"through\":{}}}", s.feed.position()));
+    let stream = BroadcastStream::new(events).filter_map(|ev| {
         // A lagging client skips what it missed; the next event makes it refetch.
         let ev = ev.ok()?;
         Event::default()
@@ -159,6 +165,7 @@ async fn events(State(s): State<AppState>) -> Response {
             .map(Ok::<_, std::convert::Infallible>)
     });
     // The stream ends when the runtime stops, so a browser left open never holds shutdown up.
+    let stream = tokio_stream::once(Ok(start)).chain(stream);
     Sse::new(futures::StreamExt::take_until(stream, s.runtime.stopped()))
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -426,6 +426,76 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
     );
 }
 
+/// Reads the stream until `done` holds for what arrived.
+async fn read_until(events: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(&seen) {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// Opens the event stream; returns it with the position its first message names.
+async fn open_stream(app: &App) -> (reqwest::Response, i64) {
+    let mut events = app.get("/api/events").await;
+    let first = read_until(&mut events, |s| s.contains("\n\n")).await;
+    let data = first
+        .strip_prefix("event: position\ndata: ")
+        .and_then(|d| d.strip_suffix("\n\n"))
+        .unwrap_or_else(|| panic!("the stream opens with its position: {first:?}"));
+    let through = serde_json::from_str::<Value>(data).unwrap()["through"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{data}"));
+    (events, through)
+}
+
+#[tokio::test]
+async fn the_event_stream_opens_with_where_it_starts_and_a_board_read_says_what_it_reflects() {
+    let app = spawn_app(None, "127.0.0.1:0").await.unwrap();
+    let id = app.task_at_gate().await;
+    let through = |board: &Value| board["events_through"].as_i64().expect("events_through");
+    let board: Value = app.get("/api/board?latest=50").await.json().await.unwrap();
+    let read_at = through(&board);
+    assert!(read_at > 0, "the task's creation is in the log: {board}");
+
+    // Nothing is logged after the read: once the feed has sent what was, a stream starts exactly
+    // where the read left the log (a page holding that read has missed nothing). Never past it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut events = loop {
+        let (events, from) = open_stream(&app).await;
+        assert!(
+            from <= read_at,
+            "the stream starts past the log's end: {from} > {read_at}"
+        );
+        if from == read_at {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feed never caught up: {from}"
+        );
+        tokio::task::yield_now().await;
+    };
+
+    // A change after the stream opened is delivered by it, and the next read reflects it.
+    let approved = app
+        .post(&format!("/api/tasks/{id}/approve"), json!({}))
+        .await;
+    assert!(approved.status().is_success(), "{approved:?}");
+    let seen = read_until(&mut events, |s| s.contains("decision_made")).await;
+    assert!(seen.contains(&id), "{seen}");
+    let board: Value = app.get("/api/board?latest=50").await.json().await.unwrap();
+    assert!(through(&board) > read_at, "{board}");
+    let (_, from) = open_stream(&app).await;
+    assert!(from > read_at && from <= through(&board), "{from}");
+}
+
 #[tokio::test]
 async fn tokens_shorter_than_16_characters_are_refused() {
     let err = spawn_app(Some("short-token"), "0.0.0.0:0")

@@ -92,7 +92,7 @@ export const api = {
   diagnostics: (): Promise<Diagnostics> => transport.call('get_diagnostics', {}),
   pauseWorker: (): Promise<AppStatus> => transport.call('pause_worker', {}),
   resumeWorker: (): Promise<AppStatus> => transport.call('resume_worker', {}),
-  subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription =>
+  subscribe: (onEvent: (e: DomainEvent) => void, onState: (s: StreamState, from?: number) => void): Subscription =>
     transport.subscribe(onEvent, onState),
   fileUrl: (relPath: string): string => transport.fileUrl(relPath),
   /** Where a `<video>` or `<audio>` plays a workspace file from. */

@@ -12,6 +12,7 @@ import { reviewQueue } from './views';
 import { boardFrontiers, bumpCount, cursorAfter, frontierKey, frontierOf, LATEST, type Frontiers } from './board';
 import { stepProgress } from './status';
 import { BrowserNotifier, type NotifyPermission } from './notify';
+import { StreamCatchUp } from './catchup';
 import { startCardClock } from './time';
 
 /**
@@ -136,6 +137,7 @@ class AppState {
   #statusTimer: ReturnType<typeof setTimeout> | null = null;
   #toastSeq = 0;
   #notifier = new BrowserNotifier();
+  #catchUp = new StreamCatchUp();
   /** Tasks created since the board was read: counted once they are first seen. */
   #created = new Set<string>();
   #searchSeq = 0;
@@ -149,12 +151,16 @@ class AppState {
     startCardClock(document, (now) => (this.now = now));
     api.subscribe(
       (e) => this.onEvent(e),
-      (s) => {
+      (s, from) => {
         const wasLive = this.stream === 'live';
         this.stream = s;
-        // Events may have been missed before the stream opened (or while it was down): fetch
-        // what is shown again. At start-up this repeats the first load once, on purpose.
-        if (s === 'live' && !wasLive) void this.reload();
+        if (s !== 'live') this.#catchUp.down();
+        else if (!wasLive) {
+          // Events may have been missed before the stream opened (or while it was down): fetch
+          // what is shown again, unless the last read already reflects where the stream starts.
+          if (this.#catchUp.live(from) || this.loadError) void this.reload();
+          else this.refreshStatusSoon(); // worker and mirror states are not in the log
+        }
       },
     );
     api.onNavigate((nav) => this.navigate(nav));
@@ -178,6 +184,7 @@ class AppState {
     try {
       const [board, status] = await Promise.all([api.getBoard(null, LATEST), api.status()]);
       if (!this.loaded) performance.mark('board-data');
+      if (this.#catchUp.read(board.events_through)) void this.reload();
       // Merged, not replaced: a task unchanged since the last load keeps its object, so its card
       // is not drawn again (at start-up the board is read twice, once more when the stream opens).
       const next: Record<string, Task> = {};

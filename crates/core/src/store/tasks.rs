@@ -147,6 +147,9 @@ pub struct BoardTasks {
     pub counts: Vec<StatusCount>,
     /// Per finished status with more tasks than shown: where its next page starts.
     pub more: Vec<MoreTasks>,
+    /// The last entry of the event log this read reflects (0: none yet). A window whose event
+    /// stream began at or before it has missed nothing and need not read the board again.
+    pub events_through: i64,
 }
 
 /// A finished column's next page.
@@ -509,6 +512,11 @@ impl Store {
             Status::ALL.iter().partition(|s| s.is_terminal());
         let latest = latest.clamp(1, 1000);
         let mut tx = self.pool.begin().await?;
+        // First in the transaction: every logged change up to here is in what follows.
+        let events_through: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM task_events")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("m")?;
 
         let bind = |sql: String| {
             let q = sqlx::query(AssertSqlSafe(sql));
@@ -563,6 +571,7 @@ impl Store {
             tasks,
             counts,
             more,
+            events_through,
         })
     }
 

@@ -33,10 +33,11 @@ export interface Transport {
   /** Run a command; rejects with an `ApiError`-shaped `BackendError`. */
   call<C extends Command>(command: C, args: Commands[C]['args']): Promise<Commands[C]['result']>;
   /**
-   * Subscribe to domain events. `onState` reports the stream's state; after a reconnect
-   * ('live' again) the UI refetches what it shows, since events may have been missed.
+   * Subscribe to domain events. `onState` reports the stream's state; once 'live' (again) the
+   * UI refetches what it shows if events may have been missed: `from`, when the transport
+   * knows it, is the last event-log entry before the stream's start (see lib/catchup.ts).
    */
-  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription;
+  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState, from?: number) => void): Subscription;
   /** A URL the webview can load for a file relative to the workspace. */
   fileUrl(relPath: string): string;
   /** A URL a `<video>` or `<audio>` can play a workspace file from (may differ from `fileUrl`). */

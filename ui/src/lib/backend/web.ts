@@ -90,15 +90,17 @@ export class WebTransport implements Transport {
     return (text ? JSON.parse(text) : null) as Commands[C]['result'];
   }
 
-  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription {
-    // EventSource reconnects by itself; we only report the state.
+  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState, from?: number) => void): Subscription {
+    // EventSource reconnects by itself; we only report the state. The stream is live once its
+    // first message says where it starts (sent on every (re)connection).
     const es = new EventSource(`${this.base}/api/events`);
     onState('connecting');
     let everOpen = false;
-    es.onopen = () => {
+    es.addEventListener('position', ((m: MessageEvent<string>) => {
       everOpen = true;
-      onState('live');
-    };
+      const through = (JSON.parse(m.data) as { through?: unknown }).through;
+      onState('live', typeof through === 'number' ? through : undefined);
+    }) as EventListener);
     es.onerror = () => onState(everOpen ? 'reconnecting' : 'connecting');
     const handle = (m: MessageEvent<string>) => {
       try {

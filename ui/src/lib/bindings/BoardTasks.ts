@@ -20,4 +20,9 @@ counts: Array<StatusCount>,
 /**
  * Per finished status with more tasks than shown: where its next page starts.
  */
-more: Array<MoreTasks>, };
+more: Array<MoreTasks>, 
+/**
+ * The last entry of the event log this read reflects (0: none yet). A window whose event
+ * stream began at or before it has missed nothing and need not read the board again.
+ */
+events_through: number, };
