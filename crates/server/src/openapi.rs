@@ -273,7 +273,7 @@ pub fn document() -> Value {
                  "description": "Every write needs Content-Type: application/json and a same-origin request."},
         "paths": {
             "/api/openapi.json": {"get": openapi_op},
-            "/api/events": {"get": {"summary": "Server-sent domain events (event: domain); the stream ends when the server stops",
+            "/api/events": {"get": {"summary": "Server-sent events: first `event: position` ({\"through\": the last event-log entry whose events the stream may not deliver}; a board read with events_through at or past it has missed nothing), then domain events (event: domain); the stream ends when the server stops",
                                     "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                                                   "401": error_ref("a token is required"), "403": error_ref("a foreign Host or Origin")}}},
             "/api/notion/webhook": {"post": {"summary": "Notion's webhook: the verification handshake, then signed events. Browsers are refused (Origin, Sec-Fetch-Site).",
@@ -368,7 +368,7 @@ pub fn document() -> Value {
                 "notion_page_id": nullable("string")
             }},
             "Task": task_schema,
-            "BoardTasks": {"type": "object", "required": ["tasks", "counts", "more"], "additionalProperties": false, "properties": {
+            "BoardTasks": {"type": "object", "required": ["tasks", "counts", "more", "events_through"], "additionalProperties": false, "properties": {
                 "tasks": {"type": "array", "items": schema_ref("Task")},
                 "counts": {"type": "array", "items": {"type": "object", "required": ["status", "channel_id", "n"], "additionalProperties": false, "properties": {
                     "status": string_enum(&statuses),
@@ -378,7 +378,8 @@ pub fn document() -> Value {
                 "more": {"type": "array", "items": {"type": "object", "required": ["status", "before"], "additionalProperties": false, "properties": {
                     "status": string_enum(&finished),
                     "before": {"type": "string", "pattern": "^-?[0-9]+_[0-9a-f-]{36}$"}
-                }}}
+                }}},
+                "events_through": {"type": "integer", "minimum": 0, "description": "The last event-log entry this read reflects; compare with the event stream's first message (`position`)"}
             }},
             "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs", "scenes"], "properties": {
                 "task": schema_ref("Task"),
