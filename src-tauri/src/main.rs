@@ -118,34 +118,32 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// Whether GPU compositing was asked for (`REVIEWDESK_GPU_COMPOSITING=1`, README, Performance).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn gpu_compositing_asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
 /// WebKit's DMA-BUF renderer hands the web process's GPU buffers to the window. WebKit draws here
 /// without GPU compositing (see `software_rendering`), yet setting that renderer up still loads a
 /// GL driver into the window's process (where there is no GPU, Mesa's software one): about 10 MB
-/// of the app's memory (README, Performance). Off unless GPU compositing was asked for, or the
-/// variable is already set (the creator's own choice wins).
+/// of the app's memory (README, Performance). Off unless GPU compositing was asked for, or
+/// `WEBKIT_DISABLE_DMABUF_RENDERER` is already set (the creator's own choice wins).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn renderer_variables(
-    gpu_compositing: Option<&std::ffi::OsStr>,
-    already_set: impl Fn(&str) -> bool,
-) -> Vec<(&'static str, &'static str)> {
-    if gpu_compositing.is_some_and(|v| v == "1") {
-        return vec![];
-    }
-    [("WEBKIT_DISABLE_DMABUF_RENDERER", "1")]
-        .into_iter()
-        .filter(|(k, _)| !already_set(k))
-        .collect()
+fn dmabuf_renderer_off(gpu_compositing: Option<&std::ffi::OsStr>, already_set: bool) -> bool {
+    !gpu_compositing_asked(gpu_compositing) && !already_set
 }
 
 #[cfg(target_os = "linux")]
 fn webkit_environment() {
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
     let gpu = std::env::var_os("REVIEWDESK_GPU_COMPOSITING");
-    for (k, v) in renderer_variables(gpu.as_deref(), |k| std::env::var_os(k).is_some()) {
+    if dmabuf_renderer_off(gpu.as_deref(), std::env::var_os(VAR).is_some()) {
         // SAFETY: the first thing main does: no other thread exists yet that could read the
         // environment meanwhile. WebKit reads it in this process and passes it to its own.
         #[allow(unsafe_code)]
         unsafe {
-            std::env::set_var(k, v)
+            std::env::set_var(VAR, "1")
         };
     }
 }
@@ -156,18 +154,11 @@ fn webkit_environment() {}
 #[cfg(test)]
 #[test]
 fn webkit_draws_without_its_dma_buf_renderer_unless_gpu_compositing_is_asked_for() {
-    let none = |_: &str| false;
-    assert_eq!(
-        renderer_variables(None, none),
-        [("WEBKIT_DISABLE_DMABUF_RENDERER", "1")]
-    );
-    assert_eq!(
-        renderer_variables(Some("0".as_ref()), none),
-        [("WEBKIT_DISABLE_DMABUF_RENDERER", "1")]
-    );
-    assert!(renderer_variables(Some("1".as_ref()), none).is_empty());
+    assert!(dmabuf_renderer_off(None, false));
+    assert!(dmabuf_renderer_off(Some("0".as_ref()), false));
+    assert!(!dmabuf_renderer_off(Some("1".as_ref()), false));
     // Already set by the creator (to either value): left as it is.
-    assert!(renderer_variables(None, |k| k == "WEBKIT_DISABLE_DMABUF_RENDERER").is_empty());
+    assert!(!dmabuf_renderer_off(None, true));
 }
 
 /// The board, the gallery and the players are flat pages that WebKit draws well without GPU
@@ -176,7 +167,7 @@ fn webkit_draws_without_its_dma_buf_renderer_unless_gpu_compositing_is_asked_for
 /// keeps WebKit's default (README, Performance).
 #[cfg(target_os = "linux")]
 fn software_rendering(w: &tauri::WebviewWindow) {
-    if std::env::var_os("REVIEWDESK_GPU_COMPOSITING").is_some_and(|v| v == "1") {
+    if gpu_compositing_asked(std::env::var_os("REVIEWDESK_GPU_COMPOSITING").as_deref()) {
         return;
     }
     let _ = w.with_webview(|pw| {

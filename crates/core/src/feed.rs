@@ -106,13 +106,7 @@ impl EventFeed {
     pub async fn spawn(core: Arc<Core>, poll: Duration) -> crate::Result<EventFeed> {
         let (tx, _) = broadcast::channel(1024);
         // Start at the end: a new window loads current state first, then follows changes.
-        let mut cursor: i64 = {
-            use sqlx::Row;
-            sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM task_events")
-                .fetch_one(core.store.pool())
-                .await?
-                .try_get("m")?
-        };
+        let mut cursor = core.store.last_event_id().await?;
         let position = Arc::new(AtomicI64::new(cursor));
         let feed = EventFeed {
             tx: tx.clone(),
@@ -136,7 +130,7 @@ impl EventFeed {
                         };
                         for row in &rows {
                             cursor = row.id;
-                            // Moved before the send: a subscriber that then reads the position
+                            // Stored before the send: a subscriber that then reads the position
                             // receives every entry after it (see `position`).
                             position.store(cursor, Ordering::SeqCst);
                             let (title, items) = match status_is_gate(row) {

@@ -32,6 +32,21 @@ async fn spawn_app(token: Option<&str>, addr: &str) -> Result<App, reviewdesk_se
     })
 }
 
+/// Reads the stream until `done` holds for what arrived.
+async fn read_until(events: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(&seen) {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
 impl App {
     async fn task_at_gate(&self) -> String {
         let t = TaskService::new(self.core.clone())
@@ -220,16 +235,7 @@ async fn review_flow_over_http_with_events_and_files() {
     );
 
     // The open event stream saw the flag and the decision.
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains("decision_made") {
-        let chunk = tokio::time::timeout_at(deadline, events.chunk())
-            .await
-            .expect("events in time")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = read_until(&mut events, |s| s.contains("decision_made")).await;
     assert!(
         seen.contains("event: domain") && seen.contains("asset_changed"),
         "{seen}"
@@ -405,16 +411,7 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
         )
         .await
         .unwrap();
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains("decision_made") {
-        let chunk = tokio::time::timeout_at(deadline, events.chunk())
-            .await
-            .expect("event in time")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = read_until(&mut events, |s| s.contains("decision_made")).await;
     assert!(
         seen.contains(&id) && seen.contains("\"source\":\"cli\""),
         "{seen}"
@@ -424,21 +421,6 @@ async fn changes_made_by_another_process_reach_the_event_stream() {
         1,
         "shown once: {seen}"
     );
-}
-
-/// Reads the stream until `done` holds for what arrived.
-async fn read_until(events: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(&seen) {
-        let chunk = tokio::time::timeout_at(deadline, events.chunk())
-            .await
-            .expect("event in time")
-            .unwrap()
-            .expect("the stream stays open");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen
 }
 
 /// Opens the event stream; returns it with the position its first message names.

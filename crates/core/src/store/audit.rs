@@ -125,7 +125,23 @@ pub(super) async fn insert_event(
     Ok(())
 }
 
+/// The newest entry of the event log (0 while it is empty): where a reader of only what comes
+/// next starts, and, read first in a transaction, the last change that transaction reflects.
+pub(super) async fn last_event_id_in<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> Result<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM task_events")
+        .fetch_one(e)
+        .await?;
+    get(&row, "m")
+}
+
 impl Store {
+    /// The newest entry of the event log (0 while it is empty).
+    pub async fn last_event_id(&self) -> Result<i64> {
+        last_event_id_in(&self.pool).await
+    }
+
     /// Appends an audit row (the table refuses updates and deletes).
     pub async fn insert_audit(&self, row: &AuditRow) -> Result<()> {
         let mut tx = self.pool.begin().await?;

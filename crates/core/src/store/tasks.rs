@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 use std::str::FromStr;
 
 use super::assets::{set_flag_in, settle_sql};
-use super::audit::{insert_audit_in, insert_event};
+use super::audit::{insert_audit_in, insert_event, last_event_id_in};
 use super::checkpoints::reopen_step_in;
 use super::{AuditRow, Lease, Store, get, ms_to_dt, now_ms, opt_ms};
 use crate::config::ChannelConfig;
@@ -513,10 +513,7 @@ impl Store {
         let latest = latest.clamp(1, 1000);
         let mut tx = self.pool.begin().await?;
         // First in the transaction: every logged change up to here is in what follows.
-        let events_through: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM task_events")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("m")?;
+        let events_through = last_event_id_in(&mut *tx).await?;
 
         let bind = |sql: String| {
             let q = sqlx::query(AssertSqlSafe(sql));
