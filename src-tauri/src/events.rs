@@ -1,9 +1,6 @@
 //! Domain events to the window, native notifications at review gates, and the tray kept current.
 
-use std::sync::Arc;
-
 use reviewdesk_core::DomainEvent;
-use reviewdesk_runtime::AppRuntime;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
 
@@ -11,6 +8,9 @@ use crate::{notify, tray};
 
 /// A domain event, as `reviewdesk serve` sends over SSE.
 pub const DOMAIN: &str = "domain";
+/// Some domain events could not be forwarded (the window fell too far behind): it reads its
+/// position again (`get_events_position`) and catches up, as after a dropped event stream.
+pub const EVENTS_LOST: &str = "events-lost";
 /// Open a task's gallery (payload: task id).
 pub const OPEN_TASK: &str = "open-task";
 /// Open the Settings screen.
@@ -57,15 +57,17 @@ fn notify(app: &AppHandle, title: String, body: String) {
     });
 }
 
-/// Forwards domain events to the window, notifies at review gates, keeps the tray current.
-pub async fn forward_events(app: AppHandle, rt: Arc<AppRuntime>) {
+/// Forwards domain events (`rx`, subscribed to the runtime's feed) to the window, notifies at
+/// review gates, keeps the tray current.
+pub async fn forward_events(app: AppHandle, mut rx: tokio::sync::broadcast::Receiver<DomainEvent>) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut rx = rt.feed.subscribe();
     refresh_tray(&app).await;
     loop {
         let ev = match rx.recv().await {
             Ok(ev) => ev,
             Err(RecvError::Lagged(_)) => {
+                // The window missed events: it asks where they start again and catches up.
+                let _ = app.emit(EVENTS_LOST, ());
                 refresh_tray(&app).await;
                 continue;
             }

@@ -87,10 +87,13 @@ fn main() -> std::process::ExitCode {
                     tracing::error!("{}", e.body.message);
                     eprintln!("{}", e.body.message);
                 }
+                // Subscribed before any command can run: the window's `get_events_position`
+                // then names an entry after which every event reaches it.
+                let events = runtime.as_ref().ok().map(|rt| rt.feed.subscribe());
                 handle.manage(desktop);
                 let _ = started.send(true);
-                if let Ok(rt) = runtime {
-                    events::forward_events(handle, rt).await;
+                if let Some(events) = events {
+                    events::forward_events(handle, events).await;
                 }
             });
             Ok(())

@@ -78,6 +78,31 @@ test('desktop: a task at Assets Ready shows 22 images; A approves and the new st
   assert.equal(decision.source, 'desktop');
 });
 
+test('desktop: start-up reads the board once, and a task added by another process afterwards reaches the window', async (t) => {
+  const env = desktopEnv('desktop-start');
+  const id = demo(env);
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+
+  await (await app.$(`[data-testid=card][data-task-id="${id}"]`)).waitForExist({ timeout: 30_000 });
+  const streamState = () => app.execute(() => document.querySelector('[data-testid=stream-state]')?.textContent?.trim());
+  await app.waitUntil(async () => (await streamState()) === 'live', {
+    timeout: 30_000,
+    timeoutMsg: 'the event stream never went live',
+  });
+  // Another process (the CLI) adds a task once the window listens: the event reaches it.
+  const added = JSON.parse(cli(env, ['task', 'add', '--draft', '--title', 'Added from the CLI', '--json'])).id;
+  await (await app.$(`[data-testid=card][data-task-id="${added}"]`)).waitForExist({
+    timeout: 30_000,
+    timeoutMsg: 'the task added by the CLI never reached the window',
+  });
+  // The read made while the page loaded reflects where the window's events start: it was not
+  // repeated when they went live (each read leaves a 'board-read' mark).
+  const reads = await app.execute(() => performance.getEntriesByName('board-read').length);
+  assert.equal(reads, 1);
+});
+
 test('desktop: flag two assets and reject with feedback; only they are marked for regeneration', async (t) => {
   const env = desktopEnv('desktop-reject');
   const id = demo(env);

@@ -522,6 +522,38 @@ impl Command for GetStatus {
     }
 }
 
+/// The desktop window's counterpart of the event stream's first message (`event: position` over
+/// HTTP): asked once the window's listener for domain events is registered, it answers the last
+/// event-log entry whose events the window may have missed. A board read reflecting it or later
+/// (`BoardTasks::events_through`) has missed nothing, so start-up reads the board once.
+#[derive(Debug, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct GetEventsPosition {}
+
+/// Where a window's domain events start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, TS)]
+pub struct EventsPosition {
+    /// The window receives the events of every event-log entry after this one.
+    #[ts(type = "number")]
+    pub through: i64,
+}
+
+impl Command for GetEventsPosition {
+    const NAME: &'static str = "get_events_position";
+    const SUMMARY: &'static str =
+        "Where the window's domain events start: the last event-log entry it may have missed";
+    const DOORS: Doors = Doors::desktop_only();
+    type Output = EventsPosition;
+    async fn run(self, app: &App, _: Source) -> Result<EventsPosition, CommandError> {
+        // Correct only because the desktop's event forwarder subscribes to the feed before any
+        // command runs (src-tauri's start-up): every entry after this position reaches a listener
+        // registered before this call.
+        Ok(EventsPosition {
+            through: app.runtime()?.feed.position(),
+        })
+    }
+}
+
 /// Help → Copy diagnostics: a report for a bug report, without secrets.
 #[derive(Debug, Deserialize, TS)]
 #[serde(deny_unknown_fields)]

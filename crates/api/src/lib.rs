@@ -230,6 +230,7 @@ pub fn visit_all(v: &mut impl Visit) {
     v.command::<GetChannel>();
     v.command::<SaveChannel>();
     v.command::<GetStatus>();
+    v.command::<GetEventsPosition>();
     v.command::<GetDiagnostics>();
     v.command::<ExportAudit>();
     v.command::<SaveExport>();

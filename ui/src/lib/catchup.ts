@@ -11,8 +11,8 @@ export class StreamCatchUp {
   #through: number | null = null;
 
   /**
-   * The stream is live from `from` (undefined: the transport cannot say, as in the desktop,
-   * where events come from the same process). Returns whether to read the board again now.
+   * The stream is live from `from` (undefined: the transport could not say, as when the desktop
+   * app could not name its position). Returns whether to read the board again now.
    */
   live(from: number | undefined): boolean {
     if (from === undefined) {

@@ -121,6 +121,78 @@ describe('TauriTransport.subscribe', () => {
     expect(events).toEqual([event]);
   });
 
+  it('is live from the position the app names once the listeners are registered', async () => {
+    let through = 42;
+    mockIPC(
+      (cmd) => (cmd === 'get_events_position' ? { through } : null),
+      { shouldMockEvents: true },
+    );
+    const states: [StreamState, number | undefined][] = [];
+    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    await flush();
+    expect(states).toEqual([
+      ['connecting', undefined],
+      ['live', 42],
+    ]);
+
+    // Events the app could not forward: down, then live again from where events now start.
+    through = 57;
+    await emit('events-lost');
+    await flush();
+    expect(states.slice(2)).toEqual([
+      ['reconnecting', undefined],
+      ['live', 57],
+    ]);
+    sub.close();
+  });
+
+  it('asks the position only once the app has registered its listeners', async () => {
+    const order: string[] = [];
+    const registrations: (() => void)[] = [];
+    mockIPC((cmd) => {
+      if (cmd === 'plugin:event|listen') {
+        return new Promise((resolve) => registrations.push(() => (order.push('registered'), resolve(1))));
+      }
+      if (cmd === 'get_events_position') {
+        order.push('position');
+        return { through: 7 };
+      }
+      return null;
+    });
+    const states: [StreamState, number | undefined][] = [];
+    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    await flush();
+    // Asked earlier, events between the answer and the registration would be lost.
+    expect(order).toEqual([]);
+    expect(registrations).toHaveLength(2);
+    for (const register of registrations) register();
+    await flush();
+    expect(order).toEqual(['registered', 'registered', 'position']);
+    expect(states).toEqual([
+      ['connecting', undefined],
+      ['live', 7],
+    ]);
+    sub.close();
+  });
+
+  it('is live without a position when the app cannot name one (the board is then read again)', async () => {
+    mockIPC(
+      (cmd) => {
+        if (cmd === 'get_events_position') throw { code: 'unavailable', message: 'Review Desk did not start' };
+        return null;
+      },
+      { shouldMockEvents: true },
+    );
+    const states: [StreamState, number | undefined][] = [];
+    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    await flush();
+    expect(states).toEqual([
+      ['connecting', undefined],
+      ['live', undefined],
+    ]);
+    sub.close();
+  });
+
   it('undoes the registration when closed before listen resolves', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const events: DomainEvent[] = [];

@@ -19,7 +19,12 @@ import {
 export const FILE_SCHEME = 'reviewdesk';
 
 /** The events the Rust side emits. */
-export const EVENTS = { domain: 'domain', openTask: 'open-task', openSettings: 'open-settings' } as const;
+export const EVENTS = {
+  domain: 'domain',
+  eventsLost: 'events-lost',
+  openTask: 'open-task',
+  openSettings: 'open-settings',
+} as const;
 
 /** A rejected `invoke` as a `BackendError`: commands reject with an `ApiError`, Tauri itself with a string. */
 export function toBackendError(e: unknown): BackendError {
@@ -85,12 +90,32 @@ export class TauriTransport implements Transport {
     }
   }
 
-  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState) => void): Subscription {
-    // Events come from the same process: once the listener is registered, none is missed.
+  subscribe(onEvent: (e: DomainEvent) => void, onState: (s: StreamState, from?: number) => void): Subscription {
+    // Events come from the same process: once the listener is registered, every event after the
+    // position the app then names reaches it (a board read reflecting that position has missed
+    // nothing, so start-up reads the board once). Without a position the UI reads again.
+    const live = async () => {
+      let from: number | undefined;
+      try {
+        from = (await this.call('get_events_position', {})).through;
+      } catch {
+        from = undefined;
+      }
+      if (!sub.closed) onState('live', from);
+    };
     onState('connecting');
     const sub: Listeners = new Listeners(
-      [listen<DomainEvent>(EVENTS.domain, (e) => !sub.closed && onEvent(e.payload))],
-      () => onState('live'),
+      [
+        listen<DomainEvent>(EVENTS.domain, (e) => !sub.closed && onEvent(e.payload)),
+        // The app could not forward some events (the window fell behind): catch up as after a
+        // dropped stream.
+        listen<null>(EVENTS.eventsLost, () => {
+          if (sub.closed) return;
+          onState('reconnecting');
+          void live();
+        }),
+      ],
+      () => void live(),
     );
     return sub;
   }

@@ -11,6 +11,7 @@ import type { ChannelForm } from "./ChannelForm";
 import type { ChannelSummary } from "./ChannelSummary";
 import type { Chapter } from "./Chapter";
 import type { Diagnostics } from "./Diagnostics";
+import type { EventsPosition } from "./EventsPosition";
 import type { FlagRequest } from "./FlagRequest";
 import type { NewTask } from "./NewTask";
 import type { NotionCheckReport } from "./NotionCheckReport";
@@ -184,6 +185,7 @@ channel: string, }; result: ChannelForm };
  */
 body: ChannelForm, }; result: ChannelForm };
   get_status: { args: Record<symbol, never>; result: AppStatus };
+  get_events_position: { args: Record<symbol, never>; result: EventsPosition };
   get_diagnostics: { args: Record<symbol, never>; result: Diagnostics };
   export_audit: { args: { 
 /**
@@ -323,4 +325,4 @@ export const HTTP_ROUTES: Partial<Record<Command, HttpRoute>> = {
 };
 
 /** The commands the desktop window may call (its capability grants exactly these). */
-export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_board", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion", "get_notion_link"];
+export const DESKTOP_COMMANDS: readonly Command[] = ["list_tasks", "get_board", "get_task", "create_task", "approve", "reject", "flag_asset", "edit_scene", "edit_asset_prompt", "media_peaks", "media_chapters", "bulk_approve", "bulk_reject", "retry", "cancel", "list_channels", "get_channel", "save_channel", "get_status", "get_events_position", "get_diagnostics", "export_audit", "save_export", "pause_worker", "resume_worker", "get_settings", "save_settings", "set_notion_token", "clear_notion_token", "check_notion", "add_missing_notion_properties", "find_notion_pages", "create_notion_databases", "set_provider_key", "clear_provider_key", "check_provider", "set_autostart", "open_logs_folder", "open_in_notion", "get_notion_link"];
