@@ -49,6 +49,8 @@ describe('web transport and the desktop-only commands', () => {
       t.call('save_export', { filename: 'reviewdesk-audit.csv', text: '' }),
       t.call('find_notion_pages', { query: '' }),
       t.call('create_notion_databases', { page_id: 'p', channel_id: 'default' }),
+      // The page learns where its events start from the stream's first message instead.
+      t.call('get_events_position', {}),
     ];
     expect(calls).toHaveLength(DESKTOP_ONLY.length);
     for (const c of calls) {
