@@ -100,6 +100,13 @@ describe('TauriTransport.mediaUrl', () => {
   });
 });
 
+/** A subscription that records each stream state with the position it came with. */
+function followStates() {
+  const states: [StreamState, number | undefined][] = [];
+  const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+  return { states, sub };
+}
+
 describe('TauriTransport.subscribe', () => {
   it('delivers domain events once live, and none after close', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
@@ -127,8 +134,7 @@ describe('TauriTransport.subscribe', () => {
       (cmd) => (cmd === 'get_events_position' ? { through } : null),
       { shouldMockEvents: true },
     );
-    const states: [StreamState, number | undefined][] = [];
-    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    const { states, sub } = followStates();
     await flush();
     expect(states).toEqual([
       ['connecting', undefined],
@@ -159,8 +165,7 @@ describe('TauriTransport.subscribe', () => {
       }
       return null;
     });
-    const states: [StreamState, number | undefined][] = [];
-    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    const { states, sub } = followStates();
     await flush();
     // Asked earlier, events between the answer and the registration would be lost.
     expect(order).toEqual([]);
@@ -183,8 +188,7 @@ describe('TauriTransport.subscribe', () => {
       },
       { shouldMockEvents: true },
     );
-    const states: [StreamState, number | undefined][] = [];
-    const sub = new TauriTransport().subscribe(() => {}, (s, from) => states.push([s, from]));
+    const { states, sub } = followStates();
     await flush();
     expect(states).toEqual([
       ['connecting', undefined],

@@ -95,12 +95,10 @@ export class TauriTransport implements Transport {
     // position the app then names reaches it (a board read reflecting that position has missed
     // nothing, so start-up reads the board once). Without a position the UI reads again.
     const live = async () => {
-      let from: number | undefined;
+      let from: number | undefined; // none if the app cannot name it: the UI then reads again
       try {
         from = (await this.call('get_events_position', {})).through;
-      } catch {
-        from = undefined;
-      }
+      } catch {}
       if (!sub.closed) onState('live', from);
     };
     onState('connecting');
