@@ -48,6 +48,14 @@ test('a board of 5,000 tasks shows the newest waiting one, exact counts, more on
     await page.waitForFunction(() => performance.getEntriesByName('board-complete').length > 0);
     const atFirstPaint = await page.evaluate(() => window.__draftsAtFirstPaint);
     assert.ok(atFirstPaint > 0 && atFirstPaint < 250, `the first paint held ${atFirstPaint} of the 250 drafts`);
+    // ... and every draft the column shows without scrolling was in it.
+    const inView = await page.evaluate(() => {
+      const column = document.querySelector('[data-column=draft] .cards').getBoundingClientRect();
+      return [...document.querySelectorAll('[data-column=draft] [data-testid=card]')].filter(
+        (c) => c.getBoundingClientRect().top < Math.min(column.bottom, window.innerHeight),
+      ).length;
+    });
+    assert.ok(inView > 1 && atFirstPaint >= inView, `the first paint held ${atFirstPaint} drafts, ${inView} are in view`);
     assert.equal(await cards(page, 'draft').count(), 250);
     // The finished columns show their latest 50, newest first.
     assert.equal(await cards(page, 'published').count(), 50);

@@ -5,5 +5,6 @@ import { initTransport } from './lib/api';
 import { app } from './lib/store.svelte';
 
 await initTransport();
-app.start();
+// Mounted once the board's first read is in (or shortly after), so it is built with its cards.
+await app.start();
 export default mount(App, { target: document.getElementById('app')! });

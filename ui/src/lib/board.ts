@@ -19,10 +19,12 @@ export const LATEST = 50;
 
 /**
  * Cards per column in the board's first paint: more than a column of this height can show (a card
- * is at least 50 px tall with its gap), the rest follow right after it.
+ * is at least 64 px tall with its gap: a one-line title, its meta and status lines; with the bars
+ * above and below the columns, a 768 px window shows 8), the rest follow right after it: each card
+ * drawn and not in view delays the first paint.
  */
 export function firstCards(viewportHeight: number): number {
-  return Math.max(10, Math.ceil(viewportHeight / 40));
+  return Math.max(8, Math.ceil(viewportHeight / 64));
 }
 
 /** `counts` with `delta` added to one status of one channel (a new array; no row below zero). */

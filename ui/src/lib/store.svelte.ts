@@ -43,6 +43,9 @@ export function withDetail(
   return next;
 }
 
+/** How long the page waits for the board's first read before it shows the board without it. */
+export const FIRST_READ_WAIT_MS = 150;
+
 /** How long an open waits for the task's detail before showing its view with "Loading…". */
 export const SHOW_WAIT_MS = 150;
 
@@ -144,7 +147,7 @@ class AppState {
   /** The task `showTask` is waiting to open. */
   #opening: string | null = null;
 
-  start(): void {
+  start(): Promise<void> {
     // The desktop benchmark splits page load → board painted at these marks.
     performance.mark('app-start');
     window.addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
@@ -165,7 +168,9 @@ class AppState {
     );
     api.onNavigate((nav) => this.navigate(nav));
     if (api.kind === 'web') void this.#notifier.watch((p) => (this.notifyPermission = p));
-    void this.reload();
+    const firstRead = this.reload();
+    if (this.route.page !== 'board') return Promise.resolve();
+    return Promise.race([firstRead, new Promise<void>((r) => setTimeout(r, FIRST_READ_WAIT_MS))]);
   }
 
   /** Show what a tray entry or a notification asks for, over whatever is open. */
