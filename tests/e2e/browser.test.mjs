@@ -200,3 +200,23 @@ test("Channels: the editor names a refused id at its field, adds a channel as a 
   assert.ok(listed.some((c) => c.channel_id === 'default' && c.channel_name === 'Main: everyday videos'), JSON.stringify(listed));
   assert.deepEqual(errors, []);
 });
+
+test("the board's first view draws its text in six fonts at most: each more is one more font the desktop's web process sets up before its first paint", async (t) => {
+  const f = await fixture('board-fonts', { tasks: 2, serveArgs: ['--no-worker'] });
+  t.after(() => f.close());
+  const { page, server } = f;
+  await page.goto(server.url);
+  await page.locator('[data-testid=card]').first().waitFor();
+  const fonts = await page.evaluate(() => {
+    const seen = new Set();
+    for (const el of document.querySelectorAll('body *')) {
+      if (![...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim())) continue;
+      const s = getComputedStyle(el);
+      // Upright vertical text takes a vertical font of its own; sideways text uses the horizontal one.
+      const vertical = !s.writingMode.startsWith('horizontal') && s.textOrientation !== 'sideways';
+      seen.add(`${s.fontFamily} ${s.fontSize} ${s.fontWeight} ${s.fontStyle} ${s.fontVariantNumeric}${vertical ? ' vertical' : ''}`);
+    }
+    return [...seen];
+  });
+  assert.ok(fonts.length <= 6, `the board uses ${fonts.length} fonts:\n${fonts.join('\n')}`);
+});
