@@ -1,5 +1,5 @@
 // Browser end-to-end: what the web UI does in place of the desktop's shell (notifications), a
-// decision the server never receives, and New task.
+// decision the server never receives, New task, and how many fonts the board draws with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
