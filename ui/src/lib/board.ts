@@ -18,13 +18,13 @@ import { inView, type View } from './views';
 export const LATEST = 50;
 
 /**
- * Cards per column in the board's first paint: more than a column of this height can show (a card
- * is at least 64 px tall with its gap: a one-line title, its meta and status lines; with the bars
- * above and below the columns, a 768 px window shows 8), the rest follow right after it: each card
- * drawn and not in view delays the first paint.
+ * Cards per column in the board's first paint: a few more than a column of this height can show
+ * (the bars above the columns and below them take about 100 px, a card is at least 72 px tall with
+ * its gap: a one-line title, its meta and status lines; a 768 px window shows 8 and this gives 10),
+ * the rest follow right after it: each card drawn and not in view delays the first paint.
  */
 export function firstCards(viewportHeight: number): number {
-  return Math.max(8, Math.ceil(viewportHeight / 64));
+  return Math.max(4, Math.ceil((viewportHeight - 100) / 72));
 }
 
 /** `counts` with `delta` added to one status of one channel (a new array; no row below zero). */
