@@ -220,3 +220,22 @@ test("the board's first view draws its text in six fonts at most: each more is o
   });
   assert.ok(fonts.length <= 6, `the board uses ${fonts.length} fonts:\n${fonts.join('\n')}`);
 });
+
+test('the tab shows the app icon, and no page load asks the server for /favicon.ico', async (t) => {
+  const f = await fixture('favicon', { tasks: 0, serveArgs: ['--no-worker'] });
+  t.after(() => f.close());
+  const { page, server } = f;
+  await page.goto(server.url);
+  await page.locator('[data-testid=board]').waitFor();
+  // The browser fetches the tab's icon after the page's load (Playwright does not report that
+  // request; the page's resource timing does): the app's icon, never /favicon.ico.
+  const fetched = await page.waitForFunction(() =>
+    performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).find((p) => p.endsWith('.png') || p === '/favicon.ico'),
+  );
+  const path = await fetched.jsonValue();
+  assert.equal(path, await page.locator('link[rel=icon]').getAttribute('href'));
+  const icon = await fetch(new URL(path, server.url));
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('content-type'), 'image/png');
+  assert.match(icon.headers.get('cache-control') ?? '', /immutable/);
+});
