@@ -43,6 +43,11 @@ export function withDetail(
   return next;
 }
 
+/** Resolves when `work` has settled or `ms` have passed, whichever comes first. */
+function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  return Promise.race([work.then(() => {}), new Promise<void>((r) => setTimeout(r, ms))]);
+}
+
 /** How long the page waits for the board's first read before it shows the board without it. */
 export const FIRST_READ_WAIT_MS = 150;
 
@@ -147,6 +152,13 @@ class AppState {
   /** The task `showTask` is waiting to open. */
   #opening: string | null = null;
 
+  /**
+   * Listens to the backend and reads the board. Resolves when the page may be mounted: on the
+   * board, once that first read is in (or failed; at most FIRST_READ_WAIT_MS), so the board is
+   * built and laid out once, with its cards, instead of empty and then again. The read starts
+   * before the page's script runs (a preload in the browser; the desktop's command goes out at
+   * once), so the wait is usually short. A link to a task does not wait for the board.
+   */
   start(): Promise<void> {
     // The desktop benchmark splits page load → board painted at these marks.
     performance.mark('app-start');
@@ -170,7 +182,7 @@ class AppState {
     if (api.kind === 'web') void this.#notifier.watch((p) => (this.notifyPermission = p));
     const firstRead = this.reload();
     if (this.route.page !== 'board') return Promise.resolve();
-    return Promise.race([firstRead, new Promise<void>((r) => setTimeout(r, FIRST_READ_WAIT_MS))]);
+    return atMost(firstRead, FIRST_READ_WAIT_MS);
   }
 
   /** Show what a tray entry or a notification asks for, over whatever is open. */
@@ -478,7 +490,7 @@ class AppState {
   async showTask(id: string): Promise<void> {
     this.#opening = id;
     if (!this.details[id]) {
-      await Promise.race([this.fetchDetail(id), new Promise((r) => setTimeout(r, SHOW_WAIT_MS))]);
+      await atMost(this.fetchDetail(id), SHOW_WAIT_MS);
     }
     if (this.#opening === id) this.openTask(id);
   }
