@@ -121,32 +121,53 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// Whether GPU compositing was asked for (`REVIEWDESK_GPU_COMPOSITING=1`, README, Performance).
+/// Whether a switch such as `REVIEWDESK_GPU_COMPOSITING` is on (set to `1`; README, Configuration).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn gpu_compositing_asked(value: Option<&std::ffi::OsStr>) -> bool {
+fn switched_on(value: Option<&std::ffi::OsStr>) -> bool {
     value.is_some_and(|v| v == "1")
 }
 
-/// WebKit's DMA-BUF renderer hands the web process's GPU buffers to the window. WebKit draws here
-/// without GPU compositing (see `software_rendering`), yet setting that renderer up still loads a
-/// GL driver into the window's process (where there is no GPU, Mesa's software one): about 10 MB
-/// of the app's memory (README, Performance). Off unless GPU compositing was asked for, or
-/// `WEBKIT_DISABLE_DMABUF_RENDERER` is already set (the creator's own choice wins).
+/// The variables WebKit reads from this process's environment (and hands on to its web and
+/// network processes) that Review Desk sets, given what `REVIEWDESK_GPU_COMPOSITING` and
+/// `REVIEWDESK_JS_JIT` say. A variable the creator has set already is left as it is.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn dmabuf_renderer_off(gpu_compositing: Option<&std::ffi::OsStr>, already_set: bool) -> bool {
-    !gpu_compositing_asked(gpu_compositing) && !already_set
+fn webkit_defaults(
+    gpu_compositing: Option<&std::ffi::OsStr>,
+    js_jit: Option<&std::ffi::OsStr>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut vars = Vec::new();
+    // WebKit's DMA-BUF renderer hands the web process's GPU buffers to the window. WebKit draws
+    // here without GPU compositing (see `software_rendering`), yet setting that renderer up still
+    // loads a GL driver into the window's process (where there is no GPU, Mesa's software one):
+    // about 10 MB of the app's memory (README, Performance).
+    if !switched_on(gpu_compositing) {
+        vars.push(("WEBKIT_DISABLE_DMABUF_RENDERER", "1"));
+    }
+    // The UI's scripts run in JavaScriptCore's interpreter, without its JIT compilers. They are
+    // small and spend their time in the DOM, not in loops (the board paints 5,000 tasks as fast
+    // either way: README, Performance), while with the JIT each WebKit process (and this one)
+    // reserves 1 GB of writable and executable memory for compiled code: ~11 MB more memory, and
+    // memory an exploit could write code into (which is why Safari's Lockdown Mode turns it off
+    // too). `REVIEWDESK_JS_JIT=1` keeps it.
+    if !switched_on(js_jit) {
+        vars.push(("JSC_useJIT", "false"));
+    }
+    vars
 }
 
 #[cfg(target_os = "linux")]
 fn webkit_environment() {
-    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
     let gpu = std::env::var_os("REVIEWDESK_GPU_COMPOSITING");
-    if dmabuf_renderer_off(gpu.as_deref(), std::env::var_os(VAR).is_some()) {
+    let jit = std::env::var_os("REVIEWDESK_JS_JIT");
+    for (var, value) in webkit_defaults(gpu.as_deref(), jit.as_deref()) {
+        if std::env::var_os(var).is_some() {
+            continue;
+        }
         // SAFETY: the first thing main does: no other thread exists yet that could read the
         // environment meanwhile. WebKit reads it in this process and passes it to its own.
         #[allow(unsafe_code)]
         unsafe {
-            std::env::set_var(VAR, "1")
+            std::env::set_var(var, value)
         };
     }
 }
@@ -156,12 +177,23 @@ fn webkit_environment() {}
 
 #[cfg(test)]
 #[test]
-fn webkit_draws_without_its_dma_buf_renderer_unless_gpu_compositing_is_asked_for() {
-    assert!(dmabuf_renderer_off(None, false));
-    assert!(dmabuf_renderer_off(Some("0".as_ref()), false));
-    assert!(!dmabuf_renderer_off(Some("1".as_ref()), false));
-    // Already set by the creator (to either value): left as it is.
-    assert!(!dmabuf_renderer_off(None, true));
+fn webkit_draws_without_its_dma_buf_renderer_and_without_the_js_jit_unless_asked_for() {
+    let set = |gpu: Option<&str>, jit: Option<&str>| {
+        webkit_defaults(gpu.map(AsRef::as_ref), jit.map(AsRef::as_ref))
+            .into_iter()
+            .map(|(var, _)| var)
+            .collect::<Vec<_>>()
+    };
+    let both = ["WEBKIT_DISABLE_DMABUF_RENDERER", "JSC_useJIT"];
+    assert_eq!(set(None, None), both);
+    assert_eq!(set(Some("0"), Some("0")), both);
+    assert_eq!(set(Some("1"), None), ["JSC_useJIT"]);
+    assert_eq!(set(None, Some("1")), ["WEBKIT_DISABLE_DMABUF_RENDERER"]);
+    assert!(set(Some("1"), Some("1")).is_empty());
+    assert!(
+        webkit_defaults(None, None).contains(&("JSC_useJIT", "false")),
+        "JavaScriptCore reads false, not 0"
+    );
 }
 
 /// The board, the gallery and the players are flat pages that WebKit draws well without GPU
@@ -170,7 +202,7 @@ fn webkit_draws_without_its_dma_buf_renderer_unless_gpu_compositing_is_asked_for
 /// keeps WebKit's default (README, Performance).
 #[cfg(target_os = "linux")]
 fn software_rendering(w: &tauri::WebviewWindow) {
-    if gpu_compositing_asked(std::env::var_os("REVIEWDESK_GPU_COMPOSITING").as_deref()) {
+    if switched_on(std::env::var_os("REVIEWDESK_GPU_COMPOSITING").as_deref()) {
         return;
     }
     let _ = w.with_webview(|pw| {

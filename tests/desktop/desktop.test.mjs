@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
+import { appPid, cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
 
 /** Fails if any file under `dir` (the app's folders of one test) holds one of the secrets. */
 function assertNoFileHolds(dir, secrets) {
@@ -101,6 +101,51 @@ test('desktop: start-up reads the board once, and a task added by another proces
   // repeated when they went live (each read leaves a 'board-read' mark).
   const reads = await app.execute(() => performance.getEntriesByName('board-read').length);
   assert.equal(reads, 1);
+});
+
+/** `pid` and every process below it, with each one's name. */
+function processTree(pid) {
+  const parents = new Map();
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      // The name (field 2) may hold spaces and parentheses: the fields after its last ')' are plain.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(p), { ppid, name: readFileSync(`/proc/${p}/comm`, 'utf8').trim() });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [{ pid, name: parents.get(pid)?.name }];
+  for (let i = 0; i < tree.length; i++)
+    for (const [p, info] of parents) if (info.ppid === tree[i].pid) tree.push({ pid: p, name: info.name });
+  return tree;
+}
+
+test('desktop: no process of the app holds memory that is both writable and executable (JavaScript runs without a JIT), and the board still works', async (t) => {
+  const env = desktopEnv('desktop-wx');
+  const id = demo(env);
+  const d = await launch(env);
+  t.after(() => d.close());
+  const { app } = d;
+  // The page's scripts ran: the board is painted with its card.
+  await (await app.$(`[data-testid=card][data-task-id="${id}"]`)).waitForExist({ timeout: 30_000 });
+
+  const tree = processTree(appPid(env));
+  const names = tree.map((p) => p.name);
+  assert.ok(names.some((n) => n.startsWith('WebKitWebProces')), `no web process under the app: ${names.join(', ')}`);
+  assert.ok(names.some((n) => n.startsWith('WebKitNetworkPr')), `no network process under the app: ${names.join(', ')}`);
+  for (const { pid, name } of tree) {
+    let maps;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch {
+      continue; // a helper that has ended meanwhile
+    }
+    // JavaScriptCore's JIT reserves 1 GB of rwx memory for compiled code in every WebKit process.
+    const wx = maps.split('\n').filter((l) => /^\S+ .wx/.test(l));
+    assert.deepEqual(wx, [], `${name} (${pid}) has writable and executable memory`);
+  }
 });
 
 test('desktop: flag two assets and reject with feedback; only they are marked for regeneration', async (t) => {
