@@ -62,7 +62,6 @@ both!(
     provider_jobs_are_found_again_and_replaced,
     tasks_insert_get_and_list_with_filters,
     a_board_of_five_thousand_tasks_shows_every_waiting_one_with_exact_counts,
-    the_board_names_the_tile_pictures_of_each_task_at_assets_ready,
     transitions_refused_conflicting_and_gate_times,
     append_only_tables_refuse_update_and_delete,
     claims_follow_priority_lease_heartbeat_release,
@@ -435,72 +434,6 @@ async fn a_board_of_five_thousand_tasks_shows_every_waiting_one_with_exact_count
         .unwrap();
     assert_eq!(listed.len(), 100);
     assert!(listed.iter().all(|t| t.title.starts_with("Episode 00")));
-}
-
-async fn the_board_names_the_tile_pictures_of_each_task_at_assets_ready(db: &Db) {
-    let s = &db.store;
-    let waiting = task("alpha", "Waiting", Priority::Normal, Status::AssetsReady, 1);
-    let drafted = task("alpha", "Draft", Priority::Normal, Status::Draft, 2);
-    s.insert_tasks_for_test(&[waiting.clone(), drafted.clone()])
-        .await
-        .unwrap();
-    let plan = |names: &[&str]| -> Vec<PlannedAsset> {
-        names
-            .iter()
-            .map(|n| PlannedAsset {
-                name: name(n),
-                kind: AssetKind::Character,
-                prompt: "p".into(),
-            })
-            .collect()
-    };
-    for t in [&waiting, &drafted] {
-        s.ensure_assets(t.id, &plan(&["hero", "lamp", "owl"]))
-            .await
-            .unwrap();
-    }
-    let add_version = |id: TaskId, asset: &'static str, v: u32, hash: String, thumb: bool| async move {
-        let mut version = version(v, &hash);
-        if !thumb {
-            version.thumb_path = None;
-        }
-        s.add_asset_version(id, &name(asset), v - 1, &version, None, Source::Worker)
-            .await
-            .unwrap();
-    };
-    // hero regenerated once: its second version is the one the gallery shows; lamp has one
-    // version; owl's latest version has no thumbnail (nothing to name); the draft's are not named.
-    add_version(waiting.id, "hero", 1, "hero1".into(), true).await;
-    add_version(waiting.id, "hero", 2, "hero2".into(), true).await;
-    add_version(waiting.id, "lamp", 1, "lamp1".into(), true).await;
-    add_version(waiting.id, "owl", 1, "owl1".into(), true).await;
-    add_version(waiting.id, "owl", 2, "owl2".into(), false).await;
-    add_version(drafted.id, "hero", 1, "draft1".into(), true).await;
-
-    let board = s.board_tasks(None, 50).await.unwrap();
-    assert_eq!(board.tasks.len(), 2);
-    assert_eq!(
-        board.gallery_tiles.len(),
-        1,
-        "only the task at Assets Ready"
-    );
-    assert_eq!(board.gallery_tiles[0].task_id, waiting.id);
-    assert_eq!(
-        board.gallery_tiles[0].files,
-        ["thumbs/hero2.tile.jpg", "thumbs/lamp1.tile.jpg"]
-    );
-    // A title search names the pictures of the tasks it finds only.
-    assert!(
-        s.board_tasks(Some("draft"), 50)
-            .await
-            .unwrap()
-            .gallery_tiles
-            .is_empty()
-    );
-    assert_eq!(
-        s.board_tasks(Some("wait"), 50).await.unwrap().gallery_tiles,
-        board.gallery_tiles
-    );
 }
 
 async fn transitions_refused_conflicting_and_gate_times(db: &Db) {

@@ -368,7 +368,7 @@ pub fn document() -> Value {
                 "notion_page_id": nullable("string")
             }},
             "Task": task_schema,
-            "BoardTasks": {"type": "object", "required": ["tasks", "counts", "more", "events_through", "gallery_tiles"], "additionalProperties": false, "properties": {
+            "BoardTasks": {"type": "object", "required": ["tasks", "counts", "more", "events_through"], "additionalProperties": false, "properties": {
                 "tasks": {"type": "array", "items": schema_ref("Task")},
                 "counts": {"type": "array", "items": {"type": "object", "required": ["status", "channel_id", "n"], "additionalProperties": false, "properties": {
                     "status": string_enum(&statuses),
@@ -379,11 +379,7 @@ pub fn document() -> Value {
                     "status": string_enum(&finished),
                     "before": {"type": "string", "pattern": "^-?[0-9]+_[0-9a-f-]{36}$"}
                 }}},
-                "events_through": {"type": "integer", "minimum": 0, "description": "The last event-log entry this read reflects; compare with the event stream's first message (`position`)"},
-                "gallery_tiles": {"type": "array", "description": "The tile pictures of each task at Assets Ready (files under /files/), so an open can load them with the detail", "items": {"type": "object", "required": ["task_id", "files"], "additionalProperties": false, "properties": {
-                    "task_id": {"type": "string", "format": "uuid"},
-                    "files": {"type": "array", "items": {"type": "string"}}
-                }}}
+                "events_through": {"type": "integer", "minimum": 0, "description": "The last event-log entry this read reflects; compare with the event stream's first message (`position`)"}
             }},
             "TaskDetail": {"type": "object", "required": ["task", "assets", "audit", "history", "outputs", "scenes"], "properties": {
                 "task": schema_ref("Task"),

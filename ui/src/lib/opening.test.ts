@@ -2,8 +2,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api } from './api';
 import { app, KEPT_DETAILS, SHOW_WAIT_MS, withDetail } from './store.svelte';
 import type { TaskDetail } from './bindings/TaskDetail';
-import type { BoardTasks } from './bindings/BoardTasks';
-import type { AppStatus } from './bindings/AppStatus';
 
 const ID = '0190c3a0-2222-7000-8000-000000000001';
 const OTHER = '0190c3a0-2222-7000-8000-000000000002';
@@ -103,73 +101,5 @@ describe('the details a long-running window keeps', () => {
     expect(details[all[0]]).toBeDefined();
     expect(details[all[1]]).toBeUndefined();
     expect(Object.keys(details)).toHaveLength(KEPT_DETAILS);
-  });
-});
-
-describe("a task's tile pictures named by the board", () => {
-  const TASK = '0190c3a0-2222-7000-8000-000000000003';
-  const FILES = ['.reviewdesk/thumbs/aa.tile.jpg', '.reviewdesk/thumbs/bb.tile.jpg'];
-  let asked: string[];
-  let answer: (d: TaskDetail) => void;
-
-  /** The detail the server gives for TASK: the same two pictures, as the gallery shows them. */
-  function detailWithPictures(): TaskDetail {
-    const asset = (tile: string) => ({ file_state: 'ok', versions: [{ tile_path: tile, thumb_path: null, file: 'x.png' }] });
-    return { task: { id: TASK, status: 'assets_ready', channel_id: 'default' }, assets: FILES.map(asset) } as unknown as TaskDetail;
-  }
-
-  async function readBoard(status: string) {
-    vi.spyOn(api, 'getBoard').mockResolvedValue({
-      tasks: [{ id: TASK, status, channel_id: 'default', title: 'T' }],
-      counts: [],
-      more: [],
-      events_through: 0,
-      gallery_tiles: [{ task_id: TASK, files: FILES }],
-    } as unknown as BoardTasks);
-    vi.spyOn(api, 'status').mockResolvedValue({} as AppStatus);
-    await app.reload();
-  }
-
-  beforeEach(() => {
-    asked = [];
-    vi.stubGlobal('location', { hash: '', search: '' });
-    vi.stubGlobal(
-      'Image',
-      class {
-        decoding = '';
-        set src(u: string) {
-          asked.push(u);
-        }
-        decode() {
-          return Promise.resolve();
-        }
-      },
-    );
-    app.route = { page: 'board' };
-    app.details = {};
-    vi.spyOn(api, 'getTask').mockImplementation(() => new Promise<TaskDetail>((r) => (answer = r)));
-  });
-  afterEach(() => {
-    vi.unstubAllGlobals();
-    vi.restoreAllMocks();
-  });
-
-  it('start loading with the detail, before it answers, and are not asked for again after it', async () => {
-    await readBoard('assets_ready');
-    const opened = app.fetchDetail(TASK);
-    expect(api.getTask).toHaveBeenCalledWith(TASK);
-    expect(asked).toEqual(FILES.map((f) => api.fileUrl(f)));
-    answer(detailWithPictures());
-    await opened;
-    expect(asked).toEqual(FILES.map((f) => api.fileUrl(f)));
-  });
-
-  it('are not used once the task has left Assets Ready: the detail names what to load', async () => {
-    await readBoard('generating_video');
-    const opened = app.fetchDetail(TASK);
-    expect(asked).toEqual([]);
-    answer(detailWithPictures());
-    await opened;
-    expect(asked).toEqual(FILES.map((f) => api.fileUrl(f)));
   });
 });

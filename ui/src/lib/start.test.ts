@@ -4,7 +4,7 @@ import { app, FIRST_READ_WAIT_MS } from './store.svelte';
 import type { BoardTasks } from './bindings/BoardTasks';
 import type { AppStatus } from './bindings/AppStatus';
 
-const BOARD = { tasks: [], counts: [], more: [], events_through: 0, gallery_tiles: [] } as unknown as BoardTasks;
+const BOARD = { tasks: [], counts: [], more: [], events_through: 0 } as unknown as BoardTasks;
 
 describe('the page at start-up', () => {
   let answer: (b: BoardTasks) => void;

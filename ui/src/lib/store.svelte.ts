@@ -61,33 +61,21 @@ export function tileUrl(a: AssetDetail): string | null {
   return p ? api.fileUrl(p) : null;
 }
 
-/** Starts loading and decoding a picture, so that an `<img>` of the same URL finds it ready. */
-function loadPicture(url: string): void {
-  const img = new Image();
-  img.decoding = 'async';
-  img.src = url;
-  img.decode().catch(() => {
-    /* a broken picture: its tile says so when it renders */
-  });
-}
-
 /**
  * Starts loading and decoding every tile picture of a task, so that the gallery's images find them
- * ready: this runs while the gallery is still being built, instead of after it. Pictures already
- * started (`started`: from the board's list) are not asked for again.
+ * ready: this runs while the gallery is still being built, instead of after it.
  */
-export function loadTiles(d: TaskDetail, started?: ReadonlySet<string>): void {
+export function loadTiles(d: TaskDetail): void {
   for (const a of d.assets) {
     const u = a.file_state === 'ok' ? tileUrl(a) : null;
-    if (u && !started?.has(u)) loadPicture(u);
+    if (!u) continue;
+    const img = new Image();
+    img.decoding = 'async';
+    img.src = u;
+    img.decode().catch(() => {
+      /* a broken picture: its tile says so when it renders */
+    });
   }
-}
-
-/** Starts loading the tile pictures the board named for a task; returns their URLs. */
-export function loadTileFiles(files: readonly string[]): Set<string> {
-  const urls = new Set(files.map((f) => api.fileUrl(f)));
-  for (const u of urls) loadPicture(u);
-  return urls;
 }
 
 /** Whether two answers for a task say the same (every field of a task is a plain value). */
@@ -163,8 +151,6 @@ class AppState {
   #searchSeq = 0;
   /** The task `showTask` is waiting to open. */
   #opening: string | null = null;
-  /** Tile pictures of the tasks at Assets Ready, as the last board read named them. */
-  #galleryTiles = new Map<string, readonly string[]>();
 
   /**
    * Listens to the backend and reads the board. Resolves when the page may be mounted: on the
@@ -227,7 +213,6 @@ class AppState {
       }
       this.tasks = next;
       this.counts = board.counts;
-      this.#galleryTiles = new Map(board.gallery_tiles.map((g) => [g.task_id, g.files]));
       this.frontiers = boardFrontiers('', board.more);
       this.#created.clear();
       this.status = status;
@@ -254,7 +239,6 @@ class AppState {
       const found = await api.getBoard(q, LATEST);
       if (seq !== this.#searchSeq) return; // a later search overtook this one
       this.#merge(found.tasks);
-      for (const g of found.gallery_tiles) this.#galleryTiles.set(g.task_id, g.files);
       this.matches = new Set(found.tasks.map((t) => t.id));
       this.searchCounts = found.counts;
       this.frontiers = { ...this.frontiers, ...boardFrontiers(q, found.more) };
@@ -377,10 +361,6 @@ class AppState {
     const p = (async () => {
       // Let a burst of events for the same task settle into one request.
       if (force) await new Promise((r) => setTimeout(r, 30));
-      // A first load of a task waiting at Assets Ready: the board named its tile pictures, so
-      // they load alongside the detail instead of once the detail has named them.
-      const named = this.tasks[id]?.status === 'assets_ready' ? this.#galleryTiles.get(id) : undefined;
-      const started = !force && named && !this.details[id] && typeof Image !== 'undefined' ? loadTileFiles(named) : undefined;
       try {
         const gen = this.#editGen.get(id) ?? 0;
         const d = await api.getTask(id);
@@ -393,7 +373,7 @@ class AppState {
           return this.details[id] ?? d;
         }
         // First load (opening, warming): the pictures start before the gallery is built.
-        if (!force && typeof Image !== 'undefined') loadTiles(d, started);
+        if (!force && typeof Image !== 'undefined') loadTiles(d);
         this.putTask(d.task);
         this.details = withDetail(this.details, id, d, this.route.page === 'task' ? this.route.id : null);
         return d;

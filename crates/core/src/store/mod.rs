@@ -35,8 +35,8 @@ pub use checkpoints::{Finished, StepCheckpoint};
 pub use claims::{ClaimRequest, Claimed, Lease};
 pub use costs::{BudgetCheck, LedgerRow, PaidItem};
 pub use tasks::{
-    BoardTasks, Change, Effect, GalleryTiles, MoreTasks, PageCursor, StatusCount, TaskFilter,
-    TaskOrder, Transition,
+    BoardTasks, Change, Effect, MoreTasks, PageCursor, StatusCount, TaskFilter, TaskOrder,
+    Transition,
 };
 
 /// Which database is behind the store.

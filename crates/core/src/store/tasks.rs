@@ -150,18 +150,6 @@ pub struct BoardTasks {
     /// The last entry of the event log this read reflects (0: none yet). A window whose event
     /// stream began at or before it has missed nothing and need not read the board again.
     pub events_through: i64,
-    /// The tile pictures of each task waiting at Assets Ready: a click on its card starts loading
-    /// them together with the task's detail, instead of once the detail has named them.
-    pub gallery_tiles: Vec<GalleryTiles>,
-}
-
-/// The tile pictures of a task's gallery: each asset's latest version, as the gallery shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-pub struct GalleryTiles {
-    /// The task.
-    pub task_id: TaskId,
-    /// Tile thumbnails, relative to the workspace, in asset-name order.
-    pub files: Vec<String>,
 }
 
 /// A finished column's next page.
@@ -171,36 +159,6 @@ pub struct MoreTasks {
     pub status: Status,
     /// Pass as `before` with [`TaskOrder::Recent`].
     pub before: PageCursor,
-}
-
-/// Each task's tile pictures from its asset versions, ordered by task, asset and version: the
-/// last version of each asset counts (an asset whose latest version has no thumbnail has none).
-fn gallery_tiles_from_rows(rows: &[AnyRow]) -> Result<Vec<GalleryTiles>> {
-    // (task, asset, its latest thumbnail so far)
-    let mut latest: Vec<(String, String, Option<String>)> = Vec::new();
-    for r in rows {
-        let task = get::<String>(r, "task_id")?;
-        let name = get::<String>(r, "name")?;
-        let thumb = get::<Option<String>>(r, "thumb_path")?;
-        match latest.last_mut() {
-            Some(l) if l.0 == task && l.1 == name => l.2 = thumb,
-            _ => latest.push((task, name, thumb)),
-        }
-    }
-    let mut out: Vec<GalleryTiles> = Vec::new();
-    for (task, _, thumb) in latest {
-        let task_id = TaskId::from_str(&task)?;
-        if out.last().is_none_or(|g| g.task_id != task_id) {
-            out.push(GalleryTiles {
-                task_id,
-                files: Vec::new(),
-            });
-        }
-        if let (Some(g), Some(thumb)) = (out.last_mut(), thumb) {
-            g.files.push(crate::thumbs::tile_rel(&thumb));
-        }
-    }
-    Ok(out)
 }
 
 /// `LOWER(title) LIKE` pattern for a title search: the text lower-cased, its wildcards escaped;
@@ -593,16 +551,6 @@ impl Store {
             }
             tasks.extend(page);
         }
-        // Every version, oldest first: the last one of each asset is the one the gallery shows.
-        let versions = bind(format!(
-            "SELECT v.task_id, v.name, v.thumb_path FROM asset_versions v \
-             JOIN tasks ON tasks.id = v.task_id \
-             WHERE tasks.status = '{}'{cond} ORDER BY v.task_id, v.name, v.version",
-            Status::AssetsReady.as_str()
-        ))
-        .fetch_all(&mut *tx)
-        .await?;
-        let gallery_tiles = gallery_tiles_from_rows(&versions)?;
         let counts = bind(counts_sql(&cond))
             .fetch_all(&mut *tx)
             .await?
@@ -621,7 +569,6 @@ impl Store {
             counts,
             more,
             events_through,
-            gallery_tiles,
         })
     }
 
