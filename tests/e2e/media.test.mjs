@@ -64,8 +64,12 @@ test('Videos Ready: playable clips, a missing one, two flagged and remade; Audio
 
   // preload=metadata: Chromium fetches each clip's header over HTTP and parses it. readyState >= 1
   // (HAVE_METADATA) with the real duration and size means the file was served with the right type.
+  // Waits for the clip checked below (another clip's metadata may come first on a busy machine).
   await page.waitForFunction(
-    () => [...document.querySelectorAll('[data-testid=media-video]')].some((v) => v.readyState >= 1),
+    () => {
+      const v = document.querySelector('[data-testid=media-item][data-item=clip_01] video');
+      return v && (v.readyState >= 1 || v.error);
+    },
     null,
     { timeout: 20_000 },
   );
