@@ -30,7 +30,16 @@ try {
   throw new Error(`${measured} is missing: run \`make desktop\` (${e.message})`);
 }
 process.env.REVIEWDESK_DESKTOP_BIN = join(binDir, 'reviewdesk-desktop');
-const { appPid, cli, demo, desktopEnv, launch } = await import('./harness.mjs');
+const {
+  appPid,
+  cli,
+  demo,
+  desktopEnv,
+  launch,
+  procStat: stat,
+  processTree: tree,
+  processName: name,
+} = await import('./harness.mjs');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,40 +66,6 @@ const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdo
 
 // ---- /proc ----------------------------------------------------------------------------------
 
-/** Fields of /proc/<pid>/stat (or a thread's), numbered as in proc(5); null once the task is gone. */
-function stat(path) {
-  let s;
-  try {
-    s = readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-  const close = s.lastIndexOf(')');
-  const f = s.slice(close + 2).trim().split(' '); // f[0] is field 3 (state)
-  const n = (k) => Number(f[k - 3]);
-  return { comm: s.slice(s.indexOf('(') + 1, close), state: f[0], ppid: n(4), ticks: n(14) + n(15), start: n(22) };
-}
-
-/** The app and every process below it (WebKitWebProcess, WebKitNetworkProcess, …). */
-function tree(pid) {
-  const children = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const s = stat(`/proc/${d}/stat`);
-    if (!s) continue;
-    if (!children.has(s.ppid)) children.set(s.ppid, []);
-    children.get(s.ppid).push(Number(d));
-  }
-  const out = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.shift();
-    out.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
-
 function kb(path, key) {
   try {
     const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(path, 'utf8'));
@@ -110,15 +85,6 @@ function memory(pid) {
       pss: kb(`/proc/${p}/smaps_rollup`, 'Pss'),
     }))
     .filter((m) => !Number.isNaN(m.rss));
-}
-
-/** The program's name (comm is cut at 15 characters). */
-function name(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].split('/').at(-1) || '?';
-  } catch {
-    return stat(`/proc/${pid}/stat`)?.comm ?? '?';
-  }
 }
 
 /**

@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appPid, cli, demo, desktopBin, desktopEnv, launch, waitGallery, waitStatusChange } from './harness.mjs';
+import {
+  appPid,
+  cli,
+  demo,
+  desktopBin,
+  desktopEnv,
+  launch,
+  processName,
+  processTree,
+  waitGallery,
+  waitStatusChange,
+} from './harness.mjs';
 
 /** Fails if any file under `dir` (the app's folders of one test) holds one of the secrets. */
 function assertNoFileHolds(dir, secrets) {
@@ -103,25 +114,6 @@ test('desktop: start-up reads the board once, and a task added by another proces
   assert.equal(reads, 1);
 });
 
-/** `pid` and every process below it, with each one's name. */
-function processTree(pid) {
-  const parents = new Map();
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      // The name (field 2) may hold spaces and parentheses: the fields after its last ')' are plain.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(p), { ppid, name: readFileSync(`/proc/${p}/comm`, 'utf8').trim() });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [{ pid, name: parents.get(pid)?.name }];
-  for (let i = 0; i < tree.length; i++)
-    for (const [p, info] of parents) if (info.ppid === tree[i].pid) tree.push({ pid: p, name: info.name });
-  return tree;
-}
-
 test('desktop: no process of the app holds memory that is both writable and executable (JavaScript runs without a JIT), and the board still works', async (t) => {
   const env = desktopEnv('desktop-wx');
   const id = demo(env);
@@ -131,10 +123,10 @@ test('desktop: no process of the app holds memory that is both writable and exec
   // The page's scripts ran: the board is painted with its card.
   await (await app.$(`[data-testid=card][data-task-id="${id}"]`)).waitForExist({ timeout: 30_000 });
 
-  const tree = processTree(appPid(env));
+  const tree = processTree(appPid(env)).map((pid) => ({ pid, name: processName(pid) }));
   const names = tree.map((p) => p.name);
-  assert.ok(names.some((n) => n.startsWith('WebKitWebProces')), `no web process under the app: ${names.join(', ')}`);
-  assert.ok(names.some((n) => n.startsWith('WebKitNetworkPr')), `no network process under the app: ${names.join(', ')}`);
+  assert.ok(names.includes('WebKitWebProcess'), `no web process under the app: ${names.join(', ')}`);
+  assert.ok(names.includes('WebKitNetworkProcess'), `no network process under the app: ${names.join(', ')}`);
   for (const { pid, name } of tree) {
     let maps;
     try {

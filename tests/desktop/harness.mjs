@@ -210,3 +210,48 @@ export async function waitStatusChange(app, id, not) {
   );
   return s;
 }
+
+// ---- /proc: the app's processes (the benchmark's measurements, a test's memory-map check) ----
+
+/** Fields of /proc/<pid>/stat (or a thread's), numbered as in proc(5); null once the task is gone. */
+export function procStat(path) {
+  let s;
+  try {
+    s = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const close = s.lastIndexOf(')');
+  const f = s.slice(close + 2).trim().split(' '); // f[0] is field 3 (state)
+  const n = (k) => Number(f[k - 3]);
+  return { comm: s.slice(s.indexOf('(') + 1, close), state: f[0], ppid: n(4), ticks: n(14) + n(15), start: n(22) };
+}
+
+/** The app and every process below it (WebKitWebProcess, WebKitNetworkProcess, …). */
+export function processTree(pid) {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = procStat(`/proc/${d}/stat`);
+    if (!s) continue;
+    if (!children.has(s.ppid)) children.set(s.ppid, []);
+    children.get(s.ppid).push(Number(d));
+  }
+  const out = [];
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.shift();
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** The program's name (comm is cut at 15 characters). */
+export function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].split('/').at(-1) || '?';
+  } catch {
+    return procStat(`/proc/${pid}/stat`)?.comm ?? '?';
+  }
+}
