@@ -24,6 +24,9 @@ use reviewdesk_imaging::{
 const FILES: usize = 22;
 const RUNS: usize = 7;
 const GOAL: f64 = 0.30;
+/// The test pictures' size (a 1080p frame).
+const WIDTH: u32 = 1920;
+const HEIGHT: u32 = 1080;
 
 /// A photo-like RGB frame: smooth colour fields and gradients (sky, blobs of
 /// light) plus fine per-pixel grain, so PNG compresses it about as badly as a
@@ -61,7 +64,7 @@ fn photo_like(index: usize, w: u32, h: u32) -> Vec<u8> {
 }
 
 fn write_photo_png(path: &Path, index: usize) {
-    let (w, h) = (1920, 1080);
+    let (w, h) = (WIDTH, HEIGHT);
     let rgb = photo_like(index, w, h);
     let mut bytes = Vec::new();
     let mut enc = png::Encoder::new(&mut bytes, w, h);
@@ -74,6 +77,13 @@ fn write_photo_png(path: &Path, index: usize) {
     wr.write_image_data(&rgb).expect("png data");
     wr.finish().expect("png finish");
     std::fs::write(path, bytes).expect("write test PNG");
+}
+
+/// A PNG reader past the header, checksums off (the floors time pixels only, as thumbnails do).
+fn png_reader(bytes: &[u8]) -> png::Reader<std::io::Cursor<&[u8]>> {
+    let mut d = png::Decoder::new(std::io::Cursor::new(bytes));
+    d.ignore_checksums(true);
+    d.read_info().expect("png header")
 }
 
 /// The zlib stream of a PNG: its IDAT chunks' data, concatenated.
@@ -210,9 +220,7 @@ fn main() {
             .par_iter()
             .map(|p| {
                 let bytes = std::fs::read(p).expect("read");
-                let mut d = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
-                d.ignore_checksums(true);
-                let mut r = d.read_info().expect("png header");
+                let mut r = png_reader(&bytes);
                 let mut buf = vec![0; r.output_buffer_size().expect("size")];
                 r.next_frame(&mut buf).expect("png data").buffer_size()
             })
@@ -230,17 +238,15 @@ fn main() {
         let pixels: usize = in_memory
             .par_iter()
             .map_init(Vec::new, |buf, bytes| {
-                let mut d = png::Decoder::new(std::io::Cursor::new(&bytes[..]));
-                d.ignore_checksums(true);
-                let mut r = d.read_info().expect("png header");
+                let mut r = png_reader(bytes);
                 buf.resize(r.output_buffer_size().expect("size"), 0);
                 r.next_frame(buf).expect("png data").buffer_size()
             })
             .sum();
         std::hint::black_box(pixels);
     };
-    // Rows of 1920 RGB pixels, each after its filter byte.
-    let raw_len = 1080 * (1 + 1920 * 3);
+    // Rows of RGB pixels, each after its filter byte.
+    let raw_len = HEIGHT as usize * (1 + WIDTH as usize * 3);
     let inflate_only = || {
         let bytes: usize = streams
             .par_iter()
